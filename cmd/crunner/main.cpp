@@ -1,0 +1,2 @@
+#include <cstdio>
+int main() { std::puts("crunner: under construction"); return 1; }

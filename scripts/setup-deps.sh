@@ -1,0 +1,19 @@
+#!/bin/bash
+# Installs every build, test and benchmark dependency from Debian's archive.
+# Idempotent: packages already installed are not fetched again.
+set -euo pipefail
+PKGS=(build-essential cmake ninja-build pkg-config git clang-format
+      libseccomp-dev libcap-dev nlohmann-json3-dev libcli11-dev catch2
+      libboost-dev libboost-system-dev libarchive-dev
+      busybox-static python3 iproute2 iptables procps util-linux jq
+      runc crun hyperfine qemu-system-x86 xz-utils cpio)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,39 @@
+#include <catch2/catch.hpp>
+
+#include "libcontainer/error.hpp"
+#include "libcontainer/utils.hpp"
+
+using namespace crunner;
+
+static Result<int> half(int x) {
+  if (x % 2) return invalid_spec("odd: " + std::to_string(x));
+  return x / 2;
+}
+static Result<int> quarter(int x) {
+  CR_ASSIGN(int h, half(x));
+  CR_ASSIGN(int q, half(h));
+  return q;
+}
+
+TEST_CASE("Result carries values and errors with context", "[error]") {
+  REQUIRE(quarter(8).ok());
+  REQUIRE(*quarter(8) == 2);
+  auto r = quarter(6);
+  REQUIRE_FALSE(r.ok());
+  REQUIRE(r.error().what() == "odd: 3");
+  Error e = sys_error("mount `proc` to `/proc`", EACCES);
+  e.context("create container");
+  REQUIRE(e.what() == "create container: mount `proc` to `/proc`: permission denied");
+  REQUIRE(e.kind == ErrorKind::Permission);
+}
+
+TEST_CASE("string helpers", "[utils]") {
+  REQUIRE(split("a,b,,c", ',') == std::vector<std::string>{"a", "b", "", "c"});
+  REQUIRE(trim("  x y \n") == "x y");
+  unsigned long long v;
+  REQUIRE(parse_u64("123", v));
+  REQUIRE(v == 123);
+  REQUIRE_FALSE(parse_u64("-1", v));
+  REQUIRE_FALSE(parse_u64("12a", v));
+  REQUIRE(rfc3339_nano(0, 500000000) == "1970-01-01T00:00:00.5Z");
+}
