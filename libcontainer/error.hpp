@@ -13,7 +13,16 @@
 
 namespace crunner {
 
-enum class ErrorKind { NotFound, Exists, InvalidSpec, BadState, Permission, Unsupported, Syscall, Internal };
+enum class ErrorKind {
+  NotFound,
+  Exists,
+  InvalidSpec,
+  BadState,
+  Permission,
+  Unsupported,
+  Syscall,
+  Internal
+};
 
 struct Error {
   ErrorKind kind = ErrorKind::Internal;
@@ -31,7 +40,9 @@ struct Error {
 
 std::string errno_text(int err);  // lowercase strerror ("no such file or directory")
 
-inline Error make_error(ErrorKind k, std::string msg) { return Error{k, 0, std::move(msg)}; }
+inline Error make_error(ErrorKind k, std::string msg) {
+  return Error{k, 0, std::move(msg)};
+}
 inline Error sys_error(std::string msg, int err = errno) {
   ErrorKind k = ErrorKind::Syscall;
   if (err == ENOENT) k = ErrorKind::NotFound;
@@ -39,12 +50,14 @@ inline Error sys_error(std::string msg, int err = errno) {
   if (err == EPERM || err == EACCES) k = ErrorKind::Permission;
   return Error{k, err, std::move(msg)};
 }
-inline Error invalid_spec(std::string msg) { return Error{ErrorKind::InvalidSpec, 0, std::move(msg)}; }
+inline Error invalid_spec(std::string msg) {
+  return Error{ErrorKind::InvalidSpec, 0, std::move(msg)};
+}
 
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T v) : v_(std::in_place_index<0>, std::move(v)) {}  // NOLINT: implicit by design
+  Result(T v) : v_(std::in_place_index<0>, std::move(v)) {}      // NOLINT: implicit by design
   Result(Error e) : v_(std::in_place_index<1>, std::move(e)) {}  // NOLINT
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -85,24 +98,23 @@ using Status = Result<void>;
 }  // namespace crunner
 
 // Early return of the error of an expression that yields a Result.
-#define CR_TRY(expr)                                    \
-  do {                                                  \
-    auto&& cr_try_r_ = (expr);                          \
+#define CR_TRY(expr)                                          \
+  do {                                                        \
+    auto&& cr_try_r_ = (expr);                                \
     if (!cr_try_r_.ok()) return std::move(cr_try_r_).error(); \
   } while (0)
 
 // Like CR_TRY, but prepends context to the error.
-#define CR_TRY_CTX(expr, ctx)                                         \
-  do {                                                                \
-    auto&& cr_try_r_ = (expr);                                        \
+#define CR_TRY_CTX(expr, ctx)                                              \
+  do {                                                                     \
+    auto&& cr_try_r_ = (expr);                                             \
     if (!cr_try_r_.ok()) return std::move(cr_try_r_.error().context(ctx)); \
   } while (0)
 
 // Declares `var` from a Result<T> expression, returning its error on failure.
 #define CR_CONCAT_(a, b) a##b
 #define CR_CONCAT(a, b) CR_CONCAT_(a, b)
-#define CR_ASSIGN(var, expr)                                 \
-  auto CR_CONCAT(cr_r_, __LINE__) = (expr);                  \
-  if (!CR_CONCAT(cr_r_, __LINE__).ok())                      \
-    return std::move(CR_CONCAT(cr_r_, __LINE__)).error();    \
+#define CR_ASSIGN(var, expr)                                                                  \
+  auto CR_CONCAT(cr_r_, __LINE__) = (expr);                                                   \
+  if (!CR_CONCAT(cr_r_, __LINE__).ok()) return std::move(CR_CONCAT(cr_r_, __LINE__)).error(); \
   var = std::move(CR_CONCAT(cr_r_, __LINE__)).value()
