@@ -56,16 +56,30 @@ struct Outcome {
   }
 };
 
-// fork; the child unshares `flags` and forks again so that the grandchild is pid 1
-// of the new pid namespace (procfs mounts cleanly); the grandchild runs `body`.
-Outcome run_isolated(int flags, const std::function<void(Checker&)>& body) {
-  int p[2];
+// fork; the child unshares `flags` (first a user namespace with an identity map
+// written by us when `userns`) and forks again so that the grandchild is pid 1 of
+// the new pid namespace (procfs mounts cleanly); the grandchild runs `body`.
+Outcome run_isolated(int flags, const std::function<void(Checker&)>& body, bool userns = false) {
+  int p[2], sync_up[2], sync_down[2];
   REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+  REQUIRE(pipe2(sync_up, O_CLOEXEC) == 0);
+  REQUIRE(pipe2(sync_down, O_CLOEXEC) == 0);
   pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
     close(p[0]);
     Checker c{p[1]};
+    if (userns) {
+      char b = 0;
+      if (unshare(CLONE_NEWUSER) < 0) {
+        c.check(false, "unshare user", strerror(errno));
+        _exit(1);
+      }
+      if (write(sync_up[1], "u", 1) != 1 || read(sync_down[0], &b, 1) != 1 || b != 'm') {
+        c.check(false, "id maps", "parent did not map us");
+        _exit(1);
+      }
+    }
     if (unshare(flags) < 0) {
       c.check(false, "unshare", strerror(errno));
       _exit(1);
@@ -80,6 +94,19 @@ Outcome run_isolated(int flags, const std::function<void(Checker&)>& body) {
     _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
   }
   close(p[1]);
+  close(sync_up[1]);
+  close(sync_down[0]);
+  if (userns) {
+    char b = 0;
+    if (read(sync_up[0], &b, 1) == 1) {
+      std::string proc = "/proc/" + std::to_string(pid);
+      bool ok = write_file(proc + "/uid_map", "0 0 4294967295").ok() &&
+                write_file(proc + "/gid_map", "0 0 4294967295").ok();
+      (void)!write(sync_down[1], ok ? "m" : "x", 1);
+    }
+  }
+  close(sync_up[0]);
+  close(sync_down[1]);
   UniqueFd rd(p[0]);
   auto text = read_fd(rd.get());
   Outcome out;
@@ -252,9 +279,12 @@ void setup_and_check(Checker& c, const Bundle& b, const RootfsConfig& cfg) {
   for (const char* d : {"/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"})
     c.check(stat(d, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1, d);
   c.check(stat("/dev/fuse", &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 10 &&
-              minor(st.st_rdev) == 229 && (st.st_mode & 07777) == 0600 && st.st_uid == 1000 &&
-              st.st_gid == 1001,
-          "linux.devices /dev/fuse with mode and owner");
+              minor(st.st_rdev) == 229 && (st.st_mode & 07777) == 0600,
+          "linux.devices /dev/fuse");
+  if (cfg.in_userns)  // the host's node, bind-mounted: the host's owner
+    c.check(st.st_uid == 0 && st.st_gid == 0, "bound /dev/fuse keeps the host owner");
+  else
+    c.check(st.st_uid == 1000 && st.st_gid == 1001, "mknod'ed /dev/fuse gets uid/gid");
   c.check(lstat("/dev/deep/fifo", &st) == 0 && S_ISFIFO(st.st_mode) && (st.st_mode & 07777) == 0640,
           "linux.devices fifo in a new directory");
   c.check(link_of("/dev/ptmx") == "pts/ptmx", "/dev/ptmx -> pts/ptmx");
@@ -276,6 +306,10 @@ void setup_and_check(Checker& c, const Bundle& b, const RootfsConfig& cfg) {
           "cgroup hierarchies are read-only");
   c.check(access("/sys/fs/cgroup/systemd", F_OK) == 0, "name=systemd hierarchy");
   c.note("cgroup-procs", read_or("/sys/fs/cgroup/pids/cgroup.procs"));
+  c.note("userns", link_of("/proc/self/ns/user"));
+  if (cfg.in_userns)
+    c.check(mknod("/dev/shm/null2", S_IFCHR | 0666, makedev(1, 3)) < 0 && errno == EPERM,
+            "really in a user namespace: mknod is refused");
 
   // Root read-only, masked and read-only paths.
   c.check(write_fails_with("/newfile", EROFS), "root.readonly: / is read-only");
@@ -334,4 +368,123 @@ TEST_CASE("prepare_rootfs + finalize_rootfs build a working root", "[rootfs][roo
   REQUIRE(o.passed >= 50);
   // Bound to our own cgroup: the pids cgroup.procs lists host pids of that cgroup.
   REQUIRE_FALSE(o.note("cgroup-procs").empty());
+  // Nothing leaked into our mount namespace (other tests may mount elsewhere meanwhile).
+  REQUIRE(read_file("/proc/self/mountinfo").value().find(b.dir) == std::string::npos);
+}
+
+TEST_CASE("--no-pivot: MS_MOVE + chroot gives the same root", "[rootfs][root]") {
+  if (geteuid() != 0) return;
+  Bundle b;
+  add_everything(b);
+  RootfsConfig cfg = b.config();
+  cfg.cgroupns = false;
+  cfg.no_pivot = true;
+  Outcome o = run_isolated(kNs, [&](Checker& c) { setup_and_check(c, b, cfg); });
+  for (const std::string& l : o.lines) UNSCOPED_INFO(l);
+  REQUIRE(o.failed.empty());
+  REQUIRE(o.status == 0);
+  REQUIRE(o.passed >= 50);
+}
+
+TEST_CASE("with a cgroup namespace the hierarchies are fresh mounts", "[rootfs][root]") {
+  if (geteuid() != 0) return;
+  Bundle b;
+  add_everything(b);
+  RootfsConfig cfg = b.config();  // cgroupns follows linux.namespaces: the fixture has one
+  Outcome o = run_isolated(kNs | CLONE_NEWCGROUP, [&](Checker& c) { setup_and_check(c, b, cfg); });
+  for (const std::string& l : o.lines) UNSCOPED_INFO(l);
+  REQUIRE(o.failed.empty());
+  REQUIRE(o.status == 0);
+  REQUIRE(o.passed >= 50);
+}
+
+TEST_CASE("in a user namespace devices are bound from the host", "[rootfs][root]") {
+  if (geteuid() != 0) return;
+  Bundle b;
+  add_everything(b);
+  RootfsConfig cfg = b.config();
+  cfg.in_userns = true;
+  cfg.cgroupns = false;
+  Outcome o = run_isolated(
+      kNs, [&](Checker& c) { setup_and_check(c, b, cfg); }, /*userns=*/true);
+  for (const std::string& l : o.lines) UNSCOPED_INFO(l);
+  REQUIRE(o.failed.empty());
+  REQUIRE(o.note("userns") != link_of("/proc/self/ns/user"));
+  REQUIRE(o.status == 0);
+  REQUIRE(o.passed >= 50);
+}
+
+namespace {
+
+// prepare_rootfs's error text for a bundle changed by `edit`, from a child.
+std::string prepare_error(const std::function<void(Bundle&)>& edit) {
+  Bundle b;
+  edit(b);
+  RootfsConfig cfg = b.config();
+  cfg.cgroupns = false;
+  Outcome o = run_isolated(kNs, [&](Checker& c) {
+    auto r = prepare_rootfs(cfg);
+    c.note("error", r.ok() ? "" : r.error().what());
+  });
+  REQUIRE(o.status == 0);
+  return o.note("error");
+}
+
+}  // namespace
+
+TEST_CASE("a failing mount names its source and destination", "[rootfs][root]") {
+  if (geteuid() != 0) return;
+  REQUIRE(prepare_error([](Bundle& b) { b.mount("/bad", "nosuchfs", "nosuch", {}); }) ==
+          "mount `nosuch` to `/bad`: no such device");
+  REQUIRE(
+      prepare_error([](Bundle& b) { b.mount("/x", "bind", "/nonexistent-crunner", {"rbind"}); }) ==
+      "mount `/nonexistent-crunner` to `/x`: stat source `/nonexistent-crunner`: no "
+      "such file or directory");
+  REQUIRE(prepare_error([](Bundle& b) {
+            b.mount("/mnt/t", "tmpfs", "tmpfs", {"size=notanumber"});
+          }) == "mount `tmpfs` to `/mnt/t`: invalid argument");
+}
+
+TEST_CASE("proc and sysfs refuse symlinked destinations", "[rootfs][root]") {
+  if (geteuid() != 0) return;
+  std::string e =
+      prepare_error([](Bundle& b) { REQUIRE(symlink("/etc", (b.rootfs + "/proc").c_str()) == 0); });
+  REQUIRE(e.rfind("mount `proc` to `/proc`: destination is a symlink", 0) == 0);
+  e = prepare_error([](Bundle& b) { REQUIRE(symlink("tmp", (b.rootfs + "/sys").c_str()) == 0); });
+  REQUIRE(e.rfind("mount `sysfs` to `/sys`: destination is a symlink", 0) == 0);
+}
+
+TEST_CASE("bind mounts into /proc are refused, even through symlinks", "[rootfs][root]") {
+  if (geteuid() != 0) return;
+  std::string e = prepare_error([](Bundle& b) {
+    b.file(b.dir + "/attr", "x");
+    b.mount("/proc/self/attr/exec", "bind", "attr", {"bind"});
+  });
+  REQUIRE(e.find("cannot be mounted because it is inside /proc") != std::string::npos);
+  e = prepare_error([](Bundle& b) {
+    b.file(b.dir + "/attr", "x");
+    REQUIRE(symlink("/proc/sys/kernel", (b.rootfs + "/innocent").c_str()) == 0);
+    b.mount("/innocent/core_pattern", "bind", "attr", {"bind"});
+  });
+  REQUIRE(e ==
+          "mount `attr` to `/innocent/core_pattern`: `/proc/sys/kernel/core_pattern` cannot be "
+          "mounted because it is inside /proc");
+  // lxcfs-style files are allowed.
+  REQUIRE(prepare_error([](Bundle& b) {
+            b.file(b.dir + "/uptime", "1 1\n");
+            b.mount("/proc/uptime", "bind", "uptime", {"bind", "ro"});
+          }) == "");
+}
+
+TEST_CASE("device errors name the linux.devices entry", "[rootfs][root]") {
+  if (geteuid() != 0) return;
+  std::string e = prepare_error([](Bundle& b) {
+    spec::Device d;
+    d.type = "c";
+    d.path = "/etc/evil";
+    d.major = 1;
+    d.minor = 3;
+    b.spec.linux_->devices.push_back(d);
+  });
+  REQUIRE(e == "linux.devices[0]: device path `/etc/evil` is not under /dev");
 }
