@@ -59,7 +59,10 @@ struct Outcome {
 // fork; the child unshares `flags` (first a user namespace with an identity map
 // written by us when `userns`) and forks again so that the grandchild is pid 1 of
 // the new pid namespace (procfs mounts cleanly); the grandchild runs `body`.
-Outcome run_isolated(int flags, const std::function<void(Checker&)>& body, bool userns = false) {
+// `pre` runs in the child before anything is unshared except a private mount
+// namespace of its own (so it may mount things that the user namespace then sees locked).
+Outcome run_isolated(int flags, const std::function<void(Checker&)>& body, bool userns = false,
+                     const std::function<void(Checker&)>& pre = nullptr) {
   int p[2], sync_up[2], sync_down[2];
   REQUIRE(pipe2(p, O_CLOEXEC) == 0);
   REQUIRE(pipe2(sync_up, O_CLOEXEC) == 0);
@@ -69,6 +72,13 @@ Outcome run_isolated(int flags, const std::function<void(Checker&)>& body, bool 
   if (pid == 0) {
     close(p[0]);
     Checker c{p[1]};
+    if (pre) {
+      if (unshare(CLONE_NEWNS) < 0 || mount("", "/", "", MS_REC | MS_PRIVATE, nullptr) < 0) {
+        c.check(false, "unshare for pre", strerror(errno));
+        _exit(1);
+      }
+      pre(c);
+    }
     if (userns) {
       char b = 0;
       if (unshare(CLONE_NEWUSER) < 0) {
@@ -402,11 +412,29 @@ TEST_CASE("in a user namespace devices are bound from the host", "[rootfs][root]
   if (geteuid() != 0) return;
   Bundle b;
   add_everything(b);
+  // A host mount with nosuid,nodev,noexec: in the user namespace those flags are
+  // locked, and a "ro" bind of it must keep them to be allowed.
+  std::string locked = b.hostdir + "/locked";
+  REQUIRE(mkdir(locked.c_str(), 0755) == 0);
+  b.mount("/mnt/locked", "bind", locked, {"bind", "ro"});
   RootfsConfig cfg = b.config();
   cfg.in_userns = true;
   cfg.cgroupns = false;
   Outcome o = run_isolated(
-      kNs, [&](Checker& c) { setup_and_check(c, b, cfg); }, /*userns=*/true);
+      kNs,
+      [&](Checker& c) {
+        setup_and_check(c, b, cfg);
+        struct statvfs sv;
+        c.check(statvfs("/mnt/locked", &sv) == 0 && (sv.f_flag & ST_RDONLY) &&
+                    (sv.f_flag & ST_NOSUID) && (sv.f_flag & ST_NODEV) && (sv.f_flag & ST_NOEXEC),
+                "ro bind of a locked nosuid,nodev,noexec mount keeps them");
+      },
+      /*userns=*/true,
+      [&](Checker& c) {
+        c.check(mount("tmpfs", locked.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                      "size=64k") == 0,
+                "locked source mount");
+      });
   for (const std::string& l : o.lines) UNSCOPED_INFO(l);
   REQUIRE(o.failed.empty());
   REQUIRE(o.note("userns") != link_of("/proc/self/ns/user"));
