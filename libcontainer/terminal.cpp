@@ -8,6 +8,7 @@
 
 #include <cstring>
 
+#include "libcontainer/rootfs.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace crunner {
@@ -30,6 +31,9 @@ Result<UniqueFd> setup_container_pty(uid_t uid, gid_t gid,
     ws.ws_col = static_cast<unsigned short>(size->width);
     if (ioctl(s, TIOCSWINSZ, &ws) < 0) return sys_error("set console size");
   }
+  // Like runc: the pty is also /dev/console (best effort: a read-only /dev
+  // without tmpfs cannot get the file).
+  (void)mount_console("/", s);
   if (ioctl(s, TIOCSCTTY, 0) < 0) return sys_error("make the pty the controlling terminal");
   for (int fd = 0; fd < 3; fd++)
     if (dup2(s, fd) < 0) return sys_error("dup2 pty to fd " + std::to_string(fd));
