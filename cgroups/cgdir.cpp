@@ -25,9 +25,21 @@ static std::string shown_value(std::string_view v) {
   return s;
 }
 
+namespace {
+WriteObserver& observer() {
+  static WriteObserver obs;
+  return obs;
+}
+}  // namespace
+
+void set_write_observer(WriteObserver obs) {
+  observer() = std::move(obs);
+}
+
 Status cg_write(const CgDir& d, const std::string& file, std::string_view value) {
   std::string full = d.path + "/" + file;
-  int fd = CR_RETRY(::openat(d.fd.get(), file.c_str(), O_WRONLY | O_CLOEXEC));
+  if (observer()) observer()(full, value);
+  int fd = CR_RETRY(::openat(d.fd.get(), file.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
   if (fd < 0) return sys_error("write `" + shown_value(value) + "` to `" + full + "`");
   UniqueFd guard(fd);
   ssize_t n = CR_RETRY(::write(fd, value.data(), value.size()));

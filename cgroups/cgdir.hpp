@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -22,7 +23,11 @@ struct CgDir {
 
 Result<CgDir> open_cgdir(const std::string& path);
 // "write `value` to `/sys/fs/cgroup/x/memory.max`: invalid argument"
+// Opens with O_TRUNC like runc, so that on a fake tree a file holds the last value written.
 Status cg_write(const CgDir& d, const std::string& file, std::string_view value);
+// Test seam: called with (full path, value) before every cg_write. Empty: none.
+using WriteObserver = std::function<void(const std::string&, std::string_view)>;
+void set_write_observer(WriteObserver obs);
 Result<std::string> cg_read(const CgDir& d, const std::string& file);
 // Reads a single number; "max" reads as UINT64_MAX.
 Result<uint64_t> cg_read_u64(const CgDir& d, const std::string& file);
