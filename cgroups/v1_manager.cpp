@@ -42,22 +42,16 @@ class V1OomWatch : public OomWatch {
       if (errno == EAGAIN) return uint64_t{0};
       return sys_error("read oom eventfd of `" + dir_.path + "`");
     }
-    // The eventfd also fires when the cgroup goes away: count only real OOM kills.
-    auto oc = cg_read_kv(dir_, "memory.oom_control");
-    if (!oc) return uint64_t{0};
-    auto it = oc->find("oom_kill");
-    if (it == oc->end()) return n;  // old kernel without the counter
-    uint64_t now = it->second, delta = now > last_ ? now - last_ : 0;
-    if (delta == 0 && (*oc)["under_oom"]) delta = 1;  // OOM killer disabled: still an event
-    last_ = now;
-    return delta;
+    // The eventfd also fires when the cgroup goes away (as runc, check that it still
+    // exists). Each notification is one OOM event: the oom_kill counter is not reliable here
+    // because the notification comes before the kill.
+    if (!cg_exists(dir_, "cgroup.event_control")) return uint64_t{0};
+    return n;
   }
-  void set_last(uint64_t v) { last_ = v; }
 
  private:
   UniqueFd efd_, ocfd_;
   CgDir dir_;
-  uint64_t last_ = 0;
 };
 
 }  // namespace
@@ -229,10 +223,7 @@ Result<std::unique_ptr<OomWatch>> V1Manager::watch_oom() {
   UniqueFd efd(e);
   CR_TRY(cg_write(d, "cgroup.event_control",
                   std::to_string(efd.get()) + " " + std::to_string(oc.get())));
-  auto kv = cg_read_kv(d, "memory.oom_control");
-  auto w = std::make_unique<V1OomWatch>(std::move(efd), std::move(oc), std::move(d));
-  if (kv) w->set_last((*kv)["oom_kill"]);
-  return std::unique_ptr<OomWatch>(std::move(w));
+  return std::unique_ptr<OomWatch>(new V1OomWatch(std::move(efd), std::move(oc), std::move(d)));
 }
 
 nlohmann::json V1Manager::to_json() const {

@@ -39,7 +39,8 @@ Status set_memory(const CgDir& d, const MemoryResources& m) {
   if (swap_s.empty() && *swap == 0 && swap_total > 0) swap_s = "0";
   if (!swap_s.empty()) {
     if (!cg_exists(d, "memory.swap.max")) {
-      if (swap_s != "max")
+      // No swap accounting: unlimited and "no swap" need no file (as runc).
+      if (swap_s != "max" && swap_s != "0")
         return make_error(ErrorKind::Unsupported, "set memory.swap: `" + d.path +
                                                       "/memory.swap.max` is missing (no swap "
                                                       "accounting in this kernel)");
