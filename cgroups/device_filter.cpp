@@ -96,6 +96,9 @@ std::vector<bpf_insn> build_device_program(const std::vector<DeviceRule>& rules)
     for (size_t i = 0; i < b.size(); ++i)
       if (b[i].off == kNext) b[i].off = static_cast<int16_t>(b.size() - i - 1);
     p.insert(p.end(), b.begin(), b.end());
+    // A rule without conditions always matches: what follows would be unreachable, which
+    // the verifier rejects.
+    if (b.size() == 2) return p;
   }
   p.push_back(mov64_imm(0, 1));  // no rule matched: the parent's policy (allow)
   p.push_back(exit_insn());

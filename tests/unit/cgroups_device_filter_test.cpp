@@ -64,3 +64,15 @@ TEST_CASE("device program agrees with the reference semantics everywhere", "[cgr
           }
   }
 }
+
+TEST_CASE("device program: no unreachable instructions after an unconditional rule",
+          "[cgroups][devices]") {
+  auto prog =
+      build_device_program({{true, 'c', 1, 3, "rw"}, {false, 'a', kWildcard, kWildcard, "rwm"}});
+  // prologue (6) + the deny-all block (2): the allow rule before it can never match.
+  CHECK(prog.size() == 8);
+  CHECK(prog.back().code == (BPF_JMP | BPF_EXIT));
+  auto r = run_device_program(prog, {'c', 1, 3, "r"});
+  REQUIRE(r.ok());
+  CHECK_FALSE(*r);
+}
