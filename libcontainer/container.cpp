@@ -15,6 +15,7 @@
 #include <cstring>
 #include <thread>
 
+#include "cgroups/manager.hpp"
 #include "libcontainer/hooks.hpp"
 #include "libcontainer/init.hpp"
 #include "libcontainer/spec.hpp"
@@ -49,22 +50,36 @@ struct CreateGuard {
   std::string id;
   pid_t pid = -1;
   bool armed = true;
+  cgroups::Manager* cg = nullptr;
   ~CreateGuard() {
     if (!armed) return;
     if (pid > 0) {
       kill(pid, SIGKILL);
       waitpid(pid, nullptr, 0);
     }
+    if (cg) {
+      (void)cg->kill_all(SIGKILL);
+      (void)cg->destroy();
+    }
     (void)store.remove(id);
   }
 };
 
-pid_t do_clone(uint64_t flags, int* pidfd) {
+pid_t do_clone(uint64_t flags, int* pidfd, int cgroup_fd) {
   struct clone_args a = {};
   a.flags = flags | CLONE_PIDFD;
+  if (cgroup_fd >= 0) {
+    a.flags |= CLONE_INTO_CGROUP;
+    a.cgroup = static_cast<uint64_t>(cgroup_fd);
+  }
   a.pidfd = reinterpret_cast<uint64_t>(pidfd);
   a.exit_signal = SIGCHLD;
   long r = syscall(SYS_clone3, &a, sizeof(a));
+  if (r < 0 && cgroup_fd >= 0 && (errno == EINVAL || errno == EOPNOTSUPP)) {
+    a.flags &= ~static_cast<uint64_t>(CLONE_INTO_CGROUP);
+    a.cgroup = 0;
+    r = syscall(SYS_clone3, &a, sizeof(a));
+  }
   if (r < 0 && errno == ENOSYS) {
     *pidfd = -1;
     r = syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
@@ -169,6 +184,17 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
                       "linux.namespaces: joining namespaces by path together with a new user "
                       "namespace is not supported yet");
 
+  // Resources: parsed up front, so a bad value is reported before anything exists.
+  cgroups::Resources res;
+  if (!lx.resources.is_null()) {
+    CR_ASSIGN(res, cgroups::parse_resources(lx.resources));
+    if (res.devices) {
+      auto defaults = cgroups::default_device_rules();
+      res.devices->insert(res.devices->end(), defaults.begin() + 1, defaults.end());
+    }
+  }
+  CR_ASSIGN(auto cg, cgroups::make_manager(lx.cgroups_path, o.id, o.systemd_cgroup));
+
   std::vector<std::string> warnings;
   plan.caps = cap_sets(proc.capabilities, &warnings);
   for (auto& w : warnings) fprintf(stderr, "warning: %s\n", w.c_str());
@@ -185,6 +211,18 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
     struct stat st;
     if (stat(o.console_socket.c_str(), &st) < 0)
       return sys_error("--console-socket `" + o.console_socket + "`");
+  }
+
+  // cgroups exist before the init, so it never runs outside them.
+  if (cg->exists())
+    return make_error(ErrorKind::Exists, "cgroup `" + cg->path() + "` already exists");
+  CR_TRY_CTX(cg->create(), "create cgroup");
+  guard.cg = cg.get();
+  CR_TRY_CTX(cg->apply(res), "linux.resources");
+  UniqueFd cg_fd;
+  if (cg->mode() == cgroups::Mode::Unified) {
+    auto fd = cg->unified_dir_fd();
+    if (fd) cg_fd = std::move(*fd);
   }
 
   int sp_fds[2];
@@ -222,7 +260,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
     if (setns(join_pid.get(), CLONE_NEWPID) < 0) return sys_error("join pid namespace");
   }
   int pidfd = -1;
-  pid_t pid = do_clone(flags, &pidfd);
+  pid_t pid = do_clone(flags, &pidfd, cg_fd.get());
   if (pid == 0) container_init(plan);
   int clone_err = errno;
   if (own_pid) setns(own_pid.get(), CLONE_NEWPID);
@@ -252,7 +290,9 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
     if (auto r = write_id_map(pid, "uid_map", lx.uid_mappings); !r)
       return r.error().context("linux.uidMappings");
   }
-  // cgroups: placed here, before the child may unshare its cgroup namespace.
+  // cgroups: joined here (idempotent after CLONE_INTO_CGROUP), before the
+  // child may unshare its cgroup namespace.
+  CR_TRY_CTX(cg->add_pid(pid), "join cgroup");
   if (proc.oom_score_adj) {
     CR_TRY_CTX(write_file("/proc/" + std::to_string(pid) + "/oom_score_adj",
                           std::to_string(*proc.oom_score_adj)),
@@ -269,6 +309,8 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   st.rootfs = rootfs;
   st.annotations = sp.annotations;
   st.config = sp.raw;
+  st.cgroup = cg->to_json();
+  st.systemd_cgroup = o.systemd_cgroup;
   st.created = now_rfc3339_nano();
 
   for (;;) {
@@ -304,8 +346,15 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
     CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid)), "--pid-file");
   guard.armed = false;
   l.state = std::move(st);
-  if (o.foreground) l.fifo_w = std::move(fifo_w);
+  if (o.for_run) l.fifo_w = std::move(fifo_w);
   return l;
+}
+
+std::unique_ptr<cgroups::Manager> cgroup_of(const ContainerState& s) {
+  if (s.cgroup.is_null()) return nullptr;
+  auto m = cgroups::load_manager(s.cgroup);
+  if (!m) return nullptr;
+  return std::move(*m);
 }
 
 Result<std::pair<ContainerState, ContainerStatus>> container_status(const StateStore& store,
@@ -313,8 +362,29 @@ Result<std::pair<ContainerState, ContainerStatus>> container_status(const StateS
   if (!valid_container_id(id))
     return make_error(ErrorKind::InvalidSpec, "invalid container ID format");
   CR_ASSIGN(ContainerState s, store.load(id));
-  ContainerStatus st = derive_status(s, store, false);
+  bool frozen = false;
+  if (init_alive(s)) {
+    if (auto m = cgroup_of(s)) {
+      auto f = m->frozen();
+      frozen = f && *f;
+    }
+  }
+  ContainerStatus st = derive_status(s, store, frozen);
   return std::make_pair(std::move(s), st);
+}
+
+Status pause_container(const StateStore& store, const std::string& id, bool pause) {
+  CR_ASSIGN(auto cs, container_status(store, id));
+  CR_ASSIGN(UniqueFd lock, store.lock(id));
+  CR_ASSIGN(cs, container_status(store, id));
+  auto& [s, st] = cs;
+  if (pause && st != ContainerStatus::Running && st != ContainerStatus::Created)
+    return make_error(ErrorKind::BadState, "container not running");
+  if (!pause && st != ContainerStatus::Paused)
+    return make_error(ErrorKind::BadState, "container not paused");
+  auto m = cgroup_of(s);
+  if (!m) return make_error(ErrorKind::Unsupported, "container has no cgroup to freeze");
+  return m->freeze(pause);
 }
 
 static Status finish_start(const StateStore& store, const ContainerState& s) {
@@ -354,6 +424,12 @@ Status start_launched(const StateStore& store, Launched& l) {
 Status kill_container(const StateStore& store, const std::string& id, int sig, bool all) {
   CR_ASSIGN(auto cs, container_status(store, id));
   auto& [s, st] = cs;
+  if (all) {
+    if (auto m = cgroup_of(s); m && m->exists()) {
+      CR_TRY(m->kill_all(sig));
+      return {};
+    }
+  }
   if (st == ContainerStatus::Stopped || st == ContainerStatus::Creating) {
     if (all) return {};
     return make_error(ErrorKind::BadState, "container not running");
@@ -370,6 +446,9 @@ Status kill_container(const StateStore& store, const std::string& id, int sig, b
   if (r < 0) {
     if (errno == ESRCH) return make_error(ErrorKind::BadState, "container not running");
     return sys_error("kill container init " + std::to_string(s.pid));
+  }
+  if (sig == SIGKILL && st == ContainerStatus::Paused) {
+    if (auto m = cgroup_of(s)) (void)m->freeze(false);
   }
   return {};
 }
@@ -399,6 +478,12 @@ Status delete_container(const StateStore& store, const std::string& id, bool for
     wait_gone(s);
   }
   bool run_poststop = st != ContainerStatus::Creating;
+  if (auto m = cgroup_of(s)) {
+    if (m->exists()) {
+      (void)m->kill_all(SIGKILL);
+      CR_TRY_CTX(m->destroy(), "remove cgroup");
+    }
+  }
   CR_TRY(store.remove(id));
   if (run_poststop && s.config.is_object()) {
     auto sp = spec::parse_spec(s.config.dump());

@@ -4,7 +4,10 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
+
+#include "cgroups/manager.hpp"
 
 #include "libcontainer/error.hpp"
 #include "libcontainer/fd.hpp"
@@ -21,6 +24,7 @@ struct CreateOptions {
   bool no_new_keyring = false;
   int preserve_fds = 0;
   bool foreground = false;  // `run` without -d: crunner keeps the pty master itself
+  bool for_run = false;     // `run`: keep the exec.fifo write end to start it at once
   bool systemd_cgroup = false;
 };
 
@@ -43,6 +47,10 @@ Status delete_container(const StateStore& store, const std::string& id, bool for
 // Loads the state and derives the status.
 Result<std::pair<ContainerState, ContainerStatus>> container_status(const StateStore& store,
                                                                     const std::string& id);
+// pause (freeze) / resume (thaw); "container not running" / "container not paused".
+Status pause_container(const StateStore& store, const std::string& id, bool pause);
+// The container's cgroup manager from its state (null when it has none).
+std::unique_ptr<cgroups::Manager> cgroup_of(const ContainerState& s);
 // Parses "9", "KILL", "SIGKILL", "sigkill"; error names the signal.
 Result<int> parse_signal(const std::string& s);
 

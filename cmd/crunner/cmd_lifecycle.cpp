@@ -66,6 +66,7 @@ void register_lifecycle(CLI::App& app, Globals& g, Handler* out) {
       rf.o.id = id;
       rf.o.systemd_cgroup = g.systemd_cgroup;
       rf.o.foreground = !rf.detach;
+      rf.o.for_run = true;
       StateStore store = g.store();
       sigset_t old;
       if (!rf.detach) {
