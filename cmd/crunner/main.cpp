@@ -121,6 +121,7 @@ int main(int argc, char** argv) {
   crunner::cli::Handler handler;
   crunner::cli::register_lifecycle(app, g, &handler);
   crunner::cli::register_info(app, g, &handler);
+  crunner::cli::register_cgroups(app, g, &handler);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   args = normalise(app, args);
