@@ -14,7 +14,7 @@
 namespace crunner {
 
 Result<UniqueFd> setup_container_pty(uid_t uid, gid_t gid,
-                                     const std::optional<spec::ConsoleSize>& size) {
+                                     const std::optional<spec::ConsoleSize>& size, bool console) {
   int m = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (m < 0) return sys_error("open `/dev/ptmx` in the container");
   UniqueFd master(m);
@@ -33,7 +33,7 @@ Result<UniqueFd> setup_container_pty(uid_t uid, gid_t gid,
   }
   // Like runc: the pty is also /dev/console (best effort: a read-only /dev
   // without tmpfs cannot get the file).
-  (void)mount_console("/", s);
+  if (console) (void)mount_console("/", s);
   if (ioctl(s, TIOCSCTTY, 0) < 0) return sys_error("make the pty the controlling terminal");
   for (int fd = 0; fd < 3; fd++)
     if (dup2(s, fd) < 0) return sys_error("dup2 pty to fd " + std::to_string(fd));

@@ -32,6 +32,7 @@ using Handler = std::function<int()>;
 // it is the one selected.
 void register_lifecycle(CLI::App& app, Globals& g, Handler* out);  // create start run delete kill
 void register_info(CLI::App& app, Globals& g, Handler* out);       // state list spec features
+void register_exec(CLI::App& app, Globals& g, Handler* out);       // exec
 void register_cgroups(CLI::App& app, Globals& g, Handler* out);    // pause resume ps events update
 
 // Prints the error once: text on stderr, and a line in --log (JSON with

@@ -39,8 +39,11 @@ Result<std::chrono::milliseconds> parse_duration(const std::string& s) {
     return invalid_spec("--interval: invalid duration \"" + s + "\"");
   }
   std::string unit = s.substr(i);
-  double ms = unit == "ms" ? v : unit == "m" ? v * 60000 : unit == "h" ? v * 3600000
-            : (unit == "s" || unit.empty()) ? v * 1000 : -1;
+  double ms = unit == "ms"                    ? v
+              : unit == "m"                   ? v * 60000
+              : unit == "h"                   ? v * 3600000
+              : (unit == "s" || unit.empty()) ? v * 1000
+                                              : -1;
   if (ms <= 0) return invalid_spec("--interval: invalid duration \"" + s + "\"");
   return std::chrono::milliseconds(static_cast<long long>(ms));
 }
@@ -134,7 +137,8 @@ void register_cgroups(CLI::App& app, Globals& g, Handler* out) {
   auto* up = app.add_subcommand("update", "change the resource limits of a live container");
   up->add_option("-r,--resources", resources, "LinuxResources JSON file, or - for stdin");
   auto str_opt = [&](const char* name, std::optional<std::string>& v, const char* help) {
-    up->add_option_function<std::string>(name, [&v](const std::string& s) { v = s; }, help);
+    up->add_option_function<std::string>(
+        name, [&v](const std::string& s) { v = s; }, help);
   };
   str_opt("--memory", uf.memory, "memory limit (e.g. 512m)");
   str_opt("--memory-swap", uf.memory_swap, "memory+swap limit (-1: unlimited)");
@@ -143,24 +147,24 @@ void register_cgroups(CLI::App& app, Globals& g, Handler* out) {
   str_opt("--kernel-memory-tcp", uf.kernel_memory_tcp, "kernel TCP memory limit");
   str_opt("--cpuset-cpus", uf.cpuset_cpus, "CPUs allowed (0-3,5)");
   str_opt("--cpuset-mems", uf.cpuset_mems, "memory nodes allowed");
-  up->add_option_function<uint64_t>("--cpu-shares", [](uint64_t v) { uf.cpu_shares = v; },
-                                    "CPU shares (relative weight)");
-  up->add_option_function<uint64_t>("--cpu-period", [](uint64_t v) { uf.cpu_period = v; },
-                                    "CPU CFS period (us)");
-  up->add_option_function<uint64_t>("--cpu-rt-period", [](uint64_t v) { uf.cpu_rt_period = v; },
-                                    "CPU realtime period (us)");
-  up->add_option_function<uint64_t>("--cpu-burst", [](uint64_t v) { uf.cpu_burst = v; },
-                                    "CPU CFS burst (us)");
-  up->add_option_function<int64_t>("--cpu-quota", [](int64_t v) { uf.cpu_quota = v; },
-                                   "CPU CFS quota (us)");
-  up->add_option_function<int64_t>("--cpu-rt-runtime", [](int64_t v) { uf.cpu_rt_runtime = v; },
-                                   "CPU realtime runtime (us)");
-  up->add_option_function<int64_t>("--cpu-idle", [](int64_t v) { uf.cpu_idle = v; },
-                                   "cgroup v2 cpu.idle");
-  up->add_option_function<int64_t>("--pids-limit", [](int64_t v) { uf.pids_limit = v; },
-                                   "maximum number of processes");
-  up->add_option_function<uint16_t>("--blkio-weight", [](uint16_t v) { uf.blkio_weight = v; },
-                                    "block IO weight (10-1000)");
+  up->add_option_function<uint64_t>(
+      "--cpu-shares", [](uint64_t v) { uf.cpu_shares = v; }, "CPU shares (relative weight)");
+  up->add_option_function<uint64_t>(
+      "--cpu-period", [](uint64_t v) { uf.cpu_period = v; }, "CPU CFS period (us)");
+  up->add_option_function<uint64_t>(
+      "--cpu-rt-period", [](uint64_t v) { uf.cpu_rt_period = v; }, "CPU realtime period (us)");
+  up->add_option_function<uint64_t>(
+      "--cpu-burst", [](uint64_t v) { uf.cpu_burst = v; }, "CPU CFS burst (us)");
+  up->add_option_function<int64_t>(
+      "--cpu-quota", [](int64_t v) { uf.cpu_quota = v; }, "CPU CFS quota (us)");
+  up->add_option_function<int64_t>(
+      "--cpu-rt-runtime", [](int64_t v) { uf.cpu_rt_runtime = v; }, "CPU realtime runtime (us)");
+  up->add_option_function<int64_t>(
+      "--cpu-idle", [](int64_t v) { uf.cpu_idle = v; }, "cgroup v2 cpu.idle");
+  up->add_option_function<int64_t>(
+      "--pids-limit", [](int64_t v) { uf.pids_limit = v; }, "maximum number of processes");
+  up->add_option_function<uint16_t>(
+      "--blkio-weight", [](uint16_t v) { uf.blkio_weight = v; }, "block IO weight (10-1000)");
   add_id(up, &id);
   up->callback([&g, out] {
     *out = [&g] {

@@ -71,7 +71,7 @@ std::vector<std::string> normalise(CLI::App& app, std::vector<std::string> a) {
     return nullptr;
   };
   auto takes_value = [](CLI::Option* o, const std::string& tok) {
-    return o && o->get_type_size_max() > 0 && tok.find('=') == std::string::npos;
+    return o && o->get_expected_max() > 0 && tok.find('=') == std::string::npos;
   };
   size_t i = 0;
   while (i < a.size() && a[i].size() > 1 && a[i][0] == '-' && a[i] != "--") {
@@ -121,6 +121,7 @@ int main(int argc, char** argv) {
   crunner::cli::Handler handler;
   crunner::cli::register_lifecycle(app, g, &handler);
   crunner::cli::register_info(app, g, &handler);
+  crunner::cli::register_exec(app, g, &handler);
   crunner::cli::register_cgroups(app, g, &handler);
 
   std::vector<std::string> args(argv + 1, argv + argc);
