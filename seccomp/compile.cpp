@@ -130,10 +130,19 @@ Result<std::vector<sock_filter>> compile_bpf(const Profile& p, std::vector<std::
   if (!g.ctx) return make_error(ErrorKind::Internal, "seccomp_init: cannot create the filter");
   int rc = seccomp_attr_set(g.ctx, SCMP_FLTATR_CTL_NNP, 0);
   if (rc < 0) return scmp_error("seccomp: unset no_new_privs attribute", rc);
+  std::vector<uint32_t> archs{seccomp_arch_native()};  // what the filter really covers
   for (size_t i = 0; i < p.archs.size(); i++) {
     rc = seccomp_arch_add(g.ctx, p.archs[i]);
+    if (rc == -EDOM) {
+      // libseccomp cannot mix byte orders in one filter; such a process cannot run here.
+      warn(warnings, "seccomp: architecture " + p.arch_names[i] +
+                         " ignored: its byte order differs from the host's");
+      continue;
+    }
     if (rc < 0 && rc != -EEXIST)
       return scmp_error("add seccomp architecture " + p.arch_names[i], rc);
+    if (std::find(archs.begin(), archs.end(), p.archs[i]) == archs.end())
+      archs.push_back(p.archs[i]);
   }
   size_t n_names = 0;
   for (auto& r : p.rules) n_names += r.names.size();
@@ -153,7 +162,7 @@ Result<std::vector<sock_filter>> compile_bpf(const Profile& p, std::vector<std::
     }
   }
   CR_ASSIGN(std::vector<sock_filter> insns, export_bpf(g.ctx));
-  std::vector<sock_filter> stub = enosys_stub(p, seccomp_arch_native());
+  std::vector<sock_filter> stub = enosys_stub(p, archs);
   if (!stub.empty()) insns.insert(insns.begin(), stub.begin(), stub.end());
   if (insns.size() > BPF_MAXINSNS)
     return make_error(ErrorKind::InvalidSpec,

@@ -40,13 +40,9 @@ std::optional<uint32_t> largest_syscall(const Profile& p, uint32_t arch) {
 
 }  // namespace
 
-std::vector<sock_filter> enosys_stub(const Profile& p, uint32_t native) {
+std::vector<sock_filter> enosys_stub(const Profile& p, const std::vector<uint32_t>& archs) {
   if (p.default_permissive) return {};
   if (p.default_action == SCMP_ACT_ERRNO(ENOSYS)) return {};
-
-  std::vector<uint32_t> archs{native};
-  for (uint32_t a : p.archs)
-    if (std::find(archs.begin(), archs.end(), a) == archs.end()) archs.push_back(a);
 
   // Group by the AUDIT_ARCH value the kernel reports: x32 shares x86_64's.
   std::map<uint32_t, Group> groups;

@@ -25,7 +25,8 @@
 namespace crunner::seccomp {
 
 // Empty when no stub is needed (permissive default, default already ENOSYS, or no
-// syscall known on any architecture). `native` is seccomp_arch_native().
-std::vector<struct sock_filter> enosys_stub(const Profile& p, uint32_t native);
+// syscall known on any architecture). `archs`: the SCMP_ARCH_* tokens in the filter
+// (the native one included).
+std::vector<struct sock_filter> enosys_stub(const Profile& p, const std::vector<uint32_t>& archs);
 
 }  // namespace crunner::seccomp
