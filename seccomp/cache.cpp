@@ -3,8 +3,12 @@
 //
 // File layout (host endianness; the key covers the machine):
 //   "CRSCMPv1"  u32 n_insns  u32 warnings_len  char key[64]  sock_filter[n]  warnings
+#include <dirent.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "libcontainer/utils.hpp"
@@ -52,7 +56,35 @@ bool decode(const std::string& blob, const std::string& key, std::vector<sock_fi
   return true;
 }
 
+// Keeps the cache bounded: past kMaxEntries files, the oldest (by mtime; a hit
+// refreshes it) are removed. Best effort, errors ignored.
+void prune(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return;
+  std::vector<std::pair<timespec, std::string>> entries;
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name.size() != 68 || name.compare(64, 4, ".bpf") != 0) continue;
+    struct stat st {};
+    if (fstatat(dirfd(d), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0)
+      entries.emplace_back(st.st_mtim, name);
+  }
+  if (entries.size() > kMaxCacheEntries) {
+    std::sort(entries.begin(), entries.end(), [](auto& a, auto& b) {
+      return a.first.tv_sec != b.first.tv_sec ? a.first.tv_sec < b.first.tv_sec
+                                              : a.first.tv_nsec < b.first.tv_nsec;
+    });
+    for (size_t i = 0; i < entries.size() - kMaxCacheEntries; i++)
+      unlinkat(dirfd(d), entries[i].second.c_str(), 0);
+  }
+  closedir(d);
+}
+
 }  // namespace
+
+std::string cache_dir_for_root(const std::string& state_root) {
+  return state_root + "/@seccomp-cache";
+}
 
 std::string cache_key(const json& linux_seccomp) {
   utsname u{};
@@ -80,6 +112,7 @@ Result<Program> compile_cached(const json& linux_seccomp, const std::string& cac
   std::string path = cache_dir + "/" + key + ".bpf";
   std::vector<std::string> bpf_warnings;
   if (auto blob = read_file(path); blob.ok() && decode(*blob, key, out.insns, bpf_warnings)) {
+    utimensat(AT_FDCWD, path.c_str(), nullptr, 0);  // recently used: pruned last
     if (warnings) warnings->insert(warnings->end(), bpf_warnings.begin(), bpf_warnings.end());
     return out;
   }
@@ -88,6 +121,7 @@ Result<Program> compile_cached(const json& linux_seccomp, const std::string& cac
   if (warnings) warnings->insert(warnings->end(), bpf_warnings.begin(), bpf_warnings.end());
   Status st = mkdir_p(cache_dir, 0700);
   if (st) st = write_file_atomic(path, encode(key, out.insns, bpf_warnings), 0600);
+  if (st) prune(cache_dir);
   if (!st && warnings) warnings->push_back("seccomp cache: " + st.error().what());
   return out;
 }

@@ -112,6 +112,12 @@ std::optional<uint32_t> find_arch(const std::string& name) {
   return std::nullopt;
 }
 
+bool is_spec_arch(const std::string& name) {
+  for (auto& a : kArchs)
+    if (name == a.name) return true;
+  return false;
+}
+
 std::optional<unsigned> find_flag(const std::string& name) {
   for (auto& f : kFlags)
     if (name == f.name) return f.value;

@@ -26,6 +26,7 @@ bool is_permissive(const Action& a);
 std::optional<scmp_compare> find_operator(const std::string& name);
 // SCMP_ARCH_* token, or nullopt when neither known to us nor to this libseccomp.
 std::optional<uint32_t> find_arch(const std::string& name);
+bool is_spec_arch(const std::string& name);  // a runtime-spec name, supported or not
 std::optional<unsigned> find_flag(const std::string& name);  // SECCOMP_FILTER_FLAG_*
 
 std::vector<std::string> action_names();    // sorted

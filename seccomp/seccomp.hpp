@@ -59,6 +59,11 @@ Result<Program> compile_cached(const nlohmann::json& linux_seccomp, const std::s
                                std::vector<std::string>* warnings);
 // The cache file name compile_cached() uses for this profile (for tests and tools).
 std::string cache_key(const nlohmann::json& linux_seccomp);
+// At most this many filters are kept; the least recently used go first.
+inline constexpr size_t kMaxCacheEntries = 256;
+// Where the cache lives under a state root: "<root>/@seccomp-cache" ('@' is not valid
+// in a container ID, so it never collides with a container's directory).
+std::string cache_dir_for_root(const std::string& state_root);
 
 // In the child, as the last step before execve: seccomp(SECCOMP_SET_MODE_FILTER,
 // p.flags, &prog). no_new_privs (or CAP_SYS_ADMIN) is the caller's business.

@@ -135,6 +135,10 @@ Result<Profile> parse(const json& j, const std::string& where) {
       std::string w = where + ".architectures[" + std::to_string(i) + "]";
       CR_ASSIGN(std::string name, get_string((*archs)[i], w));
       auto tok = names::find_arch(name);
+      if (!tok && names::is_spec_arch(name))
+        return make_error(ErrorKind::Unsupported, w + ": architecture \"" + name +
+                                                      "\" is not supported by libseccomp " +
+                                                      libseccomp_version());
       if (!tok) return bad(w, "unknown architecture \"" + name + "\"");
       p.archs.push_back(*tok);
       p.arch_names.push_back(name);

@@ -277,6 +277,18 @@ TEST_CASE("seccomp: multiple architectures (x86_64 + i386 ABI)", "[seccomp]") {
   REQUIRE(run_filtered(p, [] { return static_cast<int>(-int80(kI386Getpid, 0, 0)) > 0; }).code ==
           0);
 
+  // The ENOSYS stub covers the i386 table too: its largest listed syscall is
+  // mkdirat (296); i386 getppid (64) gets the default action, 297+ ENOSYS.
+  json k = json::parse(R"({"defaultAction": "SCMP_ACT_ERRNO",
+      "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+      "syscalls": [{"names": ["exit_group", "exit"], "action": "SCMP_ACT_ALLOW"},
+                   {"names": ["mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 5}]})");
+  auto ps = must_compile(k);
+  REQUIRE(run_filtered(ps, [] { return static_cast<int>(-int80(64, 0, 0)); }).code == EPERM);
+  REQUIRE(run_filtered(ps, [] { return static_cast<int>(-int80(296, 0, 0)); }).code == EIO);
+  REQUIRE(run_filtered(ps, [] { return static_cast<int>(-int80(297, 0, 0)); }).code == ENOSYS);
+  REQUIRE(run_filtered(ps, [] { return static_cast<int>(-int80(1000, 0, 0)); }).code == ENOSYS);
+
   // Without SCMP_ARCH_X86 an i386 syscall is a bad architecture: killed.
   j["architectures"] = {"SCMP_ARCH_X86_64"};
   p = must_compile(j);

@@ -311,3 +311,60 @@ TEST_CASE("seccomp features lists what this build and kernel support", "[seccomp
   REQUIRE(has(f["supportedFlags"], "SECCOMP_FILTER_FLAG_TSYNC"));
   REQUIRE(seccomp::libseccomp_version().find('.') != std::string::npos);
 }
+
+TEST_CASE("seccomp cache: bounded, least recently used entries go first", "[seccomp][cache]") {
+  TempDir tmp;
+  auto set_mtime = [](const std::string& path, time_t when) {
+    timespec ts[2] = {{when, 0}, {when, 0}};
+    REQUIRE(utimensat(AT_FDCWD, path.c_str(), ts, 0) == 0);
+  };
+  auto fake = [&](size_t i) {
+    char name[80];
+    std::snprintf(name, sizeof name, "%064zx.bpf", i);
+    return tmp.path + "/" + name;
+  };
+  // A real entry, made old, then hit: the hit makes it recent again.
+  json used = json::parse(R"({"defaultAction": "SCMP_ACT_ALLOW"})");
+  REQUIRE(seccomp::compile_cached(used, tmp.path, nullptr).ok());
+  std::string used_file = tmp.path + "/" + seccomp::cache_key(used) + ".bpf";
+  set_mtime(used_file, 1000);
+  REQUIRE(seccomp::compile_cached(used, tmp.path, nullptr).ok());
+  struct stat st {};
+  REQUIRE(stat(used_file.c_str(), &st) == 0);
+  REQUIRE(st.st_mtime > 1000);
+
+  // Fill up with older entries; the next miss trims back to the limit, oldest first.
+  for (size_t i = 0; i < seccomp::kMaxCacheEntries; i++) {
+    REQUIRE(write_file(fake(i), "x", O_WRONLY | O_CREAT | O_TRUNC).ok());
+    set_mtime(fake(i), static_cast<time_t>(2000 + i));
+  }
+  REQUIRE(write_file(tmp.path + "/unrelated", "x", O_WRONLY | O_CREAT | O_TRUNC).ok());
+  json fresh = json::parse(R"({"defaultAction": "SCMP_ACT_LOG"})");
+  REQUIRE(seccomp::compile_cached(fresh, tmp.path, nullptr).ok());
+  size_t count = 0;
+  for (size_t i = 0; i < seccomp::kMaxCacheEntries; i++) count += path_exists(fake(i));
+  REQUIRE(count == seccomp::kMaxCacheEntries - 2);  // 258 entries -> 256
+  REQUIRE_FALSE(path_exists(fake(0)));
+  REQUIRE_FALSE(path_exists(fake(1)));
+  REQUIRE(path_exists(fake(2)));
+  REQUIRE(path_exists(used_file));
+  REQUIRE(path_exists(tmp.path + "/" + seccomp::cache_key(fresh) + ".bpf"));
+  REQUIRE(path_exists(tmp.path + "/unrelated"));  // not ours: never removed
+  REQUIRE(seccomp::cache_dir_for_root("/run/crunner") == "/run/crunner/@seccomp-cache");
+}
+
+TEST_CASE("seccomp: spec architectures this libseccomp lacks are a clear error",
+          "[seccomp][validate]") {
+  json archs = seccomp::features()["archs"];
+  if (std::find(archs.begin(), archs.end(), "SCMP_ARCH_LOONGARCH64") != archs.end()) {
+    WARN("this libseccomp knows loongarch64");
+    return;
+  }
+  json j{{"defaultAction", "SCMP_ACT_ALLOW"}, {"architectures", {"SCMP_ARCH_LOONGARCH64"}}};
+  auto s = seccomp::validate(j);
+  REQUIRE_FALSE(s.ok());
+  REQUIRE(s.error().what() ==
+          "linux.seccomp.architectures[0]: architecture \"SCMP_ARCH_LOONGARCH64\" is not "
+          "supported by libseccomp " +
+              seccomp::libseccomp_version());
+}
