@@ -387,8 +387,7 @@ const char* const kAllowed[] = {
 };
 
 // Flags that create namespaces (CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|
-// NEWNET): clone() is allowed only without them. (s390's argument order is
-// different; its clone is denied here.)
+// NEWNET): clone() is allowed only without them.
 constexpr uint64_t kCloneNsMask = 0x7E020000;
 constexpr int AF_VSOCK_ = 40;
 
@@ -442,9 +441,12 @@ json default_profile() {
     syscalls.push_back(std::move(p));
   }
 
-  // clone(): threads and plain forks, no new namespaces.
+  // clone(): threads and plain forks, no new namespaces. The flags are argument 0,
+  // except on s390, where the kernel takes (stack, flags).
+  uint32_t native = seccomp_arch_native();
+  unsigned flags_arg = (native == SCMP_ARCH_S390X || native == SCMP_ARCH_S390) ? 1 : 0;
   json clone = rule({"clone"}, "SCMP_ACT_ALLOW");
-  clone["args"] = json::array({arg(0, kCloneNsMask, "SCMP_CMP_MASKED_EQ", 0)});
+  clone["args"] = json::array({arg(flags_arg, kCloneNsMask, "SCMP_CMP_MASKED_EQ", 0)});
   syscalls.push_back(std::move(clone));
 
   // clone3() takes its flags in memory, which seccomp cannot inspect: ENOSYS makes libc

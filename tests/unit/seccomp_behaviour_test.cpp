@@ -3,6 +3,7 @@
 #include <linux/reboot.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/capability.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/socket.h>
@@ -333,4 +334,29 @@ TEST_CASE("seccomp default profile runs a busybox shell and denies dangerous cal
             return syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, nullptr, nullptr, nullptr, 0);
           }).code == EPERM);
   REQUIRE(err([] { return syscall(1000); }).code == ENOSYS);
+}
+
+TEST_CASE("seccomp load without no_new_privs needs CAP_SYS_ADMIN", "[seccomp]") {
+  // The caller's ordering rule: without no_new_privs, load() before dropping
+  // CAP_SYS_ADMIN (runc does the same); with it, load() can be the very last step.
+  auto p = must_compile(allow_with(json::parse(R"([{"names": ["mkdirat"],
+      "action": "SCMP_ACT_ERRNO"}])")));
+  auto in_child = [&](bool drop_admin) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      if (drop_admin) {
+        cap_t caps = cap_get_proc();
+        cap_value_t admin = CAP_SYS_ADMIN;
+        if (!caps || cap_set_flag(caps, CAP_EFFECTIVE, 1, &admin, CAP_CLEAR) != 0 ||
+            cap_set_proc(caps) != 0)
+          _exit(200);
+      }
+      int rc = seccomp::load(p, nullptr);
+      if (rc < 0) _exit(-rc);
+      _exit(err_of(do_mkdirat("/nonexistent/x")));
+    }
+    return wait_child(pid);
+  };
+  REQUIRE(in_child(false).code == EPERM);  // loaded: mkdirat denied by the filter
+  REQUIRE(in_child(true).code == EACCES);  // refused by the kernel
 }

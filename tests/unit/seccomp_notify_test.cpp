@@ -181,3 +181,23 @@ TEST_CASE("seccomp NOTIFY: the message omits empty metadata like runc", "[seccom
   REQUIRE(m["pid"] == 42);
   REQUIRE(m["state"]["id"] == "x");
 }
+
+TEST_CASE("seccomp NOTIFY with WAIT_KILLABLE_RECV loads on kernels that have it",
+          "[seccomp][notify]") {
+  json profile = json::parse(R"({"defaultAction": "SCMP_ACT_ALLOW",
+      "listenerPath": "/run/none.sock", "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+      "syscalls": [{"names": ["mkdirat"], "action": "SCMP_ACT_NOTIFY"}]})");
+  auto r = seccomp::compile(profile, nullptr);
+  REQUIRE(r.ok());
+  if (!(r->flags & seccomp::kFlagWaitKillableRecv)) {
+    WARN("kernel without SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV");
+    return;
+  }
+  // The child gets a listener fd and exits without touching the notified syscall.
+  auto e = run_filtered(*r, [] { return 0; });
+  REQUIRE(e.exited);
+  REQUIRE(e.code == 0);
+  // An empty program is refused without a syscall.
+  seccomp::Program empty;
+  REQUIRE(seccomp::load(empty, nullptr) == -EINVAL);
+}
