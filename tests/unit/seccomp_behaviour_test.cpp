@@ -308,11 +308,22 @@ TEST_CASE("seccomp default profile runs a busybox shell and denies dangerous cal
   auto r = seccomp::compile(seccomp::default_profile(), &warnings);
   REQUIRE(r.ok());
   const auto& p = *r;
-  auto e = run_filtered(p, [] {
-    execl("/bin/busybox", "sh", "-c",
-          "ls / >/dev/null && ps >/dev/null && cat /proc/self/status | grep -q '^Seccomp:.*2' "
-          "&& (sleep 0; echo sub) | grep -q sub && exit 7",
-          static_cast<char*>(nullptr));
+  TempDir tmp;
+  // Everyday busybox applets, glibc's dynamic /bin/ls, and threads (glibc tries
+  // clone3 first and must fall back to clone on ENOSYS).
+  std::string script =
+      "set -e; cd " + tmp.path +
+      "; ls / >/dev/null; ps >/dev/null; grep -q '^Seccomp:.*2' /proc/self/status;"
+      "(sleep 0; echo sub) | grep -q sub; echo hi > f; cp f g; mv g h; ln -s h s;"
+      "readlink s >/dev/null; chmod 600 h; mkdir -p a/b; rmdir a/b a; tar cf x.tar f;"
+      "gzip x.tar; gunzip x.tar.gz; seq 1 50 | sort -r | head -1 >/dev/null; id >/dev/null;"
+      "date >/dev/null; sleep 0.01 & wait; timeout 1 true; top -bn1 >/dev/null;"
+      "/bin/ls -la >/dev/null;"
+      "if [ -x /usr/bin/python3 ]; then /usr/bin/python3 -c "
+      "'import threading; t = threading.Thread(target=print, args=(\"\",)); t.start(); "
+      "t.join()' >/dev/null; fi; exit 7";
+  auto e = run_filtered(p, [&] {
+    execl("/bin/busybox", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
     return 99;
   });
   REQUIRE(e.exited);
