@@ -15,6 +15,7 @@
 #include <cstring>
 #include <thread>
 
+#include "apparmor/apparmor.hpp"
 #include "cgroups/manager.hpp"
 #include "libcontainer/hooks.hpp"
 #include "libcontainer/init.hpp"
@@ -22,6 +23,7 @@
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
 #include "libcontainer/utils.hpp"
+#include "seccomp/seccomp.hpp"
 
 namespace crunner {
 
@@ -196,6 +198,14 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   CR_ASSIGN(auto cg, cgroups::make_manager(lx.cgroups_path, o.id, o.systemd_cgroup));
 
   std::vector<std::string> warnings;
+  CR_TRY_CTX(apparmor::check_profile(proc.apparmor_profile), "process.apparmorProfile");
+  // seccomp is compiled here (or taken from the cache); the init only loads it.
+  std::optional<seccomp::Program> filter;
+  if (!lx.seccomp.is_null()) {
+    CR_ASSIGN(filter, seccomp::compile_cached(lx.seccomp, seccomp::cache_dir_for_root(store.root()),
+                                              &warnings));
+    plan.seccomp = &*filter;
+  }
   plan.caps = cap_sets(proc.capabilities, &warnings);
   for (auto& w : warnings) fprintf(stderr, "warning: %s\n", w.c_str());
 
@@ -333,6 +343,11 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
         CR_TRY(send_console_fd(o.console_socket, fd.get()));
       else
         l.tty_master = std::move(fd);
+    } else if (m->type == SyncType::Seccomp) {
+      if (filter)
+        CR_TRY_CTX(seccomp::send_to_listener(*filter, fd.get(), pid,
+                                             oci_state(st, ContainerStatus::Creating)),
+                   "linux.seccomp.listenerPath");
     } else if (m->type == SyncType::Ready) {
       break;
     } else {

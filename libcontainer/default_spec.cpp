@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include "seccomp/seccomp.hpp"
+
 namespace crunner {
 
 using oj = nlohmann::ordered_json;
@@ -77,6 +79,7 @@ nlohmann::ordered_json default_spec(bool rootless) {
                                  "/proc/sched_debug", "/sys/firmware", "/proc/scsi"});
   lx["readonlyPaths"] =
       oj::array({"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"});
+  lx["seccomp"] = seccomp::default_profile();
   s["linux"] = lx;
   return s;
 }

@@ -13,6 +13,7 @@
 
 #include <cstring>
 
+#include "apparmor/apparmor.hpp"
 #include "libcontainer/container.hpp"
 #include "libcontainer/process_setup.hpp"
 #include "libcontainer/sync.hpp"
@@ -58,6 +59,7 @@ struct ChildPlan {
   std::vector<std::pair<int, int>> joins;  // user first
   int preserve_fds;
   CapSets caps;
+  const seccomp::Program* seccomp = nullptr;
   std::vector<int> close_fds;
 };
 
@@ -83,19 +85,8 @@ struct ChildPlan {
     if (auto r = sync_send(p.sock, SyncType::Tty, 0, 0, "", m->get()); !r) _exit(1);
   }
   if (auto r = apply_rlimits(proc.rlimits); !r) child_fail(p.sock, r.error());
-  bool cwd_done = chdir(proc.cwd.c_str()) == 0;
-  int cwd_err = errno;
-  if (auto r = drop_bounding(p.caps); !r) child_fail(p.sock, r.error().context("capabilities"));
-  if (auto r = set_user(proc.user); !r) child_fail(p.sock, r.error().context("set user"));
-  if (!cwd_done && chdir(proc.cwd.c_str()) < 0)
-    child_fail(p.sock, sys_error("chdir to cwd (\"" + proc.cwd + "\")",
-                                 cwd_err == EACCES ? errno : cwd_err));
-  auto exe = find_executable(proc.args[0], proc.env);
+  auto exe = finish_process(proc, p.caps, p.seccomp, p.sock, proc.env);
   if (!exe) child_fail(p.sock, exe.error());
-  if (auto r = apply_caps(p.caps); !r) child_fail(p.sock, r.error().context("capabilities"));
-  if (proc.no_new_privileges) {
-    if (auto r = set_no_new_privs(); !r) child_fail(p.sock, r.error());
-  }
   prctl(PR_SET_PDEATHSIG, 0);
   auto argv = cstrs(proc.args);
   auto envp = cstrs(proc.env);
@@ -143,6 +134,15 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
     CR_ASSIGN(own_pid, open_path("/proc/self/ns/pid", O_RDONLY));
   }
   std::vector<std::string> warnings;
+  CR_TRY_CTX(apparmor::check_profile(proc.apparmor_profile), "process.apparmorProfile");
+  std::optional<seccomp::Program> filter;
+  if (s.config.is_object() && s.config.contains("linux") && s.config["linux"].contains("seccomp") &&
+      !s.config["linux"]["seccomp"].is_null()) {
+    CR_ASSIGN(filter,
+              seccomp::compile_cached(s.config["linux"]["seccomp"],
+                                      seccomp::cache_dir_for_root(store.root()), &warnings));
+    plan.seccomp = &*filter;
+  }
   plan.caps = cap_sets(proc.capabilities, &warnings);
   auto cg = cgroup_of(s);
   UniqueFd cg_fd;
@@ -204,7 +204,11 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
       if (m->err == ENOENT) e.kind = ErrorKind::NotFound;
       return e;
     }
-    if (m->type == SyncType::Tty) {
+    if (m->type == SyncType::Seccomp && filter) {
+      CR_TRY_CTX(
+          seccomp::send_to_listener(*filter, fd.get(), pid, oci_state(s, ContainerStatus::Running)),
+          "linux.seccomp.listenerPath");
+    } else if (m->type == SyncType::Tty) {
       if (!o.console_socket.empty())
         CR_TRY(send_console_fd(o.console_socket, fd.get()));
       else

@@ -122,19 +122,10 @@ void container_init(const InitPlan& p) {
     INIT_TRY(sync_send(p.sock, SyncType::Tty, 0, 0, "", m->get()), "send pty master");
   }
 
-  // 9. The process: rlimits, cwd, user, capabilities, no_new_privs.
+  // 9. The process: rlimits, cwd, user, capabilities, AppArmor, no_new_privs, seccomp.
   INIT_TRY(apply_rlimits(proc.rlimits), "apply rlimits");
-  bool cwd_done = chdir(proc.cwd.c_str()) == 0;
-  int cwd_err = errno;
-  INIT_TRY(drop_bounding(p.caps), "apply capabilities");
-  INIT_TRY(set_user(proc.user), "set user");
-  if (!cwd_done && chdir(proc.cwd.c_str()) < 0)
-    fail(p.sock, sys_error("chdir to cwd (\"" + proc.cwd + "\") set in config.json",
-                           cwd_err == EACCES ? errno : cwd_err));
-  auto exe = find_executable(proc.args[0], p.env);
+  auto exe = finish_process(proc, p.caps, p.seccomp, p.sock, p.env);
   if (!exe) fail(p.sock, exe.error());
-  INIT_TRY(apply_caps(p.caps), "apply capabilities");
-  if (proc.no_new_privileges) INIT_TRY(set_no_new_privs(), "set no_new_privs");
 
   // 10. Ready: the parent records us; we block until `start` writes exec.fifo.
   prctl(PR_SET_PDEATHSIG, 0);

@@ -27,6 +27,7 @@ struct InitPlan {
   int preserve_fds = 0;                    // fds 3 .. 3+n-1 stay open
   std::vector<int> close_fds;              // parent-only fds (the state lock) closed at once
   CapSets caps;
+  const seccomp::Program* seccomp = nullptr;  // compiled by the parent
   std::vector<std::string> env;
 };
 

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "apparmor/apparmor.hpp"
+#include "libcontainer/sync.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace crunner {
@@ -124,6 +126,39 @@ Status apply_caps(const CapSets& c) {
 Status set_no_new_privs() {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return sys_error("prctl PR_SET_NO_NEW_PRIVS");
   return {};
+}
+
+static Status load_filter(const seccomp::Program* filter, int sock) {
+  if (!filter) return {};
+  int notify = -1;
+  int r = seccomp::load(*filter, &notify);
+  if (r < 0) return sys_error("load seccomp filter", -r);
+  if (notify >= 0) {
+    CR_TRY(sync_send(sock, SyncType::Seccomp, 0, 0, "", notify));
+    ::close(notify);
+  }
+  return {};
+}
+
+Result<std::string> finish_process(const spec::Process& proc, const CapSets& caps,
+                                   const seccomp::Program* filter, int sock,
+                                   const std::vector<std::string>& env) {
+  bool cwd_done = chdir(proc.cwd.c_str()) == 0;
+  int cwd_err = errno;
+  CR_TRY_CTX(drop_bounding(caps), "apply capabilities");
+  if (!proc.no_new_privileges) CR_TRY(load_filter(filter, sock));
+  CR_TRY(set_user(proc.user));
+  if (!cwd_done && chdir(proc.cwd.c_str()) < 0)
+    return sys_error("chdir to cwd (\"" + proc.cwd + "\") set in config.json",
+                     cwd_err == EACCES ? errno : cwd_err);
+  CR_ASSIGN(std::string exe, find_executable(proc.args[0], env));
+  CR_TRY_CTX(apply_caps(caps), "apply capabilities");
+  CR_TRY(apparmor::apply_exec_profile(proc.apparmor_profile));
+  if (proc.no_new_privileges) {
+    CR_TRY(set_no_new_privs());
+    CR_TRY(load_filter(filter, sock));
+  }
+  return exe;
 }
 
 Result<std::string> find_executable(const std::string& arg0, const std::vector<std::string>& env) {

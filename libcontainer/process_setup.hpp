@@ -10,6 +10,7 @@
 
 #include "libcontainer/error.hpp"
 #include "libcontainer/spec.hpp"
+#include "seccomp/seccomp.hpp"
 
 namespace crunner {
 
@@ -32,6 +33,15 @@ Status drop_bounding(const CapSets& c);
 Status set_user(const spec::User& u);
 Status apply_caps(const CapSets& c);
 Status set_no_new_privs();
+
+// The last steps before execve, shared by the init and exec: the process's
+// user, capabilities, no_new_privs and seccomp, in runc's order (seccomp is
+// loaded last when no_new_privs is set; otherwise before the uid change, while
+// CAP_SYS_ADMIN is still there). Resolves the executable as the final user.
+// A seccomp notify fd is sent to the parent over `sock` (SyncType::Seccomp).
+Result<std::string> finish_process(const spec::Process& proc, const CapSets& caps,
+                                   const seccomp::Program* filter, int sock,
+                                   const std::vector<std::string>& env);
 
 // Resolves argv[0] the way execvp does with the process's PATH (or the
 // default one); the error reads `exec: "x": executable file not found in

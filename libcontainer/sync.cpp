@@ -23,6 +23,8 @@ const char* sync_type_name(SyncType t) {
       return "ready";
     case SyncType::Error:
       return "error";
+    case SyncType::Seccomp:
+      return "seccomp";
     case SyncType::Abort:
       return "abort";
   }

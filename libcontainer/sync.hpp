@@ -20,6 +20,7 @@
 //                                      <---  Tty + fd  (terminal: pty master)
 //                                            user, caps, rlimits, no_new_privs,
 //                                            seccomp, executable resolved
+//                                      <---  Seccomp + fd (SCMP_ACT_NOTIFY only)
 //                                      <---  Ready
 //   state.json, pid file; exit (create)      blocks reading exec.fifo
 //   start: writes exec.fifo ------------->   startContainer hooks, execve
@@ -43,6 +44,7 @@ enum class SyncType : uint32_t {
   Ready = 5,
   Error = 6,
   Abort = 7,
+  Seccomp = 8,  // child -> parent: the seccomp notify fd (listenerPath)
 };
 
 struct SyncMsg {

@@ -5,12 +5,14 @@
 
 #include <cstdio>
 
+#include "apparmor/apparmor.hpp"
 #include "cmd/crunner/cli.hpp"
 #include "libcontainer/container.hpp"
 #include "libcontainer/default_spec.hpp"
 #include "libcontainer/rootfs.hpp"
 #include "libcontainer/spec.hpp"
 #include "libcontainer/utils.hpp"
+#include "seccomp/seccomp.hpp"
 
 namespace crunner::cli {
 
@@ -53,12 +55,13 @@ nlohmann::ordered_json features() {
   lx["namespaces"] = oj::array({"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"});
   lx["capabilities"] = spec::known_capabilities();
   lx["cgroup"] = {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}};
-  lx["seccomp"] = {{"enabled", false}};
-  lx["apparmor"] = {{"enabled", path_exists("/sys/module/apparmor/parameters/enabled")}};
+  lx["seccomp"] = seccomp::features();
+  lx["apparmor"] = {{"enabled", apparmor::is_enabled()}};
   lx["selinux"] = {{"enabled", false}};
   f["linux"] = lx;
   f["annotations"] = {{"org.opencontainers.runc.version", CRUNNER_VERSION},
-                      {"run.crunner.commit", CRUNNER_COMMIT}};
+                      {"run.crunner.commit", CRUNNER_COMMIT},
+                      {"io.github.seccomp.libseccomp.version", seccomp::libseccomp_version()}};
   return f;
 }
 
