@@ -254,5 +254,87 @@ def stdio_not_held_after_create(t):
             os.close(w)
 
 
+def run_with_fd3(t, argv, env_prefix="", after=None, timeout=60):
+    """Runs the runtime (with our --root) with a pipe's write end as fd 3 (through sh, so that
+    LISTEN_PID can be the runtime's own pid), then after() if given, then reads the pipe to
+    EOF. Returns (rc, stdout+stderr of runtime and container, bytes read from fd 3)."""
+    t.counter += 1
+    outp = t.path(f"fd3-{t.counter}.out")
+    r, w = os.pipe()
+    try:
+        script = f'{env_prefix} exec "$@" 3>&{w} {w}>&-'
+        with open(outp, "wb") as o:
+            proc = subprocess.Popen(["sh", "-c", script, "sh", h.RUNTIME, "--root", t.root,
+                                     *argv], pass_fds=(w,), stdin=subprocess.DEVNULL,
+                                    stdout=o, stderr=o)
+        t.procs.append(proc)
+        os.close(w)
+        w = None
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            rc = None
+        if after:
+            after()
+        data = b""
+        while True:  # until every holder of the write end is gone (EOF)
+            ready, _, _ = select.select([r], [], [], timeout)
+            if not ready:
+                break
+            chunk = os.read(r, 4096)
+            if not chunk:
+                break
+            data += chunk
+        with open(outp) as f:
+            return rc, f.read(), data
+    finally:
+        os.close(r)
+        if w is not None:
+            os.close(w)
+
+
+# (ls straight from the shell: a pipe or $(...) would show the shell's own pipe fds)
+FD_SCRIPT = 'ls /proc/$$/fd; echo ==; env | grep -E "^LISTEN_" | sort; echo to-fd3 2>/dev/null >&3; true'
+
+
+def fds_listed(out):
+    return out.split("==")[0].split()
+
+
+@h.case
+def preserve_fds(t):
+    b = t.bundle("sh", "-c", FD_SCRIPT)
+    rc, out, data = run_with_fd3(t, ["run", "--preserve-fds", "1", "--bundle", b, t.cid("pfd")])
+    t.eq("run --preserve-fds 1: rc", rc, 0)
+    t.eq("fd 3 present in the container", fds_listed(out), ["0", "1", "2", "3"])
+    t.eq("fd 3 is the caller's fd 3", data, b"to-fd3\n")
+    rc, out, data = run_with_fd3(t, ["run", "--bundle", b, t.cid("nopfd")])
+    t.eq("without --preserve-fds: fd 3 not passed", fds_listed(out), ["0", "1", "2"])
+    t.eq("without --preserve-fds: nothing written", data, b"")
+    cid = t.cid("pfdc")
+    started = []
+
+    def start():
+        started.append(t.rt(["start", cid]))
+    rc, out, data = run_with_fd3(t, ["create", "--preserve-fds", "1", "--bundle", b, cid],
+                                 after=start)
+    t.eq("create --preserve-fds 1", rc, 0)
+    t.check("start", started and started[0][0] == 0, started)
+    t.eq("created container got fd 3", data, b"to-fd3\n")
+    t.check("stopped", t.wait_status(cid, "stopped"))
+    t.eq("fd list of the created container", fds_listed(out), ["0", "1", "2", "3"])
+
+
+@h.case
+def listen_fds(t):
+    b = t.bundle("sh", "-c", FD_SCRIPT)
+    rc, out, data = run_with_fd3(t, ["run", "--bundle", b, t.cid("lfd")],
+                                 env_prefix="LISTEN_PID=$$ LISTEN_FDS=1")
+    t.eq("rc", rc, 0)
+    t.eq("LISTEN_FDS passes fd 3", fds_listed(out), ["0", "1", "2", "3"])
+    t.eq("fd 3 is the caller's", data, b"to-fd3\n")
+    t.eq("LISTEN_FDS=1 and LISTEN_PID=1 in the container", out.split("==")[-1].split(),
+         ["LISTEN_FDS=1", "LISTEN_PID=1"])
+
 if __name__ == "__main__":
     h.main()
