@@ -459,5 +459,99 @@ def exec_ps_stop_at_first_positional(t):
             and out.split()[:2] == ["PID", "COMMAND"], (rc, out, err))
 
 
+@h.case
+def containerd_call_sequence(t):
+    # exactly what the runc-v2 shim sends (CONTRACTS.md), every call with --log/--log-format
+    b = t.bundle("sh", "-c", TRAP)
+    cid = t.cid("ctrd")
+    log = os.path.join(b, "log.json")
+    g = ["--log", log, "--log-format", "json"]
+    pidfile = os.path.join(b, "init.pid")
+    with open(t.path("ctrd.out"), "w") as o:
+        res = t.rt(["create", "--bundle", b, "--pid-file", pidfile, cid], global_args=g,
+                   stdout=o, stderr=o)
+    t.ok("create", res)
+    t.ok("start", t.rt(["start", cid], global_args=g))
+    h.wait_for(lambda: "sleep" in _children_cmds(t.state(cid)["pid"]), 30)
+    t.ok("kill ID 15", t.rt(["kill", cid, "15"], global_args=g))
+    t.check("stopped by 15", t.wait_status(cid, "stopped"), t.state(cid))
+    t.ok("kill --all ID 9 on the stopped container", t.rt(["kill", "--all", cid, "9"],
+                                                          global_args=g))
+    t.ok("delete", t.rt(["delete", cid], global_args=g))
+    t.ok("then delete --force of the deleted container", t.rt(["delete", "--force", cid],
+                                                             global_args=g))
+    with open(log) as f:
+        errors = [ln for ln in f.read().splitlines() if '"error"' in ln]
+    t.eq("no error lines logged", errors, [])
+
+
+@h.case
+def default_root_is_stable(t):
+    # conmon/podman pass no --root: every call must find the container in the default root.
+    b = t.bundle("sleep", "1000")
+    cid = t.cid("defroot")
+    t.on_cleanup(lambda: h.run([h.RUNTIME, "delete", "--force", cid], timeout=30))
+    with open(t.path("defroot.out"), "w") as o:
+        res = t.rt(["create", "--bundle", b, cid], root=False, stdout=o, stderr=o)
+    t.ok("create without --root", res)
+    rc, out, err = t.rt(["state", cid], root=False)
+    t.check("state without --root", rc == 0 and json.loads(out)["status"] == "created",
+            (rc, out, err))
+    rc, out, err = t.rt(["list", "-q"], root=False)
+    t.check("listed in the default root", cid in out.split(), out)
+    t.eq("not in our --root", t.state(cid), None)
+    t.ok("delete --force without --root", t.rt(["delete", "--force", cid], root=False))
+    t.fails("gone", t.rt(["state", cid], root=False), "does not exist")
+
+
+@h.case
+def pid_file_forms(t):
+    b = t.bundle("sleep", "1000")
+    d = t.path("piddir")
+    os.mkdir(d)
+    cid = t.cid("pidrd")
+    t.ok("run -d --pid-file", t.rt(["run", "-d", "--pid-file", os.path.join(d, "p1"),
+                                    "--bundle", b, cid]))
+    with open(os.path.join(d, "p1")) as f:
+        t.eq("run -d pid file == state pid", f.read(), str(t.state(cid)["pid"]))
+    cid2 = t.cid("pidc")
+    t.require("create", t.create(b, cid2, ["--pid-file", os.path.join(d, "p2")])[0] == 0)
+    t.eq("no temp files left next to the pid files", sorted(os.listdir(d)), ["p1", "p2"])
+    # relative pid file paths are relative to the caller's cwd
+    cid3 = t.cid("pidrel")
+    with open(t.path("rel.out"), "w") as o:
+        res = t.rt(["create", "--bundle", b, "--pid-file", "rel.pid", cid3], cwd=d, stdout=o,
+                   stderr=o)
+    t.ok("create with a relative --pid-file", res)
+    t.check("relative pid file in the caller's cwd", os.path.exists(os.path.join(d, "rel.pid")))
+    # a relative --bundle too
+    cid4 = t.cid("relb")
+    with open(t.path("relb.out"), "w") as o:
+        res = t.rt(["create", "--bundle", os.path.basename(b), cid4], cwd=os.path.dirname(b),
+                   stdout=o, stderr=o)
+    t.ok("create with a relative --bundle", res)
+    st = t.state(cid4)
+    t.eq("state bundle is absolute", st and st["bundle"], os.path.realpath(b))
+
+
+@h.case
+def bundle_defaults_to_cwd(t):
+    b = t.bundle("sh", "-c", "echo from-cwd-bundle")
+    rc, out, err = t.rt(["run", t.cid("cwdb")], cwd=b)
+    t.eq("run without --bundle uses the cwd", (rc, out), (0, "from-cwd-bundle\n"))
+
+
+@h.case
+def log_appends(t):
+    log = t.path("append.json")
+    g = ["--log", log, "--log-format", "json"]
+    for _ in range(2):
+        t.fails("state of missing", t.rt(["state", "nosuch"], global_args=g))
+    with open(log) as f:
+        lines = [json.loads(ln) for ln in f.read().splitlines() if ln.strip()]
+    t.eq("two failures, two lines (appended)", [o.get("level") for o in lines],
+         ["error", "error"])
+
+
 if __name__ == "__main__":
     h.main()
