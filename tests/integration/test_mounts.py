@@ -3,6 +3,7 @@
 readonly paths, linux.devices, default devices, sysctl, cwd, symlinks in destinations."""
 
 import os
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -241,6 +242,36 @@ def symlink_destination_stays_inside(t):
     t.check("created inside the rootfs", os.path.isdir(os.path.join(b, "rootfs",
                                                                     target.lstrip("/"), "sub")))
     t.check("no host mount", not [ln for ln in h.mountinfo() if target in ln], before)
+
+
+@h.case
+def slave_propagation_from_host(t):
+    # A bind with "rslave" receives mounts the host makes later under its source (the source
+    # is made a shared mount of our own here, and unmounted at cleanup).
+    host = t.path("shared")
+    os.mkdir(host)
+    os.mkdir(os.path.join(host, "sub"))
+    subprocess.run(["mount", "--bind", host, host], check=True)
+    t.on_cleanup(lambda: subprocess.run(["umount", "-R", "-l", host], check=False))
+    subprocess.run(["mount", "--make-rshared", host], check=True)
+    script = ("i=0; while ! grep -q ' /data/sub ' /proc/self/mountinfo; do sleep 0.2; "
+              "i=$((i+1)); [ $i -gt 600 ] && exit 1; done; cat /data/sub/marker")
+
+    def edit(c):
+        c["linux"]["rootfsPropagation"] = "rslave"
+        c["mounts"].append({"destination": "/data", "type": "bind", "source": host,
+                            "options": ["rbind", "rslave"]})
+    b = t.bundle("sh", "-c", script, edit=edit)
+    cid = t.cid("slave")
+    t.require("create", t.create(b, cid)[0] == 0)
+    t.ok("start", t.rt(["start", cid]))
+    t.require("running", t.wait_status(cid, "running") or t.status(cid) == "stopped")
+    sub = os.path.join(host, "sub")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", sub], check=True)
+    with open(os.path.join(sub, "marker"), "w") as f:
+        f.write("propagated\n")
+    t.check("container exits", t.wait_status(cid, "stopped", timeout=150), t.state(cid))
+    t.eq("host mount propagated into the container", t.read(cid + ".out"), "propagated\n")
 
 
 if __name__ == "__main__":
