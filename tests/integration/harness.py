@@ -107,11 +107,37 @@ def processes_rooted_in(path):
     return found
 
 
+def cgroup_mounts():
+    """Mount points of every cgroup (v1) and cgroup2 hierarchy."""
+    res = []
+    for ln in mountinfo():
+        f = ln.split()
+        sep = f.index("-")
+        if f[sep + 1] in ("cgroup", "cgroup2"):
+            res.append(f[4])
+    return res
+
+
+def own_cgroup_paths():
+    try:
+        with open("/proc/self/cgroup") as f:
+            return {ln.split(":", 2)[2] for ln in f.read().splitlines()}
+    except OSError:
+        return {"/"}
+
+
 def cgroup_dirs_named(name):
-    """cgroup directories called name, one or two levels under any /sys/fs/cgroup hierarchy."""
-    return [d for pat in ("/sys/fs/cgroup/*/" + name, "/sys/fs/cgroup/*/*/" + name,
-                          "/sys/fs/cgroup/" + name)
-            for d in glob.glob(pat) if os.path.isdir(d)]
+    """cgroup directories called name (or path, relative to a hierarchy root): at the top of
+    any hierarchy, one level down, or under our own cgroup (where runtimes put a container
+    without cgroupsPath)."""
+    name = name.strip("/")
+    found = set()
+    for mnt in cgroup_mounts():
+        pats = [f"{mnt}/{name}", f"{mnt}/*/{name}"]
+        pats += [f"{mnt}{p.rstrip('/')}/{name}" for p in own_cgroup_paths()]
+        for pat in pats:
+            found.update(d for d in glob.glob(pat) if os.path.isdir(d))
+    return sorted(found)
 
 
 class Failed(Exception):

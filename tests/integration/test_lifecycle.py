@@ -553,5 +553,28 @@ def log_appends(t):
          ["error", "error"])
 
 
+@h.case
+def init_in_cgroups_at_create(t):
+    # containerd reads the container's cgroups itself right after create: the init must
+    # already be in them (every v1 controller and the hybrid unified hierarchy).
+    path = f"/crunner-test-lc-{os.getpid()}"
+    b = t.bundle("sleep", "1000", edit=lambda c: c["linux"].update(cgroupsPath=path))
+    cid = t.cid("cg")
+    t.require("create", t.create(b, cid)[0] == 0)
+    pid = t.state(cid)["pid"]
+    with open(f"/proc/{pid}/cgroup") as f:
+        lines = [ln.split(":", 2) for ln in f.read().splitlines()]
+    for hid, ctrls, p in lines:
+        if ctrls == "name=systemd":
+            continue  # runc joins it too; not needed by callers
+        t.eq(f"init in {ctrls or 'unified'} cgroup {path}", p, path)
+    t.check("cgroup dirs exist", h.cgroup_dirs_named(path.strip("/")))
+    t.ok("delete", t.rt(["delete", "--force", cid]))
+    t.check("init gone", h.wait_for(lambda: not h.pid_alive(pid), 30))
+    t.check("cgroup dirs removed by delete",
+            h.wait_for(lambda: not h.cgroup_dirs_named(path.strip("/")), 30),
+            h.cgroup_dirs_named(path.strip("/")))
+
+
 if __name__ == "__main__":
     h.main()

@@ -91,6 +91,10 @@ def new_namespaces(t):
                 (inside.get(k), host_ns(k)))
     t.check("no user namespace unless asked", inside.get("user", host_ns("user"))
             == host_ns("user"))
+    rc, out, err = t.run_in(t.cid("cgns"), "cat /proc/self/cgroup")
+    paths = [ln.split(":", 2)[2] for ln in out.splitlines() if ln.count(":") >= 2]
+    t.check("cgroup namespace rooted at the container's cgroups", rc == 0 and paths and
+            set(paths) == {"/"}, (rc, out, err))
     rc, out, err = t.run_in(t.cid("net"), "ls /sys/class/net; tail -n +3 /proc/net/dev")
     t.eq("new net namespace has only lo (sysfs)", out.split()[:1], ["lo"])
     devs = [ln.split(":")[0].strip() for ln in out.splitlines()[1:] if ":" in ln]
