@@ -89,21 +89,35 @@ def mountinfo():
 
 
 def processes_rooted_in(path):
-    """Pids (not ours) whose root or cwd lies inside path."""
+    """Live pids (not ours) whose root directory is path (same device and inode: seen from
+    the host, a pivot_root'ed container's root reads as "/"), or whose root or cwd lies
+    inside path."""
     path = os.path.realpath(path)
+    try:
+        st = os.stat(path)
+        want = (st.st_dev, st.st_ino)
+    except OSError:
+        want = None
     found = []
     for p in os.listdir("/proc"):
         if not p.isdigit() or int(p) == os.getpid():
             continue
+        hit = False
+        try:
+            rs = os.stat(f"/proc/{p}/root")
+            hit = want is not None and (rs.st_dev, rs.st_ino) == want
+        except OSError:
+            pass
         for link in ("root", "cwd"):
+            if hit:
+                break
             try:
                 target = os.readlink(f"/proc/{p}/{link}")
             except OSError:
                 continue
-            if target == path or target.startswith(path + "/"):
-                if pid_alive(int(p)):
-                    found.append(int(p))
-                break
+            hit = target == path or target.startswith(path + "/")
+        if hit and pid_alive(int(p)):
+            found.append(int(p))
     return found
 
 

@@ -172,9 +172,30 @@ def delete_removes_everything(t):
         if how == "stopped":
             t.ok(f"{how}: kill", t.rt(["kill", cid, "9"]))
             t.require(f"{how}: stopped", t.wait_status(cid, "stopped"))
+        if how != "stopped":  # (validates the leak detector itself)
+            t.check(f"{how}: init found by its root directory",
+                    pid in h.processes_rooted_in(os.path.join(b, "rootfs")))
         t.ok(f"{how}: delete --force", t.rt(["delete", "--force", cid]))
         t.check(f"{how}: init gone", h.wait_for(lambda: not h.pid_alive(pid), 30))
         check_nothing_left(t, cid, b, before, f"delete {how}")
+
+
+@h.case
+def delete_force_kills_every_process(t):
+    # Without a pid namespace the container's other processes outlive the init unless the
+    # runtime kills everything in the container's cgroup.
+    def edit(c):
+        c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "pid"]
+    b = t.bundle("sh", "-c", "sleep 1000 & sleep 1000 & wait", edit=edit)
+    rootfs = os.path.join(b, "rootfs")
+    cid = t.cid("forceall")
+    t.require("run -d", t.rt(["run", "-d", "--bundle", b, cid])[0] == 0)
+    t.check("three processes", h.wait_for(lambda: len(h.processes_rooted_in(rootfs)) == 3, 30),
+            h.processes_rooted_in(rootfs))
+    t.ok("delete --force", t.rt(["delete", "--force", cid]))
+    t.check("every process gone", h.wait_for(lambda: not h.processes_rooted_in(rootfs), 30),
+            h.processes_rooted_in(rootfs))
+    t.eq("no cgroup left", h.cgroup_dirs_named(cid), [])
 
 
 if __name__ == "__main__":

@@ -576,5 +576,40 @@ def init_in_cgroups_at_create(t):
             h.cgroup_dirs_named(path.strip("/")))
 
 
+def no_pid_ns(c):
+    c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "pid"]
+
+
+@h.case
+def kill_all_without_pid_namespace(t):
+    # Without a pid namespace, killing the init leaves its children; --all reaches them all.
+    b = t.bundle("sh", "-c", "sleep 1000 & sleep 1000 & wait", edit=no_pid_ns)
+    rootfs = os.path.join(b, "rootfs")
+    cid = t.cid("killall")
+    t.require("run -d", t.rt(["run", "-d", "--bundle", b, cid])[0] == 0)
+    t.check("three processes", h.wait_for(lambda: len(h.processes_rooted_in(rootfs)) == 3, 30),
+            h.processes_rooted_in(rootfs))
+    t.ok("kill --all ID KILL", t.rt(["kill", "--all", cid, "KILL"]))
+    t.check("all gone", h.wait_for(lambda: not h.processes_rooted_in(rootfs), 30),
+            h.processes_rooted_in(rootfs))
+    t.check("stopped", t.wait_status(cid, "stopped"))
+
+
+@h.case
+def no_pivot(t):
+    b = t.bundle("sh", "-c", "ls /; cat /etc/hostname")
+    rc, out, err = t.rt(["run", "--no-pivot", "--bundle", b, t.cid("nopivot")])
+    t.eq("run --no-pivot", rc, 0)
+    t.check("sees the bundle rootfs", "crunner-fixture\n" in out and "bin" in out.split(),
+            (out, err))
+    t.check("not the host's /", "work" not in out.split() and "boot" not in out.split(), out)
+    with open(t.path("np.out"), "w") as o:
+        res = t.rt(["create", "--no-pivot", "--no-new-keyring", "--bundle", b, t.cid("np2")],
+                   stdout=o, stderr=o)
+    t.ok("create --no-pivot --no-new-keyring", res)
+    rc, out, err = t.rt(["run", "--no-subreaper", "--bundle", t.bundle("true"), t.cid("nosr")])
+    t.eq("run --no-subreaper", rc, 0)
+
+
 if __name__ == "__main__":
     h.main()

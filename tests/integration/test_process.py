@@ -47,6 +47,21 @@ def args_and_env(t):
 
 
 @h.case
+def path_lookup_uses_container_env(t):
+    def edit(c):
+        c["process"]["env"] = ["PATH=/opt/bin:/bin"]
+    b = t.bundle("hello-from-path", "arg1", edit=edit)
+    os.makedirs(os.path.join(b, "rootfs", "opt", "bin"))
+    script = os.path.join(b, "rootfs", "opt", "bin", "hello-from-path")
+    with open(script, "w") as f:
+        f.write('#!/bin/sh\necho "found $0 $1"\n')
+    os.chmod(script, 0o755)
+    rc, out, err = t.rt(["run", "--bundle", b, t.cid("path")])
+    t.eq("args[0] found through the container's PATH", (rc, out),
+         (0, "found /opt/bin/hello-from-path arg1\n"))
+
+
+@h.case
 def cwd(t):
     rc, out, err = t.run_in(t.cid("cwd"), "pwd", edit=set_process(cwd="/home/user"))
     t.eq("cwd", (rc, out), (0, "/home/user\n"))
