@@ -73,6 +73,15 @@ def wait_for(pred, timeout=30.0, interval=0.05):
         time.sleep(interval)
 
 
+def read_file(path, default=""):
+    """The file's text, or default when it cannot be read (so a check fails, not the case)."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return default
+
+
 def pid_alive(pid):
     """True while pid exists and is not a zombie."""
     try:

@@ -123,10 +123,9 @@ def all_hooks_order_and_state(t):
         # hooks it runs inside the container
         if k != "poststop" and (strict or k not in ("createContainer", "startContainer")):
             t.eq(f"{k}: state pid is the init (host pid)", st.get("pid"), pid)
-        with open(os.path.join(d, f"{k}.args")) as f:
-            t.eq(f"{k}: args", f.read(), f"{d} {k} arg-one arg two\n")
-        with open(os.path.join(d, f"{k}.env")) as f:
-            env = f.read().splitlines()
+        t.eq(f"{k}: args", h.read_file(os.path.join(d, f"{k}.args")),
+             f"{d} {k} arg-one arg two\n")
+        env = h.read_file(os.path.join(d, f"{k}.env")).splitlines()
         t.check(f"{k}: env given", f"HOOK_VAR=value-{k}" in env, env)
         t.check(f"{k}: only the env given", not any(e.startswith("HOOK_VAR=value-") and
                                                     e != f"HOOK_VAR=value-{k}" for e in env)

@@ -95,8 +95,7 @@ def create_start_state(t):
     t.eq("status created", st["status"], "created")
     t.check("pid > 0 and alive", st["pid"] > 0 and h.pid_alive(st["pid"]), st)
     t.check("process.args not yet run", not os.path.exists(os.path.join(b, "rootfs", "ran")))
-    with open(pidfile) as f:
-        raw = f.read()
+    raw = h.read_file(pidfile, None)
     t.check("pid file is decimal digits, no newline", re.fullmatch(r"[0-9]+", raw), repr(raw))
     t.eq("pid file == state pid", raw, str(st["pid"]))
     t.ok("start", t.rt(["start", cid]))
@@ -396,8 +395,8 @@ def log_json_on_failure(t):
     rc, out, err = t.rt(["state", "nosuch"], global_args=["--log", log, "--log-format", "json"])
     t.eq("rc 1", rc, 1)
     t.contains("plain error on stderr", err, "does not exist")
-    with open(log) as f:
-        lines = [ln for ln in f.read().splitlines() if ln.strip()]
+    t.check("log file created", os.path.exists(log))
+    lines = [ln for ln in h.read_file(log).splitlines() if ln.strip()]
     t.eq("exactly one line", len(lines), 1)
     obj = json.loads(lines[0]) if lines else {}
     t.eq("level error", obj.get("level"), "error")
@@ -410,8 +409,7 @@ def log_json_on_failure(t):
     rc, out, err = t.rt(["create", "--bundle", b, cid],
                         global_args=["--log", log2, "--log-format", "json"])
     t.check("create fails", rc not in (0, None), (rc, out, err))
-    with open(log2) as f:
-        objs = [json.loads(ln) for ln in f.read().splitlines() if ln.strip()]
+    objs = [json.loads(ln) for ln in h.read_file(log2).splitlines() if ln.strip()]
     errs = [o for o in objs if o.get("level") == "error"]
     t.eq("create failure: one error object", len(errs), 1)
     t.check("create failure names the executable", errs and "/no/such/binary" in errs[0]["msg"],
@@ -480,8 +478,7 @@ def containerd_call_sequence(t):
     t.ok("delete", t.rt(["delete", cid], global_args=g))
     t.ok("then delete --force of the deleted container", t.rt(["delete", "--force", cid],
                                                              global_args=g))
-    with open(log) as f:
-        errors = [ln for ln in f.read().splitlines() if '"error"' in ln]
+    errors = [ln for ln in h.read_file(log).splitlines() if '"error"' in ln]
     t.eq("no error lines logged", errors, [])
 
 
@@ -512,8 +509,8 @@ def pid_file_forms(t):
     cid = t.cid("pidrd")
     t.ok("run -d --pid-file", t.rt(["run", "-d", "--pid-file", os.path.join(d, "p1"),
                                     "--bundle", b, cid]))
-    with open(os.path.join(d, "p1")) as f:
-        t.eq("run -d pid file == state pid", f.read(), str(t.state(cid)["pid"]))
+    t.eq("run -d pid file == state pid", h.read_file(os.path.join(d, "p1"), None),
+         str((t.state(cid) or {}).get("pid")))
     cid2 = t.cid("pidc")
     t.require("create", t.create(b, cid2, ["--pid-file", os.path.join(d, "p2")])[0] == 0)
     t.eq("no temp files left next to the pid files", sorted(os.listdir(d)), ["p1", "p2"])
@@ -547,8 +544,7 @@ def log_appends(t):
     g = ["--log", log, "--log-format", "json"]
     for _ in range(2):
         t.fails("state of missing", t.rt(["state", "nosuch"], global_args=g))
-    with open(log) as f:
-        lines = [json.loads(ln) for ln in f.read().splitlines() if ln.strip()]
+    lines = [json.loads(ln) for ln in h.read_file(log).splitlines() if ln.strip()]
     t.eq("two failures, two lines (appended)", [o.get("level") for o in lines],
          ["error", "error"])
 
