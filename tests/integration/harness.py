@@ -256,10 +256,11 @@ class Case:
 
     @staticmethod
     def edit(bundle, fn):
+        """fn(config) changes the parsed config.json in place (its return value is ignored)."""
         cfg = Case.config(bundle)
-        out = fn(cfg)
+        fn(cfg)
         with open(os.path.join(bundle, "config.json"), "w") as f:
-            json.dump(cfg if out is None else out, f, indent=2)
+            json.dump(cfg, f, indent=2)
 
     def rt(self, args, input=None, timeout=60, stdin=None, stdout=None, stderr=None,
            env=None, root=True, global_args=(), cwd=None):

@@ -68,6 +68,16 @@ FAILURES = [
      ["no_such_key"], None),
     ("missing_netns_path", ["true"], set_net_path("/no/such/ns"), ["/no/such/ns"], None),
     ("userns_without_mappings", ["true"], add_ns({"type": "user"}), [], None),
+    ("relative_hook_path", ["true"], lambda c: c.update(hooks={"prestart": [
+        {"path": "bin/true"}]}), ["bin/true"], r"hooks\.prestart\[0\]\.path: must be an absolute"),
+    ("zero_hook_timeout", ["true"], lambda c: c.update(hooks={"prestart": [
+        {"path": "/bin/true", "timeout": 0}]}), [],
+     r"hooks\.prestart\[0\]\.timeout: must be greater than zero"),
+    ("oom_score_adj_out_of_range", ["true"], proc(oomScoreAdj=2000), [],
+     r"process\.oomScoreAdj: must be between -1000 and 1000"),
+    ("missing_process", ["true"], lambda c: c.pop("process"), [], r"process: is required"),
+    ("wrong_json_type", ["true"], proc(terminal="yes"), [],
+     r"process\.terminal: must be a boolean"),
     ("failing_prestart_hook", ["true"],
      lambda c: c.update(hooks={"prestart": [{"path": "/bin/sh", "args": ["sh", "-c",
                                                                        "exit 1"]}]}),
