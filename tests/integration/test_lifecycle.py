@@ -607,5 +607,55 @@ def no_pivot(t):
     t.eq("run --no-subreaper", rc, 0)
 
 
+@h.case
+def status_derived_from_process(t):
+    # The init killed behind the runtime's back: state must notice (status is derived).
+    b = t.bundle("sleep", "1000")
+    for how in ("created", "running"):
+        cid = t.cid("ext" + how)
+        t.require(f"{how}: create", t.create(b, cid)[0] == 0)
+        if how == "running":
+            t.ok(f"{how}: start", t.rt(["start", cid]))
+        pid = t.state(cid)["pid"]
+        os.kill(pid, signal.SIGKILL)
+        t.check(f"{how}: stopped after an external SIGKILL", t.wait_status(cid, "stopped"),
+                t.state(cid))
+        t.eq(f"{how}: pid 0", (t.state(cid) or {}).get("pid"), 0)
+        t.fails(f"{how}: start refused", t.rt(["start", cid]))
+        t.ok(f"{how}: delete", t.rt(["delete", cid]))
+
+
+@h.case
+def concurrent_creates_same_id(t):
+    b = t.bundle("sleep", "1000")
+    cid = t.cid("race")
+    procs = []
+    for i in range(5):
+        o = open(t.path(f"race{i}.out"), "w")
+        t.on_cleanup(o.close)
+        procs.append(subprocess.Popen([h.RUNTIME, "--root", t.root, "create", "--bundle", b,
+                                       "--pid-file", t.path(f"race{i}.pid"), cid],
+                                      stdin=subprocess.DEVNULL, stdout=o, stderr=o))
+        t.procs.append(procs[-1])
+    rcs = []
+    for p in procs:
+        try:
+            rcs.append(p.wait(timeout=60))
+        except subprocess.TimeoutExpired:
+            rcs.append(None)
+    t.eq("exactly one create wins", sorted(rcs), [0, 1, 1, 1, 1])
+    st = t.state(cid)
+    t.check("the winner's container is created", st and st["status"] == "created", st)
+    if 0 in rcs:
+        winner = rcs.index(0)
+        t.eq("its pid file matches", h.read_file(t.path(f"race{winner}.pid"), None),
+             str((st or {}).get("pid")))
+    rootfs = os.path.join(b, "rootfs")
+    want = [(st or {}).get("pid")]
+    t.check("one init process only (losers leave none)",
+            h.wait_for(lambda: h.processes_rooted_in(rootfs) == want, 30),
+            (h.processes_rooted_in(rootfs), want))
+
+
 if __name__ == "__main__":
     h.main()
