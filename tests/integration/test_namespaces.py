@@ -215,6 +215,19 @@ def user_namespace_host_view(t):
 
 
 @h.case
+def user_namespace_devices(t):
+    # mknod is not allowed in a user namespace: linux.devices are bind-mounted from the host.
+    def edit(c):
+        c["linux"]["devices"] = [{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11,
+                                  "fileMode": 0o644, "uid": 0, "gid": 0}]
+    b = userns_bundle(t, "sh", "-c", "stat -c '%F|%t|%T' /dev/kmsg /dev/null", edit=edit)
+    rc, out, err = t.rt(["run", "--bundle", b, t.cid("userdev")])
+    t.eq("linux.devices node in a user namespace", (rc, out.splitlines()[:1]),
+         (0, ["character special file|1|b"]))
+    t.eq("default devices in a user namespace", out.splitlines()[1:2],
+         ["character special file|1|3"])
+
+@h.case
 def time_namespace(t):
     # crunner-only: runc 1.1.5 does not support the time namespace (added in runc 1.2).
     if not t.crunner_only():
