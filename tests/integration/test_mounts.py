@@ -104,6 +104,51 @@ def bind_mounts(t):
 
 
 @h.case
+def mount_flags(t):
+    edit = chain(
+        add_mount("/m1", "tmpfs", "tmpfs", ["noexec", "nosuid", "nodev", "noatime"]),
+        add_mount("/m2", "tmpfs", "tmpfs", ["ro", "nodiratime", "strictatime"]),
+        add_mount("/m3", "tmpfs", "tmpfs", ["mode=0710", "uid=1000", "gid=2000", "sync",
+                                            "dirsync"]),
+        add_mount("/m4", "tmpfs", "tmpfs", ["nosuid", "exec"]),
+    )
+    script = ("cp /bin/busybox /m1/bb && /m1/bb true && echo m1-exec-ok; "
+              "cp /bin/busybox /m4/bb && /m4/bb true && echo m4-exec-ok; "
+              "touch /m2/x && echo m2-written; stat -c '%a %u %g' /m3; "
+              "cat /proc/self/mountinfo")
+    rc, out, err = t.run_in(t.cid("flags"), script, edit=edit)
+    t.require("run", rc == 0, (rc, out, err))
+    m1, m2, m3 = (mount_opts(out, d) for d in ("/m1", "/m2", "/m3"))
+    t.check("noexec,nosuid,nodev,noatime", m1 and {"noexec", "nosuid", "nodev", "noatime"}
+            <= m1["opts"], m1)
+    t.check("noexec enforced", "m1-exec-ok" not in out, out)
+    t.check("ro,nodiratime", m2 and {"ro", "nodiratime"} <= m2["opts"], m2)
+    t.check("strictatime: neither relatime nor noatime",
+            m2 and not {"relatime", "noatime"} & m2["opts"], m2)
+    t.check("ro enforced", "m2-written" not in out, out)
+    t.contains("exec allowed", out, "m4-exec-ok")
+    t.contains("mode/uid/gid data options", out, "710 1000 2000\n")
+    t.check("sync,dirsync", m3 and {"sync", "dirsync"} <= (m3["opts"] | m3["super"]), m3)
+
+
+@h.case
+def bind_vs_rbind(t):
+    host = t.path("tree")
+    sub = os.path.join(host, "sub")
+    os.makedirs(sub)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", sub], check=True)
+    t.on_cleanup(lambda: subprocess.run(["umount", "-l", sub], check=False))
+    with open(os.path.join(sub, "in-submount"), "w") as f:
+        f.write("x")
+    edit = chain(add_mount("/rb", "bind", host, ["rbind"]),
+                 add_mount("/b", "bind", host, ["bind"]))
+    rc, out, err = t.run_in(t.cid("rbind"), "ls /rb/sub; echo ==; ls /b/sub", edit=edit)
+    rb, b = out.split("==\n") if "==\n" in out else (out, "")
+    t.eq("run", rc, 0)
+    t.eq("rbind includes submounts", rb.split(), ["in-submount"])
+    t.eq("bind does not", b.split(), [])
+
+@h.case
 def standard_mounts(t):
     rc, out, err = t.run_in(t.cid("std"), "cat /proc/self/mountinfo")
     t.require("run", rc == 0, (rc, out, err))
