@@ -112,8 +112,8 @@ def mount_flags(t):
                                             "dirsync"]),
         add_mount("/m4", "tmpfs", "tmpfs", ["nosuid", "exec"]),
     )
-    script = ("cp /bin/busybox /m1/bb && /m1/bb true && echo m1-exec-ok; "
-              "cp /bin/busybox /m4/bb && /m4/bb true && echo m4-exec-ok; "
+    script = ("cp /bin/busybox /m1/true && /m1/true && echo m1-exec-ok; "
+              "cp /bin/busybox /m4/true && /m4/true && echo m4-exec-ok; "
               "touch /m2/x && echo m2-written; stat -c '%a %u %g' /m3; "
               "cat /proc/self/mountinfo")
     rc, out, err = t.run_in(t.cid("flags"), script, edit=edit)
