@@ -34,7 +34,8 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("CRUNNER_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
-RUNTIME = os.environ.get("CRUNNER") or os.path.join(SOURCE_DIR, "build", "cmd", "crunner", "crunner")
+RUNTIME = os.environ.get("CRUNNER") or os.path.join(SOURCE_DIR, "build", "cmd", "crunner",
+                                                    "crunner")
 RUNTIME_NAME = os.path.basename(RUNTIME)
 IS_CRUNNER = RUNTIME_NAME == "crunner"
 MAKE_BUNDLE = os.path.join(SOURCE_DIR, "tests", "fixtures", "make-bundle.sh")

@@ -237,8 +237,8 @@ def time_namespace(t):
         set_ns(c, "time")
         c["linux"]["timeOffsets"] = {"monotonic": {"secs": 864000, "nanosecs": 0},
                                      "boottime": {"secs": 1728000, "nanosecs": 0}}
-    rc, out, err = t.run_in(t.cid("time"), "cat /proc/self/timens_offsets; cut -d. -f1 /proc/uptime; "
-                            + show_ns_script(["time"]), edit=edit)
+    rc, out, err = t.run_in(t.cid("time"), "cat /proc/self/timens_offsets; "
+                            "cut -d. -f1 /proc/uptime; " + show_ns_script(["time"]), edit=edit)
     t.require("run", rc == 0, (rc, out, err))
     offs = {ln.split()[0]: ln.split()[1:] for ln in out.splitlines()[:2]}
     t.eq("monotonic offset", offs.get("monotonic"), ["864000", "0"])

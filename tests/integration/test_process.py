@@ -309,7 +309,8 @@ def run_with_fd3(t, argv, env_prefix="", after=None, timeout=60):
 
 
 # (ls straight from the shell: a pipe or $(...) would show the shell's own pipe fds)
-FD_SCRIPT = 'ls /proc/$$/fd; echo ==; env | grep -E "^LISTEN_" | sort; echo to-fd3 2>/dev/null >&3; true'
+FD_SCRIPT = ('ls /proc/$$/fd; echo ==; env | grep -E "^LISTEN_" | sort; '
+             'echo to-fd3 2>/dev/null >&3; true')
 
 
 def fds_listed(out):
