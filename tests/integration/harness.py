@@ -466,4 +466,5 @@ def main():
         suite.cleanup()
     r = suite.result
     print(f"{r.passed} passed, {r.failed} failed", flush=True)
-    sys.exit(1 if r.failed or r.passed == 0 else 0)
+    # a whole file that checked nothing is a failure too (e.g. every case crashed early)
+    sys.exit(1 if r.failed or (r.passed == 0 and not only) else 0)
