@@ -23,6 +23,8 @@ status=$(printf '%s' "$state" | sed -n 's/.*"status" *: *"\([a-z]*\)".*/\1/p')
 printf '%s' "$state" > "$dir/$name.json"
 env | sort > "$dir/$name.env"
 echo "$@" > "$dir/$name.args"
+readlink /proc/self/ns/net > "$dir/$name.netns"
+readlink /proc/self/ns/mnt > "$dir/$name.mntns"
 echo "$name $status" >> "$dir/log"
 """
 
@@ -80,6 +82,7 @@ def all_hooks_order_and_state(t):
     res = t.create(b, cid)
     t.require("create", res[0] == 0, res)
     pid = t.state(cid)["pid"]
+    ct_ns = {k: os.readlink(f"/proc/{pid}/ns/{k}") for k in ("net", "mnt")}
     log = read_log(d)
     strict = t.crunner_only()
     t.eq("create runs prestart, createRuntime, createContainer first",
@@ -123,6 +126,13 @@ def all_hooks_order_and_state(t):
         # hooks it runs inside the container
         if k != "poststop" and (strict or k not in ("createContainer", "startContainer")):
             t.eq(f"{k}: state pid is the init (host pid)", st.get("pid"), pid)
+        # createContainer/startContainer run in the container's namespaces, the others in
+        # the runtime's
+        inside = k in ("createContainer", "startContainer")
+        for ns in ("net", "mnt"):
+            expect = ct_ns[ns] if inside else os.readlink(f"/proc/self/ns/{ns}")
+            t.eq(f"{k}: runs in the {'container' if inside else 'runtime'} {ns} namespace",
+                 h.read_file(os.path.join(d, f"{k}.{ns}ns")).strip(), expect)
         t.eq(f"{k}: args", h.read_file(os.path.join(d, f"{k}.args")),
              f"{d} {k} arg-one arg two\n")
         env = h.read_file(os.path.join(d, f"{k}.env")).splitlines()
@@ -131,6 +141,16 @@ def all_hooks_order_and_state(t):
                                                     e != f"HOOK_VAR=value-{k}" for e in env)
                 and not any(e.startswith("CRUNNER_TEST_") for e in env), env)
 
+
+@h.case
+def poststop_on_delete_force_of_running(t):
+    d = hook_dir(t)
+    b = t.bundle("sleep", "1000", edit=with_hooks(d, {"poststop": [hook(d, "poststop")]}))
+    cid = t.cid("pstop")
+    t.require("run -d", t.rt(["run", "-d", "--bundle", b, cid])[0] == 0)
+    t.eq("not yet", read_log(d), [])
+    t.ok("delete --force of a running container", t.rt(["delete", "--force", cid]))
+    t.eq("poststop ran once with status stopped", read_log(d), [["poststop", "stopped"]])
 
 @h.case
 def several_hooks_of_a_kind_in_order(t):
