@@ -213,6 +213,33 @@ def run_foreground_interactive(t):
 
 
 @h.case
+def readme_flow_spec_then_run(t):
+    # `crunner spec && crunner run x` in a bundle with a rootfs: an interactive shell.
+    b = t.bundle(name="readme")
+    os.remove(os.path.join(b, "config.json"))
+    t.require("spec", t.rt(["spec"], cwd=b)[0] == 0)
+    cid = t.cid("readme")
+    master, slave = open_pty(24, 80)
+    t.on_cleanup(lambda: os.close(master))
+    t.on_cleanup(lambda: os.close(slave))
+
+    def ctty():
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    p = subprocess.Popen([h.RUNTIME, "--root", t.root, "run", cid], cwd=b, stdin=slave,
+                         stdout=slave, stderr=slave, start_new_session=True, preexec_fn=ctty)
+    t.procs.append(p)
+    os.write(master, b"echo inside-$((6*7)) $(hostname)\n")
+    out = read_until(master, b"inside-42")
+    t.contains("interactive shell from the default spec", out.decode(errors="replace"),
+               "inside-42")
+    os.write(master, b"exit\n")
+    try:
+        rc = p.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        rc = None
+    t.eq("exit 0", rc, 0)
+
+@h.case
 def run_foreground_tty_signal(t):
     b = t.bundle("sh", "-c", 'trap "exit 9" HUP; echo ready; while :; do sleep 1 & wait $!; done',
                  edit=terminal(True))
