@@ -132,6 +132,9 @@ def one_failure(t, spec, command):
     if needles:
         t.check(f"{label}: error mentions {' or '.join(needles)}",
                 any(n in text for n in needles), text)
+    if name == "bad_mount_source":  # the child's own words: the errno, not "EOF"
+        t.contains(f"{label}: error carries the errno text", text.lower(),
+                   "no such file or directory")
     if crunner_re and t.crunner_only():
         t.check(f"{label}: crunner wording /{crunner_re}/", re.search(crunner_re, text), text)
     check_nothing_left(t, cid, b, before, label)

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 
@@ -98,7 +99,11 @@ def create_start_state(t):
     raw = h.read_file(pidfile, None)
     t.check("pid file is decimal digits, no newline", re.fullmatch(r"[0-9]+", raw), repr(raw))
     t.eq("pid file == state pid", raw, str(st["pid"]))
+    fifo = os.path.join(t.root, cid, "exec.fifo")
+    t.check("exec.fifo while created (DESIGN.md)", os.path.exists(fifo)
+            and stat.S_ISFIFO(os.stat(fifo).st_mode))
     t.ok("start", t.rt(["start", cid]))
+    t.check("exec.fifo gone after start", h.wait_for(lambda: not os.path.exists(fifo), 30))
     t.check("process.args ran after start",
             h.wait_for(lambda: os.path.exists(os.path.join(b, "rootfs", "ran")), 30))
     st2 = t.state(cid)
