@@ -143,8 +143,12 @@ def state_json_format(t):
     t.ok("start", t.rt(["start", cid]))
     t.ok("kill", t.rt(["kill", cid, "KILL"]))
     t.require("stopped", t.wait_status(cid, "stopped"))
-    st = t.state(cid)
+    rc, out2, err2 = t.rt(["state", cid])
+    t.eq("stopped: nothing on stderr", (rc, err2), (0, ""))
+    st = json.loads(out2)
     t.eq("pid 0 when stopped", st["pid"], 0)
+    rc, out2, err2 = t.rt(["list", "-f", "json"])
+    t.eq("list: nothing on stderr", (rc, err2), (0, ""))
     t.eq("created unchanged", st["created"], json.loads(out)["created"])
 
     b2 = t.bundle("true", edit=lambda c: c.update(annotations={"org.example.k": "v"}))
