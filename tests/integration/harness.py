@@ -195,6 +195,7 @@ class Case:
         self.dir = tempfile.mkdtemp(prefix=f"case-{name[:20]}-", dir=suite.tmp)
         os.chmod(self.dir, 0o755)
         self.ids = []
+        self.bundles = []
         self.procs = []
         self.cleanups = []
         self.counter = 0
@@ -245,6 +246,7 @@ class Case:
         """Builds a busybox bundle whose process.args are args; edit(config) may change it."""
         self.counter += 1
         d = self.path(name or f"bundle{self.counter}")
+        self.bundles.append(d)
         subprocess.run(["bash", MAKE_BUNDLE, d, *args], check=True, stdout=subprocess.DEVNULL)
         if edit:
             self.edit(d, edit)
@@ -345,7 +347,32 @@ class Case:
                     pass
         for c in self.ids:
             force_delete(self.root, c, self.dir)
+        self.reap_leftovers()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def reap_leftovers(self):
+        """Safety net for a runtime that lost track of a container (its bug, reported by the
+        checks): SIGKILL, by pid, the processes whose root is one of our bundles' rootfs, and
+        remove the (then empty) cgroups named after our container ids."""
+        pids = []
+        for b in self.bundles:
+            for pid in processes_rooted_in(os.path.join(b, "rootfs")):
+                print(f"# cleanup of {self.name}: killing leftover pid {pid}", flush=True)
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    pids.append(pid)
+                except OSError:
+                    pass
+        wait_for(lambda: not any(pid_alive(p) for p in pids), 30)
+        for c in self.ids:
+            if not c.startswith("crunner-test-"):
+                continue
+            # deepest first, retried: a cgroup is busy until its last process is gone
+            dirs = sorted(cgroup_dirs_named(c), key=len, reverse=True)
+            for d in dirs:
+                print(f"# cleanup of {self.name}: removing leftover cgroup {d}", flush=True)
+                for sub in sorted((r for r, _, _ in os.walk(d)), key=len, reverse=True):
+                    wait_for(lambda sub=sub: _rmdir(sub), 10, 0.2)
 
 
 def run(argv, input=None, timeout=60, stdin=None, stdout=None, stderr=None, env=None,
@@ -390,6 +417,16 @@ def run(argv, input=None, timeout=60, stdin=None, stdout=None, stderr=None, env=
     finally:
         for f in own:
             f.close()
+
+
+def _rmdir(path):
+    try:
+        os.rmdir(path)
+        return True
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
 
 
 def force_delete(root, cid, tmpdir=None):

@@ -653,6 +653,11 @@ def concurrent_creates_same_id(t):
         except subprocess.TimeoutExpired:
             rcs.append(None)
     t.eq("exactly one create wins", sorted(rcs), [0, 1, 1, 1, 1])
+    if not t.crunner_only():
+        # runc 1.1.5 races here: under load a losing create removes the winner's state dir
+        # and cgroups, orphaning its init (seen in 1 of 8 rounds with 8 creators).
+        print("# concurrent_creates_same_id: winner checks skipped (runc 1.1 races)")
+        return
     st = t.state(cid)
     t.check("the winner's container is created", st and st["status"] == "created", st)
     if 0 in rcs:
