@@ -77,7 +77,10 @@ def no_trace(t, cid, bundle, label):
 def all_hooks_order_and_state(t):
     d = hook_dir(t)
     hooks = {k: [hook(d, k, "arg-one", "arg two")] for k in KINDS}
-    b = t.bundle("sleep", "1000", edit=with_hooks(d, hooks))
+    def edit(c):
+        with_hooks(d, hooks)(c)
+        c["annotations"] = {"org.example.hooks": "yes"}
+    b = t.bundle("sleep", "1000", edit=edit)
     cid = t.cid("all")
     res = t.create(b, cid)
     t.require("create", res[0] == 0, res)
@@ -120,6 +123,7 @@ def all_hooks_order_and_state(t):
             t.check(f"{k}: state JSON on stdin", False, e)
             continue
         t.eq(f"{k}: state id", st.get("id"), cid)
+        t.eq(f"{k}: state annotations", st.get("annotations"), {"org.example.hooks": "yes"})
         t.eq(f"{k}: state bundle", st.get("bundle"), os.path.realpath(b))
         t.check(f"{k}: state ociVersion", str(st.get("ociVersion", "")).startswith("1."), st)
         # the host's pid of the init; runc 1.1.5 gives 1 (the in-container pid) to the two

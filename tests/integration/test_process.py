@@ -89,6 +89,19 @@ def user_ids_and_groups(t):
 
 
 @h.case
+def home_default(t):
+    # runc sets HOME from /etc/passwd when process.env has none, "/" for an unknown uid,
+    # and never overrides an explicit HOME.
+    cases = [({"uid": 1000, "gid": 1000}, [], "/home/user"),
+             ({"uid": 4242, "gid": 4343}, [], "/"),
+             ({"uid": 1000, "gid": 1000}, ["HOME=/custom"], "/custom")]
+    for user, extra, want in cases:
+        rc, out, err = t.run_in(t.cid("home"), "id -u; echo HOME=$HOME",
+                                edit=set_process(user=user, env=["PATH=/bin"] + extra))
+        t.eq(f"uid {user['uid']} env {extra}: HOME", (rc, out.split()),
+             (0, [str(user["uid"]), f"HOME={want}"]))
+
+@h.case
 def umask(t):
     for mask, want in ((0o077, "0077"), (0o027, "0027")):
         rc, out, err = t.run_in(t.cid("umask"), "umask",
