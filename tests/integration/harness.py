@@ -36,6 +36,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("CRUNNER_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
 RUNTIME = os.environ.get("CRUNNER") or os.path.join(SOURCE_DIR, "build", "cmd", "crunner",
                                                     "crunner")
+if "/" not in RUNTIME:  # a bare name: look it up in PATH
+    RUNTIME = shutil.which(RUNTIME) or RUNTIME
+RUNTIME = os.path.abspath(RUNTIME)  # tests run the runtime from other directories too
 RUNTIME_NAME = os.path.basename(RUNTIME)
 IS_CRUNNER = RUNTIME_NAME == "crunner"
 MAKE_BUNDLE = os.path.join(SOURCE_DIR, "tests", "fixtures", "make-bundle.sh")
