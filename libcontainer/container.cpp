@@ -149,7 +149,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
 
   // Namespaces: new ones are clone flags; joined ones are opened now.
   uint64_t flags = 0;
-  bool new_userns = false, new_cgroupns = false, new_netns = false;
+  bool new_userns = false, new_cgroupns = false, new_netns = false, new_timens = false;
   InitPlan plan;
   std::vector<UniqueFd> ns_fds;
   UniqueFd join_pid, join_time;
@@ -164,6 +164,10 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
         continue;
       }
       if (ns.type == spec::NsType::Network) new_netns = true;
+      if (ns.type == spec::NsType::Time) {
+        new_timens = true;  // unshared by the parent so the offsets can be set first
+        continue;
+      }
       flags |= f;
       continue;
     }
@@ -269,11 +273,29 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
     CR_ASSIGN(own_pid, open_path("/proc/self/ns/pid", O_RDONLY));
     if (setns(join_pid.get(), CLONE_NEWPID) < 0) return sys_error("join pid namespace");
   }
+  // A new time namespace: unshared for our children, offsets written, then the
+  // init is cloned into it (a time namespace cannot change once entered).
+  UniqueFd own_time;
+  if (new_timens) {
+    CR_ASSIGN(own_time, open_path("/proc/self/ns/time", O_RDONLY));
+    if (unshare(CLONE_NEWTIME) < 0) return sys_error("create time namespace");
+    std::string offs;
+    for (auto& [clock, off] : lx.time_offsets)
+      offs += clock + " " + std::to_string(off.secs) + " " + std::to_string(off.nanosecs) + "\n";
+    if (!offs.empty()) {
+      auto r = write_file("/proc/self/timens_offsets", offs);
+      if (!r) {
+        setns(own_time.get(), CLONE_NEWTIME);
+        return r.error().context("linux.timeOffsets");
+      }
+    }
+  }
   int pidfd = -1;
   pid_t pid = do_clone(flags, &pidfd, cg_fd.get());
   if (pid == 0) container_init(plan);
   int clone_err = errno;
   if (own_pid) setns(own_pid.get(), CLONE_NEWPID);
+  if (own_time) setns(own_time.get(), CLONE_NEWTIME);
   if (pid < 0) return sys_error("clone container init", clone_err);
   guard.pid = pid;
   Launched l;

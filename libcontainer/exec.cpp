@@ -85,11 +85,12 @@ struct ChildPlan {
     if (auto r = sync_send(p.sock, SyncType::Tty, 0, 0, "", m->get()); !r) _exit(1);
   }
   if (auto r = apply_rlimits(proc.rlimits); !r) child_fail(p.sock, r.error());
-  auto exe = finish_process(proc, p.caps, p.seccomp, p.sock, proc.env);
+  std::vector<std::string> env = proc.env;
+  auto exe = finish_process(proc, p.caps, p.seccomp, p.sock, env);
   if (!exe) child_fail(p.sock, exe.error());
   prctl(PR_SET_PDEATHSIG, 0);
   auto argv = cstrs(proc.args);
-  auto envp = cstrs(proc.env);
+  auto envp = cstrs(env);
   execve(exe->c_str(), argv.data(), envp.data());
   child_fail(p.sock, sys_error("exec \"" + *exe + "\""));
 }

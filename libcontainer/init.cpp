@@ -62,7 +62,7 @@ std::vector<char*> cstrs(const std::vector<std::string>& v) {
 
 }  // namespace
 
-void container_init(const InitPlan& p) {
+void container_init(InitPlan& p) {
   const spec::Spec& s = *p.spec;
   const spec::Process& proc = *s.process;
   // 1. Die with the parent while being set up; nobody may open our

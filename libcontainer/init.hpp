@@ -32,6 +32,6 @@ struct InitPlan {
 };
 
 // Never returns: ends in execve or _exit. Errors are sent over plan.sock.
-[[noreturn]] void container_init(const InitPlan& plan);
+[[noreturn]] void container_init(InitPlan& plan);
 
 }  // namespace crunner

@@ -128,6 +128,19 @@ Status set_no_new_privs() {
   return {};
 }
 
+// The home directory of uid in the container's /etc/passwd, "/" when absent.
+static std::string home_of(uint32_t uid) {
+  auto text = read_file("/etc/passwd");
+  if (text) {
+    for (auto& line : split(*text, '\n')) {
+      auto f = split(line, ':');
+      unsigned long long u;
+      if (f.size() >= 6 && parse_u64(f[2], u) && u == uid) return f[5].empty() ? "/" : f[5];
+    }
+  }
+  return "/";
+}
+
 static Status load_filter(const seccomp::Program* filter, int sock) {
   if (!filter) return {};
   int notify = -1;
@@ -142,7 +155,10 @@ static Status load_filter(const seccomp::Program* filter, int sock) {
 
 Result<std::string> finish_process(const spec::Process& proc, const CapSets& caps,
                                    const seccomp::Program* filter, int sock,
-                                   const std::vector<std::string>& env) {
+                                   std::vector<std::string>& env) {
+  bool has_home = false;
+  for (auto& kv : env) has_home = has_home || kv.rfind("HOME=", 0) == 0;
+  if (!has_home) env.push_back("HOME=" + home_of(proc.user.uid));
   bool cwd_done = chdir(proc.cwd.c_str()) == 0;
   int cwd_err = errno;
   CR_TRY_CTX(drop_bounding(caps), "apply capabilities");

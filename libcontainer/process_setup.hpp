@@ -38,10 +38,11 @@ Status set_no_new_privs();
 // user, capabilities, no_new_privs and seccomp, in runc's order (seccomp is
 // loaded last when no_new_privs is set; otherwise before the uid change, while
 // CAP_SYS_ADMIN is still there). Resolves the executable as the final user.
+// Adds HOME from the container's /etc/passwd when env has none (as runc).
 // A seccomp notify fd is sent to the parent over `sock` (SyncType::Seccomp).
 Result<std::string> finish_process(const spec::Process& proc, const CapSets& caps,
                                    const seccomp::Program* filter, int sock,
-                                   const std::vector<std::string>& env);
+                                   std::vector<std::string>& env);
 
 // Resolves argv[0] the way execvp does with the process's PATH (or the
 // default one); the error reads `exec: "x": executable file not found in

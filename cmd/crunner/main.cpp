@@ -52,9 +52,10 @@ namespace {
 
 using crunner::cli::Globals;
 
-// runc (urfave/cli) rules: `-flag` is `--flag`; a command's flags end at its
-// first positional argument (`exec ID ls -la` passes `-la` through), which we
-// tell CLI11 by inserting "--" there.
+// runc (urfave/cli) rules: `-flag` is `--flag`; flags may follow the ID
+// (`create ID --pid-file P`), except for exec and ps, whose flags end at the
+// first positional (`exec ID ls -la` passes `-la` through): we tell CLI11 by
+// inserting "--" there.
 std::vector<std::string> normalise(CLI::App& app, std::vector<std::string> a) {
   auto fix = [](CLI::App* scope, std::string& tok) -> CLI::Option* {
     if (tok.size() > 2 && tok[0] == '-' && tok[1] != '-') {
@@ -90,7 +91,8 @@ std::vector<std::string> normalise(CLI::App& app, std::vector<std::string> a) {
     CLI::Option* o = fix(sub, a[j]);
     j += takes_value(o, a[j]) ? 2 : 1;
   }
-  if (j < a.size() && a[j] != "--") a.insert(a.begin() + static_cast<long>(j), "--");
+  bool stops = sub->get_name() == "exec" || sub->get_name() == "ps";
+  if (stops && j < a.size() && a[j] != "--") a.insert(a.begin() + static_cast<long>(j), "--");
   return a;
 }
 
