@@ -1,0 +1,22 @@
+"""Check registry: @check("name", spec="file.md: the MUST", xfail={"runc": "why"})."""
+
+CHECKS = []
+
+
+class Check:
+    def __init__(self, name, fn, spec, xfail):
+        self.name, self.fn, self.spec, self.xfail = name, fn, spec, xfail or {}
+
+
+def check(name, spec="", xfail=None):
+    """Registers a check. xfail maps a runtime kind ("runc", "crun", "crunner") to the
+    reason that runtime is known to violate this MUST; its failure is then reported as
+    XFAIL with that reason instead of FAIL."""
+
+    def deco(fn):
+        if any(c.name == name for c in CHECKS):
+            raise ValueError(f"duplicate check name {name}")
+        CHECKS.append(Check(name, fn, spec, xfail))
+        return fn
+
+    return deco
