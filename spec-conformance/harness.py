@@ -130,6 +130,7 @@ class Ctx:
         self.ids = []
         self.helpers = []
         self.cgroup_dirs = []
+        self.mounts = []
         self.seq = 0
         self.notes = []
 
@@ -287,6 +288,13 @@ class Ctx:
         os.chmod(path, 0o755)
         return path
 
+    def mount_tmpfs(self, path, shared=False):
+        """A tmpfs on the host, unmounted at cleanup."""
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", path], check=True)
+        self.mounts.append(path)
+        if shared:
+            subprocess.run(["mount", "--make-shared", path], check=True)
+
     def cleanup(self):
         for cid in self.ids:
             try:
@@ -302,4 +310,6 @@ class Ctx:
                 os.rmdir(d)
             except OSError:
                 pass
+        for m in reversed(self.mounts):
+            subprocess.run(["umount", "-l", m], stderr=subprocess.DEVNULL)
         shutil.rmtree(self.tmp, ignore_errors=True)
