@@ -209,19 +209,19 @@ def failing_create_hook(ctx, phase):
 
 
 @check("hooks.prestart-fails", "runtime.md: a failing prestart hook MUST error and stop the "
-       "container")
+       "container", negative=True)
 def _(ctx):
     failing_create_hook(ctx, "prestart")
 
 
 @check("hooks.createRuntime-fails", "runtime.md: a failing createRuntime hook MUST error and "
-       "stop the container")
+       "stop the container", negative=True)
 def _(ctx):
     failing_create_hook(ctx, "createRuntime")
 
 
 @check("hooks.createContainer-fails", "runtime.md: a failing createContainer hook MUST error and "
-       "stop the container")
+       "stop the container", negative=True)
 def _(ctx):
     failing_create_hook(ctx, "createContainer")
 
@@ -294,7 +294,7 @@ def _(ctx):
 
 
 @check("hooks.timeout", "config.md hooks: timeout is the number of seconds before aborting the "
-       "hook (an aborted create hook fails create)")
+       "hook (an aborted create hook fails create)", negative=True)
 def _(ctx):
     b = ctx.bundle("true")
     b.add_hook("prestart", "/bin/sh", ["sh", "-c", "exec sleep 100000"], timeout=1)
@@ -302,7 +302,7 @@ def _(ctx):
     expect(r.rc != 0, "create succeeded although the prestart hook never finished")
 
 
-@check("hooks.timeout-zero", "config.md hooks: timeout, if set, MUST be greater than zero")
+@check("hooks.timeout-zero", "config.md hooks: timeout, if set, MUST be greater than zero", negative=True)
 def _(ctx):
     b = ctx.bundle("true")
     b.add_hook("prestart", "/bin/true", ["true"], timeout=0)

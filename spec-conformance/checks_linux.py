@@ -82,7 +82,7 @@ def _(ctx):
 
 
 @check("linux.namespaces.path-wrong-type", "config-linux.md namespaces: a path that is not a "
-       "namespace of the given type MUST error")
+       "namespace of the given type MUST error", negative=True)
 def _(ctx):
     pid = hold_ns(ctx, ["--uts"])
     b = ctx.bundle()
@@ -92,7 +92,7 @@ def _(ctx):
 
 
 @check("linux.namespaces.path-missing", "config-linux.md namespaces: a path that does not exist "
-       "MUST error")
+       "MUST error", negative=True)
 def _(ctx):
     b = ctx.bundle()
     b.set_namespaces([n for n in b.linux["namespaces"] if n["type"] != "network"] +
@@ -100,7 +100,7 @@ def _(ctx):
     ctx.run_fails(b, "a missing namespace path")
 
 
-@check("linux.namespaces.duplicate", "config-linux.md namespaces: duplicated types MUST error")
+@check("linux.namespaces.duplicate", "config-linux.md namespaces: duplicated types MUST error", negative=True)
 def _(ctx):
     b = ctx.bundle()
     b.linux["namespaces"].append({"type": "uts"})
@@ -312,7 +312,7 @@ def _(ctx):
 
 
 @check("linux.mountLabel", "config-linux.md mountLabel without SELinux: ignored, or refused "
-       "with an error and no container (cannot be applied)")
+       "with an error and no container (cannot be applied)", negative=True)
 def _(ctx):
     if os.path.exists("/sys/fs/selinux/enforce"):
         raise Skip("SELinux is enabled on this host")

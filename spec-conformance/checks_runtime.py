@@ -45,6 +45,23 @@ def check_live_pid(st):
     return pid
 
 
+# ---- preflight (registered first: negative checks depend on it) -------------------------
+@check("preflight.basic", "the basic bundle runs and a container goes through create, state, "
+       "start and delete (negative checks are meaningless otherwise)")
+def _(ctx):
+    b = ctx.bundle("echo", "preflight-ok")
+    expect_eq(ctx.run_ok(b).strip(), "preflight-ok", "output of run")
+    b = sleeper(ctx)
+    cid, _r = ctx.create(b)
+    expect_eq(ctx.must_state(cid).get("status"), "created", "status after create")
+    ctx.start(cid)
+    ctx.wait_status(cid, "running")
+    ctx.kill(cid, "KILL")
+    ctx.wait_status(cid, "stopped")
+    ctx.delete(cid)
+    expect(ctx.state(cid) is None, "state still answers after delete")
+
+
 # ---- state -------------------------------------------------------------------------------
 @check("state.created", "runtime.md State: ociVersion, id, status created, pid, bundle")
 def _(ctx):
@@ -101,13 +118,13 @@ def _(ctx):
     check_common_state(ctx, st, cid, b)
 
 
-@check("state.missing", "runtime.md state: querying a container that does not exist MUST error")
+@check("state.missing", "runtime.md state: querying a container that does not exist MUST error", negative=True)
 def _(ctx):
     r = ctx.rt("state", ctx.new_id("-missing"))
     expect(r.rc != 0, f"state of a missing container succeeded: {r.out[:200]!r}")
 
 
-@check("state.no-id", "runtime.md state: MUST generate an error if not provided the ID")
+@check("state.no-id", "runtime.md state: MUST generate an error if not provided the ID", negative=True)
 def _(ctx):
     r = ctx.rt("state")
     expect(r.rc != 0, "state without an ID succeeded")
@@ -162,7 +179,7 @@ def _(ctx):
     expect_eq(os.path.realpath(st["bundle"]), os.path.realpath(b.path), "first container bundle")
 
 
-@check("create.invalid-id", "runtime.md create: an invalid ID MUST error, no new container")
+@check("create.invalid-id", "runtime.md create: an invalid ID MUST error, no new container", negative=True)
 def _(ctx):
     b = sleeper(ctx)
     b.save()
@@ -175,7 +192,7 @@ def _(ctx):
            "an id with ../ created something outside the state root")
 
 
-@check("create.missing-id", "runtime.md create: MUST error if not provided the container ID")
+@check("create.missing-id", "runtime.md create: MUST error if not provided the container ID", negative=True)
 def _(ctx):
     b = sleeper(ctx)
     b.save()
@@ -183,7 +200,7 @@ def _(ctx):
     expect(r.rc != 0, "create without an ID succeeded")
 
 
-@check("create.missing-config", "runtime.md create: a bundle without config.json MUST error")
+@check("create.missing-config", "runtime.md create: a bundle without config.json MUST error", negative=True)
 def _(ctx):
     b = sleeper(ctx)
     os.unlink(os.path.join(b.path, "config.json"))
@@ -194,14 +211,14 @@ def _(ctx):
 
 
 @check("create.unappliable", "runtime.md create: a property that cannot be applied MUST error "
-       "and no container MUST be created")
+       "and no container MUST be created", negative=True)
 def _(ctx):
     b = sleeper(ctx)
     b.bind(os.path.join(ctx.tmp, "does-not-exist"), "/mnt")
     ctx.run_fails(b, "a bind mount of a missing source")
 
 
-@check("create.missing-executable", "runtime.md create/start: a missing program MUST error")
+@check("create.missing-executable", "runtime.md create/start: a missing program MUST error", negative=True)
 def _(ctx):
     b = ctx.bundle("/no/such/program")
     cid, r = ctx.create(b, expect_ok=False)
@@ -236,13 +253,13 @@ def _(ctx):
     ctx.wait_status(cid, "running")
 
 
-@check("start.missing", "runtime.md start: a container that does not exist MUST error")
+@check("start.missing", "runtime.md start: a container that does not exist MUST error", negative=True)
 def _(ctx):
     r = ctx.rt("start", ctx.new_id("-missing"))
     expect(r.rc != 0, "start of a missing container succeeded")
 
 
-@check("start.no-id", "runtime.md start: MUST generate an error if not provided the ID")
+@check("start.no-id", "runtime.md start: MUST generate an error if not provided the ID", negative=True)
 def _(ctx):
     expect(ctx.rt("start").rc != 0, "start without an ID succeeded")
 
@@ -281,7 +298,7 @@ def _(ctx):
     expect_eq(ctx.read(os.path.join(out, "count")), "x\n", "times the program ran")
 
 
-@check("start.no-process", "runtime.md start: MUST generate an error if process was not set")
+@check("start.no-process", "runtime.md start: MUST generate an error if process was not set", negative=True)
 def _(ctx):
     b = sleeper(ctx)
     del b.cfg["process"]
@@ -334,13 +351,13 @@ def _(ctx):
     expect_eq(ctx.must_state(cid)["status"], "stopped", "status after the refused kill")
 
 
-@check("kill.missing", "runtime.md kill: a container that does not exist MUST error")
+@check("kill.missing", "runtime.md kill: a container that does not exist MUST error", negative=True)
 def _(ctx):
     expect(ctx.rt("kill", ctx.new_id("-missing"), "KILL").rc != 0,
            "kill of a missing container succeeded")
 
 
-@check("kill.no-id", "runtime.md kill: MUST generate an error if not provided the ID")
+@check("kill.no-id", "runtime.md kill: MUST generate an error if not provided the ID", negative=True)
 def _(ctx):
     expect(ctx.rt("kill").rc != 0, "kill without an ID succeeded")
 
@@ -386,13 +403,13 @@ def _(ctx):
     expect(cid not in r.out.split(), "list still shows the deleted container")
 
 
-@check("delete.missing", "runtime.md delete: a container that does not exist MUST error")
+@check("delete.missing", "runtime.md delete: a container that does not exist MUST error", negative=True)
 def _(ctx):
     expect(ctx.rt("delete", ctx.new_id("-missing")).rc != 0,
            "delete of a missing container succeeded")
 
 
-@check("delete.no-id", "runtime.md delete: MUST generate an error if not provided the ID")
+@check("delete.no-id", "runtime.md delete: MUST generate an error if not provided the ID", negative=True)
 def _(ctx):
     expect(ctx.rt("delete").rc != 0, "delete without an ID succeeded")
 

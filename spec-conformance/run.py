@@ -11,6 +11,7 @@ and finally `N passed, N failed`. Exit status 1 when any check failed.
 import argparse
 import fnmatch
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,9 +32,9 @@ def runtime_kind(runtime):
     """"runc", "crun", "crunner", ... from the first word of `RUNTIME --version`."""
     try:
         p = subprocess.run([runtime, "--version"], capture_output=True, text=True, timeout=30)
-        first = (p.stdout.strip().splitlines() or [""])[0].split()
-        if first:
-            return first[0].lower()
+        m = re.match(r"[A-Za-z0-9_.-]+", p.stdout.strip())
+        if m:
+            return m.group(0).lower()
     except (OSError, subprocess.TimeoutExpired):
         pass
     return os.path.basename(runtime)
@@ -53,7 +54,7 @@ def main():
     args = ap.parse_args()
 
     selected = [c for c in CHECKS
-                if not args.k or any(fnmatch.fnmatch(c.name, p) or p in c.name for p in args.k)]
+                if not args.k or c.name == "preflight.basic" or any(fnmatch.fnmatch(c.name, p) or p in c.name for p in args.k)]
     if args.list:
         for c in selected:
             print(f"{c.name}\t{c.spec}")
@@ -74,8 +75,14 @@ def main():
     print(f"# runtime {runtime} ({kind}), state root {root}, {len(selected)} checks", flush=True)
 
     passed = failed = skipped = xfailed = 0
+    preflight_error = None
     try:
         for c in selected:
+            if c.negative and preflight_error:
+                print(f"FAIL {c.name}: not meaningful, preflight.basic failed: {preflight_error}",
+                      flush=True)
+                failed += 1
+                continue
             try:
                 with Ctx(runtime, root, c.name, kind) as ctx:
                     c.fn(ctx)
@@ -88,6 +95,8 @@ def main():
             except Exception as e:  # a check's own crash is a failure too
                 reason = str(e) if isinstance(e, Fail) else f"{type(e).__name__}: {e}"
                 reason = reason.replace("\n", " | ")
+                if c.name == "preflight.basic":
+                    preflight_error = reason[:120]
                 if args.verbose and not isinstance(e, Fail):
                     traceback.print_exc()
                 if kind in c.xfail:
