@@ -3,7 +3,7 @@ noNewPrivileges, oomScoreAdj, terminal false), hostname, domainname."""
 
 import os
 
-from harness import Fail, expect, expect_eq
+from harness import Fail, Skip, expect, expect_eq
 from registry import check
 
 CAPS = {
@@ -225,6 +225,34 @@ def _(ctx):
     b = ctx.bundle("pwd")
     b.process["cwd"] = "/usr/bin"
     expect_eq(ctx.run_ok(b).strip(), "/usr/bin", "pwd")
+
+
+@check("process.cwd-relative", "config.md process.cwd MUST be an absolute path: a relative one "
+       "is refused", negative=True)
+def _(ctx):
+    b = ctx.bundle("pwd")
+    b.process["cwd"] = "usr/bin"
+    ctx.run_fails(b, "a relative process.cwd")
+
+
+@check("process.apparmorProfile", "config.md process.apparmorProfile: the profile is applied")
+def _(ctx):
+    try:
+        enabled = open("/sys/module/apparmor/parameters/enabled").read().strip() == "Y"
+    except OSError:
+        enabled = False
+    if not enabled:
+        raise Skip("AppArmor is not enabled in this kernel")
+    b = ctx.bundle("cat", "/proc/self/attr/current")
+    b.process["apparmorProfile"] = "unconfined"
+    expect_eq(ctx.run_ok(b).strip(), "unconfined", "AppArmor label")
+
+
+@check("process.selinuxLabel", "config.md process.selinuxLabel: the process label is applied")
+def _(ctx):
+    if not os.path.exists("/sys/fs/selinux/enforce"):
+        raise Skip("SELinux is not enabled on this host")
+    raise Skip("no SELinux policy for containers known to this suite")
 
 
 @check("process.user", "config.md process.user: uid and gid")
