@@ -460,7 +460,7 @@ def _(ctx):
     cid, _r = ctx.create(b)
     expect_eq(ctx.must_state(cid)["status"], "created", "status after create")
     ctx.start(cid)
-    expect_eq(ctx.must_state(cid)["status"], "running", "status right after start")
+    ctx.wait_status(cid, "running")  # the program blocks until /out/go exists
     open(os.path.join(out, "go"), "w").close()
     ctx.wait_status(cid, "stopped")
     ctx.delete(cid)
