@@ -445,3 +445,88 @@ def _(ctx):
     ctx.run_ok(b)
 
 
+
+
+@check("process.args-container-path", "config.md process.args: args[0] is looked up in the "
+       "container with the process.env PATH")
+def _(ctx):
+    b = ctx.bundle("conf-prog", "arg")
+    os.makedirs(os.path.join(b.rootfs, "opt", "conf"))
+    ctx.script(os.path.join(b.rootfs, "opt", "conf", "conf-prog"), 'echo "prog:$1"')
+    b.process["env"] = ["PATH=/opt/conf:/bin"]
+    expect_eq(ctx.run_ok(b).strip(), "prog:arg", "output of the program found through PATH")
+
+
+@check("process.rlimits-soft-above-hard", "runtime.md create: an rlimit that cannot be applied "
+       "(soft > hard) MUST error", negative=True)
+def _(ctx):
+    b = ctx.bundle()
+    b.process["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 2048, "hard": 1024}]
+    ctx.run_fails(b, "RLIMIT_NOFILE soft 2048 > hard 1024")
+
+
+@check("process.user.in-userns", "config.md process.user: uid/gid are container ids, mapped "
+       "through the user namespace")
+def _(ctx):
+    import checks_linux
+    b = checks_linux.userns_bundle(ctx)
+    b.process["user"] = {"uid": 1000, "gid": 1000}
+    b.set_args("sleep", "100000")
+    cid, _r = ctx.create(b)
+    ctx.start(cid)
+    pid = ctx.wait_status(cid, "running")["pid"]
+    with open(f"/proc/{pid}/status") as f:
+        st = status_fields(f.read())
+    expect_eq(st["Uid"].split()[0], "101000", "host uid of container uid 1000")
+    expect_eq(st["Gid"].split()[0], "201000", "host gid of container gid 1000")
+
+
+@check("mounts.destination-in-rootfs", "config.md mounts destination is a path inside the "
+       "container: a symlink in the rootfs MUST NOT lead the mount out of it")
+def _(ctx):
+    b = ctx.bundle()
+    b.cfg["root"]["readonly"] = False
+    target = os.path.join(ctx.tmp, "host-target")
+    os.makedirs(target)
+    os.symlink(target, os.path.join(b.rootfs, "escape"))
+    b.add_mount("/escape", "tmpfs", "tmpfs", ["size=1m"])
+    r = ctx.run(b.sh("echo x > /escape/written"))
+    expect(not os.path.exists(os.path.join(target, "written")),
+           "the container wrote through the mount into the host directory")
+    if r.rc == 0:
+        expect(os.path.isdir(os.path.join(b.rootfs, target.lstrip("/"))),
+               "the symlink was not resolved inside the rootfs")
+
+
+@check("mounts.atime", "config.md mounts options: relatime, strictatime, nodiratime")
+def _(ctx):
+    b = ctx.bundle()
+    b.add_mount("/mnt/rel", "tmpfs", "tmpfs", ["relatime"])
+    b.add_mount("/mnt/strict", "tmpfs", "tmpfs", ["strictatime", "nodiratime"])
+    text = ctx.sh_ok(b, "cat /proc/self/mountinfo")
+    rel = mountinfo_line(text, "/mnt/rel")[0]
+    strict = mountinfo_line(text, "/mnt/strict")[0]
+    expect("relatime" in rel, f"relatime missing in {rel}")
+    expect("relatime" not in strict and "noatime" not in strict,
+           f"strictatime mount shows {strict}")
+    expect("nodiratime" in strict, f"nodiratime missing in {strict}")
+
+
+@check("mounts.propagation", "config.md mounts options: rprivate, rslave, rshared on bind mounts")
+def _(ctx):
+    b = ctx.bundle()
+    src = os.path.join(ctx.tmp, "shared-src")
+    os.makedirs(src)
+    ctx.mount_tmpfs(src, shared=True)
+    b.bind(src, "/mnt/shared", ["rbind", "rshared"])
+    b.bind(src, "/mnt/slave", ["rbind", "rslave"])
+    b.bind(src, "/mnt/private", ["rbind", "rprivate"])
+    text = ctx.sh_ok(b, "cat /proc/self/mountinfo")
+    sh = mountinfo_line(text, "/mnt/shared")[1]
+    sl = mountinfo_line(text, "/mnt/slave")[1]
+    pr = mountinfo_line(text, "/mnt/private")[1]
+    expect(any(o.startswith("shared:") for o in sh), f"/mnt/shared propagation {sh}")
+    expect(any(o.startswith("master:") for o in sl) and
+           not any(o.startswith("shared:") for o in sl), f"/mnt/slave propagation {sl}")
+    expect(not any(o.startswith(("shared:", "master:")) for o in pr),
+           f"/mnt/private propagation {pr}")

@@ -368,3 +368,80 @@ def _(ctx):
     names = set(out.split())
     for host_only in ("vda", "sda", "kmsg", "mem", "port"):
         expect(host_only not in names, f"host device /dev/{host_only} visible in the container")
+
+
+@check("linux.namespaces.pid-isolation", "config-linux.md pid namespace: the process is pid 1 "
+       "and sees only the container's processes")
+def _(ctx):
+    b = ctx.bundle()
+    out = ctx.sh_ok(b, "echo $$; ls /proc | grep -E '^[0-9]+$' | sort -n | tr '\\n' ' '")
+    first, pids = out.splitlines()
+    expect_eq(first, "1", "pid of the container process")
+    expect(len(pids.split()) <= 4, f"processes visible in the container: {pids}")
+
+
+@check("linux.namespaces.net-isolation", "config-linux.md network namespace: only a loopback "
+       "interface")
+def _(ctx):
+    b = ctx.bundle("ls", "/sys/class/net")
+    expect_eq(ctx.run_ok(b).split(), ["lo"], "network interfaces")
+
+
+@check("linux.namespaces.mount-isolation", "config-linux.md mount namespace: the container's "
+       "mounts are not visible in the runtime's namespace")
+def _(ctx):
+    b = ctx.bundle("sleep", "100000")
+    cid, _r = ctx.create(b)
+    ctx.start(cid)
+    ctx.wait_status(cid, "running")
+    with open("/proc/self/mountinfo") as f:
+        leaked = [ln for ln in f if os.path.realpath(b.rootfs) in ln]
+    expect(not leaked, f"container mounts visible on the host: {leaked[:2]}")
+
+
+@check("linux.namespaces.cgroup-root", "config-linux.md cgroup namespace: the container sees "
+       "its cgroups as /")
+def _(ctx):
+    b = ctx.bundle("cat", "/proc/self/cgroup")
+    paths = {ln.split(":", 2)[2] for ln in ctx.run_ok(b).splitlines()}
+    expect_eq(paths, {"/"}, "cgroup paths seen in the container")
+
+
+@check("linux.userns.devices", "config-linux.md default devices inside a user namespace: "
+       "present and usable")
+def _(ctx):
+    b = userns_bundle(ctx)
+    out = ctx.sh_ok(b, "echo x > /dev/null && head -c 2 /dev/zero | od -An -tx1 && "
+                    "stat -c '%t %T' /dev/null")
+    expect_eq(out.split(), ["00", "00", "1", "3"], "/dev/null and /dev/zero in a user namespace")
+
+
+@check("linux.sysctl-unknown", "runtime.md create: a sysctl that cannot be applied MUST error",
+       negative=True)
+def _(ctx):
+    b = ctx.bundle()
+    b.linux["sysctl"] = {"net.conformance.no_such_key": "1"}
+    ctx.run_fails(b, "an unknown sysctl")
+
+
+@check("linux.devices.existing-mismatch", "config-linux.md devices: an existing file at path that "
+       "does not match the device MUST error", negative=True,
+       xfail={"runc": "runc 1.1 keeps an existing file at the device path (EEXIST is ignored)"})
+def _(ctx):
+    b = ctx.bundle()
+    with open(os.path.join(b.rootfs, "etc", "conf-dev"), "w") as f:
+        f.write("regular file")
+    b.linux["devices"] = [{"path": "/etc/conf-dev", "type": "c", "major": 1, "minor": 3,
+                           "fileMode": 0o666}]
+    ctx.run_fails(b, "a regular file at the device path")
+
+
+@check("linux.devices.outside-dev", "config-linux.md devices: the path MAY be anywhere in the "
+       "container filesystem (outside /dev)")
+def _(ctx):
+    b = ctx.bundle()
+    b.linux["devices"] = [{"path": "/etc/conf-null", "type": "c", "major": 1, "minor": 3,
+                           "fileMode": 0o666}]
+    got = stat_devices(ctx, b, ["/etc/conf-null"])
+    expect_eq(got.get("/etc/conf-null", ())[:3], ("character special file", 1, 3),
+              "/etc/conf-null")
