@@ -21,6 +21,7 @@ A runtime that is missing is skipped with a message.
 
 import argparse
 import json
+import math
 import os
 import shutil
 import statistics
@@ -144,7 +145,7 @@ def one(rt, scenario, bundle, seq):
 def pct(values, q):
     """Nearest-rank percentile."""
     s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(q / 100 * len(s) + 0.5)) - 1))
+    k = max(0, min(len(s) - 1, math.ceil(q / 100 * len(s)) - 1))
     return s[k]
 
 

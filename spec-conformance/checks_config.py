@@ -530,3 +530,30 @@ def _(ctx):
            not any(o.startswith("shared:") for o in sl), f"/mnt/slave propagation {sl}")
     expect(not any(o.startswith(("shared:", "master:")) for o in pr),
            f"/mnt/private propagation {pr}")
+
+
+@check("mounts.bind-relative-source", "config.md mounts source: bind sources are absolute or "
+       "relative to the bundle")
+def _(ctx):
+    b = ctx.bundle()
+    os.makedirs(os.path.join(b.path, "rel-src"))
+    with open(os.path.join(b.path, "rel-src", "marker"), "w") as f:
+        f.write("relative")
+    b.bind("rel-src", "/mnt/rel", ["rbind", "ro"])
+    b.sh("cat /mnt/rel/marker")
+    expect_eq(ctx.run_ok(b).strip(), "relative", "content of the relative bind source")
+
+
+@check("mounts.bind-by-option", "config.md mounts: a mount is a bind mount if its options have "
+       "bind or rbind (whatever the type)")
+def _(ctx):
+    b = ctx.bundle()
+    d = os.path.join(ctx.tmp, "src")
+    os.makedirs(d)
+    with open(os.path.join(d, "marker"), "w") as f:
+        f.write("by-option")
+    b.add_mount("/mnt/none", "none", d, ["rbind", "ro"])
+    m = b.add_mount("/mnt/notype", "", d, ["bind"])
+    del m["type"]
+    b.sh("cat /mnt/none/marker; echo; cat /mnt/notype/marker")
+    expect_eq(ctx.run_ok(b).split(), ["by-option", "by-option"], "bind mounts by option")

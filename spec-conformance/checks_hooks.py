@@ -6,6 +6,7 @@ import time
 
 from harness import POLL_TIMEOUT, Fail, expect, expect_eq, host_ns
 from registry import check
+from checks_runtime import alive
 
 CREATE_PHASE = ("prestart", "createRuntime", "createContainer")
 RUNTIME_NS = ("prestart", "createRuntime", "poststart", "poststop")
@@ -128,7 +129,11 @@ def _(ctx):
     cid, _r = ctx.create(b)
     expect(not os.path.exists(os.path.join(out, "poststart.json")), "poststart ran during create")
     ctx.start(cid)
-    expect(ctx.wait_file(os.path.join(out, "poststart.json")), "poststart never ran")
+    # "after the user-specified process is executed but before the start operation returns"
+    expect(os.path.exists(os.path.join(out, "poststart.json")),
+           "poststart had not run when start returned")
+    expect(os.path.exists(os.path.join(out, "started")) or
+           ctx.wait_file(os.path.join(out, "started")), "the program never ran")
     st = hook_state(ctx, out, "poststart")
     check_hook_state(ctx, st, "poststart", cid, b, ("running",))
     expect_eq(st.get("pid"), ctx.must_state(cid)["pid"], "poststart state pid")
@@ -314,12 +319,30 @@ def _(ctx):
 
 
 @check("hooks.timeout", "config.md hooks: timeout is the number of seconds before aborting the "
-       "hook (an aborted create hook fails create)", negative=True)
+       "hook (an aborted create hook fails create and the hook is killed)", negative=True)
 def _(ctx):
     b = ctx.bundle("true")
-    b.add_hook("prestart", "/bin/sh", ["sh", "-c", "exec sleep 100000"], timeout=1)
+    pidfile = os.path.join(ctx.tmp, "hook.pid")
+    b.add_hook("prestart", "/bin/sh", ["sh", "-c", f"echo $$ > {pidfile}; exec sleep 100000"],
+               timeout=1)
     cid, r = ctx.create(b, expect_ok=False)
     expect(r.rc != 0, "create succeeded although the prestart hook never finished")
+    expect(os.path.exists(pidfile), "the hook never ran")
+    pid = int(ctx.read(pidfile))
+    deadline = time.monotonic() + POLL_TIMEOUT
+    while time.monotonic() < deadline and alive(pid):
+        time.sleep(0.05)
+    if alive(pid):
+        os.kill(pid, 9)
+        raise Fail("the timed-out hook is still running")
+
+
+@check("hooks.relative-path", "config.md hooks: path MUST be absolute (a relative one is refused)",
+       negative=True)
+def _(ctx):
+    b = ctx.bundle("true")
+    b.add_hook("prestart", "bin/true", ["true"])
+    ctx.run_fails(b, "a relative hook path")
 
 
 @check("hooks.timeout-zero", "config.md hooks: timeout, if set, MUST be greater than zero", negative=True)

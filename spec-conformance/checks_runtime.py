@@ -96,6 +96,18 @@ def _(ctx):
            f"stopped container reports live pid {pid}")
 
 
+@check("state.stopped-external", "runtime.md State: stopped when the container process exited "
+       "for any reason (killed from outside the runtime)")
+def _(ctx):
+    b = sleeper(ctx)
+    cid, _r = ctx.create(b)
+    ctx.start(cid)
+    pid = check_live_pid(ctx.wait_status(cid, "running"))
+    os.kill(pid, 9)
+    ctx.wait_status(cid, "stopped")
+    ctx.delete(cid)
+
+
 @check("state.annotations", "runtime.md State: annotations are the config's annotations")
 def _(ctx):
     b = sleeper(ctx)
