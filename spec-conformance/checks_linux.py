@@ -445,3 +445,17 @@ def _(ctx):
     got = stat_devices(ctx, b, ["/etc/conf-null"])
     expect_eq(got.get("/etc/conf-null", ())[:3], ("character special file", 1, 3),
               "/etc/conf-null")
+
+
+@check("linux.namespaces.new-time", "config-linux.md namespaces (runtime-spec 1.2): a time entry "
+       "gives the container a new time namespace",
+       xfail={"runc": "runc 1.1 implements runtime-spec 1.0.2 and rejects the time namespace "
+                      "type (added in runtime-spec 1.2, runc 1.2)"})
+def _(ctx):
+    if not os.path.exists("/proc/self/ns/time"):
+        raise Skip("no time namespaces in this kernel")
+    b = ctx.bundle()
+    b.cfg["ociVersion"] = "1.2.0"
+    b.linux["namespaces"].append({"type": "time"})
+    got = ns_of_container(ctx, b, ["time"])["time"]
+    expect(got != host_ns("time"), f"container time namespace {got} is the runtime's")

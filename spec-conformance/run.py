@@ -86,8 +86,9 @@ def main():
             try:
                 with Ctx(runtime, root, c.name, kind) as ctx:
                     c.fn(ctx)
-                note = f" ({'; '.join(ctx.notes)})" if ctx.notes else ""
-                print(f"PASS {c.name}{note}", flush=True)
+                print(f"PASS {c.name}", flush=True)
+                for note in ctx.notes:
+                    print(f"  note: {note}", flush=True)
                 passed += 1
             except Skip as e:
                 print(f"SKIP {c.name}: {e}", flush=True)
