@@ -91,7 +91,7 @@ HELPER = None
 
 
 def spawn(argv, cwd):
-    """Runs argv; returns (rc, seconds, peak RSS KiB of the runtime process, stderr tail).
+    """Runs argv; returns (rc, seconds, peak RSS KiB of the runtime process, output tail).
     The wall time is taken around spawn + os.wait4 of our child; the peak RSS is the
     runtime's own ru_maxrss from wait4 in the rusage_exec helper (or, without a C compiler,
     our child's, which then includes Python's pages)."""
@@ -101,8 +101,8 @@ def spawn(argv, cwd):
         r, w = os.pipe()
         argv = [HELPER, str(w)] + argv
     t0 = time.perf_counter()
-    p = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=err, pass_fds=(w,) if w is not None else ())
+    p = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                         pass_fds=(w,) if w is not None else ())
     _pid, status, ru = os.wait4(p.pid, 0)
     dt = time.perf_counter() - t0
     p.returncode = os.waitstatus_to_exitcode(status)
@@ -113,7 +113,7 @@ def spawn(argv, cwd):
             text = f.read().strip()
         rss = int(text) if text.isdigit() else 0
     err.seek(0)
-    tail = err.read().decode(errors="replace").strip()[-300:]
+    tail = err.read().decode(errors="replace").strip()[-300:]  # stdout + stderr
     err.close()
     return p.returncode, dt, rss, tail
 
