@@ -210,7 +210,8 @@ def report(runtimes, broken, args):
     for scenario, title in (("run", "run /bin/true"),
                             ("cycle", "create + start + delete --force")):
         print(f"\n{title} ({args.n} iterations)")
-        print(f"  {'runtime':10} {'median ms':>10} {'p90 ms':>9} {'min ms':>9} {'peak RSS MiB':>13}")
+        print(f"  {'runtime':10} {'median ms':>10} {'p90 ms':>9} {'min ms':>9} "
+              f"{'peak RSS MiB':>13}")
         for rt in ok:
             s = rt.samples[scenario]
             m = statistics.median(s)

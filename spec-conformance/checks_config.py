@@ -202,7 +202,8 @@ def _(ctx):
     expect_eq(ctx.run_ok(b).strip(), "resolved", "output of `echo` found through PATH")
 
 
-@check("process.args-empty", "config.md process.args is REQUIRED: an empty args MUST error", negative=True)
+@check("process.args-empty", "config.md process.args is REQUIRED: an empty args MUST error",
+       negative=True)
 def _(ctx):
     b = ctx.bundle()
     b.process["args"] = []
@@ -297,7 +298,8 @@ def _(ctx):
     expect_eq(lim.get("Max processes"), ("111", "222"), "Max processes")
 
 
-@check("process.rlimits-duplicate", "config.md process.rlimits: duplicated types MUST error", negative=True)
+@check("process.rlimits-duplicate", "config.md process.rlimits: duplicated types MUST error",
+       negative=True)
 def _(ctx):
     b = ctx.bundle()
     b.process["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 100},
@@ -363,7 +365,8 @@ def _(ctx):
 
 @check("process.capabilities.unknown", "config.md process.capabilities: a value that cannot be "
        "mapped to a kernel capability MUST error",
-       xfail={"runc": "runc 1.1 ignores unknown capability names (it only logs a warning)"}, negative=True)
+       xfail={"runc": "runc 1.1 ignores unknown capability names (it only logs a warning)"},
+       negative=True)
 def _(ctx):
     b = ctx.bundle()
     b.process["capabilities"]["bounding"].append("CAP_CONFORMANCE_BOGUS")

@@ -208,7 +208,8 @@ def _(ctx):
     os.makedirs(d)
     b.add_hook("prestart", "/bin/sh",
                ["custom-argv0", "-c",
-                f'{{ /usr/bin/tr "\\0" " " < /proc/$$/cmdline; echo "|$0|$1|$FOO|$PATH"; }} > {d}/args',
+                f'{{ /usr/bin/tr "\\0" " " < /proc/$$/cmdline; '
+                f'echo "|$0|$1|$FOO|$PATH"; }} > {d}/args',
                 "zero", "first"],
                env=["FOO=bar baz", "PATH=/conformance"])
     cid, _r = ctx.create(b)
@@ -345,7 +346,8 @@ def _(ctx):
     ctx.run_fails(b, "a relative hook path")
 
 
-@check("hooks.timeout-zero", "config.md hooks: timeout, if set, MUST be greater than zero", negative=True)
+@check("hooks.timeout-zero", "config.md hooks: timeout, if set, MUST be greater than zero",
+       negative=True)
 def _(ctx):
     b = ctx.bundle("true")
     b.add_hook("prestart", "/bin/true", ["true"], timeout=0)

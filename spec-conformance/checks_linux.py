@@ -100,7 +100,8 @@ def _(ctx):
     ctx.run_fails(b, "a missing namespace path")
 
 
-@check("linux.namespaces.duplicate", "config-linux.md namespaces: duplicated types MUST error", negative=True)
+@check("linux.namespaces.duplicate", "config-linux.md namespaces: duplicated types MUST error",
+       negative=True)
 def _(ctx):
     b = ctx.bundle()
     b.linux["namespaces"].append({"type": "uts"})
@@ -187,7 +188,8 @@ def _(ctx):
     expect_eq(out.split(), ["00", "00", "00", "8"], "device I/O")
 
 
-@check("linux.devices.ptmx", "config-linux.md default devices: /dev/ptmx (to pts/ptmx) and /dev/pts")
+@check("linux.devices.ptmx", "config-linux.md default devices: /dev/ptmx (to pts/ptmx) and "
+       "/dev/pts")
 def _(ctx):
     b = ctx.bundle()
     out = ctx.sh_ok(b, "readlink /dev/ptmx || stat -c '%t %T' /dev/ptmx; ls -d /dev/pts")
@@ -229,7 +231,8 @@ def _(ctx):
     b = ctx.bundle()
     b.linux["maskedPaths"] = ["/proc/timer_list", "/sys/firmware", "/etc/hostname",
                               "/no/such/path"]
-    out = ctx.sh_ok(b, "wc -c < /proc/timer_list; ls -A /sys/firmware | wc -l; wc -c < /etc/hostname;"
+    out = ctx.sh_ok(b, "wc -c < /proc/timer_list; ls -A /sys/firmware | wc -l; "
+                    "wc -c < /etc/hostname;"
                     " touch /sys/firmware/x 2>/dev/null && echo writable || echo readonly")
     expect_eq(out.split(), ["0", "0", "0", "readonly"],
               "bytes in /proc/timer_list, entries in /sys/firmware, bytes in /etc/hostname, "

@@ -130,13 +130,15 @@ def _(ctx):
     check_common_state(ctx, st, cid, b)
 
 
-@check("state.missing", "runtime.md state: querying a container that does not exist MUST error", negative=True)
+@check("state.missing", "runtime.md state: querying a container that does not exist MUST error",
+       negative=True)
 def _(ctx):
     r = ctx.rt("state", ctx.new_id("-missing"))
     expect(r.rc != 0, f"state of a missing container succeeded: {r.out[:200]!r}")
 
 
-@check("state.no-id", "runtime.md state: MUST generate an error if not provided the ID", negative=True)
+@check("state.no-id", "runtime.md state: MUST generate an error if not provided the ID",
+       negative=True)
 def _(ctx):
     r = ctx.rt("state")
     expect(r.rc != 0, "state without an ID succeeded")
@@ -191,7 +193,8 @@ def _(ctx):
     expect_eq(os.path.realpath(st["bundle"]), os.path.realpath(b.path), "first container bundle")
 
 
-@check("create.invalid-id", "runtime.md create: an invalid ID MUST error, no new container", negative=True)
+@check("create.invalid-id", "runtime.md create: an invalid ID MUST error, no new container",
+       negative=True)
 def _(ctx):
     b = sleeper(ctx)
     b.save()
@@ -204,7 +207,8 @@ def _(ctx):
            "an id with ../ created something outside the state root")
 
 
-@check("create.missing-id", "runtime.md create: MUST error if not provided the container ID", negative=True)
+@check("create.missing-id", "runtime.md create: MUST error if not provided the container ID",
+       negative=True)
 def _(ctx):
     b = sleeper(ctx)
     b.save()
@@ -212,7 +216,8 @@ def _(ctx):
     expect(r.rc != 0, "create without an ID succeeded")
 
 
-@check("create.missing-config", "runtime.md create: a bundle without config.json MUST error", negative=True)
+@check("create.missing-config", "runtime.md create: a bundle without config.json MUST error",
+       negative=True)
 def _(ctx):
     b = sleeper(ctx)
     os.unlink(os.path.join(b.path, "config.json"))
@@ -230,7 +235,8 @@ def _(ctx):
     ctx.run_fails(b, "a bind mount of a missing source")
 
 
-@check("create.missing-executable", "runtime.md create/start: a missing program MUST error", negative=True)
+@check("create.missing-executable", "runtime.md create/start: a missing program MUST error",
+       negative=True)
 def _(ctx):
     b = ctx.bundle("/no/such/program")
     cid, r = ctx.create(b, expect_ok=False)
@@ -265,13 +271,15 @@ def _(ctx):
     ctx.wait_status(cid, "running")
 
 
-@check("start.missing", "runtime.md start: a container that does not exist MUST error", negative=True)
+@check("start.missing", "runtime.md start: a container that does not exist MUST error",
+       negative=True)
 def _(ctx):
     r = ctx.rt("start", ctx.new_id("-missing"))
     expect(r.rc != 0, "start of a missing container succeeded")
 
 
-@check("start.no-id", "runtime.md start: MUST generate an error if not provided the ID", negative=True)
+@check("start.no-id", "runtime.md start: MUST generate an error if not provided the ID",
+       negative=True)
 def _(ctx):
     expect(ctx.rt("start").rc != 0, "start without an ID succeeded")
 
@@ -310,7 +318,8 @@ def _(ctx):
     expect_eq(ctx.read(os.path.join(out, "count")), "x\n", "times the program ran")
 
 
-@check("start.no-process", "runtime.md start: MUST generate an error if process was not set", negative=True)
+@check("start.no-process", "runtime.md start: MUST generate an error if process was not set",
+       negative=True)
 def _(ctx):
     b = sleeper(ctx)
     del b.cfg["process"]
@@ -369,7 +378,8 @@ def _(ctx):
            "kill of a missing container succeeded")
 
 
-@check("kill.no-id", "runtime.md kill: MUST generate an error if not provided the ID", negative=True)
+@check("kill.no-id", "runtime.md kill: MUST generate an error if not provided the ID",
+       negative=True)
 def _(ctx):
     expect(ctx.rt("kill").rc != 0, "kill without an ID succeeded")
 
@@ -415,13 +425,15 @@ def _(ctx):
     expect(cid not in r.out.split(), "list still shows the deleted container")
 
 
-@check("delete.missing", "runtime.md delete: a container that does not exist MUST error", negative=True)
+@check("delete.missing", "runtime.md delete: a container that does not exist MUST error",
+       negative=True)
 def _(ctx):
     expect(ctx.rt("delete", ctx.new_id("-missing")).rc != 0,
            "delete of a missing container succeeded")
 
 
-@check("delete.no-id", "runtime.md delete: MUST generate an error if not provided the ID", negative=True)
+@check("delete.no-id", "runtime.md delete: MUST generate an error if not provided the ID",
+       negative=True)
 def _(ctx):
     expect(ctx.rt("delete").rc != 0, "delete without an ID succeeded")
 

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import traceback
 
+sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import Ctx, Fail, Skip  # noqa: E402
@@ -54,7 +55,8 @@ def main():
     args = ap.parse_args()
 
     selected = [c for c in CHECKS
-                if not args.k or c.name == "preflight.basic" or any(fnmatch.fnmatch(c.name, p) or p in c.name for p in args.k)]
+                if not args.k or c.name == "preflight.basic"
+                or any(fnmatch.fnmatch(c.name, p) or p in c.name for p in args.k)]
     if args.list:
         for c in selected:
             print(f"{c.name}\t{c.spec}")
