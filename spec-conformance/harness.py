@@ -44,6 +44,16 @@ def host_ns(kind):
     return os.readlink(f"/proc/self/ns/{kind}")
 
 
+def start_time(pid):
+    """The start time (clock ticks since boot) of a live pid, None if gone or a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return None if fields[0] == "Z" else fields[19]
+
+
 class Result:
     def __init__(self, argv, rc, out, err):
         self.argv, self.rc, self.out, self.err = argv, rc, out, err
@@ -131,6 +141,7 @@ class Ctx:
         self.helpers = []
         self.cgroup_dirs = []
         self.mounts = []
+        self.pids = {}  # container pids seen in state -> their start time
         self.seq = 0
         self.notes = []
 
@@ -217,9 +228,15 @@ class Ctx:
         if r.rc != 0:
             return None
         try:
-            return json.loads(r.out)
+            st = json.loads(r.out)
         except ValueError:
             raise Fail(f"state printed invalid JSON: {r.out[:200]!r}")
+        pid = st.get("pid") if isinstance(st, dict) else None
+        if isinstance(pid, int) and pid > 0 and pid not in self.pids:
+            start = start_time(pid)
+            if start is not None:
+                self.pids[pid] = start
+        return st
 
     def must_state(self, cid):
         st = self.state(cid)
@@ -301,6 +318,14 @@ class Ctx:
                 self.rt("delete", "--force", cid, timeout=30)
             except Exception:
                 pass
+        # safety net for a runtime under development whose delete --force leaks the
+        # container: kill the container processes we saw, if still the same processes
+        for pid, start in self.pids.items():
+            if start_time(pid) == start:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
         for p in self.helpers:
             if p.poll() is None:
                 p.kill()
