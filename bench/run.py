@@ -24,6 +24,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -88,6 +89,15 @@ def build_helper(tmp):
 
 
 HELPER = None
+CALL_TIMEOUT = int(os.environ.get("BENCH_CALL_TIMEOUT", "60"))
+
+
+class Timeout(Exception):
+    pass
+
+
+def on_alarm(_sig, _frame):
+    raise Timeout()
 
 
 def spawn(argv, cwd):
@@ -102,8 +112,20 @@ def spawn(argv, cwd):
         argv = [HELPER, str(w)] + argv
     t0 = time.perf_counter()
     p = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                         pass_fds=(w,) if w is not None else ())
-    _pid, status, ru = os.wait4(p.pid, 0)
+                         pass_fds=(w,) if w is not None else (), start_new_session=True)
+    signal.alarm(CALL_TIMEOUT)  # a hung runtime must not hang the benchmark
+    try:
+        _pid, status, ru = os.wait4(p.pid, 0)
+    except Timeout:
+        os.killpg(p.pid, signal.SIGKILL)
+        os.wait4(p.pid, 0)
+        if w is not None:
+            os.close(w)
+            os.close(r)
+        err.close()
+        return -1, 0.0, 0, f"no exit within {CALL_TIMEOUT}s (killed)"
+    finally:
+        signal.alarm(0)
     dt = time.perf_counter() - t0
     p.returncode = os.waitstatus_to_exitcode(status)
     rss = ru.ru_maxrss
@@ -170,6 +192,7 @@ def main():
             print("no runtime to benchmark")
             return 1
         global HELPER
+        signal.signal(signal.SIGALRM, on_alarm)
         HELPER = build_helper(tmp)
         if not HELPER:
             print("warning: no C compiler for bench/rusage_exec.c: peak RSS includes "
