@@ -454,6 +454,7 @@ def _(ctx):
         time.sleep(0.05)
     b.set_namespaces([n for n in b.linux["namespaces"] if n["type"] != "uts"] +
                      [{"type": "uts", "path": uts}])
+    del b.cfg["hostname"]  # not ours to change in a joined uts namespace
     cid, _r = ctx.create(b)
     pid = ctx.must_state(cid)["pid"]
     dirs = []
