@@ -142,6 +142,36 @@ def _(ctx):
     expect_eq(st.get("pid"), ctx.must_state(cid)["pid"], "poststart state pid")
 
 
+@check("hooks.poststart-waits-for-program", "config.md: poststart hooks MUST be called after the "
+       "user-specified process is executed (not while startContainer hooks still run)",
+       xfail=POSTSTART_XFAIL)
+def _(ctx):
+    b = ctx.bundle()
+    out = ctx.outdir(b)
+    b.sh("echo x > /out/started; sleep 100000")
+    ctx.script(os.path.join(b.rootfs, "conf-hold.sh"),
+               "touch /out/holding\nwhile [ ! -e /out/release ]; do sleep 0.05; done")
+    b.add_hook("startContainer", "/conf-hold.sh", ["/conf-hold.sh"])
+    path, args = recorder(ctx, "poststart", out)
+    b.add_hook("poststart", path, args)
+    cid, _r = ctx.create(b)
+    expect(not os.path.exists(os.path.join(out, "poststart.json")), "poststart ran during create")
+    p = ctx.rt_async("start", cid)
+    if not ctx.wait_file(os.path.join(out, "holding")):
+        open(os.path.join(out, "release"), "w").close()
+        raise Fail(f"the startContainer hook never ran ({ctx.rt_wait(p).brief()})")
+    # the startContainer hook is blocked, so the program cannot have been executed yet
+    early = os.path.exists(os.path.join(out, "poststart.json"))
+    open(os.path.join(out, "release"), "w").close()
+    r = ctx.rt_wait(p)
+    expect(not early, "poststart ran while the startContainer hook was still running, before "
+           "the program was executed")
+    expect(r.rc == 0, f"start failed: {r.brief()}")
+    expect(os.path.exists(os.path.join(out, "poststart.json")), "poststart had not run when "
+           "start returned")
+    expect(ctx.wait_file(os.path.join(out, "started")), "the program never ran")
+
+
 @check("hooks.poststop", "config.md: poststop hooks run at delete, after the container is "
        "destroyed, with state stopped")
 def _(ctx):

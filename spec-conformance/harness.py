@@ -179,6 +179,29 @@ class Ctx:
             return Result(argv, p.returncode, out.read().decode(errors="replace"),
                           err.read().decode(errors="replace"))
 
+    def rt_async(self, *args):
+        """Starts RUNTIME --root ROOT ARGS in the background; finish it with rt_wait."""
+        argv = [self.runtime, "--root", self.root] + [str(a) for a in args]
+        out = open(os.path.join(self.tmp, f".rt-{self.seq}.async"), "w+b")
+        self.seq += 1
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                             start_new_session=True)
+        p.conformance_out, p.conformance_argv = out, argv
+        self.helpers.append(p)
+        return p
+
+    def rt_wait(self, p, timeout=CALL_TIMEOUT):
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            raise Fail(f"`{' '.join(p.conformance_argv[3:])}` did not finish within {timeout}s")
+        p.conformance_out.seek(0)
+        text = p.conformance_out.read().decode(errors="replace")
+        p.conformance_out.close()
+        return Result(p.conformance_argv, p.returncode, text, text)
+
     def new_id(self, tag=""):
         cid = f"conf-{self.name.replace('.', '-')[:40]}{tag}-{os.getpid()}-{len(self.ids)}"
         cid = "".join(c if c.isalnum() or c in "-_." else "-" for c in cid)
@@ -330,6 +353,9 @@ class Ctx:
             if p.poll() is None:
                 p.kill()
             p.wait()
+            out = getattr(p, "conformance_out", None)
+            if out is not None and not out.closed:
+                out.close()
         for d in self.cgroup_dirs:
             try:
                 os.rmdir(d)
