@@ -560,3 +560,77 @@ def _(ctx):
     del m["type"]
     b.sh("cat /mnt/none/marker; echo; cat /mnt/notype/marker")
     expect_eq(ctx.run_ok(b).split(), ["by-option", "by-option"], "bind mounts by option")
+
+
+def console_socket(ctx):
+    import socket
+    path = os.path.join(ctx.tmp, "console.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    srv.bind(path)
+    srv.listen(1)
+    srv.settimeout(60)
+    return srv, path
+
+
+def read_pty(fd, until, timeout=30):
+    """Reads the pty master until `until` is seen, EOF/EIO or the timeout."""
+    import select
+    import time
+    data = b""
+    deadline = time.monotonic() + timeout
+    while until.encode() not in data and time.monotonic() < deadline:
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if not r:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: the last slave fd was closed
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data.decode(errors="replace")
+
+
+@check("process.terminal", "config.md process.terminal true: a pseudoterminal is allocated and "
+       "duplicated on the process's standard streams; consoleSize sets its size")
+def _(ctx):
+    import socket
+    b = ctx.bundle()
+    b.process["terminal"] = True
+    b.process["consoleSize"] = {"height": 37, "width": 101}
+    b.sh("for f in 0 1 2; do [ -t $f ] && echo tty$f; done; stty size; tty; echo END")
+    b.save()
+    srv, path = console_socket(ctx)
+    cid = ctx.new_id()
+    try:
+        r = ctx.rt("create", "--bundle", b.path, "--console-socket", path, cid)
+        if r.rc != 0:
+            raise Fail(f"create with a console socket failed: {r.brief()}")
+        conn, _ = srv.accept()
+        with conn:
+            conn.settimeout(30)
+            _msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 4)
+        expect(len(fds) == 1, f"expected one pty master fd over the console socket, got {fds}")
+        master = fds[0]
+        try:
+            ctx.start(cid)
+            out = read_pty(master, "END")
+        finally:
+            os.close(master)
+    finally:
+        srv.close()
+    lines = [ln.strip() for ln in out.replace("\r", "").splitlines() if ln.strip()]
+    expect(lines[:3] == ["tty0", "tty1", "tty2"], f"stdio are not all terminals: {lines}")
+    expect("37 101" in lines, f"consoleSize 37x101 not applied (stty size): {lines}")
+    expect(any(ln.startswith("/dev/pts/") for ln in lines),
+           f"tty is not a /dev/pts device: {lines}")
+
+
+@check("process.consoleSize-ignored", "config.md process.consoleSize: runtimes MUST ignore it "
+       "when terminal is false")
+def _(ctx):
+    b = ctx.bundle("sh", "-c", "[ -t 1 ] && echo tty || echo notty")
+    b.process["terminal"] = False
+    b.process["consoleSize"] = {"height": 10, "width": 20}
+    expect_eq(ctx.run_ok(b).strip(), "notty", "stdout with terminal false")
