@@ -463,3 +463,36 @@ def _(ctx):
     b.linux["namespaces"].append({"type": "time"})
     got = ns_of_container(ctx, b, ["time"])["time"]
     expect(got != host_ns("time"), f"container time namespace {got} is the runtime's")
+
+
+def seccomp_arch():
+    return {"x86_64": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "aarch64": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"]}.get(os.uname().machine)
+
+
+@check("linux.seccomp.errno", "config-linux.md seccomp: a rule's action and errnoRet are "
+       "applied to the named syscalls, others follow defaultAction")
+def _(ctx):
+    archs = seccomp_arch()
+    if not archs:
+        raise Skip(f"no seccomp architecture list for {os.uname().machine}")
+    b = ctx.bundle()
+    b.cfg["root"]["readonly"] = False
+    b.linux["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW", "architectures": archs,
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                      "errnoRet": 13}]}
+    out = ctx.sh_ok(b, "mkdir /newdir 2>&1; touch /newfile && echo touched")
+    expect("Permission denied" in out, f"mkdir was not refused with EACCES (13): {out!r}")
+    expect("touched" in out, f"an unlisted syscall was refused: {out!r}")
+
+
+@check("linux.seccomp.unknown-action", "config-linux.md seccomp: an action that cannot be "
+       "mapped MUST error", negative=True)
+def _(ctx):
+    archs = seccomp_arch()
+    if not archs:
+        raise Skip(f"no seccomp architecture list for {os.uname().machine}")
+    b = ctx.bundle("true")
+    b.linux["seccomp"] = {"defaultAction": "SCMP_ACT_CONFORMANCE_BOGUS", "architectures": archs}
+    ctx.run_fails(b, "an unknown seccomp action")
