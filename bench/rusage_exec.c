@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: rusage_exec FD PROG ARGS...\n");
     return 255;
@@ -34,7 +34,6 @@ int main(int argc, char **argv) {
   }
   dprintf(fd, "%ld\n", ru.ru_maxrss);
   close(fd);
-  if (WIFSIGNALED(status))
-    return 128 + WTERMSIG(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return WEXITSTATUS(status);
 }
