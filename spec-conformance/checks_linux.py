@@ -496,3 +496,39 @@ def _(ctx):
     b = ctx.bundle("true")
     b.linux["seccomp"] = {"defaultAction": "SCMP_ACT_CONFORMANCE_BOGUS", "architectures": archs}
     ctx.run_fails(b, "an unknown seccomp action")
+
+
+@check("linux.userns.path", "config-linux.md namespaces: a user namespace joined by path (its "
+       "mappings are the holder's)")
+def _(ctx):
+    holder = ctx.spawn_helper(["unshare", "--user", "--map-root-user", "sleep", "100000"])
+    deadline = time.monotonic() + 30
+    uid_map = ""
+    while time.monotonic() < deadline:
+        try:
+            # unshare writes the maps before it execs sleep
+            with open(f"/proc/{holder.pid}/comm") as f:
+                if f.read().strip() == "sleep":
+                    with open(f"/proc/{holder.pid}/uid_map") as f2:
+                        uid_map = f2.read().split()
+                    break
+        except OSError:
+            pass
+        time.sleep(0.05)
+    else:
+        raise Fail("the user namespace holder did not start")
+    b = ctx.bundle()
+    b.linux["namespaces"].append({"type": "user", "path": f"/proc/{holder.pid}/ns/user"})
+    b.drop_mount("/sys/fs/cgroup")
+    # the holder maps only root: no gid=5 for devpts; the config repeats the joined
+    # namespace's mappings (runc requires them; they describe that namespace)
+    for m in b.cfg["mounts"]:
+        if m["type"] == "devpts":
+            m["options"] = [o for o in m["options"] if not o.startswith("gid=")]
+    c_id, h_id, size = (int(x) for x in uid_map)
+    b.linux["uidMappings"] = [{"containerID": c_id, "hostID": h_id, "size": size}]
+    b.linux["gidMappings"] = [{"containerID": c_id, "hostID": h_id, "size": size}]
+    out = ctx.sh_ok(b, "readlink /proc/self/ns/user; cat /proc/self/uid_map")
+    lines = out.splitlines()
+    expect_eq(lines[0], os.readlink(f"/proc/{holder.pid}/ns/user"), "user namespace")
+    expect_eq(lines[1].split(), uid_map, "uid_map inside the joined user namespace")
