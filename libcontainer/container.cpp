@@ -53,6 +53,8 @@ struct CreateGuard {
   pid_t pid = -1;
   bool armed = true;
   cgroups::Manager* cg = nullptr;
+  const std::vector<spec::Hook>* poststop = nullptr;  // set once create hooks may have run
+  std::string stopped_state;
   ~CreateGuard() {
     if (!armed) return;
     if (pid > 0) {
@@ -64,6 +66,9 @@ struct CreateGuard {
       (void)cg->destroy();
     }
     (void)store.remove(id);
+    // runtime.md: a failed create hook stops the container and continues with
+    // delete, whose poststop hooks run (failures are warnings).
+    if (poststop && !poststop->empty()) run_hooks_warn(*poststop, "poststop", stopped_state);
   }
 };
 
@@ -357,6 +362,8 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
     }
     if (m->type == SyncType::Hooks) {
       std::string s = hook_state(st, ContainerStatus::Created);
+      guard.poststop = &sp.hooks.poststop;
+      guard.stopped_state = hook_state(st, ContainerStatus::Stopped);
       CR_TRY(run_hooks(sp.hooks.prestart, "prestart", s));
       CR_TRY(run_hooks(sp.hooks.create_runtime, "createRuntime", s));
       CR_TRY(sync_send(psock, SyncType::HooksDone, 0, 0, s));
@@ -424,12 +431,41 @@ Status pause_container(const StateStore& store, const std::string& id, bool paus
   return m->freeze(pause);
 }
 
-static Status finish_start(const StateStore& store, const ContainerState& s) {
-  (void)unlink(store.fifo_path(s.id).c_str());
+// Starts the init through exec.fifo and waits until it has exec'd the program.
+// `rfd` is a read end we opened BEFORE opening the writer we signal with, so
+// poll() reports POLLHUP once every writer is gone: the init's own write end is
+// O_CLOEXEC, so that is the moment of execve (or of its death). A failure after
+// start (startContainer hook, execve) is written by the init into the fifo as
+// "E<message>"; a leftover "0" means it died before it read our byte.
+static Status signal_and_await(const std::string& fifo, int rfd) {
+  int wfd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (wfd < 0) {
+    if (errno == ENXIO) return make_error(ErrorKind::BadState, "container not running");
+    return sys_error("open exec fifo");
+  }
+  UniqueFd w(wfd);
+  CR_TRY(write_all(wfd, "0", 1));
+  w.reset();
+  for (;;) {
+    struct pollfd p = {rfd, 0, 0};
+    int r = poll(&p, 1, -1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return sys_error("wait for the container to start");
+    if (p.revents & (POLLHUP | POLLERR)) break;
+  }
+  std::string left;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(rfd, buf, sizeof(buf))) > 0) left.append(buf, n);
+  if (left.empty()) return {};
+  if (left[0] == 'E') return make_error(ErrorKind::Internal, left.substr(1));
+  return make_error(ErrorKind::BadState, "the container's init exited before it was started");
+}
+
+static void run_poststart(const ContainerState& s) {
   auto sp = spec::parse_spec(s.config.dump());
   if (sp && !sp->hooks.poststart.empty())
     run_hooks_warn(sp->hooks.poststart, "poststart", hook_state(s, ContainerStatus::Running));
-  return {};
 }
 
 Status start_container(const StateStore& store, const std::string& id) {
@@ -442,20 +478,31 @@ Status start_container(const StateStore& store, const std::string& id) {
   if (st != ContainerStatus::Created)
     return make_error(ErrorKind::BadState,
                       std::string("cannot start an already ") + status_name(st) + " container");
-  int fd = ::open(store.fifo_path(id).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
+  std::string fifo = store.fifo_path(id);
+  // Probe first: ENXIO (no reader) means the init is gone.
+  int probe = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (probe < 0) {
     if (errno == ENXIO) return make_error(ErrorKind::BadState, "container not running");
     return sys_error("open exec fifo");
   }
-  UniqueFd f(fd);
-  CR_TRY(write_all(fd, "0", 1));
-  return finish_start(store, s);
+  ::close(probe);
+  CR_ASSIGN(UniqueFd rfd, open_path(fifo, O_RDONLY | O_NONBLOCK));
+  auto r = signal_and_await(fifo, rfd.get());
+  (void)unlink(fifo.c_str());
+  CR_TRY(r);
+  run_poststart(s);
+  return {};
 }
 
 Status start_launched(const StateStore& store, Launched& l) {
-  CR_TRY(write_all(l.fifo_w.get(), "0", 1));
+  std::string fifo = store.fifo_path(l.state.id);
+  CR_ASSIGN(UniqueFd rfd, open_path(fifo, O_RDONLY | O_NONBLOCK));
   l.fifo_w.reset();
-  return finish_start(store, l.state);
+  auto r = signal_and_await(fifo, rfd.get());
+  (void)unlink(fifo.c_str());
+  CR_TRY(r);
+  run_poststart(l.state);
+  return {};
 }
 
 Status kill_container(const StateStore& store, const std::string& id, int sig, bool all) {

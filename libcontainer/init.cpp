@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -113,7 +114,6 @@ void container_init(InitPlan& p) {
   if (s.domainname && !s.domainname->empty() &&
       setdomainname(s.domainname->data(), s.domainname->size()) < 0)
     fail(p.sock, sys_error("setdomainname `" + *s.domainname + "`"));
-  (void)l;
 
   // 8. Terminal: the pty lives in the container's devpts; the parent gets the master.
   if (proc.terminal) {
@@ -124,6 +124,9 @@ void container_init(InitPlan& p) {
 
   // 9. The process: rlimits, cwd, user, capabilities, AppArmor, no_new_privs, seccomp.
   INIT_TRY(apply_rlimits(proc.rlimits), "apply rlimits");
+  if (l.personality_domain && *l.personality_domain == "LINUX32" &&
+      personality(PER_LINUX32) < 0)
+    fail(p.sock, sys_error("linux.personality: set LINUX32"));
   auto exe = finish_process(proc, p.caps, p.seccomp, p.sock, p.env);
   if (!exe) fail(p.sock, exe.error());
 
@@ -142,17 +145,22 @@ void container_init(InitPlan& p) {
     if (n != 1) _exit(1);
   }
 
-  // 11. startContainer hooks, then the program in place of this process.
-  if (auto r = run_hooks(s.hooks.start_container, "startContainer", state); !r) {
-    fprintf(stderr, "crunner: %s\n", r.error().what().c_str());
-    _exit(1);
-  }
+  // 11. startContainer hooks, then the program in place of this process. A
+  //     failure is written into exec.fifo for `start` to report ("E<text>").
+  auto fail_started = [&](const Error& e, int code) {
+    std::string msg = "E" + e.what();
+    (void)!write(p.fifo_w, msg.data(), std::min<size_t>(msg.size(), 4000));
+    fprintf(stderr, "crunner: %s\n", e.what().c_str());
+    _exit(code);
+  };
+  if (auto r = run_hooks(s.hooks.start_container, "startContainer", state); !r)
+    fail_started(r.error(), 1);
   auto argv = cstrs(proc.args);
   auto envp = cstrs(p.env);
   execve(exe->c_str(), argv.data(), envp.data());
   int e = errno;
-  fprintf(stderr, "crunner: exec %s: %s\n", exe->c_str(), strerror(e));
-  _exit(e == ENOENT ? 127 : 126);
+  fail_started(sys_error("exec \"" + *exe + "\"", e), e == ENOENT ? 127 : 126);
+  _exit(127);
 }
 
 }  // namespace crunner
