@@ -158,7 +158,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   InitPlan plan;
   std::vector<UniqueFd> ns_fds;
   UniqueFd join_pid, join_time;
-  bool joins_other = false;
+  bool joins_other = false, joins_user = false;
   for (size_t i = 0; i < lx.namespaces.size(); i++) {
     const auto& ns = lx.namespaces[i];
     int f = spec::ns_clone_flag(ns.type);
@@ -182,18 +182,24 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
     if (ns.type == spec::NsType::Pid) {
       join_pid = std::move(*fd);
     } else if (ns.type == spec::NsType::User) {
-      return make_error(ErrorKind::Unsupported,
-                        where + ": joining a user namespace is not supported yet");
+      joins_user = true;
+      plan.joins.insert(plan.joins.begin(), {fd->get(), f});
+      ns_fds.push_back(std::move(*fd));
     } else {
       joins_other = true;
       plan.joins.emplace_back(fd->get(), f);
       ns_fds.push_back(std::move(*fd));
     }
   }
-  if (new_userns && joins_other)
-    return make_error(ErrorKind::Unsupported,
-                      "linux.namespaces: joining namespaces by path together with a new user "
-                      "namespace is not supported yet");
+  // Joining a user namespace, or creating one while joining others, needs the
+  // joins to happen before the new namespaces exist: a first child joins and
+  // unshares, then forks the init into the new pid namespace (two_stage).
+  bool two_stage = joins_user || (new_userns && joins_other);
+  if (two_stage) {
+    plan.two_stage = true;
+    plan.unshare_flags = static_cast<int>(flags);
+    flags = 0;
+  }
 
   // Resources: parsed up front, so a bad value is reported before anything exists.
   cgroups::Resources res;
@@ -321,12 +327,14 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
     return e;
   };
 
-  if (new_userns) {
+  auto write_maps = [&]() -> Status {
     if (auto r = write_id_map(pid, "gid_map", lx.gid_mappings); !r)
       return r.error().context("linux.gidMappings");
     if (auto r = write_id_map(pid, "uid_map", lx.uid_mappings); !r)
       return r.error().context("linux.uidMappings");
-  }
+    return {};
+  };
+  if (new_userns && !two_stage) CR_TRY(write_maps());
   // cgroups: joined here (idempotent after CLONE_INTO_CGROUP), before the
   // child may unshare its cgroup namespace.
   CR_TRY_CTX(cg->add_pid(pid), "join cgroup");
@@ -360,7 +368,18 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
       if (m->err == ENOENT) e.kind = ErrorKind::NotFound;
       return e;
     }
-    if (m->type == SyncType::Hooks) {
+    if (m->type == SyncType::UserNs) {  // two-stage: the first child unshared its userns
+      CR_TRY(write_maps());
+      CR_TRY(sync_send(psock, SyncType::MapsDone));
+    } else if (m->type == SyncType::Pid) {  // two-stage: the init, forked by the first child
+      int status;
+      waitpid(pid, &status, 0);
+      pid = static_cast<pid_t>(m->arg);
+      guard.pid = pid;
+      l.pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+      st.pid = pid;
+      st.start_time = process_start_time(pid);
+    } else if (m->type == SyncType::Hooks) {
       std::string s = hook_state(st, ContainerStatus::Created);
       guard.poststop = &sp.hooks.poststop;
       guard.stopped_state = hook_state(st, ContainerStatus::Stopped);

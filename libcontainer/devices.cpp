@@ -52,8 +52,7 @@ std::vector<spec::Device> default_devices() {
 
 Status create_device(int rootfd, const spec::Device& dev, bool bind) {
   std::string path = clean_path("/" + dev.path);
-  if (path == "/")
-    return invalid_spec("device path `" + dev.path + "` is the root directory");
+  if (path == "/") return invalid_spec("device path `" + dev.path + "` is the root directory");
   CR_ASSIGN(mode_t type, node_type(dev.type));
   // FIFOs need no privilege: created even in a user namespace.
   if (bind && type != S_IFIFO) return bind_device(rootfd, dev);
@@ -67,8 +66,8 @@ Status create_device(int rootfd, const spec::Device& dev, bool bind) {
       if (fstatat(parent.dir.get(), parent.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0)
         return sys_error("stat `" + dev.path + "`");
       if ((st.st_mode & S_IFMT) != type || (type != S_IFIFO && st.st_rdev != rdev))
-        return make_error(ErrorKind::Exists, "`" + dev.path +
-                                                 "` exists and is not the requested device");
+        return make_error(ErrorKind::Exists,
+                          "`" + dev.path + "` exists and is not the requested device");
       return {};
     }
     if (errno == EPERM) return bind_device(rootfd, dev);

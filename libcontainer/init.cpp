@@ -82,7 +82,29 @@ void container_init(InitPlan& p) {
   // 3. Wait for the parent: id maps written, cgroups joined.
   auto go = sync_expect(p.sock, SyncType::MapsDone);
   if (!go) _exit(1);
-  if (p.new_userns) {
+  if (p.two_stage) {
+    // Joins first (user first), while we still hold the caps they need.
+    for (auto& [fd, type] : p.joins)
+      if (setns(fd, type) < 0) fail(p.sock, sys_error("join namespace (setns)"));
+    if (p.new_userns) {
+      if (unshare(CLONE_NEWUSER) < 0) fail(p.sock, sys_error("create user namespace"));
+      if (auto r = sync_send(p.sock, SyncType::UserNs); !r) _exit(1);
+      if (!sync_expect(p.sock, SyncType::MapsDone)) _exit(1);
+    }
+    if (setresgid(0, 0, 0) < 0) fail(p.sock, sys_error("setgid 0 in the user namespace"));
+    if (setresuid(0, 0, 0) < 0) fail(p.sock, sys_error("setuid 0 in the user namespace"));
+    if (unshare(p.unshare_flags & ~CLONE_NEWUSER) < 0) fail(p.sock, sys_error("create namespaces"));
+    pid_t init = fork();
+    if (init < 0) fail(p.sock, sys_error("fork the container init"));
+    if (init > 0) {
+      (void)sync_send(p.sock, SyncType::Pid, 0, init);
+      _exit(0);
+    }
+    // The init's parent (the first child) exits now: no parent-death signal;
+    // if crunner dies, the init sees EOF on the sync socket and exits.
+    prctl(PR_SET_PDEATHSIG, 0);
+    p.joins.clear();
+  } else if (p.new_userns) {
     if (setresgid(0, 0, 0) < 0) fail(p.sock, sys_error("setgid 0 in the user namespace"));
     if (setresuid(0, 0, 0) < 0) fail(p.sock, sys_error("setuid 0 in the user namespace"));
   }
@@ -124,8 +146,7 @@ void container_init(InitPlan& p) {
 
   // 9. The process: rlimits, cwd, user, capabilities, AppArmor, no_new_privs, seccomp.
   INIT_TRY(apply_rlimits(proc.rlimits), "apply rlimits");
-  if (l.personality_domain && *l.personality_domain == "LINUX32" &&
-      personality(PER_LINUX32) < 0)
+  if (l.personality_domain && *l.personality_domain == "LINUX32" && personality(PER_LINUX32) < 0)
     fail(p.sock, sys_error("linux.personality: set LINUX32"));
   auto exe = finish_process(proc, p.caps, p.seccomp, p.sock, p.env);
   if (!exe) fail(p.sock, exe.error());

@@ -23,9 +23,11 @@ struct InitPlan {
   bool new_userns = false;
   bool new_cgroupns = false;               // unshared after the parent placed us in our cgroups
   bool new_netns = false;                  // bring lo up
-  std::vector<std::pair<int, int>> joins;  // (ns fd, CLONE_NEW*) joined after clone
-  int preserve_fds = 0;                    // fds 3 .. 3+n-1 stay open
-  std::vector<int> close_fds;              // parent-only fds (the state lock) closed at once
+  std::vector<std::pair<int, int>> joins;  // (ns fd, CLONE_NEW*) joined after clone, user first
+  bool two_stage = false;  // join, unshare(unshare_flags), fork the init (see sync.hpp)
+  int unshare_flags = 0;
+  int preserve_fds = 0;        // fds 3 .. 3+n-1 stay open
+  std::vector<int> close_fds;  // parent-only fds (the state lock) closed at once
   CapSets caps;
   const seccomp::Program* seccomp = nullptr;  // compiled by the parent
   std::vector<std::string> env;

@@ -25,6 +25,10 @@ const char* sync_type_name(SyncType t) {
       return "error";
     case SyncType::Seccomp:
       return "seccomp";
+    case SyncType::UserNs:
+      return "userns";
+    case SyncType::Pid:
+      return "pid";
     case SyncType::Abort:
       return "abort";
   }

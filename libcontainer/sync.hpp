@@ -25,6 +25,10 @@
 //   state.json, pid file; exit (create)      blocks reading exec.fifo
 //   start: writes exec.fifo ------------->   startContainer hooks, execve
 //
+//   two-stage (a user namespace joined by path, or a new one with joined
+//   namespaces): the first child joins, unshares the user namespace (UserNs ->
+//   maps -> MapsDone), unshares the rest, forks the init (Pid) and exits.
+//
 //   Any step may instead send  <--- Error{err, msg}  and _exit(1).
 #pragma once
 
@@ -45,6 +49,8 @@ enum class SyncType : uint32_t {
   Error = 6,
   Abort = 7,
   Seccomp = 8,  // child -> parent: the seccomp notify fd (listenerPath)
+  UserNs = 9,   // two-stage child -> parent: user namespace unshared, write the maps
+  Pid = 10,     // two-stage child -> parent: arg = host pid of the forked init
 };
 
 struct SyncMsg {
