@@ -262,6 +262,8 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   plan.fifo_r = fifo_r.get();
   plan.fifo_w = fifo_w.get();
   plan.no_pivot = o.no_pivot;
+  plan.new_keyring = !o.no_new_keyring;
+  plan.id = o.id;
   plan.new_userns = new_userns;
   plan.new_cgroupns = new_cgroupns;
   plan.new_netns = new_netns;

@@ -115,6 +115,13 @@ void container_init(InitPlan& p) {
   if (p.new_cgroupns && unshare(CLONE_NEWCGROUP) < 0)
     fail(p.sock, sys_error("create cgroup namespace"));
   if (setsid() < 0) fail(p.sock, sys_error("setsid"));
+  // A session keyring of our own, named like runc's, so the container cannot
+  // read the host session's keys (KEYCTL_JOIN_SESSION_KEYRING = 1).
+  if (p.new_keyring) {
+    std::string name = "_ses." + p.id;
+    if (syscall(SYS_keyctl, 1, name.c_str()) < 0 && errno != ENOSYS && errno != EPERM)
+      fail(p.sock, sys_error("join a new session keyring"));
+  }
   if (p.new_netns) INIT_TRY(loopback_up(), "bring up loopback");
 
   // 5. Mounts and devices.

@@ -16,10 +16,12 @@ struct InitPlan {
   const spec::Spec* spec = nullptr;
   std::string rootfs;  // absolute realpath
   std::string bundle;  // absolute
+  std::string id;
   int sock = -1;       // child end of the sync socketpair
   int fifo_r = -1;     // exec.fifo, read end: blocks until `start`
   int fifo_w = -1;     // exec.fifo, held open so the read blocks instead of EOF
   bool no_pivot = false;
+  bool new_keyring = true;  // join a fresh session keyring (unless --no-new-keyring)
   bool new_userns = false;
   bool new_cgroupns = false;               // unshared after the parent placed us in our cgroups
   bool new_netns = false;                  // bring lo up
