@@ -322,6 +322,18 @@ Result<int64_t> memory_swap_to_v2(int64_t swap, int64_t limit) {
   return swap - limit;
 }
 
+json merge_resources(const json& base, const json& update) {
+  json out = base.is_object() ? base : json::object();
+  if (!update.is_object()) return out;
+  for (auto& [k, v] : update.items()) {
+    if (v.is_object() && out.contains(k) && out[k].is_object())
+      out[k] = merge_resources(out[k], v);
+    else
+      out[k] = v;
+  }
+  return out;
+}
+
 Result<int64_t> parse_size(const std::string& s0) {
   std::string s = trim(s0);
   if (s == "-1") return -1;

@@ -100,6 +100,9 @@ struct UpdateFlags {
 };
 // The flags as a LinuxResources JSON object (only the given fields).
 Result<nlohmann::json> resources_from_update_flags(const UpdateFlags& f);
+// The resources to save after `update`: base with the update's fields replacing its own
+// (objects merged key by key; arrays and scalars replaced).
+nlohmann::json merge_resources(const nlohmann::json& base, const nlohmann::json& update);
 // "512m" / "1G" / "1024" / "-1" -> bytes (like docker's units.RAMInBytes).
 Result<int64_t> parse_size(const std::string& s);
 

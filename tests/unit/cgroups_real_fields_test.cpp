@@ -1,7 +1,13 @@
 // Every resource field this kernel supports, applied to a real cgroup and read back from the
 // kernel's files (v1/hybrid on the host, v2 in the guest).
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <catch2/catch.hpp>
 
 #include "cgroups/manager.hpp"
@@ -220,4 +226,50 @@ TEST_CASE("real fields: controllers this kernel lacks are named in the error", "
     CHECK(s.error().kind == ErrorKind::Unsupported);
     CHECK(s.error().what().find("the " + ctrl + " controller is not mounted") != std::string::npos);
   }
+}
+
+TEST_CASE("real: disableOOMKiller (v1) leaves the hog waiting under OOM, with an event",
+          "[cgroups][real]") {
+  if (!is_root()) return;
+  Cg cg;
+  if (cg.m->mode() == Mode::Unified) return;  // no such knob on v2
+  Resources r;
+  r.memory.limit = 16 << 20;
+  r.memory.swap = 16 << 20;
+  r.memory.disable_oom_killer = true;
+  cg.apply_ok(r);
+  auto watch = cg.m->watch_oom();
+  REQUIRE(watch.ok());
+  int p[2];
+  REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    for (int sig : {SIGINT, SIGILL, SIGFPE, SIGSEGV, SIGTERM, SIGABRT}) signal(sig, SIG_DFL);
+    close(p[1]);
+    char c;
+    if (read(p[0], &c, 1) != 1) _exit(120);
+    size_t len = 64 << 20;
+    char* m = static_cast<char*>(
+        mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    for (size_t i = 0; i < len; i += 4096) m[i] = 1;
+    _exit(0);
+  }
+  close(p[0]);
+  REQUIRE(cg.m->add_pid(pid).ok());
+  REQUIRE(write(p[1], "x", 1) == 1);
+  close(p[1]);
+  struct pollfd pf = {(*watch)->fd(), POLLIN, 0};
+  REQUIRE(poll(&pf, 1, 60000) == 1);
+  auto n = (*watch)->consume();
+  REQUIRE(n.ok());
+  CHECK(*n >= 1);
+  auto s = cg.m->stats();
+  REQUIRE(s.ok());
+  CHECK(s->memory.under_oom);
+  CHECK(s->memory.oom_kill == 0);
+  REQUIRE(cg.m->kill_all(SIGKILL).ok());
+  int st = 0;
+  waitpid(pid, &st, 0);
+  CHECK(WTERMSIG(st) == SIGKILL);
 }

@@ -179,3 +179,12 @@ TEST_CASE("default device rules start with deny all", "[cgroups]") {
   CHECK(d[1].v1_string() == "c *:* m");
   CHECK(d.back().v1_string() == "c 136:* rwm");
 }
+
+TEST_CASE("merge_resources: update fields replace saved ones", "[cgroups]") {
+  auto base = json::parse(R"({"memory":{"limit":100,"swap":200},"pids":{"limit":5},
+                              "devices":[{"allow":false,"access":"rwm"}]})");
+  auto upd = json::parse(R"({"memory":{"limit":300},"cpu":{"shares":2},"devices":[]})");
+  CHECK(merge_resources(base, upd) == json::parse(R"({"memory":{"limit":300,"swap":200},
+        "pids":{"limit":5},"cpu":{"shares":2},"devices":[]})"));
+  CHECK(merge_resources(nullptr, upd) == upd);
+}
