@@ -30,7 +30,18 @@ struct Cg {
     REQUIRE(m->create().ok());
     j = m->to_json();
   }
-  ~Cg() { (void)m->destroy(); }
+  ~Cg() {
+    // Even after a failed REQUIRE: no process and no directory may stay behind.
+    (void)m->kill_all(SIGKILL);
+    for (int i = 0; i < 3000; ++i) {
+      while (waitpid(-1, nullptr, WNOHANG) > 0) {
+      }
+      auto p = m->pids();
+      if (!p.ok() || p->empty()) break;
+      usleep(10000);
+    }
+    (void)m->destroy();
+  }
   // A kernel file of the container's cgroup: v1 controller dir, or the v2 dir.
   std::string read(const std::string& ctrl, const std::string& file) const {
     std::string dir = m->mode() == Mode::Unified ? j["unified"].get<std::string>()
