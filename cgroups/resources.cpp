@@ -286,14 +286,38 @@ std::string DeviceRule::v1_string() const {
   return std::string(1, type) + " " + num(major) + ":" + num(minor) + " " + access;
 }
 
-std::vector<DeviceRule> default_device_rules() {
+std::vector<DeviceRule> allowed_device_rules() {
   std::vector<DeviceRule> v;
-  v.push_back({false, 'a', kWildcard, kWildcard, "rwm"});
   v.push_back({true, 'c', kWildcard, kWildcard, "m"});
   v.push_back({true, 'b', kWildcard, kWildcard, "m"});
   for (auto [maj, min] : {std::pair{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}})
     v.push_back({true, 'c', maj, min, "rwm"});
   v.push_back({true, 'c', 136, kWildcard, "rwm"});
+  return v;
+}
+
+std::vector<DeviceRule> default_device_rules() {
+  std::vector<DeviceRule> v = {{false, 'a', kWildcard, kWildcard, "rwm"}};
+  auto a = allowed_device_rules();
+  v.insert(v.end(), a.begin(), a.end());
+  return v;
+}
+
+std::vector<DeviceRule> container_device_rules(
+    const std::optional<std::vector<DeviceRule>>& spec_rules,
+    const std::vector<DeviceRule>& linux_device_nodes) {
+  std::vector<DeviceRule> v;
+  if (spec_rules)
+    v = *spec_rules;
+  else
+    v.push_back({false, 'a', kWildcard, kWildcard, "rwm"});
+  auto a = allowed_device_rules();
+  v.insert(v.end(), a.begin(), a.end());
+  for (auto n : linux_device_nodes) {
+    n.allow = true;
+    n.access = "rwm";
+    v.push_back(n);
+  }
   return v;
 }
 
