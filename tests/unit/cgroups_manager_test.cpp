@@ -97,6 +97,28 @@ TEST_CASE("v1 manager: missing controllers are named; unified needs v2", "[cgrou
   REQUIRE((*m)->destroy().ok());
 }
 
+TEST_CASE("hybrid manager: hugetlb on the unified hierarchy when enabled there",
+          "[cgroups][manager]") {
+  FakeTree t;
+  v1_layout(t);
+  auto m = make_manager("/crunner-test-h", "h", false, fake_opts(t, Mode::Hybrid));
+  REQUIRE(m.ok());
+  REQUIRE((*m)->create().ok());
+  Resources r;
+  r.hugepage_limits = {{"2MB", 4194304}};
+  auto s = (*m)->apply(r);
+  REQUIRE_FALSE(s.ok());  // not enabled for our cgroup: refused, named
+  CHECK(s.error().what().find("not enabled for `" + t.path("unified/crunner-test-h")) !=
+        std::string::npos);
+  t.file("unified/crunner-test-h/hugetlb.2MB.max", "max\n");
+  t.file("unified/crunner-test-h/hugetlb.2MB.current", "2097152\n");
+  REQUIRE((*m)->apply(r).ok());
+  CHECK(t.read("unified/crunner-test-h/hugetlb.2MB.max") == "4194304");
+  std::filesystem::remove(t.path("unified/crunner-test-h/hugetlb.2MB.max"));
+  std::filesystem::remove(t.path("unified/crunner-test-h/hugetlb.2MB.current"));
+  REQUIRE((*m)->destroy().ok());
+}
+
 TEST_CASE("v2 manager: relative path below the parent of the own cgroup", "[cgroups][manager]") {
   FakeTree t;
   auto m = make_manager("c3", "c3", false, fake_opts(t, Mode::Unified));
