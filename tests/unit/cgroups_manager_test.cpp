@@ -161,3 +161,21 @@ TEST_CASE("detect_mode on this machine's root and on a plain directory", "[cgrou
   CHECK(*m == Mode::Legacy);
   CHECK_FALSE(detect_mode(t.path("nope")).ok());
 }
+
+TEST_CASE("procs_recursive walks sub-cgroups; rmdir_tree removes them", "[cgroups][manager]") {
+  FakeTree t;
+  t.file("c/cgroup.procs", "10\n3\n");
+  t.file("c/a/cgroup.procs", "7\n");
+  t.file("c/a/b/cgroup.procs", "3\n12\n");
+  auto p = procs_recursive(t.path("c"));
+  REQUIRE(p.ok());
+  CHECK(*p == std::vector<pid_t>{3, 7, 10, 12});
+  auto gone = procs_recursive(t.path("nope"));
+  REQUIRE(gone.ok());
+  CHECK(gone->empty());
+  t.dir("d/x/y");
+  t.dir("d/z");
+  REQUIRE(rmdir_tree(t.path("d")).ok());
+  CHECK_FALSE(t.exists("d"));
+  CHECK(rmdir_tree(t.path("d")).ok());
+}
