@@ -167,9 +167,12 @@ Result<std::unique_ptr<Manager>> load_manager(const nlohmann::json& j) {
 }
 
 Status signal_all_frozen(Manager& m, int sig) {
+  // Freeze so that nothing forks past the signal. A task the freezer cannot stop (one
+  // waiting under OOM with the OOM killer disabled) must not stop the kill: go on unfrozen,
+  // as runc does.
   auto was = m.frozen();
-  bool can_freeze = was.ok();
-  if (can_freeze && !*was) CR_TRY_CTX(m.freeze(true), "signal all processes");
+  bool froze = false;
+  if (was.ok() && !*was) froze = m.freeze(true).ok();
   CR_ASSIGN(auto pids, m.pids());
   Status first;
   for (pid_t p : pids) {
@@ -177,7 +180,8 @@ Status signal_all_frozen(Manager& m, int sig) {
       first = sys_error("kill process " + std::to_string(p));
   }
   // Thaw so that the signal is delivered; a paused container stays paused for other signals.
-  if (can_freeze && (!*was || sig == SIGKILL)) CR_TRY_CTX(m.freeze(false), "signal all processes");
+  bool thaw = froze || (was.ok() && *was && sig == SIGKILL);
+  if (thaw) CR_TRY_CTX(m.freeze(false), "signal all processes");
   return first;
 }
 

@@ -286,14 +286,38 @@ std::string DeviceRule::v1_string() const {
   return std::string(1, type) + " " + num(major) + ":" + num(minor) + " " + access;
 }
 
-std::vector<DeviceRule> default_device_rules() {
+std::vector<DeviceRule> allowed_device_rules() {
   std::vector<DeviceRule> v;
-  v.push_back({false, 'a', kWildcard, kWildcard, "rwm"});
   v.push_back({true, 'c', kWildcard, kWildcard, "m"});
   v.push_back({true, 'b', kWildcard, kWildcard, "m"});
   for (auto [maj, min] : {std::pair{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}})
     v.push_back({true, 'c', maj, min, "rwm"});
   v.push_back({true, 'c', 136, kWildcard, "rwm"});
+  return v;
+}
+
+std::vector<DeviceRule> default_device_rules() {
+  std::vector<DeviceRule> v = {{false, 'a', kWildcard, kWildcard, "rwm"}};
+  auto a = allowed_device_rules();
+  v.insert(v.end(), a.begin(), a.end());
+  return v;
+}
+
+std::vector<DeviceRule> container_device_rules(
+    const std::optional<std::vector<DeviceRule>>& spec_rules,
+    const std::vector<DeviceRule>& linux_device_nodes) {
+  std::vector<DeviceRule> v;
+  if (spec_rules)
+    v = *spec_rules;
+  else
+    v.push_back({false, 'a', kWildcard, kWildcard, "rwm"});
+  auto a = allowed_device_rules();
+  v.insert(v.end(), a.begin(), a.end());
+  for (auto n : linux_device_nodes) {
+    n.allow = true;
+    n.access = "rwm";
+    v.push_back(n);
+  }
   return v;
 }
 
@@ -320,6 +344,18 @@ Result<int64_t> memory_swap_to_v2(int64_t swap, int64_t limit) {
     return invalid_spec("memory.swap " + std::to_string(swap) + " must be >= memory.limit " +
                         std::to_string(limit) + " (memory+swap total)");
   return swap - limit;
+}
+
+json merge_resources(const json& base, const json& update) {
+  json out = base.is_object() ? base : json::object();
+  if (!update.is_object()) return out;
+  for (auto& [k, v] : update.items()) {
+    if (v.is_object() && out.contains(k) && out[k].is_object())
+      out[k] = merge_resources(out[k], v);
+    else
+      out[k] = v;
+  }
+  return out;
 }
 
 Result<int64_t> parse_size(const std::string& s0) {

@@ -84,10 +84,17 @@ struct Resources {
 Result<Resources> parse_resources(const nlohmann::json& j,
                                   const std::string& where = "linux.resources");
 
-// runc's default device rules (the ones `runc` allows in every container besides the spec's):
-// deny all, then mknod any c/b, /dev/null, zero, full, random, urandom, tty, console, ptmx,
-// pts/*, and deny tun. The caller puts these before linux.resources.devices.
+// runc's AllowedDevices: mknod of any c/b, /dev/null, zero, full, random, urandom, tty,
+// console, ptmx and pts/*.
+std::vector<DeviceRule> allowed_device_rules();
+// "deny all" followed by allowed_device_rules() (what a container gets with no spec rules).
 std::vector<DeviceRule> default_device_rules();
+// The rule list to apply for a container, as runc builds it: the spec's
+// linux.resources.devices, then the allowed devices, then "rwm" for each linux.devices node
+// (type 'c'/'b', major, minor). Without spec rules the list starts with "deny all".
+std::vector<DeviceRule> container_device_rules(
+    const std::optional<std::vector<DeviceRule>>& spec_rules,
+    const std::vector<DeviceRule>& linux_device_nodes = {});
 
 // runc update's single-value flags. Empty optional = flag not given.
 struct UpdateFlags {
@@ -100,6 +107,9 @@ struct UpdateFlags {
 };
 // The flags as a LinuxResources JSON object (only the given fields).
 Result<nlohmann::json> resources_from_update_flags(const UpdateFlags& f);
+// The resources to save after `update`: base with the update's fields replacing its own
+// (objects merged key by key; arrays and scalars replaced).
+nlohmann::json merge_resources(const nlohmann::json& base, const nlohmann::json& update);
 // "512m" / "1G" / "1024" / "-1" -> bytes (like docker's units.RAMInBytes).
 Result<int64_t> parse_size(const std::string& s);
 

@@ -243,9 +243,9 @@ Result<bool> is_frozen(const CgDir& d) {
 Status set_freezer(const CgDir& d, bool frozen) {
   const std::string want = frozen ? "FROZEN" : "THAWED";
   // FREEZING can get stuck while tasks fork; re-kick the freeze now and then (as runc does).
-  for (int i = 0; i < 5000; ++i) {
+  for (int i = 0; i < 1000; ++i) {
     if (i % 50 == 0) {
-      if (frozen && i > 0 && i % 500 == 0) CR_TRY(cg_write(d, "freezer.state", "THAWED"));
+      if (frozen && i > 0 && i % 250 == 0) CR_TRY(cg_write(d, "freezer.state", "THAWED"));
       CR_TRY(cg_write(d, "freezer.state", want));
     }
     CR_ASSIGN(std::string s, cg_read(d, "freezer.state"));

@@ -124,8 +124,22 @@ Status V1Manager::apply(const Resources& r) {
     CR_TRY(v1::set_blkio(d, r.block_io));
   }
   if (!r.hugepage_limits.empty()) {
-    CR_ASSIGN(CgDir d, dir("hugetlb", "hugepageLimits"));
-    CR_TRY(v1::set_hugetlb(d, r.hugepage_limits));
+    if (!has("hugetlb") && !unified_.empty()) {
+      // Hybrid hosts may run hugetlb on the unified hierarchy: use it when it is enabled for
+      // our cgroup there (we never enable controllers in a hierarchy root we do not own).
+      CR_ASSIGN(CgDir u, open_cgdir(unified_));
+      if (cg_exists(u, "hugetlb." + r.hugepage_limits.front().page_size + ".max")) {
+        CR_TRY(v2::set_hugetlb(u, r.hugepage_limits));
+      } else {
+        return make_error(ErrorKind::Unsupported,
+                          "cannot set hugepageLimits: the hugetlb controller is not mounted "
+                          "under `" +
+                              root_ + "` and not enabled for `" + unified_ + "`");
+      }
+    } else {
+      CR_ASSIGN(CgDir d, dir("hugetlb", "hugepageLimits"));
+      CR_TRY(v1::set_hugetlb(d, r.hugepage_limits));
+    }
   }
   if (r.network.class_id) {
     CR_ASSIGN(CgDir d, dir("net_cls", "network.classID"));
@@ -186,6 +200,9 @@ Result<Stats> V1Manager::stats() const {
   CR_TRY_CTX(with("pids", v1::read_pids), "pids stats");
   CR_TRY_CTX(with("blkio", v1::read_blkio), "blkio stats");
   CR_TRY_CTX(with("hugetlb", v1::read_hugetlb), "hugetlb stats");
+  if (!has("hugetlb") && !unified_.empty()) {
+    if (auto u = open_cgdir(unified_); u.ok()) CR_TRY_CTX(v2::read_hugetlb(*u, s), "hugetlb stats");
+  }
   return s;
 }
 

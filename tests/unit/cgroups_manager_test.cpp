@@ -97,6 +97,28 @@ TEST_CASE("v1 manager: missing controllers are named; unified needs v2", "[cgrou
   REQUIRE((*m)->destroy().ok());
 }
 
+TEST_CASE("hybrid manager: hugetlb on the unified hierarchy when enabled there",
+          "[cgroups][manager]") {
+  FakeTree t;
+  v1_layout(t);
+  auto m = make_manager("/crunner-test-h", "h", false, fake_opts(t, Mode::Hybrid));
+  REQUIRE(m.ok());
+  REQUIRE((*m)->create().ok());
+  Resources r;
+  r.hugepage_limits = {{"2MB", 4194304}};
+  auto s = (*m)->apply(r);
+  REQUIRE_FALSE(s.ok());  // not enabled for our cgroup: refused, named
+  CHECK(s.error().what().find("not enabled for `" + t.path("unified/crunner-test-h")) !=
+        std::string::npos);
+  t.file("unified/crunner-test-h/hugetlb.2MB.max", "max\n");
+  t.file("unified/crunner-test-h/hugetlb.2MB.current", "2097152\n");
+  REQUIRE((*m)->apply(r).ok());
+  CHECK(t.read("unified/crunner-test-h/hugetlb.2MB.max") == "4194304");
+  std::filesystem::remove(t.path("unified/crunner-test-h/hugetlb.2MB.max"));
+  std::filesystem::remove(t.path("unified/crunner-test-h/hugetlb.2MB.current"));
+  REQUIRE((*m)->destroy().ok());
+}
+
 TEST_CASE("v2 manager: relative path below the parent of the own cgroup", "[cgroups][manager]") {
   FakeTree t;
   auto m = make_manager("c3", "c3", false, fake_opts(t, Mode::Unified));
@@ -138,4 +160,22 @@ TEST_CASE("detect_mode on this machine's root and on a plain directory", "[cgrou
   REQUIRE(m.ok());
   CHECK(*m == Mode::Legacy);
   CHECK_FALSE(detect_mode(t.path("nope")).ok());
+}
+
+TEST_CASE("procs_recursive walks sub-cgroups; rmdir_tree removes them", "[cgroups][manager]") {
+  FakeTree t;
+  t.file("c/cgroup.procs", "10\n3\n");
+  t.file("c/a/cgroup.procs", "7\n");
+  t.file("c/a/b/cgroup.procs", "3\n12\n");
+  auto p = procs_recursive(t.path("c"));
+  REQUIRE(p.ok());
+  CHECK(*p == std::vector<pid_t>{3, 7, 10, 12});
+  auto gone = procs_recursive(t.path("nope"));
+  REQUIRE(gone.ok());
+  CHECK(gone->empty());
+  t.dir("d/x/y");
+  t.dir("d/z");
+  REQUIRE(rmdir_tree(t.path("d")).ok());
+  CHECK_FALSE(t.exists("d"));
+  CHECK(rmdir_tree(t.path("d")).ok());
 }

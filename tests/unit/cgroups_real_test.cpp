@@ -457,3 +457,26 @@ TEST_CASE("real v2: clone3 CLONE_INTO_CGROUP starts the child inside the cgroup"
   REQUIRE(WIFEXITED(st));
   CHECK(WEXITSTATUS(st) == 0);
 }
+
+TEST_CASE("real: nested cgroups made inside the container are listed, killed and removed",
+          "[cgroups][real]") {
+  if (!can_run_real()) return;
+  RealCgroup cg;
+  auto j = cg.m->to_json();
+  std::string base = cg.m->mode() == Mode::Unified ? j["unified"].get<std::string>()
+                                                   : j["paths"]["pids"].get<std::string>();
+  std::string nested = base + "/inner/deeper";
+  REQUIRE(mkdir_p(nested).ok());
+  pid_t pid = cg.spawn([] {
+    pause();
+    return 0;
+  });
+  REQUIRE(write_file(nested + "/cgroup.procs", std::to_string(pid)).ok());
+  auto pids = cg.m->pids();
+  REQUIRE(pids.ok());
+  CHECK(*pids == std::vector<pid_t>{pid});
+  REQUIRE(cg.m->kill_all(SIGKILL).ok());
+  CHECK(WTERMSIG(wait_status(pid)) == SIGKILL);
+  REQUIRE(cg.m->destroy().ok());
+  CHECK_FALSE(std::filesystem::exists(base));
+}

@@ -179,3 +179,28 @@ TEST_CASE("default device rules start with deny all", "[cgroups]") {
   CHECK(d[1].v1_string() == "c *:* m");
   CHECK(d.back().v1_string() == "c 136:* rwm");
 }
+
+TEST_CASE("merge_resources: update fields replace saved ones", "[cgroups]") {
+  auto base = json::parse(R"({"memory":{"limit":100,"swap":200},"pids":{"limit":5},
+                              "devices":[{"allow":false,"access":"rwm"}]})");
+  auto upd = json::parse(R"({"memory":{"limit":300},"cpu":{"shares":2},"devices":[]})");
+  CHECK(merge_resources(base, upd) == json::parse(R"({"memory":{"limit":300,"swap":200},
+        "pids":{"limit":5},"cpu":{"shares":2},"devices":[]})"));
+  CHECK(merge_resources(nullptr, upd) == upd);
+}
+
+TEST_CASE("container device rules: spec rules, then runc's allowed devices, then nodes",
+          "[cgroups]") {
+  std::vector<DeviceRule> spec = {{false, 'a', kWildcard, kWildcard, "rwm"},
+                                  {false, 'c', 1, 3, "rwm"}};
+  auto v = container_device_rules(spec, {{false, 'c', 10, 229, "r"}});
+  REQUIRE(v.size() == 2 + allowed_device_rules().size() + 1);
+  CHECK(v[1].v1_string() == "c 1:3 rwm");
+  CHECK(v[2].v1_string() == "c *:* m");
+  CHECK(v.back().v1_string() == "c 10:229 rwm");
+  CHECK(v.back().allow);
+  auto none = container_device_rules(std::nullopt);
+  CHECK(none[0].v1_string() == "a *:* rwm");
+  CHECK_FALSE(none[0].allow);
+  CHECK(none.size() == default_device_rules().size());
+}
