@@ -205,10 +205,15 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   cgroups::Resources res;
   if (!lx.resources.is_null()) {
     CR_ASSIGN(res, cgroups::parse_resources(lx.resources));
-    if (res.devices) {
-      auto defaults = cgroups::default_device_rules();
-      res.devices->insert(res.devices->end(), defaults.begin() + 1, defaults.end());
-    }
+  }
+  {
+    // runc's device policy: the spec's rules, the always-allowed devices, then
+    // one rule per linux.devices node (deny-all first when the spec has none).
+    std::vector<cgroups::DeviceRule> nodes;
+    for (auto& d : lx.devices)
+      if (d.type == "c" || d.type == "b" || d.type == "u")
+        nodes.push_back({true, d.type == "b" ? 'b' : 'c', d.major, d.minor, "rwm"});
+    res.devices = cgroups::container_device_rules(res.devices, nodes);
   }
   CR_ASSIGN(auto cg, cgroups::make_manager(lx.cgroups_path, o.id, o.systemd_cgroup));
 

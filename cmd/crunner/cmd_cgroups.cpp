@@ -199,7 +199,8 @@ void register_cgroups(CLI::App& app, Globals& g, Handler* out) {
       if (lock) {
         ContainerState s = lc->first;
         if (s.config.is_object()) {
-          s.config["linux"]["resources"].merge_patch(j);
+          s.config["linux"]["resources"] = cgroups::merge_resources(
+              s.config["linux"].value("resources", nlohmann::json::object()), j);
           (void)store.save(s);
         }
       }

@@ -133,7 +133,8 @@ void register_info(CLI::App& app, Globals& g, Handler* out) {
   // criu 3.17 from Debian cannot run on this kernel, so checkpoint/restore are
   // not implemented: say so instead of pretending.
   for (const char* name : {"checkpoint", "restore"}) {
-    auto* c = app.add_subcommand(name, std::string(name) + " a container with criu (not supported)");
+    auto* c =
+        app.add_subcommand(name, std::string(name) + " a container with criu (not supported)");
     c->allow_extras();
     c->callback([&g, out, name] {
       *out = [&g, name] {
