@@ -45,6 +45,8 @@ struct Program {
 
 // Checks linux.seccomp without compiling it. Errors name the field path:
 // `linux.seccomp.syscalls[3].action: unknown action "SCMP_ACT_FOO"`.
+// Beyond the types and names: NOTIFY is refused as the default action and for write
+// and sendmsg (the init uses them after loading the filter), and needs listenerPath.
 Status validate(const nlohmann::json& linux_seccomp, const std::string& where = "linux.seccomp");
 
 // Validates and compiles with libseccomp. Unknown syscall names and flags the kernel
