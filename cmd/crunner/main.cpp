@@ -1,2 +1,154 @@
+// crunner: global flags, argv normalisation (runc's parsing rules), dispatch,
+// and the one place errors are printed.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdio>
-int main() { std::puts("crunner: under construction"); return 1; }
+#include <iostream>
+
+#include "cmd/crunner/cli.hpp"
+#include "libcontainer/utils.hpp"
+
+namespace crunner::cli {
+
+CLI::Option* add_id(CLI::App* cmd, std::string* id) {
+  return cmd->add_option("container-id", *id, "the container's ID")->required();
+}
+
+static void write_log(const Globals& g, const char* level, const std::string& msg) {
+  if (g.log.empty()) return;
+  int fd = ::open(g.log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return;
+  std::string line;
+  if (g.log_format == "json") {
+    nlohmann::ordered_json j;
+    j["level"] = level;
+    j["msg"] = msg;
+    j["time"] = now_rfc3339();
+    line = j.dump() + "\n";
+  } else {
+    line = "time=\"" + now_rfc3339() + "\" level=" + level + " msg=" + nlohmann::json(msg).dump() +
+           "\n";
+  }
+  (void)write_all(fd, line.data(), line.size());
+  ::close(fd);
+}
+
+int report(const Globals& g, const Error& e) {
+  std::string msg = e.what();
+  fprintf(stderr, "crunner: %s\n", msg.c_str());
+  write_log(g, "error", msg);
+  return 1;
+}
+
+void debug(const Globals& g, const std::string& msg) {
+  if (g.debug) write_log(g, "debug", msg);
+}
+
+}  // namespace crunner::cli
+
+namespace {
+
+using crunner::cli::Globals;
+
+// runc (urfave/cli) rules: `-flag` is `--flag`; a command's flags end at its
+// first positional argument (`exec ID ls -la` passes `-la` through), which we
+// tell CLI11 by inserting "--" there.
+std::vector<std::string> normalise(CLI::App& app, std::vector<std::string> a) {
+  auto fix = [](CLI::App* scope, std::string& tok) -> CLI::Option* {
+    if (tok.size() > 2 && tok[0] == '-' && tok[1] != '-') {
+      std::string name = tok.substr(1, tok.find('=') - 1);
+      if (name.size() > 1 && scope->get_option_no_throw("--" + name)) tok = "-" + tok;
+    }
+    if (tok.rfind("--", 0) == 0) {
+      std::string name = tok.substr(0, tok.find('='));
+      CLI::Option* o = scope->get_option_no_throw(name);
+      if (!o && scope->get_parent()) o = scope->get_parent()->get_option_no_throw(name);
+      return o;
+    }
+    if (tok.size() == 2 && tok[0] == '-') return scope->get_option_no_throw(tok);
+    return nullptr;
+  };
+  auto takes_value = [](CLI::Option* o, const std::string& tok) {
+    return o && o->get_expected_max() > 0 && tok.find('=') == std::string::npos;
+  };
+  size_t i = 0;
+  while (i < a.size() && a[i].size() > 1 && a[i][0] == '-' && a[i] != "--") {
+    CLI::Option* o = fix(&app, a[i]);
+    i += takes_value(o, a[i]) ? 2 : 1;
+  }
+  if (i >= a.size()) return a;
+  CLI::App* sub = nullptr;
+  try {
+    sub = app.get_subcommand(a[i]);
+  } catch (const CLI::OptionNotFound&) {
+    return a;
+  }
+  size_t j = i + 1;
+  while (j < a.size() && a[j].size() > 1 && a[j][0] == '-' && a[j] != "--") {
+    CLI::Option* o = fix(sub, a[j]);
+    j += takes_value(o, a[j]) ? 2 : 1;
+  }
+  if (j < a.size() && a[j] != "--") a.insert(a.begin() + static_cast<long>(j), "--");
+  return a;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  Globals g;
+  CLI::App app{
+      "crunner: an OCI container runtime (a drop-in for runc).\n"
+      "Reads an OCI bundle's config.json and creates, starts, signals and deletes containers."};
+  app.name("crunner");
+  app.set_help_all_flag("--help-all", "help for every command");
+  app.add_option("--root", g.root, "root directory for container state")->capture_default_str();
+  app.add_option("--log", g.log, "append errors (and --debug output) to this file");
+  app.add_option("--log-format", g.log_format, "log format: text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_flag("--debug", g.debug, "write debug lines to the log");
+  app.add_flag("--systemd-cgroup", g.systemd_cgroup,
+               "cgroupsPath is slice:prefix:name, managed through systemd");
+  app.add_option("--rootless", g.rootless, "true, false or auto")->capture_default_str();
+  app.add_option("--criu", g.criu, "path to criu (accepted; checkpoint is not supported)");
+  bool version = false;
+  app.add_flag("-v,--version", version, "print the version");
+  app.require_subcommand(0, 1);
+
+  crunner::cli::Handler handler;
+  crunner::cli::register_lifecycle(app, g, &handler);
+  crunner::cli::register_info(app, g, &handler);
+  crunner::cli::register_exec(app, g, &handler);
+  crunner::cli::register_cgroups(app, g, &handler);
+
+  std::vector<std::string> args(argv + 1, argv + argc);
+  args = normalise(app, args);
+  std::reverse(args.begin(), args.end());  // CLI11 takes them reversed
+  try {
+    app.parse(args);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return crunner::cli::report(g, crunner::make_error(crunner::ErrorKind::InvalidSpec, e.what()));
+  }
+  if (version) {
+    printf("crunner version %s\ncommit: %s\nspec: 1.2.0\n", CRUNNER_VERSION, CRUNNER_COMMIT);
+    return 0;
+  }
+  if (!handler) {
+    std::cout << app.help();
+    return app.get_subcommands().empty() && argc == 1 ? 0 : 1;
+  }
+  crunner::cli::debug(
+      g, "command: " + crunner::join(std::vector<std::string>(argv, argv + argc), " "));
+  try {
+    return handler();
+  } catch (const std::exception& e) {
+    return crunner::cli::report(g, crunner::make_error(crunner::ErrorKind::Internal, e.what()));
+  }
+}

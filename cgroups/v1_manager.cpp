@@ -1,0 +1,239 @@
+// V1Manager: cgroup v1 (Legacy), and v1 + the unified hierarchy (Hybrid).
+#include <signal.h>
+#include <sys/eventfd.h>
+
+#include <set>
+
+#include "cgroups/managers_impl.hpp"
+#include "cgroups/v1.hpp"
+#include "cgroups/v2.hpp"
+#include "libcontainer/utils.hpp"
+
+namespace crunner::cgroups {
+
+namespace {
+
+bool wants_memory(const MemoryResources& m) {
+  return m.limit || m.reservation || m.swap || m.kernel || m.kernel_tcp || m.swappiness ||
+         m.disable_oom_killer.value_or(false);
+}
+bool wants_cpu(const CpuResources& c) {
+  return (c.shares && *c.shares) || (c.quota && *c.quota) || (c.period && *c.period) || c.burst ||
+         (c.realtime_period && *c.realtime_period) || (c.realtime_runtime && *c.realtime_runtime) ||
+         c.idle;
+}
+bool wants_cpuset(const CpuResources& c) {
+  return (c.cpus && !c.cpus->empty()) || (c.mems && !c.mems->empty());
+}
+bool wants_blkio(const BlockIoResources& b) {
+  return (b.weight && *b.weight) || (b.leaf_weight && *b.leaf_weight) || !b.weight_device.empty() ||
+         !b.throttle_read_bps.empty() || !b.throttle_write_bps.empty() ||
+         !b.throttle_read_iops.empty() || !b.throttle_write_iops.empty();
+}
+
+class V1OomWatch : public OomWatch {
+ public:
+  V1OomWatch(UniqueFd efd, UniqueFd ocfd, CgDir d)
+      : efd_(std::move(efd)), ocfd_(std::move(ocfd)), dir_(std::move(d)) {}
+  int fd() const override { return efd_.get(); }
+  Result<uint64_t> consume() override {
+    uint64_t n = 0;
+    if (CR_RETRY(::read(efd_.get(), &n, sizeof n)) < 0) {
+      if (errno == EAGAIN) return uint64_t{0};
+      return sys_error("read oom eventfd of `" + dir_.path + "`");
+    }
+    // The eventfd also fires when the cgroup goes away (as runc, check that it still
+    // exists). Each notification is one OOM event: the oom_kill counter is not reliable here
+    // because the notification comes before the kill.
+    if (!cg_exists(dir_, "cgroup.event_control")) return uint64_t{0};
+    return n;
+  }
+
+ private:
+  UniqueFd efd_, ocfd_;
+  CgDir dir_;
+};
+
+}  // namespace
+
+V1Manager::V1Manager(std::string root, std::string inner, std::map<std::string, std::string> paths,
+                     std::string unified)
+    : root_(std::move(root)),
+      inner_(std::move(inner)),
+      paths_(std::move(paths)),
+      unified_(std::move(unified)) {}
+
+std::vector<std::string> V1Manager::unique_dirs() const {
+  std::set<std::string> s;
+  for (auto& [c, p] : paths_) s.insert(p);
+  return {s.begin(), s.end()};
+}
+
+Result<CgDir> V1Manager::dir(const std::string& ctrl, const std::string& what) const {
+  auto it = paths_.find(ctrl);
+  if (it == paths_.end())
+    return make_error(ErrorKind::Unsupported, "cannot set " + what + ": the " + ctrl +
+                                                  " controller is not mounted under `" + root_ +
+                                                  "`");
+  return open_cgdir(it->second);
+}
+
+Status V1Manager::create() {
+  for (auto& p : unique_dirs()) CR_TRY_CTX(mkdir_p(p), "create cgroup");
+  if (auto it = paths_.find("cpuset"); it != paths_.end()) {
+    // The mount point is the path minus the inner part.
+    const std::string& p = it->second;
+    std::string mount =
+        root_ + "/" + p.substr(root_.size() + 1, p.find('/', root_.size() + 1) - root_.size() - 1);
+    CR_TRY_CTX(v1::cpuset_inherit(mount, p), "create cgroup");
+  }
+  if (!unified_.empty()) CR_TRY_CTX(mkdir_p(unified_), "create cgroup");
+  return {};
+}
+
+Status V1Manager::add_pid(pid_t pid) {
+  std::string s = std::to_string(pid);
+  std::vector<std::string> dirs = unique_dirs();
+  if (!unified_.empty()) dirs.push_back(unified_);
+  for (auto& p : dirs) {
+    CR_ASSIGN(CgDir d, open_cgdir(p));
+    CR_TRY(cg_write(d, "cgroup.procs", s));
+  }
+  return {};
+}
+
+Status V1Manager::apply(const Resources& r) {
+  if (r.pids_limit) {
+    CR_ASSIGN(CgDir d, dir("pids", "pids.limit"));
+    CR_TRY(v1::set_pids(d, r.pids_limit));
+  }
+  if (wants_memory(r.memory) || r.memory.check_before_update) {
+    CR_ASSIGN(CgDir d, dir("memory", "memory limits"));
+    CR_TRY(v1::set_memory(d, r.memory));
+  }
+  if (wants_cpu(r.cpu)) {
+    CR_ASSIGN(CgDir d, dir("cpu", "cpu limits"));
+    CR_TRY(v1::set_cpu(d, r.cpu));
+  }
+  if (wants_cpuset(r.cpu)) {
+    CR_ASSIGN(CgDir d, dir("cpuset", "cpu.cpus/mems"));
+    CR_TRY(v1::set_cpuset(d, r.cpu));
+  }
+  if (wants_blkio(r.block_io)) {
+    CR_ASSIGN(CgDir d, dir("blkio", "blockIO limits"));
+    CR_TRY(v1::set_blkio(d, r.block_io));
+  }
+  if (!r.hugepage_limits.empty()) {
+    CR_ASSIGN(CgDir d, dir("hugetlb", "hugepageLimits"));
+    CR_TRY(v1::set_hugetlb(d, r.hugepage_limits));
+  }
+  if (r.network.class_id) {
+    CR_ASSIGN(CgDir d, dir("net_cls", "network.classID"));
+    CR_TRY(v1::set_net_cls(d, r.network));
+  }
+  if (!r.network.priorities.empty()) {
+    CR_ASSIGN(CgDir d, dir("net_prio", "network.priorities"));
+    CR_TRY(v1::set_net_prio(d, r.network));
+  }
+  if (!r.rdma.empty()) {
+    CR_ASSIGN(CgDir d, dir("rdma", "rdma limits"));
+    CR_TRY(v1::set_rdma(d, r.rdma));
+  }
+  if (r.devices) {
+    CR_ASSIGN(CgDir d, dir("devices", "device rules"));
+    CR_TRY(v1::set_devices(d, *r.devices));
+  }
+  if (!r.unified.empty()) {
+    if (unified_.empty())
+      return make_error(ErrorKind::Unsupported,
+                        "linux.resources.unified needs cgroup v2 (this host is cgroup v1 only)");
+    CR_ASSIGN(CgDir d, open_cgdir(unified_));
+    CR_TRY(v2::set_unified(d, r.unified));
+  }
+  return {};
+}
+
+Status V1Manager::freeze(bool frozen) {
+  CR_ASSIGN(CgDir d, dir("freezer", frozen ? "freeze" : "thaw"));
+  return v1::set_freezer(d, frozen);
+}
+
+Result<bool> V1Manager::frozen() const {
+  CR_ASSIGN(CgDir d, dir("freezer", "read freezer state"));
+  return v1::is_frozen(d);
+}
+
+Result<std::vector<pid_t>> V1Manager::pids() const {
+  for (const char* c : {"pids", "freezer", "memory", "devices", "cpu"}) {
+    auto it = paths_.find(c);
+    if (it != paths_.end()) return procs_recursive(it->second);
+  }
+  if (!paths_.empty()) return procs_recursive(paths_.begin()->second);
+  return std::vector<pid_t>{};
+}
+
+Result<Stats> V1Manager::stats() const {
+  Stats s;
+  auto with = [&](const char* ctrl, Status (*fn)(const CgDir&, Stats&)) -> Status {
+    auto it = paths_.find(ctrl);
+    if (it == paths_.end()) return {};
+    CR_ASSIGN(CgDir d, open_cgdir(it->second));
+    return fn(d, s);
+  };
+  CR_TRY_CTX(with("memory", v1::read_memory), "memory stats");
+  CR_TRY_CTX(with("cpuacct", v1::read_cpuacct), "cpu stats");
+  CR_TRY_CTX(with("cpu", v1::read_cpu), "cpu stats");
+  CR_TRY_CTX(with("pids", v1::read_pids), "pids stats");
+  CR_TRY_CTX(with("blkio", v1::read_blkio), "blkio stats");
+  CR_TRY_CTX(with("hugetlb", v1::read_hugetlb), "hugetlb stats");
+  return s;
+}
+
+Status V1Manager::kill_all(int sig) {
+  return signal_all_frozen(*this, sig);
+}
+
+Status V1Manager::destroy() {
+  std::vector<std::string> dirs = unique_dirs();
+  if (!unified_.empty()) dirs.push_back(unified_);
+  Status first;
+  for (auto& p : dirs) {
+    auto r = rmdir_tree(p);
+    if (!r && first.ok()) first = r;
+  }
+  return first;
+}
+
+bool V1Manager::exists() const {
+  for (auto& p : unique_dirs())
+    if (path_exists(p)) return true;
+  return !unified_.empty() && path_exists(unified_);
+}
+
+Result<UniqueFd> V1Manager::unified_dir_fd() {
+  return make_error(ErrorKind::Unsupported,
+                    "CLONE_INTO_CGROUP needs cgroup v2; this host's controllers are v1");
+}
+
+Result<std::unique_ptr<OomWatch>> V1Manager::watch_oom() {
+  CR_ASSIGN(CgDir d, dir("memory", "oom notification"));
+  CR_ASSIGN(UniqueFd oc, open_at(d.fd.get(), "memory.oom_control", O_RDONLY));
+  int e = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (e < 0) return sys_error("eventfd for oom notification");
+  UniqueFd efd(e);
+  CR_TRY(cg_write(d, "cgroup.event_control",
+                  std::to_string(efd.get()) + " " + std::to_string(oc.get())));
+  return std::unique_ptr<OomWatch>(new V1OomWatch(std::move(efd), std::move(oc), std::move(d)));
+}
+
+nlohmann::json V1Manager::to_json() const {
+  nlohmann::json j;
+  j["mode"] = mode_name(mode());
+  j["root"] = root_;
+  j["path"] = inner_;
+  j["paths"] = paths_;
+  if (!unified_.empty()) j["unified"] = unified_;
+  return j;
+}
+
+}  // namespace crunner::cgroups

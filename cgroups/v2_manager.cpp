@@ -1,0 +1,159 @@
+// V2Manager: pure cgroup v2 (Unified).
+#include <signal.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "cgroups/device_filter.hpp"
+#include "cgroups/managers_impl.hpp"
+#include "cgroups/v1.hpp"
+#include "cgroups/v2.hpp"
+#include "libcontainer/utils.hpp"
+
+namespace crunner::cgroups {
+
+namespace {
+
+class V2OomWatch : public OomWatch {
+ public:
+  V2OomWatch(UniqueFd ifd, CgDir d, uint64_t last)
+      : ifd_(std::move(ifd)), dir_(std::move(d)), last_(last) {}
+  int fd() const override { return ifd_.get(); }
+  Result<uint64_t> consume() override {
+    char buf[4096];
+    while (CR_RETRY(::read(ifd_.get(), buf, sizeof buf)) > 0) {
+    }
+    auto ev = cg_read_kv(dir_, "memory.events");
+    if (!ev) return uint64_t{0};  // cgroup gone
+    uint64_t now = (*ev)["oom_kill"], delta = now > last_ ? now - last_ : 0;
+    last_ = now;
+    return delta;
+  }
+
+ private:
+  UniqueFd ifd_;
+  CgDir dir_;
+  uint64_t last_;
+};
+
+}  // namespace
+
+V2Manager::V2Manager(std::string root, std::string inner, std::string path)
+    : root_(std::move(root)), inner_(std::move(inner)), path_(std::move(path)) {}
+
+Status V2Manager::create() {
+  // mkdir each level; enable the controllers in every ancestor's subtree_control that does not
+  // have them yet (the root's usually has them all already).
+  std::string rel = path_.substr(root_.size());
+  std::string cur = root_;
+  for (auto& comp : split(rel, '/')) {
+    if (comp.empty()) continue;
+    {
+      CR_ASSIGN(CgDir parent, open_cgdir(cur));
+      auto avail = v2::controllers(parent);
+      auto enabled = cg_read(parent, "cgroup.subtree_control");
+      if (avail && enabled) {
+        auto on = split(trim(*enabled), ' ');
+        bool missing = false;
+        for (auto& c : *avail) missing = missing || std::find(on.begin(), on.end(), c) == on.end();
+        if (missing) (void)v2::enable_subtree_controllers(parent);
+      }
+    }
+    cur += "/" + comp;
+    if (::mkdir(cur.c_str(), 0755) < 0 && errno != EEXIST)
+      return sys_error("create cgroup `" + cur + "`");
+  }
+  return {};
+}
+
+Status V2Manager::add_pid(pid_t pid) {
+  CR_ASSIGN(CgDir d, open_cgdir(path_));
+  return cg_write(d, "cgroup.procs", std::to_string(pid));
+}
+
+Status V2Manager::apply(const Resources& r) {
+  CR_ASSIGN(CgDir d, open_cgdir(path_));
+  CR_TRY(v2::set_pids(d, r.pids_limit));
+  CR_TRY(v2::set_memory(d, r.memory));
+  CR_TRY(v2::set_io(d, r.block_io));
+  CR_TRY(v2::set_cpu(d, r.cpu));
+  CR_TRY(v2::set_cpuset(d, r.cpu));
+  CR_TRY(v2::set_hugetlb(d, r.hugepage_limits));
+  CR_TRY(v1::set_rdma(d, r.rdma));
+  // network.classID / priorities have no v2 controller: ignored, as runc does.
+  if (r.devices) CR_TRY(apply_device_filter(d, *r.devices));
+  CR_TRY(v2::set_unified(d, r.unified));
+  return {};
+}
+
+Status V2Manager::freeze(bool frozen) {
+  CR_ASSIGN(CgDir d, open_cgdir(path_));
+  return v2::set_freeze(d, frozen);
+}
+
+Result<bool> V2Manager::frozen() const {
+  CR_ASSIGN(CgDir d, open_cgdir(path_));
+  return v2::is_frozen(d);
+}
+
+Result<std::vector<pid_t>> V2Manager::pids() const {
+  return procs_recursive(path_);
+}
+
+Result<Stats> V2Manager::stats() const {
+  CR_ASSIGN(CgDir d, open_cgdir(path_));
+  Stats s;
+  if (cg_exists(d, "memory.current")) CR_TRY_CTX(v2::read_memory(d, s), "memory stats");
+  if (cg_exists(d, "cpu.stat")) CR_TRY_CTX(v2::read_cpu(d, s), "cpu stats");
+  if (cg_exists(d, "pids.current")) CR_TRY_CTX(v2::read_pids(d, s), "pids stats");
+  if (cg_exists(d, "io.stat")) CR_TRY_CTX(v2::read_io(d, s), "io stats");
+  CR_TRY_CTX(v2::read_hugetlb(d, s), "hugetlb stats");
+  return s;
+}
+
+Status V2Manager::kill_all(int sig) {
+  CR_ASSIGN(CgDir d, open_cgdir(path_));
+  if (sig == SIGKILL && cg_exists(d, "cgroup.kill")) return cg_write(d, "cgroup.kill", "1");
+  return signal_all_frozen(*this, sig);
+}
+
+Status V2Manager::destroy() {
+  return rmdir_tree(path_);
+}
+
+bool V2Manager::exists() const {
+  return path_exists(path_);
+}
+
+Result<UniqueFd> V2Manager::unified_dir_fd() {
+  CR_ASSIGN(CgDir d, open_cgdir(path_));
+  return std::move(d.fd);
+}
+
+Result<std::unique_ptr<OomWatch>> V2Manager::watch_oom() {
+  CR_ASSIGN(CgDir d, open_cgdir(path_));
+  int i = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (i < 0) return sys_error("inotify_init1 for oom notification");
+  UniqueFd ifd(i);
+  std::string ev = path_ + "/memory.events";
+  if (::inotify_add_watch(ifd.get(), ev.c_str(), IN_MODIFY) < 0)
+    return sys_error("watch `" + ev + "`");
+  std::string cev = path_ + "/cgroup.events";
+  if (::inotify_add_watch(ifd.get(), cev.c_str(), IN_MODIFY) < 0)
+    return sys_error("watch `" + cev + "`");
+  uint64_t last = 0;
+  if (auto kv = cg_read_kv(d, "memory.events")) last = (*kv)["oom_kill"];
+  return std::unique_ptr<OomWatch>(new V2OomWatch(std::move(ifd), std::move(d), last));
+}
+
+nlohmann::json V2Manager::to_json() const {
+  nlohmann::json j;
+  j["mode"] = "unified";
+  j["root"] = root_;
+  j["path"] = inner_;
+  j["unified"] = path_;
+  return j;
+}
+
+}  // namespace crunner::cgroups

@@ -1,0 +1,47 @@
+// The crunner command line: global options, the command table, and the
+// helpers every command uses (error reporting, logging).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "libcontainer/error.hpp"
+#include "libcontainer/state.hpp"
+
+namespace crunner::cli {
+
+struct Globals {
+  std::string root = "/run/crunner";
+  std::string log;
+  std::string log_format = "text";
+  bool debug = false;
+  bool systemd_cgroup = false;
+  std::string rootless = "auto";
+  std::string criu = "criu";
+
+  StateStore store() const { return StateStore(root); }
+};
+
+// What a command does once parsing succeeded; returns the exit code.
+using Handler = std::function<int()>;
+
+// Every command registers itself on `app`, storing its handler in `*out` when
+// it is the one selected.
+void register_lifecycle(CLI::App& app, Globals& g, Handler* out);  // create start run delete kill
+void register_info(CLI::App& app, Globals& g, Handler* out);       // state list spec features
+void register_exec(CLI::App& app, Globals& g, Handler* out);       // exec
+void register_cgroups(CLI::App& app, Globals& g, Handler* out);    // pause resume ps events update
+
+// Prints the error once: text on stderr, and a line in --log (JSON with
+// --log-format json). Returns 1.
+int report(const Globals& g, const Error& e);
+// Debug line in the log when --debug.
+void debug(const Globals& g, const std::string& msg);
+
+// Adds the positional "container-id" plus optional trailing arguments.
+CLI::Option* add_id(CLI::App* cmd, std::string* id);
+
+}  // namespace crunner::cli

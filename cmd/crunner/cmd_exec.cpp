@@ -1,0 +1,125 @@
+// exec: run a new process in a running container. Foreground: the exit code is
+// the process's status (128+N for signal N); 255 when crunner itself fails.
+#include <sys/prctl.h>
+
+#include "cmd/crunner/cli.hpp"
+#include "libcontainer/container.hpp"
+#include "libcontainer/exec.hpp"
+#include "libcontainer/foreground.hpp"
+#include "libcontainer/utils.hpp"
+
+namespace crunner::cli {
+
+namespace {
+
+struct ExecFlags {
+  std::string id, process_file, console_socket, pid_file, cwd, user, apparmor, label, cgroup;
+  std::vector<std::string> env, caps, args;
+  std::vector<uint32_t> gids;
+  bool tty = false, detach = false, nnp = false, ignore_paused = false;
+  int preserve_fds = 0;
+};
+
+Result<spec::Process> build_process(const Globals& g, const ExecFlags& f) {
+  if (!f.process_file.empty()) {
+    CR_ASSIGN(std::string text, read_file(f.process_file));
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (j.is_discarded()) return invalid_spec("--process `" + f.process_file + "`: invalid JSON");
+    auto p = spec::parse_process(j, "process");
+    if (!p) return p.error().context("--process `" + f.process_file + "`");
+    return p;
+  }
+  if (f.args.empty()) return invalid_spec("exec: a command is required (or --process)");
+  CR_ASSIGN(auto cs, container_status(g.store(), f.id));
+  spec::Process p;
+  if (cs.first.config.is_object() && cs.first.config.contains("process")) {
+    auto base = spec::parse_process(cs.first.config["process"], "process");
+    if (base) p = std::move(*base);
+  }
+  p.args = f.args;
+  p.terminal = f.tty;
+  p.console_size.reset();
+  for (auto& e : f.env) p.env.push_back(e);
+  if (!f.cwd.empty()) p.cwd = f.cwd;
+  if (!f.user.empty()) {
+    auto parts = split(f.user, ':');
+    unsigned long long v;
+    if (parts.empty() || parts.size() > 2 || !parse_u64(parts[0], v))
+      return invalid_spec("--user: expected uid[:gid], got \"" + f.user + "\"");
+    p.user.uid = static_cast<uint32_t>(v);
+    p.user.gid = 0;
+    if (parts.size() == 2) {
+      if (!parse_u64(parts[1], v)) return invalid_spec("--user: invalid gid \"" + parts[1] + "\"");
+      p.user.gid = static_cast<uint32_t>(v);
+    }
+  }
+  if (!f.gids.empty()) p.user.additional_gids = f.gids;
+  if (!f.caps.empty()) {
+    if (!p.capabilities) p.capabilities = spec::Capabilities{};
+    for (auto& c : f.caps) {
+      if (!spec::capability_by_name(c))
+        return invalid_spec("--cap: unknown capability \"" + c + "\"");
+      for (auto* set : {&p.capabilities->bounding, &p.capabilities->effective,
+                        &p.capabilities->permitted, &p.capabilities->ambient})
+        set->push_back(c);
+    }
+  }
+  if (f.nnp) p.no_new_privileges = true;
+  if (!f.apparmor.empty()) p.apparmor_profile = f.apparmor;
+  if (!f.label.empty()) p.selinux_label = f.label;
+  return p;
+}
+
+}  // namespace
+
+void register_exec(CLI::App& app, Globals& g, Handler* out) {
+  static ExecFlags f;
+  auto* c = app.add_subcommand("exec", "run a new process inside a running container");
+  c->add_option("-p,--process", f.process_file, "an OCI process JSON file");
+  c->add_flag("-t,--tty", f.tty, "allocate a pseudo-TTY");
+  c->add_option("--console-socket", f.console_socket, "unix socket that receives the pty master");
+  c->add_flag("-d,--detach", f.detach, "return once the process has started");
+  c->add_option("--pid-file", f.pid_file, "write the process's pid to this file");
+  c->add_option("-e,--env", f.env, "add an environment variable (K=V)");
+  c->add_option("--cwd", f.cwd, "working directory in the container");
+  c->add_option("-u,--user", f.user, "uid[:gid]");
+  c->add_option("-g,--additional-gids", f.gids, "additional group ids");
+  c->add_option("-c,--cap", f.caps, "add a capability");
+  c->add_flag("--no-new-privs", f.nnp, "set no_new_privs");
+  c->add_option("-a,--apparmor", f.apparmor, "AppArmor profile");
+  c->add_option("--process-label", f.label, "SELinux label (accepted; SELinux is not supported)");
+  c->add_option("--preserve-fds", f.preserve_fds, "pass fds 3..3+N-1 into the process");
+  c->add_flag("--ignore-paused", f.ignore_paused, "exec even if the container is paused");
+  c->add_option("--cgroup", f.cgroup, "sub-cgroup to join");
+  add_id(c, &f.id);
+  c->add_option("command", f.args, "the command and its arguments");
+  c->callback([&g, out] {
+    *out = [&g]() -> int {
+      auto p = build_process(g, f);
+      if (!p) {
+        report(g, p.error());
+        return 255;
+      }
+      ExecOptions o;
+      o.id = f.id;
+      o.process = std::move(*p);
+      o.console_socket = f.console_socket;
+      o.pid_file = f.pid_file;
+      o.detach = f.detach;
+      o.ignore_paused = f.ignore_paused;
+      o.preserve_fds = f.preserve_fds;
+      o.sub_cgroup = f.cgroup;
+      sigset_t old;
+      if (!f.detach) block_forwarded_signals(&old);
+      auto l = exec_process(g.store(), o);
+      if (!l) {
+        report(g, l.error());
+        return 255;
+      }
+      if (f.detach) return 0;
+      return wait_foreground(l->pid, l->tty_master.get());
+    };
+  });
+}
+
+}  // namespace crunner::cli

@@ -1,0 +1,511 @@
+#include "libcontainer/container.hpp"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstring>
+#include <thread>
+
+#include "apparmor/apparmor.hpp"
+#include "cgroups/manager.hpp"
+#include "libcontainer/hooks.hpp"
+#include "libcontainer/init.hpp"
+#include "libcontainer/spec.hpp"
+#include "libcontainer/sync.hpp"
+#include "libcontainer/terminal.hpp"
+#include "libcontainer/utils.hpp"
+#include "seccomp/seccomp.hpp"
+
+namespace crunner {
+
+namespace {
+
+std::string abs_path(const std::string& p) {
+  char buf[PATH_MAX];
+  if (realpath(p.c_str(), buf)) return buf;
+  return {};
+}
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    const char* a = sigabbrev_np(WTERMSIG(status));
+    return std::string("was killed by signal ") +
+           (a ? std::string("SIG") + a : std::to_string(WTERMSIG(status)));
+  }
+  return "ended";
+}
+
+// Owns a half-created container: kills and reaps the init and removes the
+// state directory unless released.
+struct CreateGuard {
+  const StateStore& store;
+  std::string id;
+  pid_t pid = -1;
+  bool armed = true;
+  cgroups::Manager* cg = nullptr;
+  ~CreateGuard() {
+    if (!armed) return;
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+    if (cg) {
+      (void)cg->kill_all(SIGKILL);
+      (void)cg->destroy();
+    }
+    (void)store.remove(id);
+  }
+};
+
+pid_t do_clone(uint64_t flags, int* pidfd, int cgroup_fd) {
+  struct clone_args a = {};
+  a.flags = flags | CLONE_PIDFD;
+  if (cgroup_fd >= 0) {
+    a.flags |= CLONE_INTO_CGROUP;
+    a.cgroup = static_cast<uint64_t>(cgroup_fd);
+  }
+  a.pidfd = reinterpret_cast<uint64_t>(pidfd);
+  a.exit_signal = SIGCHLD;
+  long r = syscall(SYS_clone3, &a, sizeof(a));
+  if (r < 0 && cgroup_fd >= 0 && (errno == EINVAL || errno == EOPNOTSUPP)) {
+    a.flags &= ~static_cast<uint64_t>(CLONE_INTO_CGROUP);
+    a.cgroup = 0;
+    r = syscall(SYS_clone3, &a, sizeof(a));
+  }
+  if (r < 0 && errno == ENOSYS) {
+    *pidfd = -1;
+    r = syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+  }
+  return static_cast<pid_t>(r);
+}
+
+Status write_id_map(pid_t pid, const char* file, const std::vector<spec::IdMapping>& m) {
+  std::string text;
+  for (auto& e : m)
+    text += std::to_string(e.container_id) + " " + std::to_string(e.host_id) + " " +
+            std::to_string(e.size) + "\n";
+  return write_file("/proc/" + std::to_string(pid) + "/" + file, text);
+}
+
+std::string hook_state(const ContainerState& st, ContainerStatus s) {
+  return oci_state(st, s).dump();
+}
+
+// Waits (up to ~10 s) for a process that is not our child to go away.
+void wait_gone(const ContainerState& st) {
+  for (int i = 0; i < 2000 && init_alive(st); i++) usleep(5000);
+}
+
+}  // namespace
+
+Result<int> parse_signal(const std::string& s) {
+  long long n;
+  if (parse_i64(s, n)) {
+    if (n <= 0 || n > SIGRTMAX) return make_error(ErrorKind::InvalidSpec, "invalid signal " + s);
+    return static_cast<int>(n);
+  }
+  std::string u;
+  for (char c : s) u += static_cast<char>(toupper(static_cast<unsigned char>(c)));
+  if (u.rfind("SIG", 0) == 0) u = u.substr(3);
+  for (int i = 1; i < NSIG; i++) {
+    const char* a = sigabbrev_np(i);
+    if (a && u == a) return i;
+  }
+  if (u.rfind("RTMIN+", 0) == 0 && parse_i64(u.substr(6), n)) return SIGRTMIN + static_cast<int>(n);
+  if (u.rfind("RTMAX-", 0) == 0 && parse_i64(u.substr(6), n)) return SIGRTMAX - static_cast<int>(n);
+  return make_error(ErrorKind::InvalidSpec, "unknown signal \"" + s + "\"");
+}
+
+Result<Launched> create_container(const StateStore& store, const CreateOptions& o) {
+  if (!valid_container_id(o.id))
+    return make_error(ErrorKind::InvalidSpec, "invalid container ID format");
+  std::string bundle = abs_path(o.bundle.empty() ? "." : o.bundle);
+  if (bundle.empty()) return sys_error("bundle `" + o.bundle + "`");
+  CR_ASSIGN(spec::Spec sp, spec::load_spec(bundle));
+  CR_TRY(spec::validate(sp));
+  const spec::Process& proc = *sp.process;
+  const spec::Linux& lx = sp.linux_or_empty();
+  if (proc.terminal && o.console_socket.empty() && !o.foreground)
+    return make_error(ErrorKind::InvalidSpec,
+                      "process.terminal is true: --console-socket is required");
+  if (!proc.terminal && !o.console_socket.empty())
+    return make_error(ErrorKind::InvalidSpec,
+                      "--console-socket given but process.terminal is false");
+  std::string root_path = sp.root.path[0] == '/' ? sp.root.path : bundle + "/" + sp.root.path;
+  std::string rootfs = abs_path(root_path);
+  if (rootfs.empty()) return sys_error("root.path: rootfs `" + root_path + "`");
+  if (!lx.has_ns(spec::NsType::Mount))
+    return invalid_spec("linux.namespaces: a mount namespace is required");
+
+  // Namespaces: new ones are clone flags; joined ones are opened now.
+  uint64_t flags = 0;
+  bool new_userns = false, new_cgroupns = false, new_netns = false;
+  InitPlan plan;
+  std::vector<UniqueFd> ns_fds;
+  UniqueFd join_pid, join_time;
+  bool joins_other = false;
+  for (size_t i = 0; i < lx.namespaces.size(); i++) {
+    const auto& ns = lx.namespaces[i];
+    int f = spec::ns_clone_flag(ns.type);
+    if (ns.path.empty()) {
+      if (ns.type == spec::NsType::User) new_userns = true;
+      if (ns.type == spec::NsType::Cgroup) {
+        new_cgroupns = true;
+        continue;
+      }
+      if (ns.type == spec::NsType::Network) new_netns = true;
+      flags |= f;
+      continue;
+    }
+    std::string where = "linux.namespaces[" + std::to_string(i) + "].path";
+    auto fd = open_path(ns.path, O_RDONLY);
+    if (!fd) return fd.error().context(where);
+    if (ns.type == spec::NsType::Pid) {
+      join_pid = std::move(*fd);
+    } else if (ns.type == spec::NsType::User) {
+      return make_error(ErrorKind::Unsupported,
+                        where + ": joining a user namespace is not supported yet");
+    } else {
+      joins_other = true;
+      plan.joins.emplace_back(fd->get(), f);
+      ns_fds.push_back(std::move(*fd));
+    }
+  }
+  if (new_userns && joins_other)
+    return make_error(ErrorKind::Unsupported,
+                      "linux.namespaces: joining namespaces by path together with a new user "
+                      "namespace is not supported yet");
+
+  // Resources: parsed up front, so a bad value is reported before anything exists.
+  cgroups::Resources res;
+  if (!lx.resources.is_null()) {
+    CR_ASSIGN(res, cgroups::parse_resources(lx.resources));
+    if (res.devices) {
+      auto defaults = cgroups::default_device_rules();
+      res.devices->insert(res.devices->end(), defaults.begin() + 1, defaults.end());
+    }
+  }
+  CR_ASSIGN(auto cg, cgroups::make_manager(lx.cgroups_path, o.id, o.systemd_cgroup));
+
+  std::vector<std::string> warnings;
+  CR_TRY_CTX(apparmor::check_profile(proc.apparmor_profile), "process.apparmorProfile");
+  // seccomp is compiled here (or taken from the cache); the init only loads it.
+  std::optional<seccomp::Program> filter;
+  if (!lx.seccomp.is_null()) {
+    CR_ASSIGN(filter, seccomp::compile_cached(lx.seccomp, seccomp::cache_dir_for_root(store.root()),
+                                              &warnings));
+    plan.seccomp = &*filter;
+  }
+  plan.caps = cap_sets(proc.capabilities, &warnings);
+  for (auto& w : warnings) fprintf(stderr, "warning: %s\n", w.c_str());
+
+  // The container exists from here on; the guard removes it on failure.
+  CR_TRY(store.create_dir(o.id));
+  CreateGuard guard{store, o.id};
+  CR_ASSIGN(UniqueFd lock, store.lock(o.id));
+  std::string fifo = store.fifo_path(o.id);
+  if (mkfifo(fifo.c_str(), 0622) < 0) return sys_error("create `" + fifo + "`");
+  CR_ASSIGN(UniqueFd fifo_r, open_path(fifo, O_RDONLY | O_NONBLOCK));
+  CR_ASSIGN(UniqueFd fifo_w, open_path(fifo, O_WRONLY));
+  if (!o.console_socket.empty()) {
+    struct stat st;
+    if (stat(o.console_socket.c_str(), &st) < 0)
+      return sys_error("--console-socket `" + o.console_socket + "`");
+  }
+
+  // cgroups exist before the init, so it never runs outside them.
+  if (cg->exists())
+    return make_error(ErrorKind::Exists, "cgroup `" + cg->path() + "` already exists");
+  CR_TRY_CTX(cg->create(), "create cgroup");
+  guard.cg = cg.get();
+  CR_TRY_CTX(cg->apply(res), "linux.resources");
+  UniqueFd cg_fd;
+  if (cg->mode() == cgroups::Mode::Unified) {
+    auto fd = cg->unified_dir_fd();
+    if (fd) cg_fd = std::move(*fd);
+  }
+
+  int sp_fds[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp_fds) < 0)
+    return sys_error("socketpair");
+  UniqueFd parent_sock(sp_fds[0]), child_sock(sp_fds[1]);
+
+  plan.spec = &sp;
+  plan.rootfs = rootfs;
+  plan.bundle = bundle;
+  plan.sock = child_sock.get();
+  plan.fifo_r = fifo_r.get();
+  plan.fifo_w = fifo_w.get();
+  plan.no_pivot = o.no_pivot;
+  plan.new_userns = new_userns;
+  plan.new_cgroupns = new_cgroupns;
+  plan.new_netns = new_netns;
+  plan.env = proc.env;
+  plan.preserve_fds = o.preserve_fds;
+  plan.close_fds.push_back(lock.get());
+  plan.close_fds.push_back(parent_sock.get());
+  if (const char* lf = getenv("LISTEN_FDS")) {
+    long long n;
+    if (parse_i64(lf, n) && n > 0) {
+      plan.preserve_fds += static_cast<int>(n);
+      plan.env.push_back("LISTEN_FDS=" + std::to_string(n));
+      plan.env.push_back("LISTEN_PID=1");
+    }
+  }
+
+  // A joined pid namespace is entered for our children only, and left again.
+  UniqueFd own_pid;
+  if (join_pid) {
+    CR_ASSIGN(own_pid, open_path("/proc/self/ns/pid", O_RDONLY));
+    if (setns(join_pid.get(), CLONE_NEWPID) < 0) return sys_error("join pid namespace");
+  }
+  int pidfd = -1;
+  pid_t pid = do_clone(flags, &pidfd, cg_fd.get());
+  if (pid == 0) container_init(plan);
+  int clone_err = errno;
+  if (own_pid) setns(own_pid.get(), CLONE_NEWPID);
+  if (pid < 0) return sys_error("clone container init", clone_err);
+  guard.pid = pid;
+  Launched l;
+  l.pidfd.reset(pidfd);
+  child_sock.reset();
+  int psock = parent_sock.get();
+
+  // Reports the child's error, or how it died when it could not say.
+  auto child_failed = [&](Error e) -> Error {
+    if (e.message == "peer closed" && e.err == 0) {
+      int status = 0;
+      if (waitpid(pid, &status, 0) == pid) {
+        guard.pid = -1;
+        return make_error(ErrorKind::Internal,
+                          "container init " + describe_status(status) + " during setup");
+      }
+    }
+    return e;
+  };
+
+  if (new_userns) {
+    if (auto r = write_id_map(pid, "gid_map", lx.gid_mappings); !r)
+      return r.error().context("linux.gidMappings");
+    if (auto r = write_id_map(pid, "uid_map", lx.uid_mappings); !r)
+      return r.error().context("linux.uidMappings");
+  }
+  // cgroups: joined here (idempotent after CLONE_INTO_CGROUP), before the
+  // child may unshare its cgroup namespace.
+  CR_TRY_CTX(cg->add_pid(pid), "join cgroup");
+  if (proc.oom_score_adj) {
+    CR_TRY_CTX(write_file("/proc/" + std::to_string(pid) + "/oom_score_adj",
+                          std::to_string(*proc.oom_score_adj)),
+               "process.oomScoreAdj");
+  }
+  CR_TRY(sync_send(psock, SyncType::MapsDone));
+
+  ContainerState st;
+  st.id = o.id;
+  st.oci_version = sp.oci_version;
+  st.pid = pid;
+  st.start_time = process_start_time(pid);
+  st.bundle = bundle;
+  st.rootfs = rootfs;
+  st.annotations = sp.annotations;
+  st.config = sp.raw;
+  st.cgroup = cg->to_json();
+  st.systemd_cgroup = o.systemd_cgroup;
+  st.created = now_rfc3339_nano();
+
+  for (;;) {
+    UniqueFd fd;
+    auto m = sync_recv(psock, &fd);
+    if (!m) return child_failed(std::move(m).error());
+    if (m->type == SyncType::Error) {
+      Error e{ErrorKind::Syscall, m->err, m->text};
+      if (m->arg) e.kind = static_cast<ErrorKind>(m->arg - 1);
+      if (m->err == ENOENT) e.kind = ErrorKind::NotFound;
+      return e;
+    }
+    if (m->type == SyncType::Hooks) {
+      std::string s = hook_state(st, ContainerStatus::Created);
+      CR_TRY(run_hooks(sp.hooks.prestart, "prestart", s));
+      CR_TRY(run_hooks(sp.hooks.create_runtime, "createRuntime", s));
+      CR_TRY(sync_send(psock, SyncType::HooksDone, 0, 0, s));
+    } else if (m->type == SyncType::Tty) {
+      if (!o.console_socket.empty())
+        CR_TRY(send_console_fd(o.console_socket, fd.get()));
+      else
+        l.tty_master = std::move(fd);
+    } else if (m->type == SyncType::Seccomp) {
+      if (filter)
+        CR_TRY_CTX(seccomp::send_to_listener(*filter, fd.get(), pid,
+                                             oci_state(st, ContainerStatus::Creating)),
+                   "linux.seccomp.listenerPath");
+    } else if (m->type == SyncType::Ready) {
+      break;
+    } else {
+      return make_error(ErrorKind::Internal,
+                        std::string("unexpected message from init: ") + sync_type_name(m->type));
+    }
+  }
+
+  CR_TRY(store.save(st));
+  if (!o.pid_file.empty())
+    CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid)), "--pid-file");
+  guard.armed = false;
+  l.state = std::move(st);
+  if (o.for_run) l.fifo_w = std::move(fifo_w);
+  return l;
+}
+
+std::unique_ptr<cgroups::Manager> cgroup_of(const ContainerState& s) {
+  if (s.cgroup.is_null()) return nullptr;
+  auto m = cgroups::load_manager(s.cgroup);
+  if (!m) return nullptr;
+  return std::move(*m);
+}
+
+Result<std::pair<ContainerState, ContainerStatus>> container_status(const StateStore& store,
+                                                                    const std::string& id) {
+  if (!valid_container_id(id))
+    return make_error(ErrorKind::InvalidSpec, "invalid container ID format");
+  CR_ASSIGN(ContainerState s, store.load(id));
+  bool frozen = false;
+  if (init_alive(s)) {
+    if (auto m = cgroup_of(s)) {
+      auto f = m->frozen();
+      frozen = f && *f;
+    }
+  }
+  ContainerStatus st = derive_status(s, store, frozen);
+  return std::make_pair(std::move(s), st);
+}
+
+Status pause_container(const StateStore& store, const std::string& id, bool pause) {
+  CR_ASSIGN(auto cs, container_status(store, id));
+  CR_ASSIGN(UniqueFd lock, store.lock(id));
+  CR_ASSIGN(cs, container_status(store, id));
+  auto& [s, st] = cs;
+  if (pause && st != ContainerStatus::Running && st != ContainerStatus::Created)
+    return make_error(ErrorKind::BadState, "container not running");
+  if (!pause && st != ContainerStatus::Paused)
+    return make_error(ErrorKind::BadState, "container not paused");
+  auto m = cgroup_of(s);
+  if (!m) return make_error(ErrorKind::Unsupported, "container has no cgroup to freeze");
+  return m->freeze(pause);
+}
+
+static Status finish_start(const StateStore& store, const ContainerState& s) {
+  (void)unlink(store.fifo_path(s.id).c_str());
+  auto sp = spec::parse_spec(s.config.dump());
+  if (sp && !sp->hooks.poststart.empty())
+    run_hooks_warn(sp->hooks.poststart, "poststart", hook_state(s, ContainerStatus::Running));
+  return {};
+}
+
+Status start_container(const StateStore& store, const std::string& id) {
+  CR_ASSIGN(auto cs, container_status(store, id));
+  CR_ASSIGN(UniqueFd lock, store.lock(id));
+  CR_ASSIGN(cs, container_status(store, id));
+  auto& [s, st] = cs;
+  if (st == ContainerStatus::Stopped)
+    return make_error(ErrorKind::BadState, "cannot start a container that has stopped");
+  if (st != ContainerStatus::Created)
+    return make_error(ErrorKind::BadState,
+                      std::string("cannot start an already ") + status_name(st) + " container");
+  int fd = ::open(store.fifo_path(id).c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENXIO) return make_error(ErrorKind::BadState, "container not running");
+    return sys_error("open exec fifo");
+  }
+  UniqueFd f(fd);
+  CR_TRY(write_all(fd, "0", 1));
+  return finish_start(store, s);
+}
+
+Status start_launched(const StateStore& store, Launched& l) {
+  CR_TRY(write_all(l.fifo_w.get(), "0", 1));
+  l.fifo_w.reset();
+  return finish_start(store, l.state);
+}
+
+Status kill_container(const StateStore& store, const std::string& id, int sig, bool all) {
+  CR_ASSIGN(auto cs, container_status(store, id));
+  auto& [s, st] = cs;
+  if (all) {
+    if (auto m = cgroup_of(s); m && m->exists()) {
+      CR_TRY(m->kill_all(sig));
+      return {};
+    }
+  }
+  if (st == ContainerStatus::Stopped || st == ContainerStatus::Creating) {
+    if (all) return {};
+    return make_error(ErrorKind::BadState, "container not running");
+  }
+  int pfd = static_cast<int>(syscall(SYS_pidfd_open, s.pid, 0));
+  UniqueFd pidfd(pfd);
+  // Re-check identity after taking the pidfd, so a reused pid is never signalled.
+  if (!init_alive(s)) {
+    if (all) return {};
+    return make_error(ErrorKind::BadState, "container not running");
+  }
+  int r = pfd >= 0 ? static_cast<int>(syscall(SYS_pidfd_send_signal, pfd, sig, nullptr, 0))
+                   : kill(s.pid, sig);
+  if (r < 0) {
+    if (errno == ESRCH) return make_error(ErrorKind::BadState, "container not running");
+    return sys_error("kill container init " + std::to_string(s.pid));
+  }
+  if (sig == SIGKILL && st == ContainerStatus::Paused) {
+    if (auto m = cgroup_of(s)) (void)m->freeze(false);
+  }
+  return {};
+}
+
+Status delete_container(const StateStore& store, const std::string& id, bool force) {
+  if (!valid_container_id(id))
+    return make_error(ErrorKind::InvalidSpec, "invalid container ID format");
+  auto loaded = store.load(id);
+  if (!loaded) {
+    if (force && loaded.error().kind != ErrorKind::NotFound) return store.remove(id);
+    if (force) {
+      (void)store.remove(id);
+      return {};
+    }
+    return std::move(loaded).error();
+  }
+  CR_ASSIGN(UniqueFd lock, store.lock(id));
+  ContainerState s = std::move(*loaded);
+  ContainerStatus st = derive_status(s, store, false);
+  if (st == ContainerStatus::Running || st == ContainerStatus::Paused) {
+    if (!force)
+      return make_error(ErrorKind::BadState, "cannot delete container " + id +
+                                                 " that is not stopped: " + status_name(st));
+  }
+  if (st != ContainerStatus::Stopped && st != ContainerStatus::Creating) {
+    CR_TRY(kill_container(store, id, SIGKILL, true));
+    wait_gone(s);
+  }
+  bool run_poststop = st != ContainerStatus::Creating;
+  if (auto m = cgroup_of(s)) {
+    if (m->exists()) {
+      (void)m->kill_all(SIGKILL);
+      CR_TRY_CTX(m->destroy(), "remove cgroup");
+    }
+  }
+  CR_TRY(store.remove(id));
+  if (run_poststop && s.config.is_object()) {
+    auto sp = spec::parse_spec(s.config.dump());
+    if (sp && !sp->hooks.poststop.empty())
+      run_hooks_warn(sp->hooks.poststop, "poststop", hook_state(s, ContainerStatus::Stopped));
+  }
+  return {};
+}
+
+}  // namespace crunner

@@ -1,0 +1,226 @@
+#include "libcontainer/exec.hpp"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "apparmor/apparmor.hpp"
+#include "libcontainer/container.hpp"
+#include "libcontainer/process_setup.hpp"
+#include "libcontainer/sync.hpp"
+#include "libcontainer/terminal.hpp"
+#include "libcontainer/utils.hpp"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+namespace crunner {
+
+namespace {
+
+struct NsJoin {
+  spec::NsType type;
+  UniqueFd fd;
+};
+
+bool same_ns(pid_t pid, const char* name) {
+  struct stat a, b;
+  std::string mine = std::string("/proc/self/ns/") + name;
+  std::string theirs = "/proc/" + std::to_string(pid) + "/ns/" + name;
+  if (stat(mine.c_str(), &a) < 0 || stat(theirs.c_str(), &b) < 0) return true;
+  return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+[[noreturn]] void child_fail(int sock, const Error& e) {
+  (void)sync_send(sock, SyncType::Error, e.err, static_cast<int64_t>(e.kind) + 1, e.message);
+  _exit(1);
+}
+
+std::vector<char*> cstrs(const std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+struct ChildPlan {
+  const spec::Process* proc;
+  int sock;
+  std::vector<std::pair<int, int>> joins;  // user first
+  int preserve_fds;
+  CapSets caps;
+  const seccomp::Program* seccomp = nullptr;
+  std::vector<int> close_fds;
+};
+
+[[noreturn]] void exec_child(const ChildPlan& p) {
+  const spec::Process& proc = *p.proc;
+  for (int fd : p.close_fds) ::close(fd);
+  prctl(PR_SET_DUMPABLE, 0);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTTOU, SIGTTIN, SIGTSTP, SIGCHLD})
+    signal(sig, SIG_DFL);
+  syscall(SYS_close_range, 3 + p.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
+  auto go = sync_expect(p.sock, SyncType::MapsDone);
+  if (!go) _exit(1);
+  for (auto& [fd, type] : p.joins)
+    if (setns(fd, type) < 0) child_fail(p.sock, sys_error("join the container's namespace"));
+  if (setsid() < 0) child_fail(p.sock, sys_error("setsid"));
+  if (proc.terminal) {
+    auto m = setup_container_pty(proc.user.uid, proc.user.gid, proc.console_size, false);
+    if (!m) child_fail(p.sock, m.error().context("set up terminal"));
+    if (auto r = sync_send(p.sock, SyncType::Tty, 0, 0, "", m->get()); !r) _exit(1);
+  }
+  if (auto r = apply_rlimits(proc.rlimits); !r) child_fail(p.sock, r.error());
+  auto exe = finish_process(proc, p.caps, p.seccomp, p.sock, proc.env);
+  if (!exe) child_fail(p.sock, exe.error());
+  prctl(PR_SET_PDEATHSIG, 0);
+  auto argv = cstrs(proc.args);
+  auto envp = cstrs(proc.env);
+  execve(exe->c_str(), argv.data(), envp.data());
+  child_fail(p.sock, sys_error("exec \"" + *exe + "\""));
+}
+
+}  // namespace
+
+Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o) {
+  CR_ASSIGN(auto cs, container_status(store, o.id));
+  auto& [s, st] = cs;
+  if (st == ContainerStatus::Stopped)
+    return make_error(ErrorKind::BadState, "cannot exec in a stopped container");
+  if (st == ContainerStatus::Paused && !o.ignore_paused)
+    return make_error(ErrorKind::BadState,
+                      "cannot exec in a paused container (use --ignore-paused to override)");
+  if (!o.sub_cgroup.empty())
+    return make_error(ErrorKind::Unsupported, "--cgroup: sub-cgroups are not supported yet");
+  const spec::Process& proc = o.process;
+  if (proc.args.empty()) return invalid_spec("process.args: must not be empty");
+  if (proc.terminal && o.console_socket.empty() && o.detach)
+    return invalid_spec("--tty with --detach requires --console-socket");
+  if (!proc.terminal && !o.console_socket.empty())
+    return invalid_spec("--console-socket given but the process has no terminal");
+
+  // The container's namespaces that differ from ours; user first.
+  static const std::pair<spec::NsType, const char*> order[] = {
+      {spec::NsType::User, "user"}, {spec::NsType::Mount, "mnt"}, {spec::NsType::Network, "net"},
+      {spec::NsType::Ipc, "ipc"},   {spec::NsType::Uts, "uts"},   {spec::NsType::Cgroup, "cgroup"},
+      {spec::NsType::Time, "time"}};
+  std::vector<UniqueFd> fds;
+  ChildPlan plan;
+  plan.proc = &proc;
+  plan.preserve_fds = o.preserve_fds;
+  for (auto& [type, name] : order) {
+    if (same_ns(s.pid, name)) continue;
+    CR_ASSIGN(UniqueFd fd, open_path("/proc/" + std::to_string(s.pid) + "/ns/" + name, O_RDONLY));
+    plan.joins.emplace_back(fd.get(), spec::ns_clone_flag(type));
+    fds.push_back(std::move(fd));
+  }
+  UniqueFd pidns, own_pid;
+  if (!same_ns(s.pid, "pid")) {
+    CR_ASSIGN(pidns, open_path("/proc/" + std::to_string(s.pid) + "/ns/pid", O_RDONLY));
+    CR_ASSIGN(own_pid, open_path("/proc/self/ns/pid", O_RDONLY));
+  }
+  std::vector<std::string> warnings;
+  CR_TRY_CTX(apparmor::check_profile(proc.apparmor_profile), "process.apparmorProfile");
+  std::optional<seccomp::Program> filter;
+  if (s.config.is_object() && s.config.contains("linux") && s.config["linux"].contains("seccomp") &&
+      !s.config["linux"]["seccomp"].is_null()) {
+    CR_ASSIGN(filter,
+              seccomp::compile_cached(s.config["linux"]["seccomp"],
+                                      seccomp::cache_dir_for_root(store.root()), &warnings));
+    plan.seccomp = &*filter;
+  }
+  plan.caps = cap_sets(proc.capabilities, &warnings);
+  auto cg = cgroup_of(s);
+  UniqueFd cg_fd;
+  if (cg && cg->mode() == cgroups::Mode::Unified) {
+    auto fd = cg->unified_dir_fd();
+    if (fd) cg_fd = std::move(*fd);
+  }
+
+  int sp[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) return sys_error("socketpair");
+  UniqueFd parent_sock(sp[0]), child_sock(sp[1]);
+  plan.sock = child_sock.get();
+  plan.close_fds.push_back(parent_sock.get());
+  if (pidns && setns(pidns.get(), CLONE_NEWPID) < 0)
+    return sys_error("enter the container's pid namespace");
+  struct clone_args a = {};
+  a.exit_signal = SIGCHLD;
+  if (cg_fd) {
+    a.flags |= CLONE_INTO_CGROUP;
+    a.cgroup = static_cast<uint64_t>(cg_fd.get());
+  }
+  long r = syscall(SYS_clone3, &a, sizeof(a));
+  if (r < 0 && cg_fd) {
+    a.flags = 0;
+    a.cgroup = 0;
+    r = syscall(SYS_clone3, &a, sizeof(a));
+  }
+  if (r < 0 && errno == ENOSYS) r = fork();
+  if (r == 0) exec_child(plan);
+  int clone_err = errno;
+  if (own_pid) setns(own_pid.get(), CLONE_NEWPID);
+  if (r < 0) return sys_error("clone process", clone_err);
+  pid_t pid = static_cast<pid_t>(r);
+  child_sock.reset();
+  struct Reaper {
+    pid_t pid;
+    bool armed = true;
+    ~Reaper() {
+      if (armed) {
+        kill(pid, SIGKILL);
+        waitpid(pid, nullptr, 0);
+      }
+    }
+  } reaper{pid};
+  if (cg) CR_TRY_CTX(cg->add_pid(pid), "join the container's cgroup");
+  CR_TRY(sync_send(parent_sock.get(), SyncType::MapsDone));
+  ExecLaunched l;
+  l.pid = pid;
+  for (;;) {
+    UniqueFd fd;
+    auto m = sync_recv(parent_sock.get(), &fd);
+    if (!m) {
+      if (m.error().message == "peer closed") break;  // execve closed the socket
+      return std::move(m).error();
+    }
+    if (m->type == SyncType::Error) {
+      Error e{ErrorKind::Syscall, m->err, m->text};
+      if (m->arg) e.kind = static_cast<ErrorKind>(m->arg - 1);
+      if (m->err == ENOENT) e.kind = ErrorKind::NotFound;
+      return e;
+    }
+    if (m->type == SyncType::Seccomp && filter) {
+      CR_TRY_CTX(
+          seccomp::send_to_listener(*filter, fd.get(), pid, oci_state(s, ContainerStatus::Running)),
+          "linux.seccomp.listenerPath");
+    } else if (m->type == SyncType::Tty) {
+      if (!o.console_socket.empty())
+        CR_TRY(send_console_fd(o.console_socket, fd.get()));
+      else
+        l.tty_master = std::move(fd);
+    }
+  }
+  // EOF: execve closed the socket (or the child was killed, which its exit
+  // status shows to a foreground caller).
+  if (!o.pid_file.empty())
+    CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid)), "--pid-file");
+  reaper.armed = false;
+  return l;
+}
+
+}  // namespace crunner

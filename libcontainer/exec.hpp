@@ -1,0 +1,39 @@
+// `crunner exec`: a new process inside a running container.
+//
+// The parent enters the container's pid namespace for its children only,
+// clone3()s the process straight into it (and into the container's v2 cgroup
+// with CLONE_INTO_CGROUP), then goes back. The child becomes non-dumpable
+// before it joins anything, joins the user namespace first and then the
+// others, sets up the process exactly like the init (user, caps, rlimits,
+// no_new_privs, AppArmor, seccomp last) and execs. Its sync socket is
+// O_CLOEXEC: EOF means the execve succeeded; an Error message means it did not.
+#pragma once
+
+#include <string>
+
+#include "libcontainer/error.hpp"
+#include "libcontainer/fd.hpp"
+#include "libcontainer/spec.hpp"
+#include "libcontainer/state.hpp"
+
+namespace crunner {
+
+struct ExecOptions {
+  std::string id;
+  spec::Process process;
+  std::string console_socket;
+  std::string pid_file;
+  bool detach = false;
+  bool ignore_paused = false;
+  int preserve_fds = 0;
+  std::string sub_cgroup;  // --cgroup: not supported yet (error)
+};
+
+struct ExecLaunched {
+  pid_t pid = 0;
+  UniqueFd tty_master;  // foreground with a terminal
+};
+
+Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o);
+
+}  // namespace crunner

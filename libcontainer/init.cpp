@@ -1,0 +1,158 @@
+// The container init, numbered as in DESIGN.md's process model. Runs in the
+// clone3 child: single-threaded, no exceptions, every failure is reported to
+// the parent in the child's own words (with errno) before _exit.
+#include "libcontainer/init.hpp"
+
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "libcontainer/hooks.hpp"
+#include "libcontainer/rootfs.hpp"
+#include "libcontainer/sync.hpp"
+#include "libcontainer/terminal.hpp"
+#include "libcontainer/utils.hpp"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+namespace crunner {
+
+namespace {
+
+[[noreturn]] void fail(int sock, const Error& e) {
+  (void)sync_send(sock, SyncType::Error, e.err, static_cast<int64_t>(e.kind) + 1, e.message);
+  _exit(1);
+}
+
+#define INIT_TRY(expr, ctx)                                         \
+  do {                                                              \
+    auto&& r_ = (expr);                                             \
+    if (!r_.ok()) fail(p.sock, std::move(r_.error().context(ctx))); \
+  } while (0)
+
+Status loopback_up() {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return sys_error("socket");
+  UniqueFd sock(s);
+  struct ifreq ifr = {};
+  strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) return sys_error("get flags of lo");
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) return sys_error("set lo up");
+  return {};
+}
+
+std::vector<char*> cstrs(const std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+}  // namespace
+
+void container_init(const InitPlan& p) {
+  const spec::Spec& s = *p.spec;
+  const spec::Process& proc = *s.process;
+  // 1. Die with the parent while being set up; nobody may open our
+  //    /proc/<pid>/exe (the crunner binary) from inside the container.
+  for (int fd : p.close_fds) ::close(fd);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  prctl(PR_SET_DUMPABLE, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTTOU, SIGTTIN, SIGTSTP, SIGCHLD})
+    signal(sig, SIG_DFL);
+  // 2. No host fd other than stdio and the preserved ones survives execve.
+  syscall(SYS_close_range, 3 + p.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
+
+  // 3. Wait for the parent: id maps written, cgroups joined.
+  auto go = sync_expect(p.sock, SyncType::MapsDone);
+  if (!go) _exit(1);
+  if (p.new_userns) {
+    if (setresgid(0, 0, 0) < 0) fail(p.sock, sys_error("setgid 0 in the user namespace"));
+    if (setresuid(0, 0, 0) < 0) fail(p.sock, sys_error("setuid 0 in the user namespace"));
+  }
+  // 4. Join namespaces given by path; the cgroup namespace is created now that
+  //    we are in our cgroups, so its root is the container's cgroup.
+  for (auto& [fd, type] : p.joins)
+    if (setns(fd, type) < 0) fail(p.sock, sys_error("join namespace (setns)"));
+  if (p.new_cgroupns && unshare(CLONE_NEWCGROUP) < 0)
+    fail(p.sock, sys_error("create cgroup namespace"));
+  if (setsid() < 0) fail(p.sock, sys_error("setsid"));
+  if (p.new_netns) INIT_TRY(loopback_up(), "bring up loopback");
+
+  // 5. Mounts and devices.
+  RootfsConfig rc{p.spec, p.rootfs, p.bundle, p.no_pivot, p.new_userns};
+  INIT_TRY(prepare_rootfs(rc), "prepare rootfs");
+
+  // 6. prestart/createRuntime hooks run in the parent; it sends the state.
+  if (auto r = sync_send(p.sock, SyncType::Hooks); !r) _exit(1);
+  auto hooks_done = sync_expect(p.sock, SyncType::HooksDone);
+  if (!hooks_done) _exit(1);
+  std::string state = hooks_done->text;
+  INIT_TRY(run_hooks(s.hooks.create_container, "createContainer", state), "createContainer hook");
+
+  // 7. pivot_root, masked and readonly paths, sysctl, read-only root.
+  INIT_TRY(finalize_rootfs(rc), "finalize rootfs");
+  const auto& l = s.linux_or_empty();
+  if (!s.hostname.empty() && sethostname(s.hostname.data(), s.hostname.size()) < 0)
+    fail(p.sock, sys_error("sethostname `" + s.hostname + "`"));
+  if (s.domainname && !s.domainname->empty() &&
+      setdomainname(s.domainname->data(), s.domainname->size()) < 0)
+    fail(p.sock, sys_error("setdomainname `" + *s.domainname + "`"));
+  (void)l;
+
+  // 8. Terminal: the pty lives in the container's devpts; the parent gets the master.
+  if (proc.terminal) {
+    auto m = setup_container_pty(proc.user.uid, proc.user.gid, proc.console_size);
+    if (!m) fail(p.sock, m.error().context("set up terminal"));
+    INIT_TRY(sync_send(p.sock, SyncType::Tty, 0, 0, "", m->get()), "send pty master");
+  }
+
+  // 9. The process: rlimits, cwd, user, capabilities, AppArmor, no_new_privs, seccomp.
+  INIT_TRY(apply_rlimits(proc.rlimits), "apply rlimits");
+  auto exe = finish_process(proc, p.caps, p.seccomp, p.sock, p.env);
+  if (!exe) fail(p.sock, exe.error());
+
+  // 10. Ready: the parent records us; we block until `start` writes exec.fifo.
+  prctl(PR_SET_PDEATHSIG, 0);
+  if (auto r = sync_send(p.sock, SyncType::Ready); !r) _exit(1);
+  ::close(p.sock);
+  if (p.fifo_r >= 0) {
+    int fl = fcntl(p.fifo_r, F_GETFL);
+    fcntl(p.fifo_r, F_SETFL, fl & ~O_NONBLOCK);
+    char c;
+    ssize_t n;
+    do {
+      n = read(p.fifo_r, &c, 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != 1) _exit(1);
+  }
+
+  // 11. startContainer hooks, then the program in place of this process.
+  if (auto r = run_hooks(s.hooks.start_container, "startContainer", state); !r) {
+    fprintf(stderr, "crunner: %s\n", r.error().what().c_str());
+    _exit(1);
+  }
+  auto argv = cstrs(proc.args);
+  auto envp = cstrs(p.env);
+  execve(exe->c_str(), argv.data(), envp.data());
+  int e = errno;
+  fprintf(stderr, "crunner: exec %s: %s\n", exe->c_str(), strerror(e));
+  _exit(e == ENOENT ? 127 : 126);
+}
+
+}  // namespace crunner

@@ -1,0 +1,55 @@
+// Mounting one OCI mount entry inside the rootfs (before pivot_root).
+//
+// Destinations are resolved inside the rootfs (safepath.hpp) and the mount is
+// made onto the resolved fd through /proc/self/fd/N. Every error names the
+// entry: "mount `proc` to `/proc`: operation not permitted".
+#pragma once
+
+#include <string>
+
+#include "libcontainer/error.hpp"
+#include "libcontainer/mountopts.hpp"
+#include "libcontainer/spec.hpp"
+
+namespace crunner {
+
+struct MountContext {
+  std::string rootfs;  // host path of the rootfs (realpath'd)
+  std::string bundle;  // relative bind sources resolve against it
+  bool in_userns = false;
+  bool cgroupns = false;  // the container has its own cgroup namespace
+};
+
+// Mounts `m` under the root `rootfd` (an fd on ctx.rootfs).
+Status mount_entry(int rootfd, const spec::Mount& m, const MountContext& ctx);
+
+// Host path of a bind-mount source: absolute as is, relative against the bundle.
+std::string bind_source(const spec::Mount& m, const std::string& bundle);
+
+// The destination as runc treats it: cleaned and absolute.
+std::string mount_destination(const spec::Mount& m);
+
+// True for entries mounted as bind mounts (type "bind" or a bind/rbind option).
+bool is_bind_mount(const spec::Mount& m);
+
+// Remounts the mount whose root `fd` is, with MS_REMOUNT|MS_BIND|flags. When
+// the kernel refuses (EPERM: flags locked by a less privileged user namespace
+// owner), retries keeping the nosuid/nodev/noexec/ro/atime flags the mount
+// already has. `what` prefixes errors.
+Status remount_bind(int fd, unsigned long flags, const std::string& what);
+
+// Applies the recursive attributes (rro, rnosuid, ...) with mount_setattr(2).
+Status apply_rec_attrs(int fd, const MountOptions& o, const std::string& what);
+
+// Applies each propagation change in order to the mount at `fd`.
+Status apply_propagation(int fd, const MountOptions& o, const std::string& what);
+
+// Path of `fd` relative to `rootfs` ("/proc/self"), from /proc/self/fd; empty when
+// the fd is outside of it.
+std::string path_in_root(int fd, const std::string& rootfs);
+
+// runc's check for bind mounts into /proc: only on top of /proc with a procfs
+// source, or onto a few files lxcfs emulates. `resolved` is the in-root path.
+Status check_proc_mount(const std::string& resolved, const std::string& source);
+
+}  // namespace crunner

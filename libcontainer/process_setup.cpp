@@ -1,0 +1,192 @@
+#include "libcontainer/process_setup.hpp"
+
+#include <grp.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "apparmor/apparmor.hpp"
+#include "libcontainer/sync.hpp"
+#include "libcontainer/utils.hpp"
+
+namespace crunner {
+
+int cap_last_cap() {
+  static int last = -1;
+  if (last < 0) {
+    auto t = read_file("/proc/sys/kernel/cap_last_cap");
+    long long v = 40;
+    if (t) parse_i64(trim(*t), v);
+    last = static_cast<int>(v);
+  }
+  return last;
+}
+
+CapSets cap_sets(const std::optional<spec::Capabilities>& caps,
+                 std::vector<std::string>* warnings) {
+  CapSets c;
+  if (!caps) return c;
+  c.present = true;
+  int last = cap_last_cap();
+  auto mask = [&](const std::vector<std::string>& names) {
+    uint64_t m = 0;
+    for (auto& n : names) {
+      auto v = spec::capability_by_name(n);
+      if (!v) continue;  // rejected by validation already
+      if (*v > last || *v > 63) {
+        if (warnings) warnings->push_back("capability " + n + " is not supported by this kernel");
+        continue;
+      }
+      m |= 1ULL << *v;
+    }
+    return m;
+  };
+  c.bounding = mask(caps->bounding);
+  c.effective = mask(caps->effective);
+  c.inheritable = mask(caps->inheritable);
+  c.permitted = mask(caps->permitted);
+  c.ambient = mask(caps->ambient);
+  return c;
+}
+
+Status apply_rlimits(const std::vector<spec::Rlimit>& rl) {
+  for (auto& r : rl) {
+    struct rlimit l = {static_cast<rlim_t>(r.soft), static_cast<rlim_t>(r.hard)};
+    if (setrlimit(r.resource, &l) < 0)
+      return sys_error("set rlimit " + r.type + " to soft " + std::to_string(r.soft) + " hard " +
+                       std::to_string(r.hard));
+  }
+  return {};
+}
+
+Status drop_bounding(const CapSets& c) {
+  if (!c.present) return {};
+  int last = cap_last_cap();
+  for (int i = 0; i <= last; i++) {
+    if (i < 64 && (c.bounding & (1ULL << i))) continue;
+    if (prctl(PR_CAPBSET_DROP, i, 0, 0, 0) < 0 && errno != EINVAL)
+      return sys_error("drop capability " + std::to_string(i) + " from the bounding set");
+  }
+  return {};
+}
+
+Status set_user(const spec::User& u) {
+  if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return sys_error("prctl PR_SET_KEEPCAPS");
+  std::vector<gid_t> groups(u.additional_gids.begin(), u.additional_gids.end());
+  if (setgroups(groups.size(), groups.data()) < 0) {
+    // setgroups is denied in a user namespace with setgroups=deny; only an
+    // empty request may then be skipped.
+    if (!(errno == EPERM && groups.empty())) return sys_error("setgroups");
+  }
+  if (setresgid(u.gid, u.gid, u.gid) < 0) return sys_error("setgid " + std::to_string(u.gid));
+  if (setresuid(u.uid, u.uid, u.uid) < 0) return sys_error("setuid " + std::to_string(u.uid));
+  if (u.umask) umask(*u.umask);
+  if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) return sys_error("prctl PR_SET_KEEPCAPS");
+  return {};
+}
+
+Status apply_caps(const CapSets& c) {
+  if (!c.present) {
+    return {};
+  }
+  cap_t caps = cap_init();
+  if (!caps) return sys_error("cap_init");
+  int last = std::min(cap_last_cap(), 63);
+  std::vector<cap_value_t> e, p, i;
+  for (int n = 0; n <= last; n++) {
+    uint64_t b = 1ULL << n;
+    if (c.effective & b) e.push_back(n);
+    if (c.permitted & b) p.push_back(n);
+    if (c.inheritable & b) i.push_back(n);
+  }
+  if ((!e.empty() && cap_set_flag(caps, CAP_EFFECTIVE, e.size(), e.data(), CAP_SET) < 0) ||
+      (!p.empty() && cap_set_flag(caps, CAP_PERMITTED, p.size(), p.data(), CAP_SET) < 0) ||
+      (!i.empty() && cap_set_flag(caps, CAP_INHERITABLE, i.size(), i.data(), CAP_SET) < 0)) {
+    cap_free(caps);
+    return sys_error("build capability sets");
+  }
+  int r = cap_set_proc(caps);
+  int err = errno;
+  cap_free(caps);
+  if (r < 0) return sys_error("set capabilities", err);
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+    return sys_error("clear ambient capabilities");
+  for (int n = 0; n <= last; n++) {
+    if (!(c.ambient & (1ULL << n))) continue;
+    // Like runc: an ambient capability that is not permitted+inheritable is
+    // skipped (the kernel refuses it), not fatal.
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, n, 0, 0) < 0 && errno != EPERM)
+      return sys_error("raise ambient capability " + std::to_string(n));
+  }
+  return {};
+}
+
+Status set_no_new_privs() {
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return sys_error("prctl PR_SET_NO_NEW_PRIVS");
+  return {};
+}
+
+static Status load_filter(const seccomp::Program* filter, int sock) {
+  if (!filter) return {};
+  int notify = -1;
+  int r = seccomp::load(*filter, &notify);
+  if (r < 0) return sys_error("load seccomp filter", -r);
+  if (notify >= 0) {
+    CR_TRY(sync_send(sock, SyncType::Seccomp, 0, 0, "", notify));
+    ::close(notify);
+  }
+  return {};
+}
+
+Result<std::string> finish_process(const spec::Process& proc, const CapSets& caps,
+                                   const seccomp::Program* filter, int sock,
+                                   const std::vector<std::string>& env) {
+  bool cwd_done = chdir(proc.cwd.c_str()) == 0;
+  int cwd_err = errno;
+  CR_TRY_CTX(drop_bounding(caps), "apply capabilities");
+  if (!proc.no_new_privileges) CR_TRY(load_filter(filter, sock));
+  CR_TRY(set_user(proc.user));
+  if (!cwd_done && chdir(proc.cwd.c_str()) < 0)
+    return sys_error("chdir to cwd (\"" + proc.cwd + "\") set in config.json",
+                     cwd_err == EACCES ? errno : cwd_err);
+  CR_ASSIGN(std::string exe, find_executable(proc.args[0], env));
+  CR_TRY_CTX(apply_caps(caps), "apply capabilities");
+  CR_TRY(apparmor::apply_exec_profile(proc.apparmor_profile));
+  if (proc.no_new_privileges) {
+    CR_TRY(set_no_new_privs());
+    CR_TRY(load_filter(filter, sock));
+  }
+  return exe;
+}
+
+Result<std::string> find_executable(const std::string& arg0, const std::vector<std::string>& env) {
+  auto check = [](const std::string& p) -> int {
+    struct stat st;
+    if (stat(p.c_str(), &st) < 0) return errno;
+    if (S_ISDIR(st.st_mode)) return EACCES;
+    if (access(p.c_str(), X_OK) < 0) return errno;
+    return 0;
+  };
+  if (arg0.find('/') != std::string::npos) {
+    int e = check(arg0);
+    if (e) return sys_error("exec: \"" + arg0 + "\"", e);
+    return arg0;
+  }
+  std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (auto& kv : env)
+    if (kv.rfind("PATH=", 0) == 0) path = kv.substr(5);
+  int denied = 0;
+  for (auto& dir : split(path, ':')) {
+    std::string p = (dir.empty() ? "." : dir) + "/" + arg0;
+    int e = check(p);
+    if (e == 0) return p;
+    if (e == EACCES) denied = e;
+  }
+  if (denied) return sys_error("exec: \"" + arg0 + "\"", denied);
+  return Error{ErrorKind::NotFound, ENOENT,
+               "exec: \"" + arg0 + "\": executable file not found in $PATH"};
+}
+
+}  // namespace crunner

@@ -1,0 +1,51 @@
+// Process attributes applied in the container's init (and later in exec'd
+// processes): rlimits, user and groups, capabilities, no_new_privs, and the
+// executable lookup. Everything here runs after clone in a single-threaded
+// child: no exceptions, errors as Status.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "libcontainer/error.hpp"
+#include "libcontainer/spec.hpp"
+#include "seccomp/seccomp.hpp"
+
+namespace crunner {
+
+// The five capability sets as bitmasks (bit n = capability n).
+struct CapSets {
+  bool present = false;  // process.capabilities given; absent = leave as is
+  uint64_t bounding = 0, effective = 0, inheritable = 0, permitted = 0, ambient = 0;
+};
+
+// Converts names to bitmasks; names above the kernel's cap_last_cap are
+// dropped with a warning in `warnings`.
+CapSets cap_sets(const std::optional<spec::Capabilities>& caps, std::vector<std::string>* warnings);
+int cap_last_cap();
+
+Status apply_rlimits(const std::vector<spec::Rlimit>& rl);
+// Drops every capability not in the bounding set (needs CAP_SETPCAP).
+Status drop_bounding(const CapSets& c);
+// setgroups + setresgid + setresuid, keeping the permitted capabilities across
+// the uid change (PR_SET_KEEPCAPS) so apply_caps can set the final sets.
+Status set_user(const spec::User& u);
+Status apply_caps(const CapSets& c);
+Status set_no_new_privs();
+
+// The last steps before execve, shared by the init and exec: the process's
+// user, capabilities, no_new_privs and seccomp, in runc's order (seccomp is
+// loaded last when no_new_privs is set; otherwise before the uid change, while
+// CAP_SYS_ADMIN is still there). Resolves the executable as the final user.
+// A seccomp notify fd is sent to the parent over `sock` (SyncType::Seccomp).
+Result<std::string> finish_process(const spec::Process& proc, const CapSets& caps,
+                                   const seccomp::Program* filter, int sock,
+                                   const std::vector<std::string>& env);
+
+// Resolves argv[0] the way execvp does with the process's PATH (or the
+// default one); the error reads `exec: "x": executable file not found in
+// $PATH` or names the path and errno (permission denied, ...).
+Result<std::string> find_executable(const std::string& arg0, const std::vector<std::string>& env);
+
+}  // namespace crunner

@@ -1,0 +1,55 @@
+// The container's root filesystem, set up by the container's init child in its
+// new mount namespace (single-threaded, root of its user namespace).
+//
+//   prepare_rootfs()   before the createContainer hooks, still on the host "/"
+//   finalize_rootfs()  after them: pivot_root and the in-container steps
+//
+// Both return errors instead of throwing (they run after clone) and every error
+// names what failed: "mount `proc` to `/proc`: operation not permitted",
+// "linux.devices[0]: mknod `/dev/fuse`: ...".
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libcontainer/error.hpp"
+#include "libcontainer/mountopts.hpp"
+#include "libcontainer/spec.hpp"
+
+namespace crunner {
+
+struct RootfsConfig {
+  const spec::Spec* spec = nullptr;
+  std::string rootfs;      // absolute, realpath'd host path of the rootfs directory
+  std::string bundle;      // absolute bundle dir; relative bind-mount sources resolve against it
+  bool no_pivot = false;   // --no-pivot: MS_MOVE + chroot instead of pivot_root
+  bool in_userns = false;  // inside a new user namespace: devices are bind-mounted from the host
+  // The container has its own cgroup namespace (cgroup mounts are fresh, not
+  // binds). Defaults to "linux.namespaces has a new cgroup namespace".
+  std::optional<bool> cgroupns;
+};
+
+// Step A: "/" made rslave (rprivate/private when linux.rootfsPropagation asks
+// for it; never shared before pivot_root, so nothing propagates to the host),
+// the rootfs's parent mount private when it is shared, the rootfs bound onto
+// itself, every spec mount in order, then (unless /dev is a bind mount) the
+// default devices, linux.devices, the /dev symlinks and /dev/ptmx -> pts/ptmx.
+Status prepare_rootfs(const RootfsConfig& c);
+
+// Step B: pivot_root (or MS_MOVE + chroot with no_pivot), chdir "/",
+// linux.rootfsPropagation on the new "/", /dev read-only when its mount asked,
+// linux.sysctl, readonlyPaths (recursive read-only binds), maskedPaths
+// (/dev/null over files, read-only tmpfs over directories), root.readonly.
+// Missing masked/readonly paths are ignored.
+Status finalize_rootfs(const RootfsConfig& c);
+
+// Bind-mounts the terminal `slave_fd` (opened from the container's /dev/ptmx)
+// on <root>/dev/console, creating the file; `root` is the rootfs path between
+// prepare_rootfs and finalize_rootfs (what runc does: before root.readonly), or
+// "/" after finalize_rootfs.
+Status mount_console(const std::string& root, int slave_fd);
+
+// std::vector<std::string> known_mount_options();  (mountopts.hpp)
+
+}  // namespace crunner

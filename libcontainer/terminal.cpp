@@ -1,0 +1,96 @@
+#include "libcontainer/terminal.hpp"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "libcontainer/rootfs.hpp"
+#include "libcontainer/utils.hpp"
+
+namespace crunner {
+
+Result<UniqueFd> setup_container_pty(uid_t uid, gid_t gid,
+                                     const std::optional<spec::ConsoleSize>& size, bool console) {
+  int m = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (m < 0) return sys_error("open `/dev/ptmx` in the container");
+  UniqueFd master(m);
+  if (unlockpt(m) < 0) return sys_error("unlockpt");
+  char name[128];
+  if (ptsname_r(m, name, sizeof(name)) != 0) return sys_error("ptsname");
+  int s = ::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (s < 0) return sys_error(std::string("open `") + name + "`");
+  UniqueFd slave(s);
+  if (fchown(s, uid, gid) < 0 && errno != EINVAL) return sys_error(std::string("chown ") + name);
+  if (size && (size->height || size->width)) {
+    struct winsize ws = {};
+    ws.ws_row = static_cast<unsigned short>(size->height);
+    ws.ws_col = static_cast<unsigned short>(size->width);
+    if (ioctl(s, TIOCSWINSZ, &ws) < 0) return sys_error("set console size");
+  }
+  // Like runc: the pty is also /dev/console (best effort: a read-only /dev
+  // without tmpfs cannot get the file).
+  if (console) (void)mount_console("/", s);
+  if (ioctl(s, TIOCSCTTY, 0) < 0) return sys_error("make the pty the controlling terminal");
+  for (int fd = 0; fd < 3; fd++)
+    if (dup2(s, fd) < 0) return sys_error("dup2 pty to fd " + std::to_string(fd));
+  return master;
+}
+
+Result<UniqueFd> connect_unix(const std::string& path) {
+  struct sockaddr_un a = {};
+  a.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(a.sun_path))
+    return make_error(ErrorKind::InvalidSpec, "socket path `" + path + "` is too long");
+  memcpy(a.sun_path, path.c_str(), path.size());
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return sys_error("socket");
+  UniqueFd s(fd);
+  if (CR_RETRY(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a))) < 0)
+    return sys_error("connect to console socket `" + path + "`");
+  return s;
+}
+
+Status send_console_fd(const std::string& socket_path, int master) {
+  CR_ASSIGN(UniqueFd s, connect_unix(socket_path));
+  const char name[] = "/dev/ptmx";
+  struct iovec iov = {const_cast<char*>(name), sizeof(name) - 1};
+  struct msghdr h = {};
+  h.msg_iov = &iov;
+  h.msg_iovlen = 1;
+  alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
+  h.msg_control = cbuf;
+  h.msg_controllen = sizeof(cbuf);
+  struct cmsghdr* c = CMSG_FIRSTHDR(&h);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(c), &master, sizeof(int));
+  if (CR_RETRY(sendmsg(s.get(), &h, MSG_NOSIGNAL)) < 0)
+    return sys_error("send pty master to console socket `" + socket_path + "`");
+  return {};
+}
+
+RawMode::RawMode(int fd) {
+  if (!isatty(fd) || tcgetattr(fd, &saved_) < 0) return;
+  struct termios raw = saved_;
+  cfmakeraw(&raw);
+  if (tcsetattr(fd, TCSANOW, &raw) == 0) {
+    fd_ = fd;
+    active_ = true;
+  }
+}
+
+RawMode::~RawMode() {
+  if (active_) tcsetattr(fd_, TCSANOW, &saved_);
+}
+
+void copy_winsize(int from, int to) {
+  struct winsize ws;
+  if (ioctl(from, TIOCGWINSZ, &ws) == 0) ioctl(to, TIOCSWINSZ, &ws);
+}
+
+}  // namespace crunner

@@ -1,0 +1,251 @@
+#!/usr/bin/env python3
+"""Namespaces: new ones (pid, net, ipc, uts, mount, cgroup, user, time), joined by path,
+hostname/domainname, user namespace id mappings."""
+
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+NS_FILES = {"pid": "pid", "network": "net", "ipc": "ipc", "uts": "uts", "mount": "mnt",
+            "cgroup": "cgroup", "user": "user", "time": "time"}
+
+
+def ns_inode(link):
+    """'net:[4026531840]' -> 4026531840"""
+    return int(link.strip().split("[")[1].rstrip("]"))
+
+
+def host_ns(kind):
+    return ns_inode(os.readlink(f"/proc/self/ns/{NS_FILES[kind]}"))
+
+
+def show_ns_script(kinds):
+    return "; ".join(f"echo {k}=$(readlink /proc/self/ns/{NS_FILES[k]})" for k in kinds)
+
+
+def parse_ns(out):
+    res = {}
+    for ln in out.splitlines():
+        if "=" in ln and "[" in ln:
+            k, v = ln.split("=", 1)
+            res[k] = ns_inode(v)
+    return res
+
+
+def set_ns(cfg, kind, path=None):
+    nss = [n for n in cfg["linux"]["namespaces"] if n["type"] != kind]
+    n = {"type": kind}
+    if path:
+        n["path"] = path
+    nss.append(n)
+    cfg["linux"]["namespaces"] = nss
+
+
+def userns_bundle(t, *args, edit=None):
+    """A bundle with a user namespace (0 -> 100000, gid 0 -> 101000), rootfs chowned to it."""
+    def both(c):
+        userns(c)
+        if edit:
+            edit(c)
+    b = t.bundle(*args, edit=both)
+    subprocess.run(["chown", "-R", "-h", "100000:101000", os.path.join(b, "rootfs")],
+                   check=True)
+    return b
+
+
+def userns(cfg, host_id=100000, size=65536):
+    set_ns(cfg, "user")
+    cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": host_id, "size": size}]
+    cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": host_id + 1000, "size": size}]
+    # a cgroup v1 mount needs privileges over the host's cgroup hierarchy
+    cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] != "/sys/fs/cgroup"]
+
+
+@h.case
+def hostname_domainname(t):
+    def edit(c):
+        c["hostname"] = "ns-test-host"
+        c["domainname"] = "example.org"
+        set_ns(c, "uts")
+    rc, out, err = t.run_in(t.cid("uts"), "hostname; cat /proc/sys/kernel/domainname",
+                            edit=edit)
+    t.eq("hostname", (rc, out.split("\n")[0]), (0, "ns-test-host"))
+    # crunner-only: runc 1.1.5 ignores "domainname" (supported from runc 1.2).
+    if t.crunner_only():
+        t.eq("domainname", out.split("\n")[1:2], ["example.org"])
+    t.check("host hostname untouched", os.uname().nodename != "ns-test-host")
+
+
+@h.case
+def new_namespaces(t):
+    kinds = ["pid", "network", "ipc", "uts", "mount", "cgroup"]
+    rc, out, err = t.run_in(t.cid("new"), "echo pid1=$$; " + show_ns_script(kinds + ["user"]))
+    t.require("run", rc == 0, (rc, out, err))
+    t.contains("pid 1 inside the new pid namespace", out, "pid1=1\n")
+    inside = parse_ns(out)
+    for k in kinds:
+        t.check(f"new {k} namespace", k in inside and inside[k] != host_ns(k),
+                (inside.get(k), host_ns(k)))
+    t.eq("no user namespace unless asked", inside.get("user"), host_ns("user"))
+    rc, out, err = t.run_in(t.cid("cgns"), "cat /proc/self/cgroup")
+    paths = [ln.split(":", 2)[2] for ln in out.splitlines() if ln.count(":") >= 2]
+    t.check("cgroup namespace rooted at the container's cgroups", rc == 0 and paths and
+            set(paths) == {"/"}, (rc, out, err))
+    rc, out, err = t.run_in(t.cid("net"), "ls /sys/class/net; tail -n +3 /proc/net/dev")
+    t.eq("new net namespace has only lo (sysfs)", out.split()[:1], ["lo"])
+    devs = [ln.split(":")[0].strip() for ln in out.splitlines()[1:] if ":" in ln]
+    t.eq("new net namespace has only lo (/proc/net/dev)", devs, ["lo"])
+    rc, out, err = t.run_in(t.cid("ps"), "ps -o pid,comm")
+    pids = [ln.split()[0] for ln in out.splitlines()[1:] if ln.strip()]
+    t.check("only the container's processes are visible", rc == 0 and len(pids) <= 2
+            and "1" in pids, (rc, out, err))
+
+
+@h.case
+def shared_namespaces_when_not_listed(t):
+    def edit(c):
+        c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"]
+                                    if n["type"] in ("pid", "mount")]
+        c.pop("hostname", None)  # a hostname needs a private uts namespace
+    kinds = ["network", "ipc", "uts"]
+    rc, out, err = t.run_in(t.cid("shared"), show_ns_script(kinds), edit=edit)
+    inside = parse_ns(out)
+    for k in kinds:
+        t.eq(f"host {k} namespace kept when not listed", inside.get(k), host_ns(k))
+
+
+@h.case
+def join_netns_by_path(t):
+    name = f"crunner-test-{os.getpid()}"
+    if subprocess.run(["ip", "netns", "add", name], capture_output=True).returncode != 0:
+        t.check("ip netns add", False)
+        return
+    t.on_cleanup(lambda: subprocess.run(["ip", "netns", "del", name], capture_output=True))
+    path = f"/run/netns/{name}"
+    # mark the namespace: lo's mtu is 65536 in a fresh one
+    subprocess.run(["ip", "netns", "exec", name, "ip", "link", "set", "lo", "mtu", "12345"],
+                   check=True)
+    rc, out, err = t.run_in(t.cid("joinnet"), show_ns_script(["network"]) +
+                            "; cat /sys/class/net/lo/mtu",
+                            edit=lambda c: set_ns(c, "network", path))
+    t.require("run", rc == 0, (rc, out, err))
+    t.eq("same net namespace inode", parse_ns(out).get("network"), os.stat(path).st_ino)
+    t.contains("sees the namespace's lo (mtu 12345)", out, "\n12345\n")
+
+
+@h.case
+def join_other_container_namespaces(t):
+    b = t.bundle("sleep", "1000", edit=lambda c: c.update(hostname="first"))
+    first = t.cid("first")
+    t.require("run -d first", t.rt(["run", "-d", "--bundle", b, first])[0] == 0)
+    pid = t.state(first)["pid"]
+    kinds = ["network", "ipc", "uts"]
+    want = {k: ns_inode(os.readlink(f"/proc/{pid}/ns/{NS_FILES[k]}")) for k in kinds}
+
+    def edit(c):
+        for k in kinds:
+            set_ns(c, k, f"/proc/{pid}/ns/{NS_FILES[k]}")
+        c.pop("hostname", None)
+    rc, out, err = t.run_in(t.cid("second"), show_ns_script(kinds + ["pid"]) + "; hostname",
+                            edit=edit)
+    t.require("run second", rc == 0, (rc, out, err))
+    got = parse_ns(out)
+    for k in kinds:
+        t.eq(f"joined {k} of the first container", got.get(k), want[k])
+    t.check("own pid namespace", got.get("pid") not in (None, host_ns("pid"),
+            ns_inode(os.readlink(f"/proc/{pid}/ns/pid"))), got)
+    t.contains("hostname of the joined uts namespace", out, "first\n")
+
+
+@h.case
+def join_pid_namespace(t):
+    b = t.bundle("sleep", "1000")
+    first = t.cid("pidfirst")
+    t.require("run -d first", t.rt(["run", "-d", "--bundle", b, first])[0] == 0)
+    pid = t.state(first)["pid"]
+    rc, out, err = t.run_in(t.cid("pidjoin"), "echo me=$$; " + show_ns_script(["pid"]) +
+                            "; ps -o comm",
+                            edit=lambda c: set_ns(c, "pid", f"/proc/{pid}/ns/pid"))
+    t.require("run", rc == 0, (rc, out, err))
+    t.eq("joined pid namespace", parse_ns(out).get("pid"),
+         ns_inode(os.readlink(f"/proc/{pid}/ns/pid")))
+    t.check("not pid 1 in a joined pid namespace", "me=1\n" not in out, out)
+    t.contains("sees the first container's init", out, "sleep")
+
+
+@h.case
+def user_namespace_mappings(t):
+    script = ("id -u; id -g; cat /proc/self/uid_map; echo --; cat /proc/self/gid_map; echo --; "
+              + show_ns_script(["user"]) + "; touch /tmp/x && stat -c '%u %g' /tmp/x")
+
+    def edit(c):
+        c["mounts"].append({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
+                            "options": ["nosuid", "nodev"]})
+    b = userns_bundle(t, "sh", "-c", script, edit=edit)
+    rc, out, err = t.rt(["run", "--bundle", b, t.cid("userns")])
+    t.require("run", rc == 0, (rc, out, err))
+    parts = out.split("--\n")
+    first = parts[0].split("\n")
+    t.eq("id -u is 0 inside", first[0], "0")
+    t.eq("id -g is 0 inside", first[1], "0")
+    t.eq("uid_map", [ln.split() for ln in parts[0].splitlines()[2:]],
+         [["0", "100000", "65536"]])
+    t.eq("gid_map", [ln.split() for ln in parts[1].splitlines()], [["0", "101000", "65536"]])
+    ns = parse_ns(parts[2])
+    t.check("new user namespace", ns.get("user") not in (None, host_ns("user")), ns)
+    t.contains("files created by root inside are root-owned inside", parts[2], "0 0\n")
+
+
+@h.case
+def user_namespace_host_view(t):
+    b = userns_bundle(t, "sleep", "1000")
+    cid = t.cid("userhost")
+    t.require("run -d", t.rt(["run", "-d", "--bundle", b, cid])[0] == 0)
+    pid = t.state(cid)["pid"]
+    with open(f"/proc/{pid}/status") as f:
+        st = dict(ln.split(":", 1) for ln in f.read().splitlines() if ":" in ln)
+    t.eq("host sees mapped uid", st["Uid"].split(), ["100000"] * 4)
+    t.eq("host sees mapped gid", st["Gid"].split(), ["101000"] * 4)
+    with open(f"/proc/{pid}/uid_map") as f:
+        t.eq("uid_map from the host", f.read().split(), ["0", "100000", "65536"])
+
+
+@h.case
+def user_namespace_devices(t):
+    # mknod is not allowed in a user namespace: linux.devices are bind-mounted from the host.
+    def edit(c):
+        c["linux"]["devices"] = [{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11,
+                                  "fileMode": 0o644, "uid": 0, "gid": 0}]
+    b = userns_bundle(t, "sh", "-c", "stat -c '%F|%t|%T' /dev/kmsg /dev/null", edit=edit)
+    rc, out, err = t.rt(["run", "--bundle", b, t.cid("userdev")])
+    t.eq("linux.devices node in a user namespace", (rc, out.splitlines()[:1]),
+         (0, ["character special file|1|b"]))
+    t.eq("default devices in a user namespace", out.splitlines()[1:2],
+         ["character special file|1|3"])
+
+@h.case
+def time_namespace(t):
+    # crunner-only: runc 1.1.5 does not support the time namespace (added in runc 1.2).
+    if not t.crunner_only():
+        print("# time_namespace: skipped (runc 1.1 has no time namespace)")
+        return
+
+    def edit(c):
+        set_ns(c, "time")
+        c["linux"]["timeOffsets"] = {"monotonic": {"secs": 864000, "nanosecs": 0},
+                                     "boottime": {"secs": 1728000, "nanosecs": 0}}
+    rc, out, err = t.run_in(t.cid("time"), "cat /proc/self/timens_offsets; "
+                            "cut -d. -f1 /proc/uptime; " + show_ns_script(["time"]), edit=edit)
+    t.require("run", rc == 0, (rc, out, err))
+    offs = {ln.split()[0]: ln.split()[1:] for ln in out.splitlines()[:2]}
+    t.eq("monotonic offset", offs.get("monotonic"), ["864000", "0"])
+    t.eq("boottime offset", offs.get("boottime"), ["1728000", "0"])
+    t.check("uptime shifted", int(out.splitlines()[2]) >= 1728000, out)
+    t.check("new time namespace", parse_ns(out).get("time") not in (None, host_ns("time")))
+
+
+if __name__ == "__main__":
+    h.main()

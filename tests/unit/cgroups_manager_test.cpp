@@ -1,0 +1,141 @@
+// Manager path resolution, create/destroy and saved state against fake trees.
+#include <catch2/catch.hpp>
+
+#include "cgroups/manager.hpp"
+#include "cgroups_fake.hpp"
+
+using namespace crunner;
+using namespace crunner::cgroups;
+using crunner::cgroups::testing::FakeTree;
+
+namespace {
+ManagerOptions fake_opts(FakeTree& t, Mode m) {
+  ManagerOptions o;
+  o.root = t.root();
+  o.mode = m;
+  t.file("self-cgroup", "5:memory:/own/mem\n4:cpu,cpuacct:/\n3:freezer:/f\n0::/u/own\n");
+  o.own_cgroup = t.path("self-cgroup");
+  o.systemd_marker = t.path("no-systemd-here");
+  return o;
+}
+void v1_layout(FakeTree& t) {
+  for (auto d : {"cpu,cpuacct", "memory", "freezer", "pids", "devices", "systemd", "unified"})
+    t.dir(d);
+}
+}  // namespace
+
+TEST_CASE("inner path is cleaned; absent means the id, relative", "[cgroups][manager]") {
+  CHECK(inner_path("", "abc") == "abc");
+  CHECK(inner_path("/a/b/../c", "x") == "/a/c");
+  CHECK(inner_path("../../etc", "x") == "etc");
+  CHECK(inner_path("a//b/", "x") == "a/b");
+  CHECK(clean_path("/../..") == "/");
+  CHECK(path_join("/sys/fs/cgroup", "/a") == "/sys/fs/cgroup/a");
+}
+
+TEST_CASE("hybrid manager: absolute path in every hierarchy and the unified one",
+          "[cgroups][manager]") {
+  FakeTree t;
+  v1_layout(t);
+  auto m = make_manager("/crunner-test-x/c1", "c1", false, fake_opts(t, Mode::Hybrid));
+  REQUIRE(m.ok());
+  CHECK((*m)->mode() == Mode::Hybrid);
+  REQUIRE((*m)->create().ok());
+  CHECK(t.exists("cpu,cpuacct/crunner-test-x/c1"));
+  CHECK(t.exists("memory/crunner-test-x/c1"));
+  CHECK(t.exists("freezer/crunner-test-x/c1"));
+  CHECK(t.exists("unified/crunner-test-x/c1"));
+  CHECK_FALSE(t.exists("systemd/crunner-test-x"));  // named hierarchies are left alone
+  auto j = (*m)->to_json();
+  CHECK(j["mode"] == "hybrid");
+  CHECK(j["paths"]["cpuacct"] == t.path("cpu,cpuacct/crunner-test-x/c1"));
+  CHECK(j["unified"] == t.path("unified/crunner-test-x/c1"));
+  auto loaded = load_manager(j);
+  REQUIRE(loaded.ok());
+  CHECK((*loaded)->to_json() == j);
+  CHECK((*loaded)->exists());
+  REQUIRE((*loaded)->destroy().ok());
+  CHECK_FALSE(t.exists("memory/crunner-test-x/c1"));
+  CHECK_FALSE(t.exists("unified/crunner-test-x/c1"));
+  CHECK(t.exists("memory/crunner-test-x"));  // parents are not ours to remove
+  CHECK_FALSE((*loaded)->exists());
+  CHECK((*loaded)->destroy().ok());  // idempotent
+}
+
+TEST_CASE("v1 manager: relative path below the caller's own cgroup", "[cgroups][manager]") {
+  FakeTree t;
+  v1_layout(t);
+  auto m = make_manager("", "c2", false, fake_opts(t, Mode::Legacy));
+  REQUIRE(m.ok());
+  auto j = (*m)->to_json();
+  CHECK(j["mode"] == "legacy");
+  CHECK(j["paths"]["memory"] == t.path("memory/own/mem/c2"));
+  CHECK(j["paths"]["cpu"] == t.path("cpu,cpuacct/c2"));
+  CHECK(j["paths"]["freezer"] == t.path("freezer/f/c2"));
+  CHECK(j["paths"]["pids"] == t.path("pids/c2"));  // not listed in self-cgroup: from the root
+  CHECK_FALSE(j.contains("unified"));
+}
+
+TEST_CASE("v1 manager: missing controllers are named; unified needs v2", "[cgroups][manager]") {
+  FakeTree t;
+  v1_layout(t);
+  auto m = make_manager("/crunner-test-y", "y", false, fake_opts(t, Mode::Legacy));
+  REQUIRE(m.ok());
+  REQUIRE((*m)->create().ok());
+  Resources r;
+  r.hugepage_limits = {{"2MB", 1}};
+  auto s = (*m)->apply(r);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().kind == ErrorKind::Unsupported);
+  CHECK(s.error().what().find("hugetlb controller is not mounted") != std::string::npos);
+  Resources u;
+  u.unified["memory.high"] = "1";
+  s = (*m)->apply(u);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().what().find("needs cgroup v2") != std::string::npos);
+  CHECK_FALSE((*m)->unified_dir_fd().ok());
+  REQUIRE((*m)->destroy().ok());
+}
+
+TEST_CASE("v2 manager: relative path below the parent of the own cgroup", "[cgroups][manager]") {
+  FakeTree t;
+  auto m = make_manager("c3", "c3", false, fake_opts(t, Mode::Unified));
+  REQUIRE(m.ok());
+  CHECK((*m)->to_json()["unified"] == t.path("u/c3"));
+  auto a = make_manager("/crunner-test-z/c3", "c3", false, fake_opts(t, Mode::Unified));
+  REQUIRE(a.ok());
+  t.file("cgroup.controllers", "cpu memory\n");
+  t.file("cgroup.subtree_control", "");
+  REQUIRE((*a)->create().ok());
+  CHECK(t.read("cgroup.subtree_control") == "+cpu +memory");
+  CHECK(t.exists("crunner-test-z/c3"));
+  auto fd = (*a)->unified_dir_fd();
+  REQUIRE(fd.ok());
+  CHECK(fd->valid());
+  auto loaded = load_manager((*a)->to_json());
+  REQUIRE(loaded.ok());
+  CHECK((*loaded)->mode() == Mode::Unified);
+  REQUIRE((*loaded)->destroy().ok());
+  CHECK_FALSE(t.exists("crunner-test-z/c3"));
+}
+
+TEST_CASE("systemd driver: a clear error instead of silence", "[cgroups][manager]") {
+  FakeTree t;
+  auto m = make_manager("system.slice:crunner:abc", "abc", true, fake_opts(t, Mode::Unified));
+  REQUIRE_FALSE(m.ok());
+  CHECK(m.error().kind == ErrorKind::Unsupported);
+  CHECK(m.error().what().find("systemd is not running as pid 1") != std::string::npos);
+  auto bad = make_manager("/not/a/slice", "abc", true, fake_opts(t, Mode::Unified));
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().kind == ErrorKind::InvalidSpec);
+  CHECK_FALSE(load_manager(nlohmann::json{{"mode", "weird"}, {"root", "/"}, {"path", "/x"}}).ok());
+  CHECK_FALSE(load_manager(nlohmann::json::object()).ok());
+}
+
+TEST_CASE("detect_mode on this machine's root and on a plain directory", "[cgroups][manager]") {
+  FakeTree t;
+  auto m = detect_mode(t.root());
+  REQUIRE(m.ok());
+  CHECK(*m == Mode::Legacy);
+  CHECK_FALSE(detect_mode(t.path("nope")).ok());
+}

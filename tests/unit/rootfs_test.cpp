@@ -1,0 +1,518 @@
+// Real rootfs setup: a busybox bundle, prepare_rootfs + finalize_rootfs in a
+// forked child that has its own mount/pid/net/ipc/uts namespaces, checks made
+// from inside the new root and reported over a pipe. Nothing is mounted on the
+// host: every mount lives in the child's mount namespace and dies with it.
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "libcontainer/rootfs.hpp"
+#include "libcontainer/spec.hpp"
+#include "libcontainer/utils.hpp"
+
+using namespace crunner;
+
+namespace {
+
+// Collects PASS/FAIL lines in the child; the parent turns them into assertions.
+struct Checker {
+  int fd;
+  void check(bool ok, const std::string& name, const std::string& detail = "") {
+    std::string line = (ok ? "PASS " : "FAIL ") + name;
+    if (!ok && !detail.empty()) line += ": " + detail;
+    line += "\n";
+    (void)write_all(fd, line.data(), line.size());
+  }
+  void note(const std::string& name, const std::string& value) {
+    std::string line = "NOTE " + name + "=" + value + "\n";
+    (void)write_all(fd, line.data(), line.size());
+  }
+};
+
+struct Outcome {
+  int status = -1;
+  std::vector<std::string> lines;
+  int passed = 0;
+  std::vector<std::string> failed;
+  std::string note(const std::string& name) const {
+    for (const std::string& l : lines)
+      if (l.rfind("NOTE " + name + "=", 0) == 0) return l.substr(6 + name.size());
+    return "";
+  }
+};
+
+// fork; the child unshares `flags` (first a user namespace with an identity map
+// written by us when `userns`) and forks again so that the grandchild is pid 1 of
+// the new pid namespace (procfs mounts cleanly); the grandchild runs `body`.
+// `pre` runs in the child before anything is unshared except a private mount
+// namespace of its own (so it may mount things that the user namespace then sees locked).
+Outcome run_isolated(int flags, const std::function<void(Checker&)>& body, bool userns = false,
+                     const std::function<void(Checker&)>& pre = nullptr) {
+  int p[2], sync_up[2], sync_down[2];
+  REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+  REQUIRE(pipe2(sync_up, O_CLOEXEC) == 0);
+  REQUIRE(pipe2(sync_down, O_CLOEXEC) == 0);
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    close(p[0]);
+    Checker c{p[1]};
+    if (pre) {
+      if (unshare(CLONE_NEWNS) < 0 || mount("", "/", "", MS_REC | MS_PRIVATE, nullptr) < 0) {
+        c.check(false, "unshare for pre", strerror(errno));
+        _exit(1);
+      }
+      pre(c);
+    }
+    if (userns) {
+      char b = 0;
+      if (unshare(CLONE_NEWUSER) < 0) {
+        c.check(false, "unshare user", strerror(errno));
+        _exit(1);
+      }
+      if (write(sync_up[1], "u", 1) != 1 || read(sync_down[0], &b, 1) != 1 || b != 'm') {
+        c.check(false, "id maps", "parent did not map us");
+        _exit(1);
+      }
+    }
+    if (unshare(flags) < 0) {
+      c.check(false, "unshare", strerror(errno));
+      _exit(1);
+    }
+    pid_t g = fork();
+    if (g == 0) {
+      body(c);
+      _exit(0);
+    }
+    int st = 0;
+    if (g < 0 || waitpid(g, &st, 0) < 0) _exit(1);
+    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+  }
+  close(p[1]);
+  close(sync_up[1]);
+  close(sync_down[0]);
+  if (userns) {
+    char b = 0;
+    if (read(sync_up[0], &b, 1) == 1) {
+      std::string proc = "/proc/" + std::to_string(pid);
+      bool ok = write_file(proc + "/uid_map", "0 0 4294967295").ok() &&
+                write_file(proc + "/gid_map", "0 0 4294967295").ok();
+      (void)!write(sync_down[1], ok ? "m" : "x", 1);
+    }
+  }
+  close(sync_up[0]);
+  close(sync_down[1]);
+  UniqueFd rd(p[0]);
+  auto text = read_fd(rd.get());
+  Outcome out;
+  int st = 0;
+  REQUIRE(waitpid(pid, &st, 0) == pid);
+  out.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  REQUIRE(text.ok());
+  for (std::string& l : split(*text, '\n')) {
+    if (l.empty()) continue;
+    if (l.rfind("PASS ", 0) == 0) out.passed++;
+    if (l.rfind("FAIL ", 0) == 0) out.failed.push_back(l);
+    out.lines.push_back(std::move(l));
+  }
+  return out;
+}
+
+// A bundle from tests/fixtures/make-bundle.sh in a temp dir, plus host-side data.
+struct Bundle {
+  std::string dir, rootfs, hostdir;
+  spec::Spec spec;
+  Bundle() {
+    char tmpl[] = "/tmp/crunner-rootfs-test-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    dir = tmpl;
+    std::string cmd = std::string(FIXTURES_DIR) + "/make-bundle.sh '" + dir + "' >/dev/null";
+    REQUIRE(std::system(cmd.c_str()) == 0);
+    char buf[PATH_MAX];
+    REQUIRE(realpath((dir + "/rootfs").c_str(), buf) != nullptr);
+    rootfs = buf;
+    hostdir = dir + "/host";
+    REQUIRE(mkdir(hostdir.c_str(), 0755) == 0);
+    auto s = spec::load_spec(dir);
+    REQUIRE(s.ok());
+    spec = std::move(*s);
+  }
+  ~Bundle() {
+    std::string cmd = "rm -rf '" + dir + "'";
+    (void)std::system(cmd.c_str());
+  }
+  void file(const std::string& path, const std::string& content) {
+    REQUIRE(mkdir_p(path.substr(0, path.rfind('/'))).ok());
+    REQUIRE(write_file(path, content, O_WRONLY | O_CREAT | O_TRUNC).ok());
+  }
+  void mount(const std::string& dest, const std::string& type, const std::string& source,
+             std::vector<std::string> options) {
+    spec.mounts.push_back(spec::Mount{dest, type, source, std::move(options)});
+  }
+  RootfsConfig config() const {
+    RootfsConfig c;
+    c.spec = &spec;
+    c.rootfs = rootfs;
+    c.bundle = dir;
+    return c;
+  }
+};
+
+bool write_fails_with(const std::string& path, int err) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    close(fd);
+    return false;
+  }
+  return errno == err;
+}
+
+long fs_type(const std::string& path) {
+  struct statfs sf;
+  if (statfs(path.c_str(), &sf) < 0) return -1;
+  return static_cast<long>(sf.f_type);
+}
+
+bool is_ro(const std::string& path) {
+  struct statvfs sv;
+  return statvfs(path.c_str(), &sv) == 0 && (sv.f_flag & ST_RDONLY);
+}
+
+std::string read_or(const std::string& path, const std::string& dflt = "<unreadable>") {
+  auto r = read_file(path);
+  return r ? *r : dflt;
+}
+
+std::string link_of(const std::string& path) {
+  char buf[PATH_MAX];
+  ssize_t n = readlink(path.c_str(), buf, sizeof buf);
+  return n < 0 ? "" : std::string(buf, static_cast<size_t>(n));
+}
+
+constexpr int kNs = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
+
+// Everything a full container needs, added to the fixture's config.json.
+void add_everything(Bundle& b) {
+  b.file(b.hostdir + "/ro/hello", "hello from the host\n");
+  b.file(b.dir + "/reldata/rel", "relative source\n");
+  b.file(b.dir + "/hostfile", "a single file\n");
+  b.file(b.hostdir + "/rro/top", "top\n");
+  REQUIRE(mkdir((b.hostdir + "/rro/sub").c_str(), 0755) == 0);
+  b.file(b.rootfs + "/etc/secret", "secret\n");
+  b.file(b.rootfs + "/data/maskdir/inside", "hidden\n");
+  b.file(b.rootfs + "/data/ro/file", "ro\n");
+  b.file(b.rootfs + "/etc/copied/seed", "seed\n");
+  // Symlinks that would point out of the rootfs if followed on the host.
+  REQUIRE(symlink(("/../../" + b.hostdir + "/escape-abs").c_str(),
+                  (b.rootfs + "/escape-abs").c_str()) == 0);
+  REQUIRE(symlink(("../../../../../../../../" + b.hostdir + "/escape-rel").c_str(),
+                  (b.rootfs + "/escape-rel").c_str()) == 0);
+
+  b.mount("/mnt/tmp", "tmpfs", "tmpfs", {"nosuid", "nodev", "size=1m", "mode=700"});
+  b.mount("/mnt/hostro", "bind", b.hostdir + "/ro", {"rbind", "ro", "nosuid"});
+  b.mount("/mnt/rel", "none", "reldata", {"bind"});
+  b.mount("/etc/hostfile", "bind", "hostfile", {"bind", "ro"});
+  b.mount("/mnt/rro", "bind", b.hostdir + "/rro", {"rbind", "rro"});
+  b.mount("/etc/copied", "tmpfs", "tmpfs", {"tmpcopyup", "mode=755"});
+  b.mount("/escape-abs", "tmpfs", "tmpfs", {"size=64k"});
+  b.mount("/escape-rel/sub", "tmpfs", "tmpfs", {"size=64k"});
+  b.mount("/mnt/private", "tmpfs", "tmpfs", {"rprivate"});
+
+  spec::Linux& lin = *b.spec.linux_;
+  lin.masked_paths.push_back("/etc/secret");
+  lin.masked_paths.push_back("/data/maskdir");
+  lin.masked_paths.push_back("/does/not/exist");
+  lin.readonly_paths.push_back("/data/ro");
+  lin.readonly_paths.push_back("/does/not/exist/either");
+  lin.sysctl["net.ipv4.ip_forward"] = "1";
+  spec::Device fuse;
+  fuse.type = "c";
+  fuse.path = "/dev/fuse";
+  fuse.major = 10;
+  fuse.minor = 229;
+  fuse.file_mode = 0600;
+  fuse.uid = 1000;
+  fuse.gid = 1001;
+  lin.devices.push_back(fuse);
+  spec::Device fifo;
+  fifo.type = "p";
+  fifo.path = "/dev/deep/fifo";
+  fifo.file_mode = 0640;
+  lin.devices.push_back(fifo);
+}
+
+// Run in the grandchild: submount for the rro check (in our mount ns only),
+// prepare, escape checks, finalize, then checks from inside the new root.
+void setup_and_check(Checker& c, const Bundle& b, const RootfsConfig& cfg) {
+  if (mount("tmpfs", (b.hostdir + "/rro/sub").c_str(), "tmpfs", 0, "size=64k") < 0)
+    c.check(false, "rro submount", strerror(errno));
+  auto r = prepare_rootfs(cfg);
+  c.check(r.ok(), "prepare_rootfs", r.ok() ? "" : r.error().what());
+  if (!r) return;
+  // The symlinked destinations were created inside the rootfs; the host dirs stay untouched.
+  c.check(!path_exists(b.hostdir + "/escape-abs") && !path_exists(b.hostdir + "/escape-rel"),
+          "escaping symlinks did not create host dirs");
+  c.check(fs_type(b.rootfs + b.hostdir + "/escape-abs") == TMPFS_MAGIC,
+          "absolute /../.. symlink destination mounted inside the rootfs");
+  c.check(fs_type(b.rootfs + b.hostdir + "/escape-rel/sub") == TMPFS_MAGIC,
+          "relative ../.. symlink destination mounted inside the rootfs");
+
+  r = finalize_rootfs(cfg);
+  c.check(r.ok(), "finalize_rootfs", r.ok() ? "" : r.error().what());
+  if (!r) return;
+  char cwd[PATH_MAX];
+  c.check(getcwd(cwd, sizeof cwd) && std::string(cwd) == "/", "cwd is /");
+  c.check(access("/bin/busybox", X_OK) == 0, "busybox visible at /bin/busybox");
+  c.check(access("/proc/self", F_OK) == 0, "/proc/self exists");
+  c.check(link_of("/proc/self") == "1", "/proc shows our pid namespace", link_of("/proc/self"));
+  c.check(!path_exists(b.dir + "/config.json"), "host paths are gone");
+  struct stat st;
+  c.check(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 &&
+              minor(st.st_rdev) == 3 && (st.st_mode & 07777) == 0666,
+          "/dev/null is char 1:3 0666");
+  c.check(stat("/dev/tty", &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 5, "/dev/tty");
+  for (const char* d : {"/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"})
+    c.check(stat(d, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1, d);
+  c.check(stat("/dev/fuse", &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 10 &&
+              minor(st.st_rdev) == 229 && (st.st_mode & 07777) == 0600,
+          "linux.devices /dev/fuse");
+  if (cfg.in_userns)  // the host's node, bind-mounted: the host's owner
+    c.check(st.st_uid == 0 && st.st_gid == 0, "bound /dev/fuse keeps the host owner");
+  else
+    c.check(st.st_uid == 1000 && st.st_gid == 1001, "mknod'ed /dev/fuse gets uid/gid");
+  c.check(lstat("/dev/deep/fifo", &st) == 0 && S_ISFIFO(st.st_mode) && (st.st_mode & 07777) == 0640,
+          "linux.devices fifo in a new directory");
+  c.check(link_of("/dev/ptmx") == "pts/ptmx", "/dev/ptmx -> pts/ptmx");
+  c.check(link_of("/dev/fd") == "/proc/self/fd", "/dev/fd -> /proc/self/fd");
+  c.check(link_of("/dev/stdin") == "/proc/self/fd/0", "/dev/stdin");
+  c.check(link_of("/dev/stderr") == "/proc/self/fd/2", "/dev/stderr");
+  c.check(fs_type("/dev/pts") == DEVPTS_SUPER_MAGIC, "/dev/pts is devpts");
+  c.check(fs_type("/dev/shm") == TMPFS_MAGIC, "/dev/shm is tmpfs");
+  c.check(fs_type("/dev/mqueue") == 0x19800202L, "/dev/mqueue is mqueue");
+  c.check(fs_type("/sys") == SYSFS_MAGIC && is_ro("/sys"), "/sys is a read-only sysfs");
+  c.check(fs_type("/sys/fs/cgroup") == TMPFS_MAGIC && is_ro("/sys/fs/cgroup"),
+          "/sys/fs/cgroup is a read-only tmpfs");
+  c.check(fs_type("/sys/fs/cgroup/memory") == CGROUP_SUPER_MAGIC,
+          "/sys/fs/cgroup/memory is cgroup v1");
+  c.check(access("/sys/fs/cgroup/memory/cgroup.procs", F_OK) == 0, "memory cgroup.procs");
+  c.check(fs_type("/sys/fs/cgroup/unified") == CGROUP2_SUPER_MAGIC,
+          "/sys/fs/cgroup/unified is cgroup2");
+  c.check(mkdir("/sys/fs/cgroup/memory/crunner-test-x", 0755) < 0 && errno == EROFS,
+          "cgroup hierarchies are read-only");
+  c.check(access("/sys/fs/cgroup/systemd", F_OK) == 0, "name=systemd hierarchy");
+  c.note("cgroup-procs", read_or("/sys/fs/cgroup/pids/cgroup.procs"));
+  c.note("userns", link_of("/proc/self/ns/user"));
+  if (cfg.in_userns)
+    c.check(mknod("/dev/shm/null2", S_IFCHR | 0666, makedev(1, 3)) < 0 && errno == EPERM,
+            "really in a user namespace: mknod is refused");
+
+  // Root read-only, masked and read-only paths.
+  c.check(write_fails_with("/newfile", EROFS), "root.readonly: / is read-only");
+  c.check(write_fails_with("/tmp/newfile", EROFS), "root.readonly: /tmp too (not a mount)");
+  c.check(read_or("/etc/secret") == "", "masked file reads empty", read_or("/etc/secret"));
+  c.check(!path_exists("/data/maskdir/inside") && fs_type("/data/maskdir") == TMPFS_MAGIC &&
+              is_ro("/data/maskdir"),
+          "masked directory is an empty read-only tmpfs");
+  c.check(read_or("/data/ro/file") == "ro\n", "readonly path still readable");
+  c.check(is_ro("/data/ro"), "readonly path mount is read-only");
+  c.check(read_or("/proc/sys/net/ipv4/ip_forward") == "1\n", "linux.sysctl written");
+  c.check(write_fails_with("/proc/sys/net/ipv4/ip_forward", EROFS), "/proc/sys is read-only");
+  c.check(read_or("/proc/keys", "x") == "" && read_or("/proc/timer_list", "x") == "",
+          "fixture's masked /proc files read empty");
+  c.check(fs_type("/proc/acpi") == TMPFS_MAGIC && is_ro("/proc/acpi"),
+          "fixture's masked /proc/acpi is a read-only tmpfs");
+  c.check(write_fails_with("/proc/sysrq-trigger", EROFS) || !path_exists("/proc/sysrq-trigger"),
+          "fixture's readonly /proc/sysrq-trigger");
+  c.check(is_ro("/proc/irq") && is_ro("/proc/bus") && !is_ro("/proc"),
+          "fixture's readonly /proc dirs, /proc itself writable");
+
+  // Extra mounts.
+  struct statfs sf;
+  c.check(statfs("/mnt/tmp", &sf) == 0 && sf.f_type == TMPFS_MAGIC &&
+              static_cast<unsigned long long>(sf.f_blocks) * sf.f_bsize == 1024 * 1024,
+          "tmpfs size=1m");
+  c.check(stat("/mnt/tmp", &st) == 0 && (st.st_mode & 07777) == 0700, "tmpfs mode=700");
+  c.check(write_file("/mnt/tmp/f", "x", O_WRONLY | O_CREAT).ok(), "tmpfs writable");
+  c.check(read_or("/mnt/hostro/hello") == "hello from the host\n", "ro bind readable");
+  c.check(write_fails_with("/mnt/hostro/new", EROFS), "ro bind is read-only");
+  struct statvfs sv;
+  c.check(statvfs("/mnt/hostro", &sv) == 0 && (sv.f_flag & ST_NOSUID), "ro bind is nosuid");
+  c.check(read_or("/mnt/rel/rel") == "relative source\n", "relative bind source from bundle");
+  c.check(read_or("/etc/hostfile") == "a single file\n", "file bind onto a created file");
+  c.check(write_fails_with("/mnt/rro/sub/new", EROFS), "rro makes submounts read-only");
+  c.check(read_or("/etc/copied/seed") == "seed\n" && fs_type("/etc/copied") == TMPFS_MAGIC,
+          "tmpcopyup copied the old contents into the tmpfs");
+  c.check(write_file("/etc/copied/more", "x", O_WRONLY | O_CREAT).ok(), "tmpcopyup writable");
+}
+
+}  // namespace
+
+TEST_CASE("prepare_rootfs + finalize_rootfs build a working root", "[rootfs][root]") {
+  if (geteuid() != 0) {
+    WARN("skipped: needs root");
+    return;
+  }
+  Bundle b;
+  add_everything(b);
+  RootfsConfig cfg = b.config();
+  cfg.cgroupns = false;  // the child below has no cgroup namespace: bind the host's
+  Outcome o = run_isolated(kNs, [&](Checker& c) { setup_and_check(c, b, cfg); });
+  for (const std::string& l : o.lines) UNSCOPED_INFO(l);
+  REQUIRE(o.failed.empty());
+  REQUIRE(o.status == 0);
+  REQUIRE(o.passed >= 50);
+  // Bound to our own cgroup: the pids cgroup.procs lists host pids of that cgroup.
+  REQUIRE_FALSE(o.note("cgroup-procs").empty());
+  // Nothing leaked into our mount namespace (other tests may mount elsewhere meanwhile).
+  REQUIRE(read_file("/proc/self/mountinfo").value().find(b.dir) == std::string::npos);
+}
+
+TEST_CASE("--no-pivot: MS_MOVE + chroot gives the same root", "[rootfs][root]") {
+  if (geteuid() != 0) return;
+  Bundle b;
+  add_everything(b);
+  RootfsConfig cfg = b.config();
+  cfg.cgroupns = false;
+  cfg.no_pivot = true;
+  Outcome o = run_isolated(kNs, [&](Checker& c) { setup_and_check(c, b, cfg); });
+  for (const std::string& l : o.lines) UNSCOPED_INFO(l);
+  REQUIRE(o.failed.empty());
+  REQUIRE(o.status == 0);
+  REQUIRE(o.passed >= 50);
+}
+
+TEST_CASE("with a cgroup namespace the hierarchies are fresh mounts", "[rootfs][root]") {
+  if (geteuid() != 0) return;
+  Bundle b;
+  add_everything(b);
+  RootfsConfig cfg = b.config();  // cgroupns follows linux.namespaces: the fixture has one
+  Outcome o = run_isolated(kNs | CLONE_NEWCGROUP, [&](Checker& c) { setup_and_check(c, b, cfg); });
+  for (const std::string& l : o.lines) UNSCOPED_INFO(l);
+  REQUIRE(o.failed.empty());
+  REQUIRE(o.status == 0);
+  REQUIRE(o.passed >= 50);
+}
+
+TEST_CASE("in a user namespace devices are bound from the host", "[rootfs][root]") {
+  if (geteuid() != 0) return;
+  Bundle b;
+  add_everything(b);
+  // A host mount with nosuid,nodev,noexec: in the user namespace those flags are
+  // locked, and a "ro" bind of it must keep them to be allowed.
+  std::string locked = b.hostdir + "/locked";
+  REQUIRE(mkdir(locked.c_str(), 0755) == 0);
+  b.mount("/mnt/locked", "bind", locked, {"bind", "ro"});
+  RootfsConfig cfg = b.config();
+  cfg.in_userns = true;
+  cfg.cgroupns = false;
+  Outcome o = run_isolated(
+      kNs,
+      [&](Checker& c) {
+        setup_and_check(c, b, cfg);
+        struct statvfs sv;
+        c.check(statvfs("/mnt/locked", &sv) == 0 && (sv.f_flag & ST_RDONLY) &&
+                    (sv.f_flag & ST_NOSUID) && (sv.f_flag & ST_NODEV) && (sv.f_flag & ST_NOEXEC),
+                "ro bind of a locked nosuid,nodev,noexec mount keeps them");
+      },
+      /*userns=*/true,
+      [&](Checker& c) {
+        c.check(mount("tmpfs", locked.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                      "size=64k") == 0,
+                "locked source mount");
+      });
+  for (const std::string& l : o.lines) UNSCOPED_INFO(l);
+  REQUIRE(o.failed.empty());
+  REQUIRE(o.note("userns") != link_of("/proc/self/ns/user"));
+  REQUIRE(o.status == 0);
+  REQUIRE(o.passed >= 50);
+}
+
+namespace {
+
+// prepare_rootfs's error text for a bundle changed by `edit`, from a child.
+std::string prepare_error(const std::function<void(Bundle&)>& edit) {
+  Bundle b;
+  edit(b);
+  RootfsConfig cfg = b.config();
+  cfg.cgroupns = false;
+  Outcome o = run_isolated(kNs, [&](Checker& c) {
+    auto r = prepare_rootfs(cfg);
+    c.note("error", r.ok() ? "" : r.error().what());
+  });
+  REQUIRE(o.status == 0);
+  return o.note("error");
+}
+
+}  // namespace
+
+TEST_CASE("a failing mount names its source and destination", "[rootfs][root]") {
+  if (geteuid() != 0) return;
+  REQUIRE(prepare_error([](Bundle& b) { b.mount("/bad", "nosuchfs", "nosuch", {}); }) ==
+          "mount `nosuch` to `/bad`: no such device");
+  REQUIRE(
+      prepare_error([](Bundle& b) { b.mount("/x", "bind", "/nonexistent-crunner", {"rbind"}); }) ==
+      "mount `/nonexistent-crunner` to `/x`: stat source `/nonexistent-crunner`: no "
+      "such file or directory");
+  REQUIRE(prepare_error([](Bundle& b) {
+            b.mount("/mnt/t", "tmpfs", "tmpfs", {"size=notanumber"});
+          }) == "mount `tmpfs` to `/mnt/t`: invalid argument");
+}
+
+TEST_CASE("proc and sysfs refuse symlinked destinations", "[rootfs][root]") {
+  if (geteuid() != 0) return;
+  std::string e =
+      prepare_error([](Bundle& b) { REQUIRE(symlink("/etc", (b.rootfs + "/proc").c_str()) == 0); });
+  REQUIRE(e.rfind("mount `proc` to `/proc`: destination is a symlink", 0) == 0);
+  e = prepare_error([](Bundle& b) { REQUIRE(symlink("tmp", (b.rootfs + "/sys").c_str()) == 0); });
+  REQUIRE(e.rfind("mount `sysfs` to `/sys`: destination is a symlink", 0) == 0);
+}
+
+TEST_CASE("bind mounts into /proc are refused, even through symlinks", "[rootfs][root]") {
+  if (geteuid() != 0) return;
+  std::string e = prepare_error([](Bundle& b) {
+    b.file(b.dir + "/attr", "x");
+    b.mount("/proc/self/attr/exec", "bind", "attr", {"bind"});
+  });
+  REQUIRE(e.find("cannot be mounted because it is inside /proc") != std::string::npos);
+  e = prepare_error([](Bundle& b) {
+    b.file(b.dir + "/attr", "x");
+    REQUIRE(symlink("/proc/sys/kernel", (b.rootfs + "/innocent").c_str()) == 0);
+    b.mount("/innocent/core_pattern", "bind", "attr", {"bind"});
+  });
+  REQUIRE(e ==
+          "mount `attr` to `/innocent/core_pattern`: `/proc/sys/kernel/core_pattern` cannot be "
+          "mounted because it is inside /proc");
+  // lxcfs-style files are allowed.
+  REQUIRE(prepare_error([](Bundle& b) {
+            b.file(b.dir + "/uptime", "1 1\n");
+            b.mount("/proc/uptime", "bind", "uptime", {"bind", "ro"});
+          }) == "");
+}
+
+TEST_CASE("device errors name the linux.devices entry", "[rootfs][root]") {
+  if (geteuid() != 0) return;
+  std::string e = prepare_error([](Bundle& b) {
+    spec::Device d;
+    d.type = "c";
+    d.path = "/etc/evil";
+    d.major = 1;
+    d.minor = 3;
+    b.spec.linux_->devices.push_back(d);
+  });
+  REQUIRE(e == "linux.devices[0]: device path `/etc/evil` is not under /dev");
+}

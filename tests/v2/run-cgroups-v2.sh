@@ -1,0 +1,33 @@
+#!/bin/bash
+# Runs the cgroup tests (fake-tree unit tests and the [real] ones: OOM, pids, freezer,
+# kill_all, eBPF device filter, cpu quota, CLONE_INTO_CGROUP) inside the throw-away v2vm
+# guest, whose /sys/fs/cgroup is pure cgroup v2 with every controller.
+#
+# usage: run-cgroups-v2.sh UNIT_TESTS_BINARY [CATCH2 TEST SPEC...]
+# Exit 77 (ctest: skipped) when the v2vm tool is not there.
+set -euo pipefail
+UNIT=$(readlink -f "${1:?usage: $0 UNIT_TESTS_BINARY [TEST SPEC...]}")
+shift
+SPEC=("$@")
+[ ${#SPEC[@]} -gt 0 ] || SPEC=("[cgroups]")
+
+here=$(cd "$(dirname "$0")" && pwd)
+src=${CRUNNER_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
+V2VM=
+for cand in "${V2VM_TOOL:-}" "$src/../shared/tools/v2vm/run-in-v2vm.sh" \
+            /work/shared/tools/v2vm/run-in-v2vm.sh; do
+  if [ -n "$cand" ] && [ -x "$cand" ] || { [ -n "$cand" ] && [ -f "$cand" ]; }; then
+    V2VM=$cand
+    break
+  fi
+done
+if [ -z "$V2VM" ]; then
+  echo "SKIP: v2vm tool (shared/tools/v2vm/run-in-v2vm.sh) not found" >&2
+  exit 77
+fi
+
+dir=$(dirname "$UNIT")
+echo "== cgroup v2 guest: $UNIT ${SPEC[*]}"
+# One guest for the whole group; -s 2 so that the spinner and the test itself both run.
+exec bash "$V2VM" -d "$dir" -s 2 -m 1024 -t 600 -- \
+  "$UNIT" --reporter compact --order decl "${SPEC[@]}"
