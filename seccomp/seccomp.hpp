@@ -57,6 +57,8 @@ Result<Program> compile(const nlohmann::json& linux_seccomp, std::vector<std::st
 // keyed by the canonical JSON of the profile, the libseccomp version, the kernel
 // release and the machine; a hit skips libseccomp entirely. A corrupt or unreadable
 // cache entry is recompiled and replaced; a cache that cannot be written is not an error.
+// Only files and a directory owned by our euid and not group/world-writable are trusted
+// (no symlinks): a planted filter could otherwise loosen a container's profile.
 Result<Program> compile_cached(const nlohmann::json& linux_seccomp, const std::string& cache_dir,
                                std::vector<std::string>* warnings);
 // The cache file name compile_cached() uses for this profile (for tests and tools).
