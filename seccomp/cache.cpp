@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
+#include "libcontainer/fd.hpp"
 #include "libcontainer/utils.hpp"
 #include "seccomp/profile.hpp"
 #include "seccomp/seccomp.hpp"
@@ -80,6 +82,29 @@ void prune(const std::string& dir) {
   closedir(d);
 }
 
+// A filter decides what a container may do: only trust files and a directory that
+// nobody but us could have written (owned by our euid, not group/world-writable).
+bool trusted(const struct stat& st) {
+  return st.st_uid == geteuid() && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
+bool trusted_dir(const std::string& dir) {
+  struct stat st {};
+  return lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && trusted(st);
+}
+
+// The cached file's bytes, or nothing when absent, a symlink, or untrusted.
+std::optional<std::string> read_trusted(const std::string& path) {
+  int fd = CR_RETRY(open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd < 0) return std::nullopt;
+  UniqueFd f(fd);
+  struct stat st {};
+  if (fstat(f.get(), &st) < 0 || !S_ISREG(st.st_mode) || !trusted(st)) return std::nullopt;
+  auto r = read_fd(f.get());
+  if (!r) return std::nullopt;
+  return std::move(r).value();
+}
+
 }  // namespace
 
 std::string cache_dir_for_root(const std::string& state_root) {
@@ -111,7 +136,10 @@ Result<Program> compile_cached(const json& linux_seccomp, const std::string& cac
   }
   std::string path = cache_dir + "/" + key + ".bpf";
   std::vector<std::string> bpf_warnings;
-  if (auto blob = read_file(path); blob.ok() && decode(*blob, key, out.insns, bpf_warnings)) {
+  bool dir_ok = trusted_dir(cache_dir);
+  std::optional<std::string> blob;
+  if (dir_ok) blob = read_trusted(path);
+  if (blob && decode(*blob, key, out.insns, bpf_warnings)) {
     utimensat(AT_FDCWD, path.c_str(), nullptr, 0);  // recently used: pruned last
     if (warnings) warnings->insert(warnings->end(), bpf_warnings.begin(), bpf_warnings.end());
     return out;
@@ -120,6 +148,9 @@ Result<Program> compile_cached(const json& linux_seccomp, const std::string& cac
   CR_ASSIGN(out.insns, compile_bpf(p, &bpf_warnings));
   if (warnings) warnings->insert(warnings->end(), bpf_warnings.begin(), bpf_warnings.end());
   Status st = mkdir_p(cache_dir, 0700);
+  if (st && !trusted_dir(cache_dir))
+    st = make_error(ErrorKind::Permission,
+                    "`" + cache_dir + "` is writable by others or not ours: not used");
   if (st) st = write_file_atomic(path, encode(key, out.insns, bpf_warnings), 0600);
   if (st) prune(cache_dir);
   if (!st && warnings) warnings->push_back("seccomp cache: " + st.error().what());

@@ -84,10 +84,12 @@ Status send_to_listener(const Program& p, int notify_fd, pid_t pid, const json& 
   std::memcpy(CMSG_DATA(c), &notify_fd, sizeof(int));
   ssize_t n = CR_RETRY(sendmsg(sock.get(), &msg, MSG_NOSIGNAL));
   if (n < 0) return sys_error(ctx + ": sendmsg");
-  if (static_cast<size_t>(n) < payload.size()) {
-    // The fd went with the first bytes; the rest of the JSON follows on the stream.
-    auto r = write_all(sock.get(), payload.data() + n, payload.size() - static_cast<size_t>(n));
-    if (!r) return sys_error(ctx + ": write", r.error().err);
+  // The fd went with the first bytes; any rest of the JSON follows on the stream.
+  for (size_t off = static_cast<size_t>(n); off < payload.size();) {
+    ssize_t m =
+        CR_RETRY(send(sock.get(), payload.data() + off, payload.size() - off, MSG_NOSIGNAL));
+    if (m < 0) return sys_error(ctx + ": send");
+    off += static_cast<size_t>(m);
   }
   return {};
 }

@@ -45,6 +45,8 @@ struct Program {
 
 // Checks linux.seccomp without compiling it. Errors name the field path:
 // `linux.seccomp.syscalls[3].action: unknown action "SCMP_ACT_FOO"`.
+// Beyond the types and names: NOTIFY is refused as the default action and for write
+// and sendmsg (the init uses them after loading the filter), and needs listenerPath.
 Status validate(const nlohmann::json& linux_seccomp, const std::string& where = "linux.seccomp");
 
 // Validates and compiles with libseccomp. Unknown syscall names and flags the kernel
@@ -55,6 +57,8 @@ Result<Program> compile(const nlohmann::json& linux_seccomp, std::vector<std::st
 // keyed by the canonical JSON of the profile, the libseccomp version, the kernel
 // release and the machine; a hit skips libseccomp entirely. A corrupt or unreadable
 // cache entry is recompiled and replaced; a cache that cannot be written is not an error.
+// Only files and a directory owned by our euid and not group/world-writable are trusted
+// (no symlinks): a planted filter could otherwise loosen a container's profile.
 Result<Program> compile_cached(const nlohmann::json& linux_seccomp, const std::string& cache_dir,
                                std::vector<std::string>* warnings);
 // The cache file name compile_cached() uses for this profile (for tests and tools).

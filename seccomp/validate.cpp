@@ -96,12 +96,13 @@ Result<Rule> parse_rule(const json& j, const std::string& where) {
   r.action = names::action_value(*a, err);
   r.notify = a->value == SCMP_ACT_NOTIFY;
   if (r.notify) {
-    // The child reports to the parent with write() after loading the filter (as runc
-    // does); a notified write would wait for an agent that never gets the fd.
+    // After loading the filter, the init hands the listener fd to crunner with
+    // sendmsg(); a notified sendmsg would wait for an agent that never gets the fd.
+    // write is refused too, as runc does (its init reports with write()).
     for (size_t i = 0; i < r.names.size(); i++)
-      if (r.names[i] == "write")
+      if (r.names[i] == "write" || r.names[i] == "sendmsg")
         return bad(where + ".names[" + std::to_string(i) + "]",
-                   "SCMP_ACT_NOTIFY cannot be used for the write syscall");
+                   "SCMP_ACT_NOTIFY cannot be used for the " + r.names[i] + " syscall");
   }
   if (auto args = field(j, "args")) {
     CR_TRY(require_array(*args, where + ".args"));

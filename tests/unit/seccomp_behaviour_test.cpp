@@ -59,6 +59,15 @@ TEST_CASE("seccomp ERRNO returns EPERM by default and errnoRet when given", "[se
   REQUIRE(e.exited);
   REQUIRE(e.code == 38);
   REQUIRE(path_exists(tmp.path));
+  // Exactly one filter, in filter mode (2), as /proc/self/status shows it.
+  e = run_filtered(p, [] {
+    auto st = read_file("/proc/self/status");
+    if (!st) return 1;
+    bool mode = st->find("\nSeccomp:\t2\n") != std::string::npos;
+    bool one = st->find("\nSeccomp_filters:\t1\n") != std::string::npos;
+    return mode && one ? 0 : 2;
+  });
+  REQUIRE(e.code == 0);
   // An unfiltered syscall still works.
   e = run_filtered(p, [&] { return err_of(syscall(SYS_getpid)); });
   REQUIRE(e.code == 0);

@@ -368,3 +368,47 @@ TEST_CASE("seccomp: spec architectures this libseccomp lacks are a clear error",
           "supported by libseccomp " +
               seccomp::libseccomp_version());
 }
+
+TEST_CASE("seccomp cache: files or a directory others could write are never trusted",
+          "[seccomp][cache]") {
+  TempDir tmp;
+  json a = json::parse(R"({"defaultAction": "SCMP_ACT_ALLOW",
+      "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]})");
+  json b = a;
+  b["syscalls"][0]["errnoRet"] = 38;
+  std::string dir = tmp.path + "/cache";
+  auto pa = seccomp::compile_cached(a, dir, nullptr);
+  auto pb = seccomp::compile_cached(b, dir, nullptr);
+  REQUIRE((pa.ok() && pb.ok()));
+  // Plant b's program under a's key, as another user might.
+  std::string fa = dir + "/" + seccomp::cache_key(a) + ".bpf";
+  std::string planted = *read_file(dir + "/" + seccomp::cache_key(b) + ".bpf");
+  planted.replace(16, 64, seccomp::cache_key(a));
+  auto plant = [&](mode_t mode) {
+    unlink(fa.c_str());
+    REQUIRE(write_file(fa, planted, O_WRONLY | O_CREAT | O_TRUNC, mode).ok());
+    REQUIRE(chmod(fa.c_str(), mode) == 0);
+  };
+  // Group/world-writable file: ignored, recompiled and replaced.
+  plant(0666);
+  auto r = seccomp::compile_cached(a, dir, nullptr);
+  REQUIRE(same_insns(r->insns, pa->insns));
+  // A symlink is not followed.
+  unlink(fa.c_str());
+  REQUIRE(symlink((dir + "/" + seccomp::cache_key(b) + ".bpf").c_str(), fa.c_str()) == 0);
+  r = seccomp::compile_cached(a, dir, nullptr);
+  REQUIRE(same_insns(r->insns, pa->insns));
+  // A trusted plant is used (the control: the checks above are what refused it).
+  plant(0600);
+  r = seccomp::compile_cached(a, dir, nullptr);
+  REQUIRE(same_insns(r->insns, pb->insns));
+  // A world-writable directory: not read, not written, a warning.
+  plant(0600);
+  REQUIRE(chmod(dir.c_str(), 0777) == 0);
+  std::vector<std::string> w;
+  r = seccomp::compile_cached(a, dir, &w);
+  REQUIRE(same_insns(r->insns, pa->insns));
+  REQUIRE(w.size() == 1);
+  REQUIRE(w[0].find("writable by others") != std::string::npos);
+  REQUIRE(*read_file(fa) == planted);  // left alone
+}

@@ -108,6 +108,9 @@ TEST_CASE("seccomp NOTIFY: the agent gets the fd and the state, and answers sysc
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(250);
     int nfd = -1;
     if (seccomp::load(p, &nfd) < 0 || nfd < 0) _exit(251);
+    // The listener must never survive execve into the container: it could answer
+    // its own syscalls.
+    if (!(fcntl(nfd, F_GETFD) & FD_CLOEXEC)) _exit(253);
     if (!send_fd(child_end.get(), nfd)) _exit(252);
     close(nfd);
     // Both calls are answered by the agent: the first faked as success without creating
@@ -200,4 +203,20 @@ TEST_CASE("seccomp NOTIFY with WAIT_KILLABLE_RECV loads on kernels that have it"
   // An empty program is refused without a syscall.
   seccomp::Program empty;
   REQUIRE(seccomp::load(empty, nullptr) == -EINVAL);
+}
+
+TEST_CASE("seccomp NOTIFY: when the agent goes away the syscall fails with ENOSYS",
+          "[seccomp][notify]") {
+  json profile = json::parse(R"({"defaultAction": "SCMP_ACT_ALLOW",
+      "listenerPath": "/run/none.sock",
+      "syscalls": [{"names": ["mkdirat"], "action": "SCMP_ACT_NOTIFY"}]})");
+  auto r = seccomp::compile(profile, nullptr);
+  REQUIRE(r.ok());
+  // The child closes the only listener fd itself: no agent can ever answer.
+  auto e = run_filtered(*r, [] {
+    for (int fd = 3; fd < 64; fd++) close(fd);
+    return err_of(syscall(SYS_mkdirat, AT_FDCWD, "/nonexistent/x", 0755));
+  });
+  REQUIRE(e.exited);
+  REQUIRE(e.code == ENOSYS);
 }

@@ -106,6 +106,9 @@ TEST_CASE("linux.seccomp errors name the field path", "[seccomp][validate]") {
        },
        "linux.seccomp.syscalls[2].names[1]: SCMP_ACT_NOTIFY cannot be used for the write "
        "syscall"},
+      {[](json& j) { j["syscalls"][2]["names"] = {"sendmsg"}; },
+       "linux.seccomp.syscalls[2].names[0]: SCMP_ACT_NOTIFY cannot be used for the sendmsg "
+       "syscall"},
       {[](json& j) { j["syscalls"][1]["args"] = 1; },
        "linux.seccomp.syscalls[1].args: must be an array"},
       {[](json& j) { j["syscalls"][1]["args"][0] = 1; },
