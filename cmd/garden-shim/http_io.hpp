@@ -29,6 +29,9 @@ struct Response {
   std::string body;  // JSON text (newline appended when written)
   std::string content_type = "application/json";
   Hijack hijack;  // set: write a streaming header, then call hijack
+  // A run/attach/stream route: its errors must not announce "Connection: close" (the Go
+  // client treats that as "persistent connection closed").
+  bool hijack_route = false;
 };
 
 Response json_response(int status, const nlohmann::json& j);
@@ -45,6 +48,9 @@ bool write_response(int fd, const Response& r, bool keep_alive);
 // follow are raw, as the Go client expects of hijacked connections), no Connection: close.
 bool write_stream_header(int fd, int status);
 bool write_all_fd(int fd, const void* data, size_t len);
+inline bool write_all_fd(int fd, const std::string& s) {
+  return write_all_fd(fd, s.data(), s.size());
+}
 std::string status_text(int status);
 std::string url_decode(const std::string& s, bool plus_is_space);
 

@@ -81,7 +81,8 @@ void serve_connection(std::shared_ptr<Proto::socket> sock, const Handler& handle
       if (write_stream_header(fd, resp.status)) resp.hijack(fd, std::move(req.leftover));
       break;
     }
-    if (!write_response(sock->native_handle(), resp, keep_alive) || !keep_alive) break;
+    bool announce_close = !keep_alive && !resp.hijack_route;
+    if (!write_response(sock->native_handle(), resp, !announce_close) || !keep_alive) break;
   }
   beast::error_code ignored;
   sock->shutdown(Proto::socket::shutdown_both, ignored);

@@ -1,17 +1,511 @@
+// Process routes: run, attach, and the stdout/stderr stream connections. Each process is
+// owned by a garden-dadoo supervisor (see dadoo.cpp) that keeps its output in files of the
+// process directory, so streams can start late, several attachers can follow, and a
+// restarted shim can re-attach.
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "cmd/garden-shim/bundle.hpp"
 #include "cmd/garden-shim/server.hpp"
+#include "libcontainer/utils.hpp"
+
+extern char** environ;
+
 namespace garden {
-Response Server::run(const std::string& handle, const Request&) {
-  return unknown_handle(handle);
+
+namespace {
+
+struct User {
+  std::string name;
+  long long uid = 0, gid = 0;
+  std::string home = "/";
+};
+
+// Reads a file of the container's rootfs, resolving the path inside it.
+std::string read_in_root(const std::string& rootfs, const char* rel) {
+  crunner::UniqueFd root(open(rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return "";
+  open_how how{};
+  how.flags = O_RDONLY | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  int fd = static_cast<int>(syscall(SYS_openat2, root.get(), rel, &how, sizeof how));
+  if (fd < 0) return "";
+  crunner::UniqueFd f(fd);
+  auto r = crunner::read_fd(f.get());
+  return r ? *r : "";
 }
-Response Server::attach(const std::string& handle, const std::string&) {
-  return unknown_handle(handle);
+
+// Resolves "name", "uid", "uid:gid" or "name:group" against the container's /etc/passwd.
+bool resolve_user(const std::string& rootfs, const std::string& spec, User& u, std::string& err) {
+  std::string user = spec.empty() ? "root" : spec, group;
+  auto colon = user.find(':');
+  if (colon != std::string::npos) {
+    group = user.substr(colon + 1);
+    user = user.substr(0, colon);
+  }
+  long long num = 0;
+  bool numeric = crunner::parse_i64(user, num);
+  bool found = false;
+  for (auto& line : crunner::split(read_in_root(rootfs, "etc/passwd"), '\n')) {
+    auto f = crunner::split(line, ':');
+    if (f.size() < 7) continue;
+    long long uid = 0, gid = 0;
+    if (!crunner::parse_i64(f[2], uid) || !crunner::parse_i64(f[3], gid)) continue;
+    if ((numeric && uid == num) || (!numeric && f[0] == user)) {
+      u = {f[0], uid, gid, f[5].empty() ? "/" : f[5]};
+      found = true;
+      break;
+    }
+  }
+  if (!found) {
+    if (!numeric) {
+      err = "unable to find user " + user + ": no matching entries in passwd file";
+      return false;
+    }
+    u = {"", num, num, "/"};
+  }
+  if (!group.empty()) {
+    long long g = 0;
+    if (crunner::parse_i64(group, g)) {
+      u.gid = g;
+    } else {
+      bool gf = false;
+      for (auto& line : crunner::split(read_in_root(rootfs, "etc/group"), '\n')) {
+        auto f = crunner::split(line, ':');
+        if (f.size() >= 3 && f[0] == group && crunner::parse_i64(f[2], g)) {
+          u.gid = g;
+          gf = true;
+        }
+      }
+      if (!gf) {
+        err = "unable to find group " + group;
+        return false;
+      }
+    }
+  }
+  return true;
 }
-Response Server::attach_stream(const std::string& handle, const std::string&, const std::string&,
-                               const std::string&) {
-  return unknown_handle(handle);
+
+bool has_env(const json& env, const std::string& key) {
+  for (auto& e : env)
+    if (e.is_string() && e.get<std::string>().rfind(key + "=", 0) == 0) return true;
+  return false;
 }
-void Server::load_processes(Container&) {}
-std::vector<std::string> Server::running_process_ids(Container&) {
-  return {};
+
+json build_process(const json& spec, const json& meta, const User& u) {
+  json env = json::array();
+  for (auto& e : meta.value("env", json::array())) env.push_back(e);
+  if (spec.contains("env") && spec["env"].is_array())
+    for (auto& e : spec["env"])
+      if (e.is_string()) env.push_back(e);
+  if (!has_env(env, "PATH"))
+    env.push_back(u.uid == 0 ? "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+                             : "PATH=/usr/local/bin:/usr/bin:/bin");
+  if (!has_env(env, "USER") && !u.name.empty()) env.push_back("USER=" + u.name);
+  json args = json::array({spec.value("path", "")});
+  if (spec.contains("args") && spec["args"].is_array())
+    for (auto& a : spec["args"]) args.push_back(a);
+  std::string dir = spec.value("dir", "");
+  if (dir.empty()) dir = u.home;
+  json caps = container_caps(meta.value("privileged", false));
+  json none = json::array();
+  json p = {{"terminal", false},
+            {"user", {{"uid", u.uid}, {"gid", u.gid}}},
+            {"args", args},
+            {"env", env},
+            {"cwd", dir},
+            {"capabilities",
+             {{"bounding", caps},
+              {"effective", u.uid == 0 ? caps : none},
+              {"permitted", u.uid == 0 ? caps : none},
+              {"inheritable", u.uid == 0 ? caps : none}}},
+            {"noNewPrivileges", false}};
+  if (spec.contains("tty") && spec["tty"].is_object()) {
+    p["terminal"] = true;
+    json ws = spec["tty"].value("window_size", json::object());
+    if (ws.is_object() && ws.value("columns", 0) > 0 && ws.value("rows", 0) > 0)
+      p["consoleSize"] = {{"height", ws.value("rows", 0)}, {"width", ws.value("columns", 0)}};
+  }
+  static const char* const kRlimits[] = {"as",    "core",    "cpu",      "data",       "fsize",
+                                         "locks", "memlock", "msgqueue", "nice",       "nofile",
+                                         "nproc", "rss",     "rtprio",   "sigpending", "stack"};
+  json rl = json::array();
+  json srl = spec.value("rlimits", json::object());
+  if (srl.is_object())
+    for (const char* k : kRlimits)
+      if (srl.contains(k) && srl[k].is_number_unsigned()) {
+        std::string name = std::string("RLIMIT_") + k;
+        for (auto& ch : name) ch = static_cast<char>(toupper(ch));
+        rl.push_back({{"type", name}, {"soft", srl[k]}, {"hard", srl[k]}});
+      }
+  if (!rl.empty()) p["rlimits"] = rl;
+  return p;
 }
+
+bool file_exists(const std::string& p) {
+  return access(p.c_str(), F_OK) == 0;
+}
+
+// Exit code from DIR/exit_status; -1 while running; -2 when the supervisor died without one.
+int exit_code(const std::string& dir) {
+  auto t = crunner::read_file(dir + "/exit_status");
+  long long v = 0;
+  if (t && crunner::parse_i64(crunner::trim(*t), v)) return static_cast<int>(v);
+  auto d = crunner::read_file(dir + "/dadoo.pid");
+  long long pid = 0;
+  if (d && crunner::parse_i64(crunner::trim(*d), pid) && pid > 1) {
+    if (kill(static_cast<pid_t>(pid), 0) == 0 && crunner::process_state(pid) != 'Z') return -1;
+    if (file_exists(dir + "/exit_status")) return exit_code(dir);
+    return -2;
+  }
+  return -1;
+}
+
+bool send_control(Process& p, const std::string& msg) {
+  std::lock_guard<std::mutex> lk(p.mu);
+  int fd = open((p.dir + "/control").c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return false;
+  fcntl(fd, F_SETFL, 0);
+  bool ok = crunner::write_all(fd, msg.data(), msg.size()).ok();
+  close(fd);
+  return ok;
+}
+
+int spawn_dadoo(const std::vector<std::string>& argv, int status_w) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, status_w, 3);
+  std::vector<char*> av;
+  for (auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
+  av.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, av[0], &fa, nullptr, av.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  return rc == 0 ? pid : -rc;
+}
+
+std::string payload(const json& j) {
+  return j.dump() + "\n";
+}
+
+bool is_exec_not_found(const std::string& msg) {
+  return msg.find("executable file not found") != std::string::npos ||
+         msg.find("no such file or directory") != std::string::npos ||
+         msg.find("not found in $PATH") != std::string::npos;
+}
+
+}  // namespace
+
+void Server::load_processes(Container& c) {
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator(c.dir + "/processes", ec)) {
+    std::string dir = e.path().string();
+    auto text = crunner::read_file(dir + "/process.json");
+    if (!text) continue;
+    auto pj = json::parse(*text, nullptr, false);
+    auto p = std::make_shared<Process>();
+    p->id = e.path().filename().string();
+    p->dir = dir;
+    p->tty = pj.is_object() && pj.value("terminal", false);
+    c.processes[p->id] = p;
+  }
+}
+
+std::vector<std::string> Server::running_process_ids(Container& c) {
+  std::vector<std::shared_ptr<Process>> ps;
+  {
+    std::lock_guard<std::mutex> lk(c.mu);
+    for (auto& [id, p] : c.processes) ps.push_back(p);
+  }
+  std::vector<std::string> out;
+  for (auto& p : ps)
+    if (exit_code(p->dir) == -1) out.push_back(p->id);
+  return out;
+}
+
+Response Server::run(const std::string& handle, const Request& req) {
+  auto c = find(handle);
+  if (!c) return unknown_handle(handle);
+  ActiveGuard g(c);
+  json spec = json::parse(req.body, nullptr, false);
+  if (!spec.is_object()) return error_response("", "invalid process spec: malformed JSON", handle);
+  json meta;
+  {
+    std::lock_guard<std::mutex> lk(c->mu);
+    meta = c->meta;
+  }
+  if (meta.value("state", "") != "active")
+    return error_response("", "cannot run a process in a stopped container", handle);
+  if (spec.value("path", "").empty())
+    return error_response("ExecutableNotFoundError", "no executable path given", handle);
+  std::string id =
+      spec.contains("id") && spec["id"].is_string() ? spec["id"].get<std::string>() : "";
+  if (id.empty()) id = new_uuid();
+  if (id.find('/') != std::string::npos || id == "." || id == "..")
+    return error_response("", "invalid process id: " + id, handle, id);
+  User u;
+  std::string err;
+  if (!resolve_user(meta.value("rootfs", ""), spec.value("user", ""), u, err))
+    return error_response("", err, handle, id);
+  json pj = build_process(spec, meta, u);
+  auto p = std::make_shared<Process>();
+  p->id = id;
+  p->dir = c->dir + "/processes/" + id;
+  p->tty = pj.value("terminal", false);
+  {
+    std::lock_guard<std::mutex> lk(c->mu);
+    if (c->processes.count(id))
+      return error_response("", "process ID '" + id + "' is already in use", handle, id);
+    if (mkdir(p->dir.c_str(), 0755) < 0)
+      return error_response(
+          "", "create process dir `" + p->dir + "`: " + crunner::errno_text(errno), handle, id);
+    c->processes[id] = p;
+  }
+  auto forget = [&](Response r) {
+    std::error_code ec;
+    std::filesystem::remove_all(p->dir, ec);
+    std::lock_guard<std::mutex> lk(c->mu);
+    c->processes.erase(id);
+    return r;
+  };
+  if (auto st = crunner::write_file_atomic(p->dir + "/process.json", pj.dump()); !st)
+    return forget(error_response("", st.error().what(), handle, id));
+  int sp[2];
+  if (pipe2(sp, O_CLOEXEC) < 0)
+    return forget(error_response("", "pipe: " + crunner::errno_text(errno), handle, id));
+  pid_t dpid = spawn_dadoo(
+      {cfg_.bin_dir + "/garden-dadoo", runtime_.bin(), runtime_.root(), handle, p->dir}, sp[1]);
+  close(sp[1]);
+  if (dpid < 0) {
+    close(sp[0]);
+    return forget(
+        error_response("", "spawn garden-dadoo: " + crunner::errno_text(-dpid), handle, id));
+  }
+  auto status = crunner::read_fd(sp[0]);
+  close(sp[0]);
+  std::thread([dpid] {
+    int st;
+    while (waitpid(dpid, &st, 0) < 0 && errno == EINTR) {
+    }
+  }).detach();
+  std::string line = status ? crunner::trim(*status) : "";
+  if (line.rfind("ok ", 0) != 0) {
+    std::string msg =
+        line.rfind("error ", 0) == 0 ? line.substr(6) : "process supervisor failed to start";
+    if (is_exec_not_found(msg))
+      return forget(error_response("ExecutableNotFoundError", msg, handle, id));
+    return forget(error_response("", "run process: " + msg, handle, id));
+  }
+  std::string sid;
+  {
+    std::lock_guard<std::mutex> lk(p->mu);
+    sid = std::to_string(p->next_stream++);
+    p->attaches[sid] = std::make_shared<Attach>();
+  }
+  Response r;
+  r.status = 201;
+  r.hijack_route = true;
+  r.hijack = [this, c, p, sid](int fd, std::string leftover) {
+    serve_process(c, p, sid, fd, std::move(leftover));
+  };
+  return r;
+}
+
+Response Server::attach(const std::string& handle, const std::string& pid) {
+  auto c = find(handle);
+  if (!c) {
+    Response r = unknown_handle(handle);
+    r.hijack_route = true;
+    return r;
+  }
+  std::shared_ptr<Process> p;
+  {
+    std::lock_guard<std::mutex> lk(c->mu);
+    auto it = c->processes.find(pid);
+    if (it != c->processes.end()) p = it->second;
+  }
+  if (!p) {
+    Response r = error_response("ProcessNotFoundError", "unknown process: " + pid, handle, pid);
+    r.hijack_route = true;
+    return r;
+  }
+  std::string sid;
+  {
+    std::lock_guard<std::mutex> lk(p->mu);
+    sid = std::to_string(p->next_stream++);
+    auto a = std::make_shared<Attach>();
+    a->out_start = p->out_delivered;
+    a->err_start = p->err_delivered;
+    p->attaches[sid] = a;
+  }
+  Response r;
+  r.status = 200;
+  r.hijack_route = true;
+  r.hijack = [this, c, p, sid](int fd, std::string leftover) {
+    serve_process(c, p, sid, fd, std::move(leftover));
+  };
+  return r;
+}
+
+void Server::serve_process(std::shared_ptr<Container> c, std::shared_ptr<Process> p,
+                           std::string sid, int fd, std::string inbuf) {
+  ActiveGuard g(c);
+  std::shared_ptr<Attach> a;
+  {
+    std::lock_guard<std::mutex> lk(p->mu);
+    a = p->attaches[sid];
+  }
+  if (!write_all_fd(fd, payload({{"process_id", p->id}, {"stream_id", sid}}))) return;
+  bool client_open = true;
+  Clock::time_point exit_seen{};
+  for (;;) {
+    // Client messages: stdin, stdin EOF, tty resize, signals.
+    size_t nl;
+    while ((nl = inbuf.find('\n')) != std::string::npos) {
+      auto m = json::parse(inbuf.substr(0, nl), nullptr, false);
+      inbuf.erase(0, nl + 1);
+      if (!m.is_object()) continue;
+      if (m.contains("signal") && m["signal"].is_number_integer()) {
+        int s = m["signal"].get<int>() == 1 ? SIGKILL : SIGTERM;
+        send_control(*p, "S " + std::to_string(s) + "\n");
+      } else if (m.contains("tty") && m["tty"].is_object()) {
+        json ws = m["tty"].value("window_size", json::object());
+        if (ws.is_object())
+          send_control(*p, "W " + std::to_string(ws.value("columns", 0)) + " " +
+                               std::to_string(ws.value("rows", 0)) + "\n");
+      } else if (m.contains("source")) {
+        if (m.contains("data") && m["data"].is_string()) {
+          std::string d = m["data"].get<std::string>();
+          if (!d.empty()) send_control(*p, "D " + std::to_string(d.size()) + "\n" + d);
+        } else {
+          send_control(*p, "E\n");
+        }
+      }
+    }
+    int code = exit_code(p->dir);
+    if (code != -1) {
+      if (exit_seen == Clock::time_point{}) exit_seen = Clock::now();
+      bool waited = Clock::now() - exit_seen > std::chrono::seconds(1);
+      bool out_ok, err_ok;
+      {
+        std::lock_guard<std::mutex> lk(p->mu);
+        out_ok = a->out_done || (!a->out_open && waited);
+        err_ok = a->err_done || (!a->err_open && waited);
+      }
+      if (out_ok && err_ok) {
+        json m = {{"process_id", p->id}};
+        if (code >= 0)
+          m["exit_status"] = code;
+        else
+          m["error"] = "process supervisor exited without an exit status";
+        write_all_fd(fd, payload(m));
+        return;
+      }
+    }
+    if (!client_open) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    pollfd pfd{fd, POLLIN, 0};
+    int n = poll(&pfd, 1, 20);
+    if (n > 0) {
+      char buf[65536];
+      ssize_t r = read(fd, buf, sizeof buf);
+      if (r > 0) {
+        inbuf.append(buf, static_cast<size_t>(r));
+      } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+        // The client went away: close the process's stdin; the process keeps running.
+        send_control(*p, "E\n");
+        return;
+      }
+    }
+  }
+}
+
+Response Server::attach_stream(const std::string& handle, const std::string& pid,
+                               const std::string& sid, const std::string& which) {
+  auto c = find(handle);
+  Response err;
+  err.hijack_route = true;
+  if (!c) {
+    err = unknown_handle(handle);
+    err.hijack_route = true;
+    return err;
+  }
+  std::shared_ptr<Process> p;
+  std::shared_ptr<Attach> a;
+  {
+    std::lock_guard<std::mutex> lk(c->mu);
+    auto it = c->processes.find(pid);
+    if (it != c->processes.end()) p = it->second;
+  }
+  if (p) {
+    std::lock_guard<std::mutex> lk(p->mu);
+    auto it = p->attaches.find(sid);
+    if (it != p->attaches.end()) a = it->second;
+  }
+  if (!p || !a || (which != "stdout" && which != "stderr")) {
+    err = error_response("ProcessNotFoundError", "unknown process: " + pid, handle, pid);
+    err.hijack_route = true;
+    return err;
+  }
+  bool is_out = which == "stdout";
+  {
+    std::lock_guard<std::mutex> lk(p->mu);
+    (is_out ? a->out_open : a->err_open) = true;
+  }
+  Response r;
+  r.status = 200;
+  r.hijack_route = true;
+  r.hijack = [this, c, p, a, is_out](int fd, std::string) {
+    ActiveGuard g(c);
+    std::string path = p->dir + (is_out ? "/stdout" : "/stderr");
+    off_t off = is_out ? a->out_start : a->err_start;
+    int f = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    bool final_pass = false;
+    while (f >= 0) {
+      char buf[65536];
+      ssize_t n = pread(f, buf, sizeof buf, off);
+      if (n > 0) {
+        if (!write_all_fd(fd, buf, static_cast<size_t>(n))) break;
+        off += n;
+        std::lock_guard<std::mutex> lk(p->mu);
+        off_t& d = is_out ? p->out_delivered : p->err_delivered;
+        if (off > d) d = off;
+        continue;
+      }
+      if (final_pass) break;
+      if (exit_code(p->dir) != -1) {
+        final_pass = true;  // one more read: the supervisor drained before writing the status
+        continue;
+      }
+      pollfd pfd{fd, POLLIN, 0};
+      if (poll(&pfd, 1, 20) > 0) {
+        char b[256];
+        ssize_t r2 = read(fd, b, sizeof b);
+        if (r2 == 0 || (r2 < 0 && errno != EINTR && errno != EAGAIN)) break;
+      }
+    }
+    if (f >= 0) close(f);
+    ::shutdown(fd, SHUT_WR);
+    std::lock_guard<std::mutex> lk(p->mu);
+    (is_out ? a->out_done : a->err_done) = true;
+  };
+  return r;
+}
+
 }  // namespace garden
