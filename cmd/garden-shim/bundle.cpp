@@ -1,6 +1,7 @@
 #include "cmd/garden-shim/bundle.hpp"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -378,11 +379,68 @@ json resources(const json& limits) {
 
 }  // namespace
 
+namespace {
+
+// Capability numbers (linux/capability.h), to drop the ones our own bounding set lacks:
+// the runtime cannot grant them and would fail with "unable to apply caps".
+int cap_number(const std::string& name) {
+  static const char* const kNames[] = {"CHOWN",
+                                       "DAC_OVERRIDE",
+                                       "DAC_READ_SEARCH",
+                                       "FOWNER",
+                                       "FSETID",
+                                       "KILL",
+                                       "SETGID",
+                                       "SETUID",
+                                       "SETPCAP",
+                                       "LINUX_IMMUTABLE",
+                                       "NET_BIND_SERVICE",
+                                       "NET_BROADCAST",
+                                       "NET_ADMIN",
+                                       "NET_RAW",
+                                       "IPC_LOCK",
+                                       "IPC_OWNER",
+                                       "SYS_MODULE",
+                                       "SYS_RAWIO",
+                                       "SYS_CHROOT",
+                                       "SYS_PTRACE",
+                                       "SYS_PACCT",
+                                       "SYS_ADMIN",
+                                       "SYS_BOOT",
+                                       "SYS_NICE",
+                                       "SYS_RESOURCE",
+                                       "SYS_TIME",
+                                       "SYS_TTY_CONFIG",
+                                       "MKNOD",
+                                       "LEASE",
+                                       "AUDIT_WRITE",
+                                       "AUDIT_CONTROL",
+                                       "SETFCAP",
+                                       "MAC_OVERRIDE",
+                                       "MAC_ADMIN",
+                                       "SYSLOG",
+                                       "WAKE_ALARM",
+                                       "BLOCK_SUSPEND",
+                                       "AUDIT_READ"};
+  for (int i = 0; i < static_cast<int>(sizeof kNames / sizeof kNames[0]); ++i)
+    if (name == std::string("CAP_") + kNames[i]) return i;
+  return -1;
+}
+
+bool in_bounding_set(const char* name) {
+  int n = cap_number(name);
+  return n >= 0 && prctl(PR_CAPBSET_READ, n, 0, 0, 0) == 1;
+}
+
+}  // namespace
+
 json container_caps(bool privileged) {
   json caps = json::array();
-  for (const char* c : kUnprivilegedCaps) caps.push_back(c);
+  for (const char* c : kUnprivilegedCaps)
+    if (in_bounding_set(c)) caps.push_back(c);
   if (privileged)
-    for (const char* c : kPrivilegedExtraCaps) caps.push_back(c);
+    for (const char* c : kPrivilegedExtraCaps)
+      if (in_bounding_set(c)) caps.push_back(c);
   return caps;
 }
 

@@ -65,6 +65,16 @@ class Process:
         self.streams[which] = [s, rest, headers]
         return headers
 
+    def read_until(self, which, needle):
+        """Reads a stream until its data so far contains needle (or EOF); returns the data."""
+        entry = self.streams[which]
+        while needle not in entry[1]:
+            chunk = entry[0].recv(65536)
+            if not chunk:
+                break
+            entry[1] += chunk
+        return entry[1]
+
     def read_stream(self, which):
         """Reads a stream until EOF."""
         s, data, _ = self.streams[which]
