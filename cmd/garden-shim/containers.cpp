@@ -97,60 +97,68 @@ Response Server::create(const Request& req) {
     containers_.erase(handle);
     return error_response("", msg, handle);
   };
-  std::string err;
-  std::string rootfs = resolve_rootfs(spec.value("rootfs", ""), cfg_.default_rootfs, err);
-  if (!err.empty()) return fail(err, false);
-  remove_tree(c->dir);
-  if (auto st = crunner::mkdir_p(c->dir + "/processes", 0755); !st)
-    return fail(st.error().what(), false);
-  chmod(c->dir.c_str(), 0755);
-  BundleParams bp;
-  bp.handle = handle;
-  bp.rootfs = rootfs;
-  bp.init_path = cfg_.bin_dir + "/garden-init";
-  bp.hosts_file = c->dir + "/hosts";
-  bp.resolv_file = c->dir + "/resolv.conf";
-  bp.cgroup_parent = cfg_.cgroup_parent;
-  for (auto& f : {bp.hosts_file, bp.resolv_file})
-    if (auto st = crunner::write_file(f, "", O_WRONLY | O_CREAT | O_TRUNC, 0644); !st)
+  // Anything that throws (a field of the wrong JSON type) must not leave the handle taken.
+  auto build = [&]() -> Response {
+    std::string err;
+    std::string rootfs = resolve_rootfs(spec.value("rootfs", ""), cfg_.default_rootfs, err);
+    if (!err.empty()) return fail(err, false);
+    remove_tree(c->dir);
+    if (auto st = crunner::mkdir_p(c->dir + "/processes", 0755); !st)
       return fail(st.error().what(), false);
-  json config = build_config(spec, bp, err);
-  if (!err.empty()) return fail(err, false);
-  err = prepare_mountpoints(rootfs, config);
-  if (!err.empty()) return fail("prepare rootfs: " + err, false);
-  if (auto st = crunner::write_file_atomic(c->dir + "/config.json", config.dump(2)); !st)
-    return fail(st.error().what(), false);
+    chmod(c->dir.c_str(), 0755);
+    BundleParams bp;
+    bp.handle = handle;
+    bp.rootfs = rootfs;
+    bp.init_path = cfg_.bin_dir + "/garden-init";
+    bp.hosts_file = c->dir + "/hosts";
+    bp.resolv_file = c->dir + "/resolv.conf";
+    bp.cgroup_parent = cfg_.cgroup_parent;
+    for (auto& f : {bp.hosts_file, bp.resolv_file})
+      if (auto st = crunner::write_file(f, "", O_WRONLY | O_CREAT | O_TRUNC, 0644); !st)
+        return fail(st.error().what(), false);
+    json config = build_config(spec, bp, err);
+    if (!err.empty()) return fail(err, false);
+    err = prepare_mountpoints(rootfs, config);
+    if (!err.empty()) return fail("prepare rootfs: " + err, false);
+    if (auto st = crunner::write_file_atomic(c->dir + "/config.json", config.dump(2)); !st)
+      return fail(st.error().what(), false);
 
-  json props = json::object();
-  if (spec.contains("properties") && spec["properties"].is_object())
-    for (auto& [k, v] : spec["properties"].items())
-      if (v.is_string()) props[k] = v;
-  props["garden.state"] = "created";
-  long long grace = spec.value("grace_time", 0LL);
-  if (grace <= 0) grace = cfg_.default_grace_ns;
-  {
-    std::lock_guard<std::mutex> lk(c->mu);
-    c->meta = {{"handle", handle},
-               {"rootfs", rootfs},
-               {"privileged", spec.value("privileged", false)},
-               {"env", config["process"]["env"]},
-               {"limits", spec.value("limits", json::object())},
-               {"properties", props},
-               {"grace_time", grace},
-               {"created_ns", now_unix_ns()},
-               {"state", "active"},
-               {"ready", false}};
-    save_meta(*c);
+    json props = json::object();
+    if (spec.contains("properties") && spec["properties"].is_object())
+      for (auto& [k, v] : spec["properties"].items())
+        if (v.is_string()) props[k] = v;
+    props["garden.state"] = "created";
+    long long grace = spec.value("grace_time", 0LL);
+    if (grace <= 0) grace = cfg_.default_grace_ns;
+    {
+      std::lock_guard<std::mutex> lk(c->mu);
+      c->meta = {{"handle", handle},
+                 {"rootfs", rootfs},
+                 {"privileged", spec.value("privileged", false)},
+                 {"env", config["process"]["env"]},
+                 {"limits", spec.value("limits", json::object())},
+                 {"properties", props},
+                 {"grace_time", grace},
+                 {"created_ns", now_unix_ns()},
+                 {"state", "active"},
+                 {"ready", false}};
+      save_meta(*c);
+    }
+    err = runtime_.run_detached(handle, c->dir, c->dir + "/runtime.log");
+    if (!err.empty()) return fail("runtime run: " + err, true);
+    {
+      std::lock_guard<std::mutex> lk(c->mu);
+      c->meta["ready"] = true;
+      c->touched = Clock::now();
+      save_meta(*c);
+    }
+    return json_response(200, {{"Handle", handle}});
+  };
+  try {
+    return build();
+  } catch (const std::exception& e) {
+    return fail(std::string("invalid container spec: ") + e.what(), true);
   }
-  err = runtime_.run_detached(handle, c->dir, c->dir + "/runtime.log");
-  if (!err.empty()) return fail("runtime run: " + err, true);
-  {
-    std::lock_guard<std::mutex> lk(c->mu);
-    c->meta["ready"] = true;
-    c->touched = Clock::now();
-    save_meta(*c);
-  }
-  return json_response(200, {{"Handle", handle}});
 }
 
 Response Server::list(const Request& req) {
@@ -158,7 +166,7 @@ Response Server::list(const Request& req) {
   std::lock_guard<std::mutex> lk(mu_);
   for (auto& [h, c] : containers_) {
     std::lock_guard<std::mutex> clk(c->mu);
-    if (c->destroying || !c->meta.value("ready", false)) continue;
+    if (c->destroying || !is_ready(c->meta)) continue;
     const json& props = c->meta["properties"];
     bool match = true;
     for (auto& [k, v] : req.query) {

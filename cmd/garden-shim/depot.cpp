@@ -59,7 +59,7 @@ std::shared_ptr<Container> Server::find(const std::string& handle) {
   if (it == containers_.end() || it->second->destroying) return nullptr;
   {
     std::lock_guard<std::mutex> clk(it->second->mu);
-    if (!it->second->meta.value("ready", false)) return nullptr;
+    if (!is_ready(it->second->meta)) return nullptr;
     it->second->touched = Clock::now();
   }
   return it->second;
@@ -86,7 +86,7 @@ std::string Server::load() {
     auto text = crunner::read_file(cdir + "/meta.json");
     if (!text) continue;
     auto meta = json::parse(*text, nullptr, false);
-    if (!meta.is_object() || !meta.value("ready", false)) continue;
+    if (!meta.is_object() || !is_ready(meta)) continue;
     auto c = std::make_shared<Container>();
     c->handle = name;
     c->dir = cdir;
@@ -105,7 +105,7 @@ void Server::reap_expired() {
     auto now = Clock::now();
     for (auto& [h, c] : containers_) {
       std::lock_guard<std::mutex> clk(c->mu);
-      if (c->destroying || c->active > 0 || !c->meta.value("ready", false)) continue;
+      if (c->destroying || c->active > 0 || !is_ready(c->meta)) continue;
       long long grace = c->meta.value("grace_time", 0LL);
       if (grace <= 0) continue;
       if (now - c->touched >= std::chrono::nanoseconds(grace)) expired.push_back(c);

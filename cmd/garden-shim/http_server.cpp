@@ -78,7 +78,11 @@ void serve_connection(std::shared_ptr<Proto::socket> sock, const Handler& handle
       int fd = sock->native_handle();
       int fl = fcntl(fd, F_GETFL);
       if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-      if (write_stream_header(fd, resp.status)) resp.hijack(fd, std::move(req.leftover));
+      try {
+        if (write_stream_header(fd, resp.status)) resp.hijack(fd, std::move(req.leftover));
+      } catch (const std::exception&) {
+        // a malformed client message; the connection just ends
+      }
       break;
     }
     bool announce_close = !keep_alive && !resp.hijack_route;

@@ -147,7 +147,11 @@ int main(int argc, char** argv) {
   std::thread([&server] {
     for (;;) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
-      server.reap_expired();
+      try {
+        server.reap_expired();
+      } catch (const std::exception& e) {
+        std::cerr << "garden-shim: grace-time reaper: " << e.what() << "\n";
+      }
     }
   }).detach();
   err = garden::serve(

@@ -42,6 +42,7 @@ int exit_code(const std::string& dir) {
     if (file_exists(dir + "/exit_status")) return exit_code(dir);
     return -2;
   }
+  if (!file_exists(dir)) return -2;  // destroyed underneath us
   return -1;
 }
 

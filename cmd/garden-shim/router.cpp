@@ -1,4 +1,6 @@
 // Maps method + path to a route handler, following garden's routes table.
+#include <iostream>
+
 #include "cmd/garden-shim/server.hpp"
 #include "libcontainer/utils.hpp"
 
@@ -8,11 +10,16 @@ Response Server::handle(Request& req) {
   std::vector<std::string> seg;
   for (auto& s : crunner::split(req.path, '/'))
     if (!s.empty()) seg.push_back(s);
+  Response r;
   try {
-    return route(req, seg);
+    r = route(req, seg);
   } catch (const std::exception& e) {
-    return error_response("", e.what());
+    r = error_response("", e.what());
   }
+  if (cfg_.log_level == "debug" || (r.status >= 500 && cfg_.log_level != "error"))
+    std::cerr << "garden-shim: " << req.method << " " << req.path << " -> " << r.status
+              << (r.status >= 300 ? " " + r.body : "") << "\n";
+  return r;
 }
 
 Response Server::route(Request& req, const std::vector<std::string>& seg) {

@@ -125,6 +125,11 @@ struct ActiveGuard {
 };
 
 std::string new_uuid();
+// A container's meta is complete once the runtime has created it.
+inline bool is_ready(const json& meta) {
+  return meta.is_object() && meta.contains("ready") && meta["ready"].is_boolean() &&
+         meta["ready"].get<bool>();
+}
 long long now_unix_ns();
 
 }  // namespace garden

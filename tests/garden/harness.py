@@ -56,6 +56,12 @@ def own_cgroup_dirs():
     return out
 
 
+def _allow_core():
+    import resource
+    if os.environ.get("GARDEN_SHIM_CWD"):
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+
 class Shim:
     def __init__(self, workdir, rootfs, cgroup_parent, extra=None):
         self.workdir = workdir
@@ -73,8 +79,10 @@ class Shim:
                 "--depot", self.depot, "--runtime-plugin", runtime_path(),
                 "--default-rootfs", self.rootfs, "--cgroup-parent", self.cgroup_parent,
                 "--stop-timeout", "3s"] + self.extra
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log,
-                                     start_new_session=True)
+        # GARDEN_SHIM_CWD: where a crashing shim leaves its core (debugging aid).
+        cwd = os.environ.get("GARDEN_SHIM_CWD", self.workdir)
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, cwd=cwd,
+                                     start_new_session=True, preexec_fn=_allow_core)
         client = Client(port=self.port)
         for _ in range(500):
             if self.proc.poll() is not None:

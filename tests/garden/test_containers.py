@@ -73,6 +73,31 @@ class ContainerTest(ShimTestCase):
         self.assertEqual(e.exception.status, 500)
         self.assertEqual(set(e.exception.body), {"Type", "Message", "Handle", "ProcessID", "Binary"})
 
+    def test_wrong_field_type_frees_handle(self):
+        with self.assertRaises(GardenError) as e:
+            self.client.create({"handle": "crunner-test-typed", "rootfs": 5})
+        self.assertEqual(e.exception.status, 500)
+        self.assertNotIn("crunner-test-typed", self.client.list())
+        self.assertEqual(self.create(handle="crunner-test-typed"), "crunner-test-typed")
+
+    def test_net_routes_answer_with_an_error(self):
+        h = self.create()
+        for path, body in [("/net/in", {"host_port": 0, "container_port": 8080}),
+                           ("/net/out", {"protocol": 1}), ("/net/out/bulk", [{"protocol": 1}])]:
+            with self.assertRaises(GardenError) as e:
+                self.client.call("POST", "/containers/%s%s" % (h, path), body)
+            self.assertEqual(e.exception.status, 500)
+            self.assertIn("not supported", e.exception.message)
+        with self.assertRaises(GardenError) as e:
+            self.client.call("POST", "/containers/crunner-test-nope/net/in", {})
+        self.assertEqual(e.exception.status, 404)
+
+    def test_run_in_stopped_container_fails(self):
+        h = self.create()
+        self.client.stop(h, kill=True)
+        with self.assertRaises(GardenError):
+            self.client.run(h, {"path": "true"})
+
     def test_bad_rootfs(self):
         with self.assertRaises(GardenError) as e:
             self.client.create({"handle": "crunner-test-badroot", "rootfs": "raw:///nonexistent"})
