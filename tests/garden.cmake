@@ -10,4 +10,10 @@ if(TARGET garden-shim)
       ENVIRONMENT "GARDEN_SHIM=$<TARGET_FILE:garden-shim>;CRUNNER=$<TARGET_FILE:crunner>;CRUNNER_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
       TIMEOUT 600)
   endforeach()
+
+  # Unit tests of the bundle builder and the process spec (no server, no runtime).
+  file(GLOB GARDEN_UNIT_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/garden/unit/*.cpp)
+  add_executable(garden-unit-tests ${GARDEN_UNIT_SOURCES})
+  target_link_libraries(garden-unit-tests PRIVATE garden-core Catch2::Catch2)
+  catch_discover_tests(garden-unit-tests TEST_PREFIX "garden unit: ")
 endif()

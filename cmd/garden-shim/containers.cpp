@@ -100,7 +100,13 @@ Response Server::create(const Request& req) {
   // Anything that throws (a field of the wrong JSON type) must not leave the handle taken.
   auto build = [&]() -> Response {
     std::string err;
-    std::string rootfs = resolve_rootfs(spec.value("rootfs", ""), cfg_.default_rootfs, err);
+    std::string rootfs_uri = spec.value("rootfs", "");
+    if (rootfs_uri.empty() && spec.contains("image") && spec["image"].is_object())
+      rootfs_uri = spec["image"].value("uri", "");
+    for (const char* k : {"netin", "netout_rules"})
+      if (spec.contains(k) && spec[k].is_array() && !spec[k].empty())
+        return fail(std::string(k) + ": networking is not supported yet", false);
+    std::string rootfs = resolve_rootfs(rootfs_uri, cfg_.default_rootfs, err);
     if (!err.empty()) return fail(err, false);
     remove_tree(c->dir);
     if (auto st = crunner::mkdir_p(c->dir + "/processes", 0755); !st)

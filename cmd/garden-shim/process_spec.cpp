@@ -127,7 +127,7 @@ json build_process(const json& spec, const json& meta, const User& u) {
   json srl = spec.value("rlimits", json::object());
   if (srl.is_object())
     for (const char* k : kRlimits)
-      if (srl.contains(k) && srl[k].is_number_unsigned()) {
+      if (srl.contains(k) && srl[k].is_number_integer() && srl[k].get<long long>() >= 0) {
         std::string name = std::string("RLIMIT_") + k;
         for (auto& ch : name) ch = static_cast<char>(toupper(ch));
         rl.push_back({{"type", name}, {"soft", srl[k]}, {"hard", srl[k]}});

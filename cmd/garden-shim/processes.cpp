@@ -124,6 +124,9 @@ Response Server::run(const std::string& handle, const Request& req) {
   }
   if (meta.value("state", "") != "active")
     return error_response("", "cannot run a process in a stopped container", handle);
+  if (spec.contains("image") && spec["image"].is_object() &&
+      !spec["image"].value("uri", "").empty())
+    return error_response("", "processes with their own image are not supported", handle);
   if (spec.value("path", "").empty())
     return error_response("ExecutableNotFoundError", "no executable path given", handle);
   std::string id =
