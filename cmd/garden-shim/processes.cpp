@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -70,6 +71,34 @@ int spawn_dadoo(const std::vector<std::string>& argv, int status_w) {
   int rc = posix_spawn(&pid, av[0], &fa, nullptr, av.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   return rc == 0 ? pid : -rc;
+}
+
+// Wakes a waiter when the supervisor appends output or publishes the exit status in a
+// process directory (if inotify is unavailable, callers still wake on their timeouts).
+class DirWatch {
+ public:
+  explicit DirWatch(const std::string& dir) : fd_(inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) {
+    if (fd_.valid())
+      inotify_add_watch(fd_.get(), dir.c_str(),
+                        IN_MODIFY | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF);
+  }
+  int fd() const { return fd_.get(); }
+  void drain() {
+    char buf[4096];
+    while (fd_.valid() && read(fd_.get(), buf, sizeof buf) > 0) {
+    }
+  }
+
+ private:
+  crunner::UniqueFd fd_;
+};
+
+// Waits for the client fd to be readable or the watch to fire; true when fd is readable.
+bool wait_client_or_change(int fd, DirWatch& w, int timeout_ms) {
+  pollfd p[2] = {{fd, POLLIN, 0}, {w.fd(), POLLIN, 0}};
+  int n = poll(p, 2, timeout_ms);
+  if (n > 0 && p[1].revents) w.drain();
+  return n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR));
 }
 
 std::string payload(const json& j) {
@@ -249,6 +278,7 @@ void Server::serve_process(std::shared_ptr<Container> c, std::shared_ptr<Process
   if (!write_all_fd(fd, payload({{"process_id", p->id}, {"stream_id", sid}}))) return;
   bool client_open = true;
   Clock::time_point exit_seen{};
+  DirWatch watch(p->dir);
   for (;;) {
     // Client messages: stdin, stdin EOF, tty resize, signals.
     size_t nl;
@@ -297,9 +327,8 @@ void Server::serve_process(std::shared_ptr<Container> c, std::shared_ptr<Process
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       continue;
     }
-    pollfd pfd{fd, POLLIN, 0};
-    int n = poll(&pfd, 1, 20);
-    if (n > 0) {
+    // Once exited, only the stream threads are awaited (no file event for those).
+    if (wait_client_or_change(fd, watch, exit_seen == Clock::time_point{} ? 250 : 5)) {
       char buf[65536];
       ssize_t r = read(fd, buf, sizeof buf);
       if (r > 0) {
@@ -354,6 +383,7 @@ Response Server::attach_stream(const std::string& handle, const std::string& pid
     off_t off = is_out ? a->out_start : a->err_start;
     int f = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     bool final_pass = false;
+    DirWatch watch(p->dir);
     while (f >= 0) {
       char buf[65536];
       ssize_t n = pread(f, buf, sizeof buf, off);
@@ -370,8 +400,7 @@ Response Server::attach_stream(const std::string& handle, const std::string& pid
         final_pass = true;  // one more read: the supervisor drained before writing the status
         continue;
       }
-      pollfd pfd{fd, POLLIN, 0};
-      if (poll(&pfd, 1, 20) > 0) {
+      if (wait_client_or_change(fd, watch, 250)) {
         char b[256];
         ssize_t r2 = read(fd, b, sizeof b);
         if (r2 == 0 || (r2 < 0 && errno != EINTR && errno != EAGAIN)) break;
