@@ -274,7 +274,29 @@ void Server::serve_process(std::shared_ptr<Container> c, std::shared_ptr<Process
   {
     std::lock_guard<std::mutex> lk(p->mu);
     a = p->attaches[sid];
+    p->attachers++;
   }
+  // When the last attacher of a process whose exit was reported leaves, the process (its
+  // directory and output) is forgotten, so long-lived containers do not accumulate them.
+  struct Leave {
+    std::shared_ptr<Container> c;
+    std::shared_ptr<Process> p;
+    ~Leave() {
+      bool forget;
+      {
+        std::lock_guard<std::mutex> lk(p->mu);
+        forget = --p->attachers == 0 && p->reported;
+      }
+      if (!forget) return;
+      {
+        std::lock_guard<std::mutex> lk(c->mu);
+        auto it = c->processes.find(p->id);
+        if (it != c->processes.end() && it->second == p) c->processes.erase(it);
+      }
+      std::error_code ec;
+      std::filesystem::remove_all(p->dir, ec);
+    }
+  } leave{c, p};
   if (!write_all_fd(fd, payload({{"process_id", p->id}, {"stream_id", sid}}))) return;
   bool client_open = true;
   Clock::time_point exit_seen{};
@@ -319,7 +341,10 @@ void Server::serve_process(std::shared_ptr<Container> c, std::shared_ptr<Process
           m["exit_status"] = code;
         else
           m["error"] = "process supervisor exited without an exit status";
-        write_all_fd(fd, payload(m));
+        if (write_all_fd(fd, payload(m)) && code >= 0) {
+          std::lock_guard<std::mutex> lk(p->mu);
+          p->reported = true;
+        }
         return;
       }
     }

@@ -45,6 +45,8 @@ struct Process {
   std::string id, dir;
   bool tty = false;
   int next_stream = 1;
+  int attachers = 0;      // run/attach connections being served
+  bool reported = false;  // an exit status went out: forget the process with the last one
   off_t out_delivered = 0, err_delivered = 0;
   std::map<std::string, std::shared_ptr<Attach>> attaches;
 };

@@ -257,6 +257,8 @@ class ContainerTest(ShimTestCase):
         st = subprocess.run([self.runtime, "--root", os.path.join(self.shim.depot, "runtime"),
                              "state", h], capture_output=True)
         self.assertNotEqual(st.returncode, 0)
+        with open("/proc/self/mountinfo") as f:
+            self.assertNotIn(self.shim.depot, f.read())
         with self.assertRaises(GardenError) as e:
             self.client.destroy(h)
         self.assertEqual(e.exception.status, 404)

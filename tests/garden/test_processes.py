@@ -80,6 +80,24 @@ class ProcessTest(ShimTestCase):
         self.assertEqual(p.wait(), 7)
         self.assertNotIn(p.id, self.client.info(self.h)["ProcessIDs"])
 
+    def test_exited_process_is_forgotten(self):
+        p = self.client.run(self.h, {"path": "echo", "args": ["x"]})
+        self.assertEqual(p.read_stream("stdout"), b"x\n")
+        self.assertEqual(p.wait(), 0)
+        d = os.path.join(self.shim.depot, "containers", self.h, "processes", p.id)
+        for _ in range(200):
+            if not os.path.exists(d):
+                break
+            os.system("sleep 0.02")
+        self.assertFalse(os.path.exists(d))
+        with self.assertRaises(GardenError) as e:
+            self.client.attach(self.h, p.id)
+        self.assertEqual(e.exception.status, 404)
+        self.assertEqual(e.exception.type, "ProcessNotFoundError")
+        # Its id may be used again.
+        p = self.client.run(self.h, {"id": p.id, "path": "true"})
+        self.assertEqual(p.wait(), 0)
+
     def test_signals(self):
         p = self.client.run(self.h, {"path": "sleep", "args": ["1000"]})
         p.signal(kill=False)
