@@ -42,6 +42,39 @@ std::string resolve_rootfs(const std::string& rootfs, const std::string& def, st
   return r;
 }
 
+// The memory cgroup directory of a pid (v1 hierarchy), "" when unknown.
+std::string memory_cgroup_of(int pid) {
+  if (pid <= 0) return "";
+  auto text = crunner::read_file("/proc/" + std::to_string(pid) + "/cgroup");
+  if (!text) return "";
+  for (auto& line : crunner::split(*text, '\n')) {
+    auto f = crunner::split(line, ':');
+    if (f.size() < 3) continue;
+    for (auto& ctrl : crunner::split(f[1], ','))
+      if (ctrl == "memory") return "/sys/fs/cgroup/memory" + f[2];
+  }
+  return "";
+}
+
+// Whether the kernel OOM-killed a process of the container's memory cgroup.
+bool oom_killed(const std::string& memcg) {
+  if (memcg.empty()) return false;
+  auto text = crunner::read_file(memcg + "/memory.oom_control");
+  if (!text) return false;
+  for (auto& line : crunner::split(*text, '\n')) {
+    unsigned long long n = 0;
+    if (line.rfind("oom_kill ", 0) == 0 && crunner::parse_u64(line.substr(9), n) && n > 0)
+      return true;
+  }
+  return false;
+}
+
+bool has_event(const json& events, const std::string& e) {
+  for (auto& v : events)
+    if (v == e) return true;
+  return false;
+}
+
 void remove_tree(const std::string& path) {
   std::error_code ec;
   std::filesystem::remove_all(path, ec);
@@ -152,9 +185,12 @@ Response Server::create(const Request& req) {
     }
     err = runtime_.run_detached(handle, c->dir, c->dir + "/runtime.log");
     if (!err.empty()) return fail("runtime run: " + err, true);
+    int init_pid = 0;
+    runtime_.status(handle, &init_pid);
     {
       std::lock_guard<std::mutex> lk(c->mu);
       c->meta["ready"] = true;
+      c->meta["memory_cgroup"] = memory_cgroup_of(init_pid);
       c->touched = Clock::now();
       save_meta(*c);
     }
@@ -187,17 +223,26 @@ Response Server::list(const Request& req) {
 }
 
 json Server::info_json(Container& c) {
-  json props, state;
+  json props, state, events;
+  std::string memcg;
   {
     std::lock_guard<std::mutex> lk(c.mu);
     props = c.meta["properties"];
     state = c.meta["state"];
+    events = c.meta.value("events", json::array());
+    memcg = c.meta.value("memory_cgroup", "");
+  }
+  if (!has_event(events, "out of memory") && oom_killed(memcg)) {
+    events.push_back("out of memory");
+    std::lock_guard<std::mutex> lk(c.mu);
+    c.meta["events"] = events;
+    save_meta(c);
   }
   json ids = json::array();
   for (auto& id : running_process_ids(c)) ids.push_back(id);
-  return {{"State", state},    {"Events", json::array()}, {"HostIP", ""},
-          {"ContainerIP", ""}, {"ExternalIP", ""},        {"ContainerPath", c.dir},
-          {"ProcessIDs", ids}, {"Properties", props},     {"MappedPorts", json::array()}};
+  return {{"State", state},    {"Events", events},    {"HostIP", ""},
+          {"ContainerIP", ""}, {"ExternalIP", ""},    {"ContainerPath", c.dir},
+          {"ProcessIDs", ids}, {"Properties", props}, {"MappedPorts", json::array()}};
 }
 
 Response Server::info(const std::string& handle) {

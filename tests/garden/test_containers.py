@@ -173,8 +173,10 @@ class ContainerTest(ShimTestCase):
     def test_memory_limit_kills_hog(self):
         h = self.create(limits={"memory_limits": {"limit_in_bytes": 32 << 20}})
         # busybox tail keeps the one endless "line" of /dev/zero in memory.
+        self.assertEqual(self.client.info(h)["Events"], [])
         code, _, _ = self.run_proc(h, "sh", "-c", "head -c 200000000 /dev/zero | tail")
         self.assertNotEqual(code, 0)
+        self.assertEqual(self.client.info(h)["Events"], ["out of memory"])
         code, out, _ = self.run_proc(h, "echo", "alive")
         self.assertEqual((code, out), (0, "alive\n"))
 
