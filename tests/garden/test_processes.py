@@ -181,7 +181,9 @@ class ProcessTest(ShimTestCase):
         try:
             sock = os.path.join(d, "garden.sock")
             proc = subprocess.Popen([SHIM, "--bind-socket", sock, "--depot", os.path.join(d, "depot"),
-                                     "--runtime-plugin", runtime_path()],
+                                     "--runtime-plugin", runtime_path(),
+                                     "--default-rootfs", self.rootfs,
+                                     "--cgroup-parent", self.cgroup_parent],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
                 c = Client(socket_path=sock)
@@ -195,6 +197,16 @@ class ProcessTest(ShimTestCase):
                     os.system("sleep 0.02")
                 self.assertEqual(c.ping(), {})
                 self.assertEqual(os.stat(sock).st_mode & 0o777, 0o777)
+                h = c.create({"handle": "crunner-test-sock"})
+                try:
+                    p = c.run(h, {"path": "sh", "args": ["-c", "cat; echo err >&2"]})
+                    p.write_stdin("over unix\n")
+                    p.close_stdin()
+                    self.assertEqual(p.read_stream("stdout"), b"over unix\n")
+                    self.assertEqual(p.read_stream("stderr"), b"err\n")
+                    self.assertEqual(p.wait(), 0)
+                finally:
+                    c.destroy(h)
             finally:
                 proc.kill()
                 proc.wait()
