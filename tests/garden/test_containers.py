@@ -1,8 +1,10 @@
 """garden-shim container routes: ping, capacity, create/list/info/destroy, properties,
 filters, limits, stop, errors."""
 
+import concurrent.futures
 import json
 import os
+import socket
 import subprocess
 
 from harness import GardenError, ShimTestCase, main, pid_alive
@@ -25,6 +27,50 @@ class ContainerTest(ShimTestCase):
         self.assertEqual(status, 200)
         self.assertEqual(headers["content-type"], "application/json")
         self.assertEqual(body, b"{}\n")
+
+    def test_keep_alive_pipelined_requests(self):
+        s = socket.create_connection(("127.0.0.1", self.shim.port))
+        try:
+            s.sendall(b"GET /ping HTTP/1.1\r\nHost: api\r\n\r\n"
+                      b"GET /containers HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        finally:
+            s.close()
+        self.assertEqual(data.count(b"HTTP/1.1 200 OK"), 2)
+        first, second = data.split(b"HTTP/1.1 200 OK")[1:]
+        self.assertNotIn(b"Connection: close", first)
+        self.assertIn(b"Connection: close", second)
+        self.assertTrue(first.endswith(b"{}\n"))
+        self.assertIn(b'"Handles"', second)
+
+    def test_concurrent_creates_and_destroys(self):
+        handles = ["crunner-test-par-%d" % i for i in range(6)]
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            got = list(pool.map(lambda h: self.client.create({"handle": h}), handles))
+        self.created.extend(got)
+        self.assertEqual(sorted(got), handles)
+        self.assertEqual(sorted(x for x in self.client.list() if x.startswith("crunner-test-par-")),
+                         handles)
+        # The same handle raced by several clients: exactly one wins.
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(self._try_create, ["crunner-test-race"] * 4))
+        self.created.append("crunner-test-race")
+        self.assertEqual(results.count(True), 1)
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            list(pool.map(self.client.destroy, handles))
+        self.assertFalse([x for x in self.client.list() if x.startswith("crunner-test-par-")])
+
+    def _try_create(self, h):
+        try:
+            self.client.create({"handle": h})
+            return True
+        except GardenError:
+            return False
 
     def test_create_list_info_destroy(self):
         h = self.create(handle="crunner-test-c1", properties={"a": "b"}, env=["FOO=bar"])
