@@ -4,10 +4,12 @@ filters, limits, stop, errors."""
 import concurrent.futures
 import json
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 
-from harness import GardenError, ShimTestCase, main, pid_alive
+from harness import GardenError, Shim, ShimTestCase, main, pid_alive
 
 
 class ContainerTest(ShimTestCase):
@@ -71,6 +73,22 @@ class ContainerTest(ShimTestCase):
             return True
         except GardenError:
             return False
+
+    def test_max_containers(self):
+        d = tempfile.mkdtemp(prefix="crunner-test-garden-max-")
+        shim = Shim(d, self.rootfs, self.cgroup_parent, ["--max-containers", "1"])
+        try:
+            c = shim.start()
+            self.assertEqual(c.capacity()["max_containers"], 1)
+            h = c.create({"handle": "crunner-test-max-1"})
+            with self.assertRaises(GardenError) as e:
+                c.create({"handle": "crunner-test-max-2"})
+            self.assertIn("max containers", e.exception.message)
+            c.destroy(h)
+            c.destroy(c.create({"handle": "crunner-test-max-2"}))
+        finally:
+            shim.kill()
+            shutil.rmtree(d, ignore_errors=True)
 
     def test_create_list_info_destroy(self):
         h = self.create(handle="crunner-test-c1", properties={"a": "b"}, env=["FOO=bar"])
