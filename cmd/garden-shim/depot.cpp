@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <filesystem>
 #include <fstream>
 #include <random>
 
@@ -84,9 +85,14 @@ std::string Server::load() {
     if (name == "." || name == "..") continue;
     std::string cdir = cfg_.depot + "/containers/" + name;
     auto text = crunner::read_file(cdir + "/meta.json");
-    if (!text) continue;
-    auto meta = json::parse(*text, nullptr, false);
-    if (!meta.is_object() || !is_ready(meta)) continue;
+    auto meta = text ? json::parse(*text, nullptr, false) : json();
+    if (!is_ready(meta)) {
+      // A create the previous shim did not finish: undo it.
+      runtime_.remove(name);
+      std::error_code ec;
+      std::filesystem::remove_all(cdir, ec);
+      continue;
+    }
     auto c = std::make_shared<Container>();
     c->handle = name;
     c->dir = cdir;

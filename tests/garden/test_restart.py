@@ -23,7 +23,14 @@ class RestartTest(ShimTestCase):
         p.close()
         for s in sups:
             self.assertTrue(pid_alive(s), "supervisor died with the shim")
+        # A create the killed shim never finished is undone at start-up.
+        half = os.path.join(self.shim.depot, "containers", "crunner-test-half")
+        os.makedirs(half)
+        with open(os.path.join(half, "meta.json"), "w") as f:
+            f.write('{"handle": "crunner-test-half", "ready": false}')
         type(self).client = self.client = self.shim.start()
+        self.assertFalse(os.path.exists(half))
+        self.assertNotIn("crunner-test-half", self.client.list())
         self.assertEqual(self.client.list({"k": "v"}), [h])
         self.assertEqual(self.client.info(h)["State"], "active")
         a = self.client.attach(h, pid)
