@@ -3,6 +3,7 @@
 // process directory, so streams can start late, several attachers can follow, and a
 // restarted shim can re-attach.
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <linux/openat2.h>
 #include <poll.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -101,6 +103,18 @@ bool wait_client_or_change(int fd, DirWatch& w, int timeout_ms) {
   return n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR));
 }
 
+// The offset of the first byte of a file that was not punched out (its size if none).
+off_t first_data(const std::string& path) {
+  crunner::UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return 0;
+  off_t d = lseek(fd.get(), 0, SEEK_DATA);
+  if (d >= 0) return d;
+  struct stat st;
+  return fstat(fd.get(), &st) == 0 ? st.st_size : 0;
+}
+
+constexpr off_t kPunchChunk = 1 << 20;
+
 std::string payload(const json& j) {
   return j.dump() + "\n";
 }
@@ -124,6 +138,9 @@ void Server::load_processes(Container& c) {
     p->id = e.path().filename().string();
     p->dir = dir;
     p->tty = pj.is_object() && pj.value("terminal", false);
+    // After a restart, attachers start where the punched-out (delivered) output ends.
+    p->out_delivered = p->out_punched = first_data(dir + "/stdout");
+    p->err_delivered = p->err_punched = first_data(dir + "/stderr");
     c.processes[p->id] = p;
   }
 }
@@ -281,10 +298,12 @@ void Server::serve_process(std::shared_ptr<Container> c, std::shared_ptr<Process
   struct Leave {
     std::shared_ptr<Container> c;
     std::shared_ptr<Process> p;
+    std::shared_ptr<Attach> a;
     ~Leave() {
       bool forget;
       {
         std::lock_guard<std::mutex> lk(p->mu);
+        a->live = false;
         forget = --p->attachers == 0 && p->reported;
       }
       if (!forget) return;
@@ -296,7 +315,7 @@ void Server::serve_process(std::shared_ptr<Container> c, std::shared_ptr<Process
       std::error_code ec;
       std::filesystem::remove_all(p->dir, ec);
     }
-  } leave{c, p};
+  } leave{c, p, a};
   if (!write_all_fd(fd, payload({{"process_id", p->id}, {"stream_id", sid}}))) return;
   bool client_open = true;
   Clock::time_point exit_seen{};
@@ -406,6 +425,10 @@ Response Server::attach_stream(const std::string& handle, const std::string& pid
     ActiveGuard g(c);
     std::string path = p->dir + (is_out ? "/stdout" : "/stderr");
     off_t off = is_out ? a->out_start : a->err_start;
+    {
+      std::lock_guard<std::mutex> lk(p->mu);
+      (is_out ? a->out_pos : a->err_pos) = off;
+    }
     int f = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     bool final_pass = false;
     DirWatch watch(p->dir);
@@ -415,9 +438,34 @@ Response Server::attach_stream(const std::string& handle, const std::string& pid
       if (n > 0) {
         if (!write_all_fd(fd, buf, static_cast<size_t>(n))) break;
         off += n;
-        std::lock_guard<std::mutex> lk(p->mu);
-        off_t& d = is_out ? p->out_delivered : p->err_delivered;
-        if (off > d) d = off;
+        off_t punch_from = 0, punch_to = 0;
+        {
+          std::lock_guard<std::mutex> lk(p->mu);
+          off_t& d = is_out ? p->out_delivered : p->err_delivered;
+          if (off > d) d = off;
+          (is_out ? a->out_pos : a->err_pos) = off;
+          // Everything below the slowest live stream of this kind can go.
+          off_t low = off;
+          for (auto& [id, other] : p->attaches) {
+            if (!other->live || (is_out ? other->out_done : other->err_done)) continue;
+            off_t pos = is_out ? (other->out_open ? other->out_pos : other->out_start)
+                               : (other->err_open ? other->err_pos : other->err_start);
+            low = std::min(low, pos);
+          }
+          off_t& punched = is_out ? p->out_punched : p->err_punched;
+          off_t target = low / kPunchChunk * kPunchChunk;
+          if (target - punched >= kPunchChunk) {
+            punch_from = punched;
+            punch_to = target;
+            punched = target;
+          }
+        }
+        if (punch_to > punch_from) {
+          crunner::UniqueFd w(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+          if (w)
+            fallocate(w.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, punch_from,
+                      punch_to - punch_from);
+        }
         continue;
       }
       if (final_pass) break;

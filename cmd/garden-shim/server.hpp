@@ -37,7 +37,9 @@ struct Config {
 // One stream id of a process: the run/attach connection and its stdout/stderr connections.
 struct Attach {
   off_t out_start = 0, err_start = 0;
+  off_t out_pos = 0, err_pos = 0;  // how far each stream has delivered
   bool out_open = false, out_done = false, err_open = false, err_done = false;
+  bool live = true;  // its run/attach connection is (about to be) served
 };
 
 struct Process {
@@ -48,6 +50,9 @@ struct Process {
   int attachers = 0;      // run/attach connections being served
   bool reported = false;  // an exit status went out: forget the process with the last one
   off_t out_delivered = 0, err_delivered = 0;
+  // Output every live stream has delivered is punched out of the files (they stay sparse,
+  // offsets stay valid), so a chatty long-running process does not fill the depot.
+  off_t out_punched = 0, err_punched = 0;
   std::map<std::string, std::shared_ptr<Attach>> attaches;
 };
 

@@ -75,6 +75,16 @@ class Process:
             entry[1] += chunk
         return entry[1]
 
+    def read_at_least(self, which, n):
+        """Reads a stream until it has delivered at least n bytes (or EOF)."""
+        entry = self.streams[which]
+        while len(entry[1]) < n:
+            chunk = entry[0].recv(1 << 20)
+            if not chunk:
+                break
+            entry[1] += chunk
+        return entry[1]
+
     def read_stream(self, which):
         """Reads a stream until EOF."""
         s, data, _ = self.streams[which]

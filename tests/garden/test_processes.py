@@ -44,6 +44,24 @@ class ProcessTest(ShimTestCase):
         self.assertEqual(code, 0)
         self.assertEqual(out, "".join("%d\n" % i for i in range(1, 200001)))
 
+    def test_delivered_output_is_punched_out(self):
+        size = 6 << 20
+        p = self.client.run(self.h, {"path": "sh", "args": [
+            "-c", "head -c %d /dev/zero | tr '\\0' a; read x; echo end" % size]},
+            stderr=False)
+        self.assertEqual(len(p.read_at_least("stdout", size)), size)
+        f = os.path.join(self.shim.depot, "containers", self.h, "processes", p.id, "stdout")
+        st = os.stat(f)
+        self.assertEqual(st.st_size, size)
+        self.assertLess(st.st_blocks * 512, 3 << 20)  # the delivered part is gone from disk
+        a = self.client.attach(self.h, p.id, stderr=False)  # starts after what was delivered
+        p.write_stdin("x\n")
+        out = p.read_stream("stdout")
+        self.assertEqual(out, b"a" * size + b"end\n")
+        self.assertEqual(a.read_stream("stdout"), b"end\n")
+        self.assertEqual(p.wait(), 0)
+        self.assertEqual(a.wait(), 0)
+
     def test_stdin(self):
         code, out, _ = self.run_proc(self.h, "sh", "-c", "cat; echo end", stdin="line1\nline2\n")
         self.assertEqual((code, out), (0, "line1\nline2\nend\n"))
