@@ -97,6 +97,13 @@ std::string Server::load() {
     c->handle = name;
     c->dir = cdir;
     c->meta = meta;
+    // The runtime lost it (a host reboot): keep the container, but honestly stopped.
+    std::string st = runtime_.status(name);
+    if ((st.empty() || st == "stopped") && meta.value("state", "") != "stopped") {
+      c->meta["state"] = "stopped";
+      c->meta["properties"]["garden.state"] = "stopped";
+      save_meta(*c);
+    }
     load_processes(*c);
     containers_[name] = c;
   }

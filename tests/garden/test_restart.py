@@ -2,6 +2,7 @@
 client re-attaches to a process after the restart without losing its output."""
 
 import os
+import subprocess
 
 from harness import ShimTestCase, main, pid_alive
 
@@ -19,7 +20,11 @@ class RestartTest(ShimTestCase):
                 break
             os.system("sleep 0.01")
         sups = self.supervisor_pids(h)
+        lost = self.create(handle="crunner-test-lost")
         self.shim.kill()
+        # The runtime forgets one container behind the shim's back (as after a reboot).
+        subprocess.run([self.runtime, "--root", os.path.join(self.shim.depot, "runtime"),
+                        "delete", "--force", lost], check=True)
         p.close()
         for s in sups:
             self.assertTrue(pid_alive(s), "supervisor died with the shim")
@@ -33,6 +38,7 @@ class RestartTest(ShimTestCase):
         self.assertNotIn("crunner-test-half", self.client.list())
         self.assertEqual(self.client.list({"k": "v"}), [h])
         self.assertEqual(self.client.info(h)["State"], "active")
+        self.assertEqual(self.client.info(lost)["State"], "stopped")
         a = self.client.attach(h, pid)
         a.write_stdin("x\n")
         self.assertEqual(a.read_stream("stdout"), b"before\nafter x\n")
