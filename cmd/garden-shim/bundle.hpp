@@ -1,0 +1,32 @@
+// Turns a Garden ContainerSpec into an OCI bundle config (config.json), the way Guardian
+// builds its bundles for runc: privileged vs unprivileged (user namespace), capabilities,
+// masked paths, seccomp allowlist, hostname = handle, cgroupsPath <parent>/<handle>, limits.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace garden {
+
+struct BundleParams {
+  std::string handle;
+  std::string rootfs;      // absolute host path
+  std::string init_path;   // host path of garden-init
+  std::string hosts_file;  // host paths bind-mounted to /etc/hosts and /etc/resolv.conf
+  std::string resolv_file;
+  std::string cgroup_parent;  // "garden"
+};
+
+// Builds config.json; err set on an invalid spec (bad bind mount, ...).
+nlohmann::json build_config(const nlohmann::json& spec, const BundleParams& p, std::string& err);
+
+// The capabilities of root processes in a container (unprivileged or privileged).
+nlohmann::json container_caps(bool privileged);
+
+// Creates the mount points the config needs inside rootfs (directories or empty files),
+// walking components without following symlinks, so that a user-namespaced container whose
+// rootfs belongs to host root can still be set up.
+std::string prepare_mountpoints(const std::string& rootfs, const nlohmann::json& config);
+
+}  // namespace garden

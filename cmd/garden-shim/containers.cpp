@@ -1,0 +1,416 @@
+// Container routes: create, list, info, bulk_info, destroy, stop, properties, limits,
+// grace time, capacity.
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "cmd/garden-shim/bundle.hpp"
+#include "cmd/garden-shim/server.hpp"
+#include "libcontainer/utils.hpp"
+
+namespace garden {
+
+namespace {
+
+bool valid_handle(const std::string& h) {
+  static const std::regex re("^[A-Za-z0-9_+.-]+$");
+  return h.size() <= 256 && std::regex_match(h, re);
+}
+
+std::string resolve_rootfs(const std::string& rootfs, const std::string& def, std::string& err) {
+  std::string r = rootfs.empty() ? def : rootfs;
+  if (r.empty()) {
+    err = "no rootfs given and no --default-rootfs configured";
+    return "";
+  }
+  if (r.rfind("raw://", 0) == 0) r = r.substr(6);
+  if (r.find("://") != std::string::npos) {
+    err = "unsupported rootfs scheme: " + r;
+    return "";
+  }
+  struct stat st;
+  if (r.empty() || r[0] != '/' || stat(r.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) {
+    err = "rootfs `" + r + "` is not a directory";
+    return "";
+  }
+  return r;
+}
+
+// The memory cgroup directory of a pid (v1 hierarchy), "" when unknown.
+std::string memory_cgroup_of(int pid) {
+  if (pid <= 0) return "";
+  auto text = crunner::read_file("/proc/" + std::to_string(pid) + "/cgroup");
+  if (!text) return "";
+  for (auto& line : crunner::split(*text, '\n')) {
+    auto f = crunner::split(line, ':');
+    if (f.size() < 3) continue;
+    for (auto& ctrl : crunner::split(f[1], ','))
+      if (ctrl == "memory") return "/sys/fs/cgroup/memory" + f[2];
+  }
+  return "";
+}
+
+// Whether the kernel OOM-killed a process of the container's memory cgroup.
+bool oom_killed(const std::string& memcg) {
+  if (memcg.empty()) return false;
+  auto text = crunner::read_file(memcg + "/memory.oom_control");
+  if (!text) return false;
+  for (auto& line : crunner::split(*text, '\n')) {
+    unsigned long long n = 0;
+    if (line.rfind("oom_kill ", 0) == 0 && crunner::parse_u64(line.substr(9), n) && n > 0)
+      return true;
+  }
+  return false;
+}
+
+bool has_event(const json& events, const std::string& e) {
+  for (auto& v : events)
+    if (v == e) return true;
+  return false;
+}
+
+void remove_tree(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+}
+
+}  // namespace
+
+Response Server::capacity() {
+  unsigned long long mem = 0;
+  std::ifstream f("/proc/meminfo");
+  std::string k;
+  unsigned long long v;
+  std::string unit;
+  while (f >> k >> v >> unit)
+    if (k == "MemTotal:") {
+      mem = v * 1024;
+      break;
+    }
+  struct statvfs sv;
+  unsigned long long disk = 0;
+  if (statvfs(cfg_.depot.c_str(), &sv) == 0)
+    disk = static_cast<unsigned long long>(sv.f_blocks) * sv.f_frsize;
+  return json_response(200, {{"memory_in_bytes", mem},
+                             {"disk_in_bytes", disk},
+                             {"schedulable_disk_in_bytes", disk},
+                             {"max_containers", cfg_.max_containers}});
+}
+
+Response Server::create(const Request& req) {
+  json spec = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
+  if (!spec.is_object()) return error_response("", "invalid container spec: malformed JSON");
+  std::string handle = spec.contains("handle") && spec["handle"].is_string()
+                           ? spec["handle"].get<std::string>()
+                           : "";
+  if (handle.empty()) handle = new_uuid().substr(0, 23);
+  if (!valid_handle(handle)) return error_response("", "invalid handle: " + handle, handle);
+  auto c = std::make_shared<Container>();
+  c->handle = handle;
+  c->dir = cfg_.depot + "/containers/" + handle;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (containers_.count(handle))
+      return error_response("", "Handle '" + handle + "' already in use", handle);
+    if (static_cast<int>(containers_.size()) >= cfg_.max_containers)
+      return error_response("",
+                            "max containers reached (" + std::to_string(cfg_.max_containers) + ")");
+    containers_[handle] = c;
+  }
+  auto fail = [&](const std::string& msg, bool runtime_created) {
+    if (runtime_created) runtime_.remove(handle);
+    remove_tree(c->dir);
+    std::lock_guard<std::mutex> lk(mu_);
+    containers_.erase(handle);
+    return error_response("", msg, handle);
+  };
+  // Anything that throws (a field of the wrong JSON type) must not leave the handle taken.
+  auto build = [&]() -> Response {
+    std::string err;
+    std::string rootfs_uri = spec.value("rootfs", "");
+    if (rootfs_uri.empty() && spec.contains("image") && spec["image"].is_object())
+      rootfs_uri = spec["image"].value("uri", "");
+    for (const char* k : {"netin", "netout_rules"})
+      if (spec.contains(k) && spec[k].is_array() && !spec[k].empty())
+        return fail(std::string(k) + ": networking is not supported yet", false);
+    std::string rootfs = resolve_rootfs(rootfs_uri, cfg_.default_rootfs, err);
+    if (!err.empty()) return fail(err, false);
+    remove_tree(c->dir);
+    if (auto st = crunner::mkdir_p(c->dir + "/processes", 0755); !st)
+      return fail(st.error().what(), false);
+    chmod(c->dir.c_str(), 0755);
+    BundleParams bp;
+    bp.handle = handle;
+    bp.rootfs = rootfs;
+    bp.init_path = cfg_.bin_dir + "/garden-init";
+    bp.hosts_file = c->dir + "/hosts";
+    bp.resolv_file = c->dir + "/resolv.conf";
+    bp.cgroup_parent = cfg_.cgroup_parent;
+    for (auto& f : {bp.hosts_file, bp.resolv_file})
+      if (auto st = crunner::write_file(f, "", O_WRONLY | O_CREAT | O_TRUNC, 0644); !st)
+        return fail(st.error().what(), false);
+    json config = build_config(spec, bp, err);
+    if (!err.empty()) return fail(err, false);
+    err = prepare_mountpoints(rootfs, config);
+    if (!err.empty()) return fail("prepare rootfs: " + err, false);
+    if (auto st = crunner::write_file_atomic(c->dir + "/config.json", config.dump(2)); !st)
+      return fail(st.error().what(), false);
+
+    json props = json::object();
+    if (spec.contains("properties") && spec["properties"].is_object())
+      for (auto& [k, v] : spec["properties"].items())
+        if (v.is_string()) props[k] = v;
+    props["garden.state"] = "created";
+    long long grace = spec.value("grace_time", 0LL);
+    if (grace <= 0) grace = cfg_.default_grace_ns;
+    {
+      std::lock_guard<std::mutex> lk(c->mu);
+      c->meta = {{"handle", handle},
+                 {"rootfs", rootfs},
+                 {"privileged", spec.value("privileged", false)},
+                 {"env", config["process"]["env"]},
+                 {"limits", spec.value("limits", json::object())},
+                 {"properties", props},
+                 {"grace_time", grace},
+                 {"created_ns", now_unix_ns()},
+                 {"state", "active"},
+                 {"ready", false}};
+      save_meta(*c);
+    }
+    err = runtime_.run_detached(handle, c->dir, c->dir + "/runtime.log");
+    if (!err.empty()) return fail("runtime run: " + err, true);
+    int init_pid = 0;
+    runtime_.status(handle, &init_pid);
+    {
+      std::lock_guard<std::mutex> lk(c->mu);
+      c->meta["ready"] = true;
+      c->meta["memory_cgroup"] = memory_cgroup_of(init_pid);
+      c->touched = Clock::now();
+      save_meta(*c);
+    }
+    return json_response(200, {{"Handle", handle}});
+  };
+  try {
+    return build();
+  } catch (const std::exception& e) {
+    return fail(std::string("invalid container spec: ") + e.what(), true);
+  }
+}
+
+Response Server::list(const Request& req) {
+  json handles = json::array();
+  std::lock_guard<std::mutex> lk(mu_);
+  for (auto& [h, c] : containers_) {
+    std::lock_guard<std::mutex> clk(c->mu);
+    if (c->destroying || !is_ready(c->meta)) continue;
+    const json& props = c->meta["properties"];
+    bool match = true;
+    for (auto& [k, v] : req.query) {
+      if (!props.contains(k) || props[k] != v) {
+        match = false;
+        break;
+      }
+    }
+    if (match) handles.push_back(h);
+  }
+  return json_response(200, {{"Handles", handles}});
+}
+
+json Server::info_json(Container& c) {
+  json props, state, events;
+  std::string memcg;
+  {
+    std::lock_guard<std::mutex> lk(c.mu);
+    props = c.meta["properties"];
+    state = c.meta["state"];
+    events = c.meta.value("events", json::array());
+    memcg = c.meta.value("memory_cgroup", "");
+  }
+  if (!has_event(events, "out of memory") && oom_killed(memcg)) {
+    events.push_back("out of memory");
+    std::lock_guard<std::mutex> lk(c.mu);
+    c.meta["events"] = events;
+    save_meta(c);
+  }
+  json ids = json::array();
+  for (auto& id : running_process_ids(c)) ids.push_back(id);
+  return {{"State", state},    {"Events", events},    {"HostIP", ""},
+          {"ContainerIP", ""}, {"ExternalIP", ""},    {"ContainerPath", c.dir},
+          {"ProcessIDs", ids}, {"Properties", props}, {"MappedPorts", json::array()}};
+}
+
+Response Server::info(const std::string& handle) {
+  auto c = find(handle);
+  if (!c) return unknown_handle(handle);
+  ActiveGuard g(c);
+  return json_response(200, info_json(*c));
+}
+
+Response Server::bulk_info(const Request& req) {
+  json out = json::object();
+  auto it = req.query.find("handles");
+  if (it == req.query.end()) return json_response(200, out);
+  for (auto& h : crunner::split(it->second, ',')) {
+    if (h.empty()) continue;
+    auto c = find(h);
+    if (!c) {
+      out[h] = {{"Info", json::object()}, {"Err", json::parse(unknown_handle(h).body)}};
+      continue;
+    }
+    ActiveGuard g(c);
+    out[h] = {{"Info", info_json(*c)}, {"Err", nullptr}};
+  }
+  return json_response(200, out);
+}
+
+std::string Server::destroy_container(const std::shared_ptr<Container>& c) {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    std::lock_guard<std::mutex> clk(c->mu);
+    if (c->destroying) return "";
+    c->destroying = true;
+  }
+  std::string err = runtime_.remove(c->handle);
+  if (!err.empty() && runtime_.status(c->handle) != "") {
+    std::lock_guard<std::mutex> clk(c->mu);
+    c->destroying = false;
+    return "runtime delete: " + err;
+  }
+  // The supervisors see their processes die; give them a moment, then make sure.
+  std::vector<pid_t> sups;
+  {
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator(c->dir + "/processes", ec)) {
+      auto t = crunner::read_file(e.path().string() + "/dadoo.pid");
+      long long pid = 0;
+      if (t && crunner::parse_i64(crunner::trim(*t), pid) && pid > 1)
+        sups.push_back(static_cast<pid_t>(pid));
+    }
+  }
+  for (int i = 0; i < 100; ++i) {
+    bool alive = false;
+    for (pid_t p : sups)
+      if (::kill(p, 0) == 0 && crunner::process_state(p) != 'Z') alive = true;
+    if (!alive) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (pid_t p : sups)
+    if (::kill(p, 0) == 0 && crunner::process_state(p) != 'Z') ::kill(p, SIGKILL);
+  remove_tree(c->dir);
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = containers_.find(c->handle);
+  if (it != containers_.end() && it->second == c) containers_.erase(it);
+  return "";
+}
+
+Response Server::destroy(const std::string& handle) {
+  std::shared_ptr<Container> c;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto it = containers_.find(handle);
+    if (it != containers_.end() && !it->second->destroying) c = it->second;
+  }
+  if (!c) return unknown_handle(handle);
+  std::string err = destroy_container(c);
+  if (!err.empty()) return error_response("", err, handle);
+  return json_response(200, json::object());
+}
+
+Response Server::stop(const std::string& handle, const Request& req) {
+  auto c = find(handle);
+  if (!c) return unknown_handle(handle);
+  ActiveGuard g(c);
+  json body = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
+  if (!body.is_object()) return error_response("", "invalid stop request: malformed JSON", handle);
+  bool kill_now = body.value("kill", false);
+  if (!kill_now) {
+    runtime_.kill(handle, SIGTERM, true);
+    // Wait for everything but garden-init (which ignores SIGTERM) to exit.
+    auto deadline = Clock::now() + std::chrono::milliseconds(cfg_.stop_timeout_ms);
+    while (Clock::now() < deadline) {
+      if (runtime_.pids(handle).size() <= 1) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  runtime_.kill(handle, SIGKILL, true);
+  for (int i = 0; i < 100; ++i) {
+    std::string st = runtime_.status(handle);
+    if (st == "stopped" || st.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::lock_guard<std::mutex> lk(c->mu);
+  c->meta["state"] = "stopped";
+  c->meta["properties"]["garden.state"] = "stopped";
+  save_meta(*c);
+  return json_response(200, json::object());
+}
+
+Response Server::properties(const std::string& handle, const Request& req, const std::string& key) {
+  auto c = find(handle);
+  if (!c) return unknown_handle(handle);
+  ActiveGuard g(c);
+  std::lock_guard<std::mutex> lk(c->mu);
+  json& props = c->meta["properties"];
+  if (key.empty()) {
+    if (req.method == "GET") return json_response(200, props);
+    return error_response("", "no route for " + req.method + " " + req.path);
+  }
+  if (req.method == "GET") {
+    if (!props.contains(key)) return error_response("", "property does not exist: " + key, handle);
+    return json_response(200, {{"value", props[key]}});
+  }
+  if (req.method == "PUT") {
+    json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object() || !body.contains("value") || !body["value"].is_string())
+      return error_response("", "invalid property request: malformed JSON", handle);
+    props[key] = body["value"];
+    save_meta(*c);
+    return json_response(200, json::object());
+  }
+  if (req.method == "DELETE") {
+    if (!props.contains(key)) return error_response("", "property does not exist: " + key, handle);
+    props.erase(key);
+    save_meta(*c);
+    return json_response(200, json::object());
+  }
+  return error_response("", "no route for " + req.method + " " + req.path);
+}
+
+Response Server::limits(const std::string& handle, const std::string& which) {
+  auto c = find(handle);
+  if (!c) return unknown_handle(handle);
+  ActiveGuard g(c);
+  static const std::map<std::string, std::string> keys = {{"bandwidth", "bandwidth_limits"},
+                                                          {"cpu", "cpu_limits"},
+                                                          {"disk", "disk_limits"},
+                                                          {"memory", "memory_limits"},
+                                                          {"pid", "pid_limits"}};
+  auto it = keys.find(which);
+  if (it == keys.end()) return error_response("", "unknown limit: " + which, handle);
+  std::lock_guard<std::mutex> lk(c->mu);
+  json l = c->meta["limits"];
+  json out = l.is_object() && l.contains(it->second) && l[it->second].is_object() ? l[it->second]
+                                                                                  : json::object();
+  return json_response(200, out);
+}
+
+Response Server::grace_time(const std::string& handle, const Request& req) {
+  auto c = find(handle);
+  if (!c) return unknown_handle(handle);
+  json body = json::parse(req.body, nullptr, false);
+  if (!body.is_number_integer())
+    return error_response("", "invalid grace time: expected a number of nanoseconds", handle);
+  std::lock_guard<std::mutex> lk(c->mu);
+  c->meta["grace_time"] = body.get<long long>();
+  c->touched = Clock::now();
+  save_meta(*c);
+  return json_response(200, json::object());
+}
+
+}  // namespace garden

@@ -1,0 +1,130 @@
+// The Server's bookkeeping: construction, reload from the depot, lookup, the grace-time
+// reaper, and the small helpers every route uses.
+#include <dirent.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "cmd/garden-shim/server.hpp"
+#include "libcontainer/utils.hpp"
+
+namespace garden {
+
+std::string new_uuid() {
+  static std::mutex m;
+  static std::mt19937_64 rng(std::random_device{}());
+  unsigned char b[16];
+  {
+    std::lock_guard<std::mutex> lk(m);
+    for (int i = 0; i < 16; i += 8) {
+      auto v = rng();
+      for (int k = 0; k < 8; ++k) b[i + k] = static_cast<unsigned char>(v >> (8 * k));
+    }
+  }
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  char out[37];
+  snprintf(out, sizeof out, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+           b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+           b[14], b[15]);
+  return out;
+}
+
+long long now_unix_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+
+Server::Server(Config cfg)
+    : cfg_(std::move(cfg)), runtime_(cfg_.runtime, cfg_.depot + "/runtime") {}
+
+ActiveGuard::ActiveGuard(std::shared_ptr<Container> cc) : c(std::move(cc)) {
+  std::lock_guard<std::mutex> lk(c->mu);
+  c->active++;
+  c->touched = Clock::now();
+}
+
+ActiveGuard::~ActiveGuard() {
+  std::lock_guard<std::mutex> lk(c->mu);
+  c->active--;
+  c->touched = Clock::now();
+}
+
+std::shared_ptr<Container> Server::find(const std::string& handle) {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = containers_.find(handle);
+  if (it == containers_.end() || it->second->destroying) return nullptr;
+  {
+    std::lock_guard<std::mutex> clk(it->second->mu);
+    if (!is_ready(it->second->meta)) return nullptr;
+    it->second->touched = Clock::now();
+  }
+  return it->second;
+}
+
+void Server::save_meta(Container& c) {
+  // caller holds c.mu
+  auto st = crunner::write_file_atomic(c.dir + "/meta.json", c.meta.dump());
+  (void)st;
+}
+
+std::string Server::load() {
+  for (const char* d : {"", "/containers", "/runtime"}) {
+    auto st = crunner::mkdir_p(cfg_.depot + d, 0755);
+    if (!st) return st.error().what();
+    chmod((cfg_.depot + d).c_str(), 0755);
+  }
+  DIR* dir = opendir((cfg_.depot + "/containers").c_str());
+  if (!dir) return "open depot `" + cfg_.depot + "/containers`";
+  while (dirent* e = readdir(dir)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string cdir = cfg_.depot + "/containers/" + name;
+    auto text = crunner::read_file(cdir + "/meta.json");
+    auto meta = text ? json::parse(*text, nullptr, false) : json();
+    if (!is_ready(meta)) {
+      // A create the previous shim did not finish: undo it.
+      runtime_.remove(name);
+      std::error_code ec;
+      std::filesystem::remove_all(cdir, ec);
+      continue;
+    }
+    auto c = std::make_shared<Container>();
+    c->handle = name;
+    c->dir = cdir;
+    c->meta = meta;
+    // The runtime lost it (a host reboot): keep the container, but honestly stopped.
+    std::string st = runtime_.status(name);
+    if ((st.empty() || st == "stopped") && meta.value("state", "") != "stopped") {
+      c->meta["state"] = "stopped";
+      c->meta["properties"]["garden.state"] = "stopped";
+      save_meta(*c);
+    }
+    load_processes(*c);
+    containers_[name] = c;
+  }
+  closedir(dir);
+  return "";
+}
+
+void Server::reap_expired() {
+  std::vector<std::shared_ptr<Container>> expired;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto now = Clock::now();
+    for (auto& [h, c] : containers_) {
+      std::lock_guard<std::mutex> clk(c->mu);
+      if (c->destroying || c->active > 0 || !is_ready(c->meta)) continue;
+      long long grace = c->meta.value("grace_time", 0LL);
+      if (grace <= 0) continue;
+      if (now - c->touched >= std::chrono::nanoseconds(grace)) expired.push_back(c);
+    }
+  }
+  for (auto& c : expired) destroy_container(c);
+}
+
+}  // namespace garden

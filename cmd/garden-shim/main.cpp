@@ -1,0 +1,168 @@
+// garden-shim: the Cloud Foundry Garden HTTP API over an OCI runtime CLI. Flags follow
+// Guardian's `gdn server`.
+#include <limits.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "cmd/garden-shim/http_server.hpp"
+#include "cmd/garden-shim/server.hpp"
+#include "libcontainer/utils.hpp"
+
+namespace {
+
+// Go-style durations: "1h2m3.5s", "300ms", "10us", "5ns"; a bare number is seconds.
+bool parse_duration(const std::string& s, long long& ns) {
+  if (s.empty()) return false;
+  long long v = 0;
+  if (crunner::parse_i64(s, v)) {
+    ns = v * 1000000000LL;
+    return true;
+  }
+  double total = 0;
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t j = i;
+    while (j < s.size() && (isdigit(static_cast<unsigned char>(s[j])) || s[j] == '.')) ++j;
+    if (j == i) return false;
+    double num = std::stod(s.substr(i, j - i));
+    size_t k = j;
+    while (k < s.size() && isalpha(static_cast<unsigned char>(s[k]))) ++k;
+    std::string unit = s.substr(j, k - j);
+    double mul = 0;
+    if (unit == "ns")
+      mul = 1;
+    else if (unit == "us" || unit == "µs")
+      mul = 1e3;
+    else if (unit == "ms")
+      mul = 1e6;
+    else if (unit == "s")
+      mul = 1e9;
+    else if (unit == "m")
+      mul = 60e9;
+    else if (unit == "h")
+      mul = 3600e9;
+    else
+      return false;
+    total += num * mul;
+    i = k;
+  }
+  ns = static_cast<long long>(total);
+  return true;
+}
+
+std::string self_dir() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  buf[n] = 0;
+  std::string p(buf);
+  return p.substr(0, p.rfind('/'));
+}
+
+void usage() {
+  std::cout << "usage: garden-shim [flags]\n"
+               "  --bind-ip IP              (default 127.0.0.1)\n"
+               "  --bind-port PORT          (default 7777)\n"
+               "  --bind-socket PATH        listen on a unix socket instead\n"
+               "  --depot DIR               containers, bundles and process state\n"
+               "  --runtime-plugin PATH     the OCI runtime (default: crunner beside us)\n"
+               "  --default-rootfs DIR      rootfs of containers that name none\n"
+               "  --default-grace-time DUR  e.g. 5m (default 0: never expire)\n"
+               "  --max-containers N        (default 1024)\n"
+               "  --cgroup-parent NAME      cgroupsPath prefix (default garden)\n"
+               "  --stop-timeout DUR        SIGTERM -> SIGKILL on stop (default 10s)\n"
+               "  --log-level LEVEL         debug|info|error\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  garden::Config cfg;
+  garden::ListenConfig lc;
+  cfg.bin_dir = self_dir();
+  cfg.runtime = cfg.bin_dir + "/../crunner/crunner";
+  if (!crunner::path_exists(cfg.runtime)) cfg.runtime = cfg.bin_dir + "/crunner";
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i], val;
+    if (a == "-h" || a == "--help") {
+      usage();
+      return 0;
+    }
+    if (a.rfind("--", 0) != 0) {
+      std::cerr << "garden-shim: unexpected argument `" << a << "`\n";
+      return 2;
+    }
+    auto eq = a.find('=');
+    if (eq != std::string::npos) {
+      val = a.substr(eq + 1);
+      a = a.substr(0, eq);
+    } else if (i + 1 < argc) {
+      val = argv[++i];
+    } else {
+      std::cerr << "garden-shim: flag " << a << " needs a value\n";
+      return 2;
+    }
+    long long n = 0;
+    if (a == "--bind-ip")
+      lc.bind_ip = val;
+    else if (a == "--bind-port" && crunner::parse_i64(val, n) && n >= 0 && n < 65536)
+      lc.bind_port = static_cast<int>(n);
+    else if (a == "--bind-socket")
+      lc.bind_socket = val;
+    else if (a == "--depot")
+      cfg.depot = val;
+    else if (a == "--runtime-plugin")
+      cfg.runtime = val;
+    else if (a == "--default-rootfs")
+      cfg.default_rootfs = val;
+    else if (a == "--default-grace-time" && parse_duration(val, n))
+      cfg.default_grace_ns = n;
+    else if (a == "--stop-timeout" && parse_duration(val, n))
+      cfg.stop_timeout_ms = n / 1000000;
+    else if (a == "--max-containers" && crunner::parse_i64(val, n) && n > 0)
+      cfg.max_containers = static_cast<int>(n);
+    else if (a == "--cgroup-parent")
+      cfg.cgroup_parent = val;
+    else if (a == "--log-level")
+      cfg.log_level = val;
+    else {
+      std::cerr << "garden-shim: invalid flag or value: " << a << " " << val << "\n";
+      return 2;
+    }
+  }
+  if (cfg.default_rootfs.rfind("raw://", 0) == 0) cfg.default_rootfs.erase(0, 6);
+  garden::Server server(cfg);
+  std::string err = server.load();
+  if (!err.empty()) {
+    std::cerr << "garden-shim: load depot: " << err << "\n";
+    return 1;
+  }
+  std::thread([&server] {
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      try {
+        server.reap_expired();
+      } catch (const std::exception& e) {
+        std::cerr << "garden-shim: grace-time reaper: " << e.what() << "\n";
+      }
+    }
+  }).detach();
+  err = garden::serve(
+      lc, [&server](garden::Request& r) { return server.handle(r); },
+      [&] {
+        if (cfg.log_level != "error")
+          std::cerr << "garden-shim: listening on "
+                    << (lc.bind_socket.empty() ? lc.bind_ip + ":" + std::to_string(lc.bind_port)
+                                               : lc.bind_socket)
+                    << " (runtime " << cfg.runtime << ", depot " << cfg.depot << ")\n";
+      });
+  std::cerr << "garden-shim: " << err << "\n";
+  return 1;
+}

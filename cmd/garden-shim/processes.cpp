@@ -1,0 +1,490 @@
+// Process routes: run, attach, and the stdout/stderr stream connections. Each process is
+// owned by a garden-dadoo supervisor (see dadoo.cpp) that keeps its output in files of the
+// process directory, so streams can start late, several attachers can follow, and a
+// restarted shim can re-attach.
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <thread>
+
+#include "cmd/garden-shim/process_spec.hpp"
+#include "cmd/garden-shim/server.hpp"
+#include "libcontainer/utils.hpp"
+
+extern char** environ;
+
+namespace garden {
+
+namespace {
+
+bool file_exists(const std::string& p) {
+  return access(p.c_str(), F_OK) == 0;
+}
+
+// Exit code from DIR/exit_status; -1 while running; -2 when the supervisor died without one.
+int exit_code(const std::string& dir) {
+  auto t = crunner::read_file(dir + "/exit_status");
+  long long v = 0;
+  if (t && crunner::parse_i64(crunner::trim(*t), v)) return static_cast<int>(v);
+  auto d = crunner::read_file(dir + "/dadoo.pid");
+  long long pid = 0;
+  if (d && crunner::parse_i64(crunner::trim(*d), pid) && pid > 1) {
+    if (kill(static_cast<pid_t>(pid), 0) == 0 && crunner::process_state(pid) != 'Z') return -1;
+    if (file_exists(dir + "/exit_status")) return exit_code(dir);
+    return -2;
+  }
+  if (!file_exists(dir)) return -2;  // destroyed underneath us
+  return -1;
+}
+
+bool send_control(Process& p, const std::string& msg) {
+  std::lock_guard<std::mutex> lk(p.mu);
+  int fd = open((p.dir + "/control").c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return false;
+  fcntl(fd, F_SETFL, 0);
+  bool ok = crunner::write_all(fd, msg.data(), msg.size()).ok();
+  close(fd);
+  return ok;
+}
+
+int spawn_dadoo(const std::vector<std::string>& argv, int status_w) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, status_w, 3);
+  std::vector<char*> av;
+  for (auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
+  av.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = posix_spawn(&pid, av[0], &fa, nullptr, av.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  return rc == 0 ? pid : -rc;
+}
+
+// Wakes a waiter when the supervisor appends output or publishes the exit status in a
+// process directory (if inotify is unavailable, callers still wake on their timeouts).
+class DirWatch {
+ public:
+  explicit DirWatch(const std::string& dir) : fd_(inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) {
+    if (fd_.valid())
+      inotify_add_watch(fd_.get(), dir.c_str(),
+                        IN_MODIFY | IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF);
+  }
+  int fd() const { return fd_.get(); }
+  void drain() {
+    char buf[4096];
+    while (fd_.valid() && read(fd_.get(), buf, sizeof buf) > 0) {
+    }
+  }
+
+ private:
+  crunner::UniqueFd fd_;
+};
+
+// Waits for the client fd to be readable or the watch to fire; true when fd is readable.
+bool wait_client_or_change(int fd, DirWatch& w, int timeout_ms) {
+  pollfd p[2] = {{fd, POLLIN, 0}, {w.fd(), POLLIN, 0}};
+  int n = poll(p, 2, timeout_ms);
+  if (n > 0 && p[1].revents) w.drain();
+  return n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR));
+}
+
+// The offset of the first byte of a file that was not punched out (its size if none).
+off_t first_data(const std::string& path) {
+  crunner::UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return 0;
+  off_t d = lseek(fd.get(), 0, SEEK_DATA);
+  if (d >= 0) return d;
+  struct stat st;
+  return fstat(fd.get(), &st) == 0 ? st.st_size : 0;
+}
+
+constexpr off_t kPunchChunk = 1 << 20;
+
+std::string payload(const json& j) {
+  return j.dump() + "\n";
+}
+
+bool is_exec_not_found(const std::string& msg) {
+  return msg.find("executable file not found") != std::string::npos ||
+         msg.find("no such file or directory") != std::string::npos ||
+         msg.find("not found in $PATH") != std::string::npos;
+}
+
+}  // namespace
+
+void Server::load_processes(Container& c) {
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator(c.dir + "/processes", ec)) {
+    std::string dir = e.path().string();
+    auto text = crunner::read_file(dir + "/process.json");
+    if (!text) continue;
+    auto pj = json::parse(*text, nullptr, false);
+    auto p = std::make_shared<Process>();
+    p->id = e.path().filename().string();
+    p->dir = dir;
+    p->tty = pj.is_object() && pj.value("terminal", false);
+    // After a restart, attachers start where the punched-out (delivered) output ends.
+    p->out_delivered = p->out_punched = first_data(dir + "/stdout");
+    p->err_delivered = p->err_punched = first_data(dir + "/stderr");
+    c.processes[p->id] = p;
+  }
+}
+
+std::vector<std::string> Server::running_process_ids(Container& c) {
+  std::vector<std::shared_ptr<Process>> ps;
+  {
+    std::lock_guard<std::mutex> lk(c.mu);
+    for (auto& [id, p] : c.processes) ps.push_back(p);
+  }
+  std::vector<std::string> out;
+  for (auto& p : ps)
+    if (exit_code(p->dir) == -1) out.push_back(p->id);
+  return out;
+}
+
+Response Server::run(const std::string& handle, const Request& req) {
+  auto c = find(handle);
+  if (!c) return unknown_handle(handle);
+  ActiveGuard g(c);
+  json spec = json::parse(req.body, nullptr, false);
+  if (!spec.is_object()) return error_response("", "invalid process spec: malformed JSON", handle);
+  json meta;
+  {
+    std::lock_guard<std::mutex> lk(c->mu);
+    meta = c->meta;
+  }
+  if (meta.value("state", "") != "active")
+    return error_response("", "cannot run a process in a stopped container", handle);
+  if (spec.contains("image") && spec["image"].is_object() &&
+      !spec["image"].value("uri", "").empty())
+    return error_response("", "processes with their own image are not supported", handle);
+  if (spec.value("path", "").empty())
+    return error_response("ExecutableNotFoundError", "no executable path given", handle);
+  std::string id =
+      spec.contains("id") && spec["id"].is_string() ? spec["id"].get<std::string>() : "";
+  if (id.empty()) id = new_uuid();
+  if (id.find('/') != std::string::npos || id == "." || id == "..")
+    return error_response("", "invalid process id: " + id, handle, id);
+  User u;
+  std::string err;
+  if (!resolve_user(meta.value("rootfs", ""), spec.value("user", ""), u, err))
+    return error_response("", err, handle, id);
+  json pj = build_process(spec, meta, u);
+  auto p = std::make_shared<Process>();
+  p->id = id;
+  p->dir = c->dir + "/processes/" + id;
+  p->tty = pj.value("terminal", false);
+  {
+    std::lock_guard<std::mutex> lk(c->mu);
+    if (c->processes.count(id))
+      return error_response("", "process ID '" + id + "' is already in use", handle, id);
+    if (mkdir(p->dir.c_str(), 0755) < 0)
+      return error_response(
+          "", "create process dir `" + p->dir + "`: " + crunner::errno_text(errno), handle, id);
+    c->processes[id] = p;
+  }
+  auto forget = [&](Response r) {
+    std::error_code ec;
+    std::filesystem::remove_all(p->dir, ec);
+    std::lock_guard<std::mutex> lk(c->mu);
+    c->processes.erase(id);
+    return r;
+  };
+  if (auto st = crunner::write_file_atomic(p->dir + "/process.json", pj.dump()); !st)
+    return forget(error_response("", st.error().what(), handle, id));
+  int sp[2];
+  if (pipe2(sp, O_CLOEXEC) < 0)
+    return forget(error_response("", "pipe: " + crunner::errno_text(errno), handle, id));
+  pid_t dpid = spawn_dadoo(
+      {cfg_.bin_dir + "/garden-dadoo", runtime_.bin(), runtime_.root(), handle, p->dir}, sp[1]);
+  close(sp[1]);
+  if (dpid < 0) {
+    close(sp[0]);
+    return forget(
+        error_response("", "spawn garden-dadoo: " + crunner::errno_text(-dpid), handle, id));
+  }
+  auto status = crunner::read_fd(sp[0]);
+  close(sp[0]);
+  std::thread([dpid] {
+    int st;
+    while (waitpid(dpid, &st, 0) < 0 && errno == EINTR) {
+    }
+  }).detach();
+  std::string line = status ? crunner::trim(*status) : "";
+  if (line.rfind("ok ", 0) != 0) {
+    std::string msg =
+        line.rfind("error ", 0) == 0 ? line.substr(6) : "process supervisor failed to start";
+    if (is_exec_not_found(msg))
+      return forget(error_response("ExecutableNotFoundError", msg, handle, id));
+    return forget(error_response("", "run process: " + msg, handle, id));
+  }
+  std::string sid;
+  {
+    std::lock_guard<std::mutex> lk(p->mu);
+    sid = std::to_string(p->next_stream++);
+    p->attaches[sid] = std::make_shared<Attach>();
+  }
+  Response r;
+  r.status = 201;
+  r.hijack_route = true;
+  r.hijack = [this, c, p, sid](int fd, std::string leftover) {
+    serve_process(c, p, sid, fd, std::move(leftover));
+  };
+  return r;
+}
+
+Response Server::attach(const std::string& handle, const std::string& pid) {
+  auto c = find(handle);
+  if (!c) {
+    Response r = unknown_handle(handle);
+    r.hijack_route = true;
+    return r;
+  }
+  std::shared_ptr<Process> p;
+  {
+    std::lock_guard<std::mutex> lk(c->mu);
+    auto it = c->processes.find(pid);
+    if (it != c->processes.end()) p = it->second;
+  }
+  if (!p) {
+    Response r = error_response("ProcessNotFoundError", "unknown process: " + pid, handle, pid);
+    r.hijack_route = true;
+    return r;
+  }
+  std::string sid;
+  {
+    std::lock_guard<std::mutex> lk(p->mu);
+    sid = std::to_string(p->next_stream++);
+    auto a = std::make_shared<Attach>();
+    a->out_start = p->out_delivered;
+    a->err_start = p->err_delivered;
+    p->attaches[sid] = a;
+  }
+  Response r;
+  r.status = 200;
+  r.hijack_route = true;
+  r.hijack = [this, c, p, sid](int fd, std::string leftover) {
+    serve_process(c, p, sid, fd, std::move(leftover));
+  };
+  return r;
+}
+
+void Server::serve_process(std::shared_ptr<Container> c, std::shared_ptr<Process> p,
+                           std::string sid, int fd, std::string inbuf) {
+  ActiveGuard g(c);
+  std::shared_ptr<Attach> a;
+  {
+    std::lock_guard<std::mutex> lk(p->mu);
+    a = p->attaches[sid];
+    p->attachers++;
+  }
+  // When the last attacher of a process whose exit was reported leaves, the process (its
+  // directory and output) is forgotten, so long-lived containers do not accumulate them.
+  struct Leave {
+    std::shared_ptr<Container> c;
+    std::shared_ptr<Process> p;
+    std::shared_ptr<Attach> a;
+    ~Leave() {
+      bool forget;
+      {
+        std::lock_guard<std::mutex> lk(p->mu);
+        a->live = false;
+        forget = --p->attachers == 0 && p->reported;
+      }
+      if (!forget) return;
+      {
+        std::lock_guard<std::mutex> lk(c->mu);
+        auto it = c->processes.find(p->id);
+        if (it != c->processes.end() && it->second == p) c->processes.erase(it);
+      }
+      std::error_code ec;
+      std::filesystem::remove_all(p->dir, ec);
+    }
+  } leave{c, p, a};
+  if (!write_all_fd(fd, payload({{"process_id", p->id}, {"stream_id", sid}}))) return;
+  bool client_open = true;
+  Clock::time_point exit_seen{};
+  DirWatch watch(p->dir);
+  for (;;) {
+    // Client messages: stdin, stdin EOF, tty resize, signals.
+    size_t nl;
+    while ((nl = inbuf.find('\n')) != std::string::npos) {
+      auto m = json::parse(inbuf.substr(0, nl), nullptr, false);
+      inbuf.erase(0, nl + 1);
+      if (!m.is_object()) continue;
+      if (m.contains("signal") && m["signal"].is_number_integer()) {
+        int s = m["signal"].get<int>() == 1 ? SIGKILL : SIGTERM;
+        send_control(*p, "S " + std::to_string(s) + "\n");
+      } else if (m.contains("tty") && m["tty"].is_object()) {
+        json ws = m["tty"].value("window_size", json::object());
+        if (ws.is_object())
+          send_control(*p, "W " + std::to_string(ws.value("columns", 0)) + " " +
+                               std::to_string(ws.value("rows", 0)) + "\n");
+      } else if (m.contains("source")) {
+        if (m.contains("data") && m["data"].is_string()) {
+          std::string d = m["data"].get<std::string>();
+          if (!d.empty()) send_control(*p, "D " + std::to_string(d.size()) + "\n" + d);
+        } else {
+          send_control(*p, "E\n");
+        }
+      }
+    }
+    int code = exit_code(p->dir);
+    if (code != -1) {
+      if (exit_seen == Clock::time_point{}) exit_seen = Clock::now();
+      bool waited = Clock::now() - exit_seen > std::chrono::seconds(1);
+      bool out_ok, err_ok;
+      {
+        std::lock_guard<std::mutex> lk(p->mu);
+        out_ok = a->out_done || (!a->out_open && waited);
+        err_ok = a->err_done || (!a->err_open && waited);
+      }
+      if (out_ok && err_ok) {
+        json m = {{"process_id", p->id}};
+        if (code >= 0)
+          m["exit_status"] = code;
+        else
+          m["error"] = "process supervisor exited without an exit status";
+        if (write_all_fd(fd, payload(m)) && code >= 0) {
+          std::lock_guard<std::mutex> lk(p->mu);
+          p->reported = true;
+        }
+        return;
+      }
+    }
+    if (!client_open) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    // Once exited, only the stream threads are awaited (no file event for those).
+    if (wait_client_or_change(fd, watch, exit_seen == Clock::time_point{} ? 250 : 5)) {
+      char buf[65536];
+      ssize_t r = read(fd, buf, sizeof buf);
+      if (r > 0) {
+        inbuf.append(buf, static_cast<size_t>(r));
+      } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
+        // The client went away: close the process's stdin; the process keeps running.
+        send_control(*p, "E\n");
+        return;
+      }
+    }
+  }
+}
+
+Response Server::attach_stream(const std::string& handle, const std::string& pid,
+                               const std::string& sid, const std::string& which) {
+  auto c = find(handle);
+  Response err;
+  err.hijack_route = true;
+  if (!c) {
+    err = unknown_handle(handle);
+    err.hijack_route = true;
+    return err;
+  }
+  std::shared_ptr<Process> p;
+  std::shared_ptr<Attach> a;
+  {
+    std::lock_guard<std::mutex> lk(c->mu);
+    auto it = c->processes.find(pid);
+    if (it != c->processes.end()) p = it->second;
+  }
+  if (p) {
+    std::lock_guard<std::mutex> lk(p->mu);
+    auto it = p->attaches.find(sid);
+    if (it != p->attaches.end()) a = it->second;
+  }
+  if (!p || !a || (which != "stdout" && which != "stderr")) {
+    err = error_response("ProcessNotFoundError", "unknown process: " + pid, handle, pid);
+    err.hijack_route = true;
+    return err;
+  }
+  bool is_out = which == "stdout";
+  {
+    std::lock_guard<std::mutex> lk(p->mu);
+    (is_out ? a->out_open : a->err_open) = true;
+  }
+  Response r;
+  r.status = 200;
+  r.hijack_route = true;
+  r.hijack = [this, c, p, a, is_out](int fd, std::string) {
+    ActiveGuard g(c);
+    std::string path = p->dir + (is_out ? "/stdout" : "/stderr");
+    off_t off = is_out ? a->out_start : a->err_start;
+    {
+      std::lock_guard<std::mutex> lk(p->mu);
+      (is_out ? a->out_pos : a->err_pos) = off;
+    }
+    int f = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    bool final_pass = false;
+    DirWatch watch(p->dir);
+    while (f >= 0) {
+      char buf[65536];
+      ssize_t n = pread(f, buf, sizeof buf, off);
+      if (n > 0) {
+        if (!write_all_fd(fd, buf, static_cast<size_t>(n))) break;
+        off += n;
+        off_t punch_from = 0, punch_to = 0;
+        {
+          std::lock_guard<std::mutex> lk(p->mu);
+          off_t& d = is_out ? p->out_delivered : p->err_delivered;
+          if (off > d) d = off;
+          (is_out ? a->out_pos : a->err_pos) = off;
+          // Everything below the slowest live stream of this kind can go.
+          off_t low = off;
+          for (auto& [id, other] : p->attaches) {
+            if (!other->live || (is_out ? other->out_done : other->err_done)) continue;
+            off_t pos = is_out ? (other->out_open ? other->out_pos : other->out_start)
+                               : (other->err_open ? other->err_pos : other->err_start);
+            low = std::min(low, pos);
+          }
+          off_t& punched = is_out ? p->out_punched : p->err_punched;
+          off_t target = low / kPunchChunk * kPunchChunk;
+          if (target - punched >= kPunchChunk) {
+            punch_from = punched;
+            punch_to = target;
+            punched = target;
+          }
+        }
+        if (punch_to > punch_from) {
+          crunner::UniqueFd w(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+          if (w)
+            fallocate(w.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, punch_from,
+                      punch_to - punch_from);
+        }
+        continue;
+      }
+      if (final_pass) break;
+      if (exit_code(p->dir) != -1) {
+        final_pass = true;  // one more read: the supervisor drained before writing the status
+        continue;
+      }
+      if (wait_client_or_change(fd, watch, 250)) {
+        char b[256];
+        ssize_t r2 = read(fd, b, sizeof b);
+        if (r2 == 0 || (r2 < 0 && errno != EINTR && errno != EAGAIN)) break;
+      }
+    }
+    if (f >= 0) close(f);
+    ::shutdown(fd, SHUT_WR);
+    std::lock_guard<std::mutex> lk(p->mu);
+    (is_out ? a->out_done : a->err_done) = true;
+  };
+  return r;
+}
+
+}  // namespace garden

@@ -1,0 +1,47 @@
+// Invocation of the OCI runtime CLI (runc-compatible flags only, so that runc, crun and
+// crunner are interchangeable) and of other helper programs.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace garden {
+
+struct CmdResult {
+  int status = -1;  // exit code, 128+N when killed by signal N, -1 when not started
+  std::string out, err;
+};
+
+// Runs argv (posix_spawn), feeding input to stdin and collecting stdout and stderr.
+// With detached_stdio, stdio is /dev/null (for commands whose children inherit it).
+CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& input = "",
+                  bool detached_stdio = false);
+
+class Runtime {
+ public:
+  Runtime() = default;
+  Runtime(std::string bin, std::string root) : bin_(std::move(bin)), root_(std::move(root)) {}
+  const std::string& bin() const { return bin_; }
+  const std::string& root() const { return root_; }
+  // `run --detach --bundle B ID`, errors from the runtime's JSON log file.
+  std::string run_detached(const std::string& id, const std::string& bundle,
+                           const std::string& log);
+  std::string kill(const std::string& id, int sig, bool all);
+  std::string remove(const std::string& id);  // delete --force
+  // status from `state` ("running", "stopped", ...), "" when unknown
+  std::string status(const std::string& id, int* pid = nullptr);
+  std::vector<int> pids(const std::string& id);
+  // The data object of `events --stats`, or an error text in err.
+  nlohmann::json stats(const std::string& id, std::string& err);
+  std::vector<std::string> base() const { return {bin_, "--root", root_}; }
+
+ private:
+  std::string bin_, root_;
+};
+
+// The last "level":"error" message of a runtime JSON log file ("" when none).
+std::string last_log_error(const std::string& path);
+
+}  // namespace garden

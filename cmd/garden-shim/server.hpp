@@ -1,0 +1,142 @@
+// garden-shim's state and route handlers. One Server owns every container of the depot;
+// its methods are called concurrently from the connection threads.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cmd/garden-shim/http_io.hpp"
+#include "cmd/garden-shim/runtime.hpp"
+
+namespace garden {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+struct Config {
+  std::string depot = "/var/lib/garden-shim";
+  std::string runtime;                   // the OCI runtime binary
+  std::string default_rootfs;            // used when a spec has no rootfs
+  std::string cgroup_parent = "garden";  // cgroupsPath = <parent>/<handle>
+  std::string bin_dir;                   // where garden-init and garden-dadoo live
+  long long default_grace_ns = 0;        // 0: containers live until destroyed
+  long long stop_timeout_ms = 10000;     // SIGTERM -> SIGKILL on stop
+  int max_containers = 1024;
+  std::string log_level = "info";
+};
+
+// One stream id of a process: the run/attach connection and its stdout/stderr connections.
+struct Attach {
+  off_t out_start = 0, err_start = 0;
+  off_t out_pos = 0, err_pos = 0;  // how far each stream has delivered
+  bool out_open = false, out_done = false, err_open = false, err_done = false;
+  bool live = true;  // its run/attach connection is (about to be) served
+};
+
+struct Process {
+  std::mutex mu;
+  std::string id, dir;
+  bool tty = false;
+  int next_stream = 1;
+  int attachers = 0;      // run/attach connections being served
+  bool reported = false;  // an exit status went out: forget the process with the last one
+  off_t out_delivered = 0, err_delivered = 0;
+  // Output every live stream has delivered is punched out of the files (they stay sparse,
+  // offsets stay valid), so a chatty long-running process does not fill the depot.
+  off_t out_punched = 0, err_punched = 0;
+  std::map<std::string, std::shared_ptr<Attach>> attaches;
+};
+
+struct Container {
+  std::mutex mu;
+  std::string handle;
+  std::string dir;  // <depot>/containers/<handle>: the bundle and all state
+  json meta;        // persisted as meta.json
+  Clock::time_point touched = Clock::now();
+  int active = 0;  // requests in flight (pause the grace timer)
+  bool destroying = false;
+  std::map<std::string, std::shared_ptr<Process>> processes;
+};
+
+class Server {
+ public:
+  explicit Server(Config cfg);
+  // Reloads the containers and processes recorded in the depot.
+  std::string load();
+  Response handle(Request& req);
+  // Destroys containers whose grace time has passed; called by the reaper thread.
+  void reap_expired();
+  const Config& config() const { return cfg_; }
+
+ private:
+  friend struct ActiveGuard;
+  std::shared_ptr<Container> find(const std::string& handle);
+  Response route(Request& req, const std::vector<std::string>& seg);
+
+  // containers.cpp
+  Response create(const Request& req);
+  Response list(const Request& req);
+  Response info(const std::string& handle);
+  json info_json(Container& c);
+  Response bulk_info(const Request& req);
+  Response destroy(const std::string& handle);
+  std::string destroy_container(const std::shared_ptr<Container>& c);
+  Response stop(const std::string& handle, const Request& req);
+  Response properties(const std::string& handle, const Request& req, const std::string& key);
+  Response limits(const std::string& handle, const std::string& which);
+  Response grace_time(const std::string& handle, const Request& req);
+  Response capacity();
+  void save_meta(Container& c);
+
+  // processes.cpp
+  Response run(const std::string& handle, const Request& req);
+  Response attach(const std::string& handle, const std::string& pid);
+  Response attach_stream(const std::string& handle, const std::string& pid,
+                         const std::string& stream_id, const std::string& which);
+  void load_processes(Container& c);
+  void serve_process(std::shared_ptr<Container> c, std::shared_ptr<Process> p,
+                     std::string stream_id, int fd, std::string leftover);
+  std::vector<std::string> running_process_ids(Container& c);
+
+  // metrics.cpp
+  Response metrics(const std::string& handle);
+  Response bulk_metrics(const Request& req);
+  json metrics_json(Container& c, std::string& err);
+
+  // files.cpp
+  Response stream_in(const std::string& handle, const Request& req);
+  Response stream_out(const std::string& handle, const Request& req);
+
+  Config cfg_;
+  Runtime runtime_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Container>> containers_;
+};
+
+// Marks a container busy for the lifetime of a request (the grace timer is paused).
+struct ActiveGuard {
+  std::shared_ptr<Container> c;
+  explicit ActiveGuard(std::shared_ptr<Container> cc);
+  ~ActiveGuard();
+  ActiveGuard(const ActiveGuard&) = delete;
+  ActiveGuard& operator=(const ActiveGuard&) = delete;
+};
+
+std::string new_uuid();
+// A container's meta is complete once the runtime has created it.
+inline bool is_ready(const json& meta) {
+  return meta.is_object() && meta.contains("ready") && meta["ready"].is_boolean() &&
+         meta["ready"].get<bool>();
+}
+long long now_unix_ns();
+
+}  // namespace garden

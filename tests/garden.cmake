@@ -1,0 +1,19 @@
+# garden-shim suite: every tests/garden/test_*.py is one ctest test. Each starts its own
+# garden-shim on a free loopback port with a temporary depot and the runtime named by
+# GARDEN_RUNTIME (default: runc from PATH; set it to crunner's path to test crunner).
+if(TARGET garden-shim)
+  file(GLOB GARDEN_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/garden/test_*.py)
+  foreach(t ${GARDEN_TESTS})
+    get_filename_component(name ${t} NAME_WE)
+    add_test(NAME "garden: ${name}" COMMAND ${Python3_EXECUTABLE} -u ${t})
+    set_tests_properties("garden: ${name}" PROPERTIES
+      ENVIRONMENT "GARDEN_SHIM=$<TARGET_FILE:garden-shim>;CRUNNER=$<TARGET_FILE:crunner>;CRUNNER_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
+      TIMEOUT 600)
+  endforeach()
+
+  # Unit tests of the bundle builder and the process spec (no server, no runtime).
+  file(GLOB GARDEN_UNIT_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/garden/unit/*.cpp)
+  add_executable(garden-unit-tests ${GARDEN_UNIT_SOURCES})
+  target_link_libraries(garden-unit-tests PRIVATE garden-core Catch2::Catch2)
+  catch_discover_tests(garden-unit-tests TEST_PREFIX "garden unit: ")
+endif()

@@ -1,0 +1,222 @@
+"""Test fixture for the garden-shim suite: starts one garden-shim per test module on a free
+loopback port with a temporary depot, a busybox rootfs (tests/fixtures/make-bundle.sh, its
+root-owned entries shifted to the unprivileged containers' root uid 4294967294, as an image
+plugin would), and the runtime from GARDEN_RUNTIME (default: runc). Everything it creates
+(containers, cgroups, depot, rootfs) is removed afterwards."""
+
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from garden_client import Client, GardenError  # noqa: E402
+
+SOURCE_DIR = os.environ.get(
+    "CRUNNER_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+SHIM = os.environ.get("GARDEN_SHIM", os.path.join(SOURCE_DIR, "build/cmd/garden-shim/garden-shim"))
+CONTAINER_ROOT_UID = 4294967294
+
+
+def runtime_path():
+    rt = os.environ.get("GARDEN_RUNTIME", "runc")
+    if os.sep not in rt:
+        found = shutil.which(rt)
+        if not found:
+            raise unittest.SkipTest("runtime %s not found" % rt)
+        rt = found
+    return rt
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def own_cgroup_dirs():
+    """The cgroup directories (v1 controllers and the unified one) this process is in."""
+    out = []
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, ctrls, path = line.rstrip("\n").split(":", 2)
+            names = [c.replace("name=", "") for c in ctrls.split(",")] if ctrls else ["unified"]
+            for cand in [ctrls.replace("name=", "")] + names:
+                d = "/sys/fs/cgroup/%s%s" % (cand, path)
+                if cand and os.path.isdir(d) and d not in out:
+                    out.append(d)
+    return out
+
+
+def _allow_core():
+    import resource
+    if os.environ.get("GARDEN_SHIM_CWD"):
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+
+class Shim:
+    def __init__(self, workdir, rootfs, cgroup_parent, extra=None):
+        self.workdir = workdir
+        self.depot = os.path.join(workdir, "depot")
+        self.rootfs = rootfs
+        self.cgroup_parent = cgroup_parent
+        self.extra = extra or []
+        self.port = None
+        self.proc = None
+
+    def start(self):
+        self.port = free_port()
+        self.log = open(os.path.join(self.workdir, "shim.log"), "ab")
+        args = [SHIM, "--bind-ip", "127.0.0.1", "--bind-port", str(self.port),
+                "--depot", self.depot, "--runtime-plugin", runtime_path(),
+                "--default-rootfs", self.rootfs, "--cgroup-parent", self.cgroup_parent,
+                "--stop-timeout", "3s"] + self.extra
+        # GARDEN_SHIM_CWD: where a crashing shim leaves its core (debugging aid).
+        cwd = os.environ.get("GARDEN_SHIM_CWD", self.workdir)
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, cwd=cwd,
+                                     start_new_session=True, preexec_fn=_allow_core)
+        client = Client(port=self.port)
+        for _ in range(500):
+            if self.proc.poll() is not None:
+                raise RuntimeError("garden-shim exited: %s" % self.read_log())
+            try:
+                client.ping()
+                return client
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("garden-shim never answered ping")
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+        if getattr(self, "log", None):
+            self.log.close()
+            self.log = None
+
+    def read_log(self):
+        with open(os.path.join(self.workdir, "shim.log"), "rb") as f:
+            return f.read().decode(errors="replace")
+
+
+class ShimTestCase(unittest.TestCase):
+    """Base class: self.client talks to a fresh garden-shim; self.created handles are
+    destroyed after each test."""
+
+    shim_extra = []
+
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("garden-shim tests need root")
+        cls.runtime = runtime_path()
+        cls.workdir = tempfile.mkdtemp(prefix="crunner-test-garden-")
+        os.chmod(cls.workdir, 0o755)
+        bundle = os.path.join(cls.workdir, "bundle")
+        subprocess.run(["bash", os.path.join(SOURCE_DIR, "tests/fixtures/make-bundle.sh"), bundle],
+                       check=True, stdout=subprocess.DEVNULL)
+        cls.rootfs = os.path.join(bundle, "rootfs")
+        subprocess.run(["find", cls.rootfs, "-uid", "0", "-exec", "chown", "-h",
+                        str(CONTAINER_ROOT_UID), "{}", "+"], check=True)
+        subprocess.run(["find", cls.rootfs, "-gid", "0", "-exec", "chgrp", "-h",
+                        str(CONTAINER_ROOT_UID), "{}", "+"], check=True)
+        cls.cgroup_parent = "crunner-test-garden-%d" % os.getpid()
+        cls.shim = Shim(cls.workdir, cls.rootfs, cls.cgroup_parent, cls.shim_extra)
+        cls.client = cls.shim.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            if cls.shim.proc is not None and cls.shim.proc.poll() is not None:
+                sys.stderr.write("garden-shim died (status %s); its log:\n%s\n"
+                                 % (cls.shim.proc.returncode, cls.shim.read_log()))
+                cls.shim.proc = None
+            if cls.shim.proc is None:
+                cls.client = cls.shim.start()
+            for h in cls.client.list():
+                try:
+                    cls.client.destroy(h)
+                except GardenError:
+                    pass
+        finally:
+            cls.shim.kill()
+            # Anything the runtime still knows of (a failed test) goes too.
+            root = os.path.join(cls.shim.depot, "runtime")
+            if os.path.isdir(root):
+                for cid in os.listdir(root):
+                    subprocess.run([cls.runtime, "--root", root, "delete", "--force", cid],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for d in own_cgroup_dirs():
+                parent = os.path.join(d, cls.cgroup_parent)
+                for child in glob.glob(parent + "/*/"):
+                    try:
+                        os.rmdir(child)
+                    except OSError:
+                        pass
+                try:
+                    os.rmdir(parent)
+                except OSError:
+                    pass
+            shutil.rmtree(cls.workdir, ignore_errors=True)
+
+    def setUp(self):
+        self.created = []
+
+    def tearDown(self):
+        for h in self.created:
+            try:
+                self.client.destroy(h)
+            except (GardenError, OSError):
+                pass
+
+    def create(self, **spec):
+        h = self.client.create(spec)
+        self.created.append(h)
+        return h
+
+    def run_proc(self, handle, path, *args, **kw):
+        """Runs a process; returns (exit, stdout, stderr)."""
+        spec = {"path": path, "args": list(args)}
+        stdin = kw.pop("stdin", None)
+        spec.update(kw)
+        p = self.client.run(handle, spec)
+        if stdin is not None:
+            p.write_stdin(stdin)
+            p.close_stdin()
+        out = p.read_stream("stdout")
+        err = p.read_stream("stderr")
+        return p.wait(), out.decode(), err.decode()
+
+    def container_cgroup_dirs(self, handle):
+        return [os.path.join(d, self.cgroup_parent, handle) for d in own_cgroup_dirs()]
+
+    def supervisor_pids(self, handle):
+        pids = []
+        for f in glob.glob(os.path.join(self.shim.depot, "containers", handle,
+                                        "processes", "*", "dadoo.pid")):
+            with open(f) as fh:
+                pids.append(int(fh.read().strip()))
+        return pids
+
+
+def pid_alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def main():
+    import warnings
+    warnings.simplefilter("ignore", ResourceWarning)
+    unittest.main(verbosity=2)
