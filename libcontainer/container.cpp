@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -19,6 +20,7 @@
 #include "cgroups/manager.hpp"
 #include "libcontainer/hooks.hpp"
 #include "libcontainer/init.hpp"
+#include "libcontainer/mount.hpp"
 #include "libcontainer/spec.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
@@ -260,6 +262,21 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
     return sys_error("socketpair");
   UniqueFd parent_sock(sp_fds[0]), child_sock(sp_fds[1]);
 
+  // In a user namespace the init may not reach host bind sources (a 0700
+  // directory on the way): open them here, as root, and hand over the fds.
+  std::vector<UniqueFd> source_fds;
+  if (new_userns || two_stage) {
+    for (auto& m : sp.mounts) {
+      if (!is_bind_mount(m)) continue;
+      std::string src = bind_source(m, bundle);
+      bool rec = std::find(m.options.begin(), m.options.end(), "rbind") != m.options.end();
+      int fd = open_tree(AT_FDCWD, src.c_str(),
+                         OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
+      if (fd < 0) continue;  // the init reports the error with the mount's name
+      plan.source_fds[src + "\n" + mount_destination(m)] = fd;
+      source_fds.emplace_back(fd);
+    }
+  }
   plan.spec = &sp;
   plan.rootfs = rootfs;
   plan.bundle = bundle;

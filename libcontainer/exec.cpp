@@ -78,6 +78,12 @@ struct ChildPlan {
   if (!go) _exit(1);
   for (auto& [fd, type] : p.joins)
     if (setns(fd, type) < 0) child_fail(p.sock, sys_error("join the container's namespace"));
+  // In the container's user namespace, become its root (as runc's nsexec does),
+  // so what we create (the pty) is owned by a mapped id.
+  if (!p.joins.empty() && p.joins.front().second == CLONE_NEWUSER) {
+    (void)!setresgid(0, 0, 0);
+    (void)!setresuid(0, 0, 0);
+  }
   if (setsid() < 0) child_fail(p.sock, sys_error("setsid"));
   if (proc.terminal) {
     auto m = setup_container_pty(proc.user.uid, proc.user.gid, proc.console_size, false);

@@ -125,7 +125,8 @@ void container_init(InitPlan& p) {
   if (p.new_netns) INIT_TRY(loopback_up(), "bring up loopback");
 
   // 5. Mounts and devices.
-  RootfsConfig rc{p.spec, p.rootfs, p.bundle, p.no_pivot, p.new_userns};
+  RootfsConfig rc{p.spec, p.rootfs, p.bundle, p.no_pivot, p.new_userns || p.two_stage, {}, {}};
+  rc.source_fds = p.source_fds;
   INIT_TRY(prepare_rootfs(rc), "prepare rootfs");
 
   // 6. prestart/createRuntime hooks run in the parent; it sends the state.

@@ -82,15 +82,26 @@ Status bind_entry(int rootfd, const spec::Mount& m, const MountOptions& o, const
                   const std::string& what) {
   std::string dest = mount_destination(m);
   std::string src = bind_source(m, ctx.bundle);
+  int tree = -1;  // a detached copy of the source made by the parent (open_tree)
+  if (ctx.source_fds) {
+    auto it = ctx.source_fds->find(src + "\n" + dest);
+    if (it != ctx.source_fds->end()) tree = it->second;
+  }
   struct stat st;
-  if (stat(src.c_str(), &st) < 0) return sys_error(what + ": stat source `" + src + "`");
+  if ((tree >= 0 ? fstat(tree, &st) : stat(src.c_str(), &st)) < 0)
+    return sys_error(what + ": stat source `" + src + "`");
   auto target = resolve_in_root(rootfd, dest, S_ISDIR(st.st_mode) ? Create::Dir : Create::File);
   if (!target) return std::move(target.error().context(what));
   std::string resolved = path_in_root(target->get(), ctx.rootfs);
   if (auto c = check_proc_mount(resolved.empty() ? dest : resolved, src); !c)
     return std::move(c.error().context(what));
-  if (do_mount(src.c_str(), target->get(), "", MS_BIND | (o.flags & MS_REC), nullptr) < 0)
+  if (tree >= 0) {
+    if (move_mount(tree, "", target->get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+        0)
+      return sys_error(what + ": attach source tree");
+  } else if (do_mount(src.c_str(), target->get(), "", MS_BIND | (o.flags & MS_REC), nullptr) < 0) {
     return sys_error(what);
+  }
   unsigned long attrs = o.flags & kAttrFlags;
   if (attrs != 0 || (o.flags & MS_REMOUNT)) {
     CR_ASSIGN(UniqueFd fd, reopen(rootfd, dest, what));

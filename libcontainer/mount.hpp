@@ -5,6 +5,7 @@
 // entry: "mount `proc` to `/proc`: operation not permitted".
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "libcontainer/error.hpp"
@@ -18,6 +19,10 @@ struct MountContext {
   std::string bundle;  // relative bind sources resolve against it
   bool in_userns = false;
   bool cgroupns = false;  // the container has its own cgroup namespace
+  // Bind sources cloned by the parent with open_tree(OPEN_TREE_CLONE) before
+  // the init entered a new user namespace, where host paths may not be
+  // reachable; attached with move_mount (runc's mountFds, done the new way).
+  const std::map<std::string, int>* source_fds = nullptr;
 };
 
 // Mounts `m` under the root `rootfd` (an fd on ctx.rootfs).

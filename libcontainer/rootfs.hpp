@@ -9,6 +9,7 @@
 // "linux.devices[0]: mknod `/dev/fuse`: ...".
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +29,8 @@ struct RootfsConfig {
   // The container has its own cgroup namespace (cgroup mounts are fresh, not
   // binds). Defaults to "linux.namespaces has a new cgroup namespace".
   std::optional<bool> cgroupns;
+  // Bind source trees cloned by the parent (user namespaces), keyed \"src\\ndest\".
+  std::map<std::string, int> source_fds;
 };
 
 // Step A: "/" made rslave (rprivate/private when linux.rootfsPropagation asks

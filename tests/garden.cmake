@@ -1,13 +1,13 @@
 # garden-shim suite: every tests/garden/test_*.py is one ctest test. Each starts its own
 # garden-shim on a free loopback port with a temporary depot and the runtime named by
-# GARDEN_RUNTIME (default: runc from PATH; set it to crunner's path to test crunner).
+# GARDEN_RUNTIME (CI: the crunner built here; by hand it defaults to runc from PATH).
 if(TARGET garden-shim)
   file(GLOB GARDEN_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/garden/test_*.py)
   foreach(t ${GARDEN_TESTS})
     get_filename_component(name ${t} NAME_WE)
     add_test(NAME "garden: ${name}" COMMAND ${Python3_EXECUTABLE} -u ${t})
     set_tests_properties("garden: ${name}" PROPERTIES
-      ENVIRONMENT "GARDEN_SHIM=$<TARGET_FILE:garden-shim>;CRUNNER=$<TARGET_FILE:crunner>;CRUNNER_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
+      ENVIRONMENT "GARDEN_SHIM=$<TARGET_FILE:garden-shim>;CRUNNER=$<TARGET_FILE:crunner>;GARDEN_RUNTIME=$<TARGET_FILE:crunner>;CRUNNER_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
       TIMEOUT 600)
   endforeach()
 
