@@ -184,8 +184,13 @@ Status prepare_rootfs(const RootfsConfig& c) {
   if (!c.spec) return make_error(ErrorKind::Internal, "prepare rootfs: no spec");
   const spec::Spec& s = *c.spec;
   CR_ASSIGN(unsigned long prop, root_propagation(s));
-  // Never shared before pivot_root: a mount made below would reach the host.
-  unsigned long pre = (prop & MS_PRIVATE) ? (MS_PRIVATE | MS_REC) : (MS_SLAVE | MS_REC);
+  // runc: rslave unless linux.rootfsPropagation says otherwise ("rshared" keeps the
+  // host's peer groups, so binds with "rshared" propagate both ways, which is what
+  // Kubernetes' Bidirectional propagation needs). The rootfs itself never propagates:
+  // its parent mount is made private below. (r)unbindable would make the rootfs
+  // bind impossible: rslave now, the flag on the new "/" in finalize_rootfs.
+  unsigned long pre = MS_SLAVE | MS_REC;
+  if (prop != 0 && !(prop & MS_UNBINDABLE)) pre = prop;
   if (mount("", "/", "", pre, nullptr) < 0) return sys_error("set propagation of `/`");
   CR_TRY(make_parent_private(c.rootfs));
   if (mount(c.rootfs.c_str(), c.rootfs.c_str(), "bind", MS_BIND | MS_REC, nullptr) < 0)
@@ -217,8 +222,6 @@ Status finalize_rootfs(const RootfsConfig& c) {
     CR_TRY(move_root(c.rootfs));
   else
     CR_TRY(pivot_to(c.rootfs));
-  if (prop != 0 && mount("", "/", "", prop, nullptr) < 0)
-    return sys_error("set rootfs propagation `" + lin.rootfs_propagation + "` on `/`");
 
   int rfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rfd < 0) return sys_error("open `/`");
@@ -246,6 +249,9 @@ Status finalize_rootfs(const RootfsConfig& c) {
                  "linux.maskedPaths[" + std::to_string(i) + "]");
   }
   if (s.root.readonly) CR_TRY(set_root_readonly());
+  // Last, so that "runbindable" does not stop the masked/readonly binds above.
+  if (prop != 0 && mount("", "/", "", prop, nullptr) < 0)
+    return sys_error("set rootfs propagation `" + lin.rootfs_propagation + "` on `/`");
   return {};
 }
 

@@ -30,17 +30,18 @@ struct RootfsConfig {
   std::optional<bool> cgroupns;
 };
 
-// Step A: "/" made rslave (rprivate/private when linux.rootfsPropagation asks
-// for it; never shared before pivot_root, so nothing propagates to the host),
-// the rootfs's parent mount private when it is shared, the rootfs bound onto
+// Step A: "/" made rslave, or what linux.rootfsPropagation asks for (runc;
+// (r)unbindable is applied after pivot_root only), the rootfs's parent mount
+// private when it is shared (nothing under the rootfs propagates to the host
+// except through binds of shared host mounts), the rootfs bound onto
 // itself, every spec mount in order, then (unless /dev is a bind mount) the
 // default devices, linux.devices, the /dev symlinks and /dev/ptmx -> pts/ptmx.
 Status prepare_rootfs(const RootfsConfig& c);
 
 // Step B: pivot_root (or MS_MOVE + chroot with no_pivot), chdir "/",
-// linux.rootfsPropagation on the new "/", /dev read-only when its mount asked,
-// linux.sysctl, readonlyPaths (recursive read-only binds), maskedPaths
-// (/dev/null over files, read-only tmpfs over directories), root.readonly.
+// /dev read-only when its mount asked, linux.sysctl, readonlyPaths (recursive
+// read-only binds), maskedPaths (/dev/null over files, read-only tmpfs over
+// directories), root.readonly, then linux.rootfsPropagation on the new "/".
 // Missing masked/readonly paths are ignored.
 Status finalize_rootfs(const RootfsConfig& c);
 

@@ -56,13 +56,16 @@ struct Outcome {
   }
 };
 
-// fork; the child unshares `flags` (first a user namespace with an identity map
-// written by us when `userns`) and forks again so that the grandchild is pid 1 of
-// the new pid namespace (procfs mounts cleanly); the grandchild runs `body`.
+// fork; the child unshares `flags` but the mount namespace (first a user namespace
+// with an identity map written by us when `userns`) and forks again so that the
+// grandchild is pid 1 of the new pid namespace (procfs mounts cleanly); the
+// grandchild unshares the mount namespace and runs `body`.
 // `pre` runs in the child before anything is unshared except a private mount
-// namespace of its own (so it may mount things that the user namespace then sees locked).
+// namespace of its own (so it may mount things that the user namespace then sees locked);
+// `post` in the child once the grandchild is gone (to look at what propagated to it).
 Outcome run_isolated(int flags, const std::function<void(Checker&)>& body, bool userns = false,
-                     const std::function<void(Checker&)>& pre = nullptr) {
+                     const std::function<void(Checker&)>& pre = nullptr,
+                     const std::function<void(Checker&)>& post = nullptr) {
   int p[2], sync_up[2], sync_down[2];
   REQUIRE(pipe2(p, O_CLOEXEC) == 0);
   REQUIRE(pipe2(sync_up, O_CLOEXEC) == 0);
@@ -90,17 +93,24 @@ Outcome run_isolated(int flags, const std::function<void(Checker&)>& body, bool 
         _exit(1);
       }
     }
-    if (unshare(flags) < 0) {
+    // The mount namespace is the grandchild's alone (as the container init's is):
+    // pivot_root moves the root of every process in the namespace.
+    if (unshare(flags & ~CLONE_NEWNS) < 0) {
       c.check(false, "unshare", strerror(errno));
       _exit(1);
     }
     pid_t g = fork();
     if (g == 0) {
+      if ((flags & CLONE_NEWNS) && unshare(CLONE_NEWNS) < 0) {
+        c.check(false, "unshare mount namespace", strerror(errno));
+        _exit(1);
+      }
       body(c);
       _exit(0);
     }
     int st = 0;
     if (g < 0 || waitpid(g, &st, 0) < 0) _exit(1);
+    if (post) post(c);
     _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
   }
   close(p[1]);
@@ -515,4 +525,65 @@ TEST_CASE("device errors name the linux.devices entry", "[rootfs][root]") {
     b.spec.linux_->devices.push_back(d);
   });
   REQUIRE(e == "linux.devices[0]: device path `/etc/evil` is not under /dev");
+}
+
+namespace {
+
+// A shared tmpfs in the child's mount namespace (the "host"), bound into the
+// container with `bind_opts`; the container mounts a tmpfs below it; returns
+// whether that mount propagated back to the child.
+bool propagates_to_host(const std::string& root_propagation,
+                        const std::vector<std::string>& bind_opts) {
+  Bundle b;
+  std::string src = b.hostdir + "/shared";
+  REQUIRE(mkdir(src.c_str(), 0755) == 0);
+  b.mount("/mnt/shared", "bind", src, bind_opts);
+  b.spec.linux_->rootfs_propagation = root_propagation;
+  RootfsConfig cfg = b.config();
+  cfg.cgroupns = false;
+  Outcome o = run_isolated(
+      kNs,
+      [&](Checker& c) {
+        auto r = prepare_rootfs(cfg);
+        if (r) r = finalize_rootfs(cfg);
+        c.check(r.ok(), "setup", r.ok() ? "" : r.error().what());
+        c.check(mkdir("/mnt/shared/fromct", 0755) == 0, "mkdir in the shared bind");
+        c.check(mount("tmpfs", "/mnt/shared/fromct", "tmpfs", 0, "size=64k") == 0,
+                "container mounts below the bind");
+        auto mi = read_file("/proc/self/mountinfo");
+        c.note("container-mountinfo", "\n" + mi.value());
+      },
+      false,
+      [&](Checker& c) {
+        c.check(mount("tmpfs", src.c_str(), "tmpfs", 0, "size=64k") == 0 &&
+                    mount("", src.c_str(), "", MS_SHARED, nullptr) == 0,
+                "shared host mount");
+      },
+      [&](Checker& c) {
+        auto mi = read_file("/proc/self/mountinfo");
+        bool seen = mi && mi->find(src + "/fromct ") != std::string::npos;
+        c.note("propagated", seen ? "yes" : "no");
+        if (mi) c.note("child-mountinfo", "\n" + *mi);
+        // The rootfs bind and the container's own mounts never show up here.
+        c.check(mi && mi->find(b.rootfs + "/") == std::string::npos &&
+                    mi->find(" " + b.rootfs + " ") == std::string::npos,
+                "no container mount reached the host");
+      });
+  for (const std::string& l : o.lines) UNSCOPED_INFO(l);
+  REQUIRE(o.failed.empty());
+  REQUIRE(o.status == 0);
+  return o.note("propagated") == "yes";
+}
+
+}  // namespace
+
+TEST_CASE("rootfsPropagation: rslave by default, rshared binds propagate back", "[rootfs][root]") {
+  if (geteuid() != 0) return;
+  REQUIRE_FALSE(propagates_to_host("", {"rbind"}));
+  REQUIRE_FALSE(propagates_to_host("", {"rbind", "rshared"}));
+  REQUIRE_FALSE(propagates_to_host("rprivate", {"rbind", "rshared"}));
+  REQUIRE(propagates_to_host("rshared", {"rbind", "rshared"}));
+  REQUIRE(propagates_to_host("rshared", {"rbind"}));
+  REQUIRE_FALSE(propagates_to_host("rshared", {"rbind", "rslave"}));
+  REQUIRE_FALSE(propagates_to_host("runbindable", {"rbind", "rshared"}));
 }
