@@ -5,12 +5,14 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -282,6 +284,14 @@ void setup_and_check(Checker& c, const Bundle& b, const RootfsConfig& cfg) {
   c.check(fs_type(b.rootfs + b.hostdir + "/escape-rel/sub") == TMPFS_MAGIC,
           "relative ../.. symlink destination mounted inside the rootfs");
 
+  // The console the way runc does it: a pty of the container's devpts, before finalize.
+  int master = open((b.rootfs + "/dev/ptmx").c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  c.check(master >= 0 && unlockpt(master) == 0, "open the container's /dev/ptmx");
+  int slave = master < 0 ? -1 : ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  c.check(slave >= 0, "TIOCGPTPEER");
+  auto cons = mount_console(b.rootfs, slave);
+  c.check(cons.ok(), "mount_console", cons.ok() ? "" : cons.error().what());
+
   r = finalize_rootfs(cfg);
   c.check(r.ok(), "finalize_rootfs", r.ok() ? "" : r.error().what());
   if (!r) return;
@@ -308,6 +318,19 @@ void setup_and_check(Checker& c, const Bundle& b, const RootfsConfig& cfg) {
   c.check(lstat("/dev/deep/fifo", &st) == 0 && S_ISFIFO(st.st_mode) && (st.st_mode & 07777) == 0640,
           "linux.devices fifo in a new directory");
   c.check(link_of("/dev/ptmx") == "pts/ptmx", "/dev/ptmx -> pts/ptmx");
+  c.check(stat("/dev/console", &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 136 &&
+              access("/dev/pts/0", F_OK) == 0,
+          "/dev/console is the container's pty 136:0");
+  if (slave >= 0) {
+    int fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    char buf[8] = {};
+    c.check(fd >= 0 && write(fd, "hi\n", 3) == 3 && read(master, buf, sizeof buf) > 0 &&
+                std::string(buf).rfind("hi", 0) == 0,
+            "writes to /dev/console reach the pty master");
+    if (fd >= 0) close(fd);
+    close(slave);
+    close(master);
+  }
   c.check(link_of("/dev/fd") == "/proc/self/fd", "/dev/fd -> /proc/self/fd");
   c.check(link_of("/dev/stdin") == "/proc/self/fd/0", "/dev/stdin");
   c.check(link_of("/dev/stderr") == "/proc/self/fd/2", "/dev/stderr");
