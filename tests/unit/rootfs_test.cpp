@@ -610,3 +610,29 @@ TEST_CASE("rootfsPropagation: rslave by default, rshared binds propagate back", 
   REQUIRE_FALSE(propagates_to_host("rshared", {"rbind", "rslave"}));
   REQUIRE_FALSE(propagates_to_host("runbindable", {"rbind", "rshared"}));
 }
+
+TEST_CASE("user namespace without its own network namespace binds the host's /sys",
+          "[rootfs][root]") {
+  if (geteuid() != 0) return;
+  Bundle b;
+  RootfsConfig cfg = b.config();
+  cfg.in_userns = true;
+  cfg.cgroupns = false;
+  Outcome o = run_isolated(
+      kNs & ~CLONE_NEWNET,
+      [&](Checker& c) {
+        auto r = prepare_rootfs(cfg);
+        if (r) r = finalize_rootfs(cfg);
+        c.check(r.ok(), "setup", r.ok() ? "" : r.error().what());
+        c.check(fs_type("/sys") == SYSFS_MAGIC && is_ro("/sys"), "/sys is a read-only sysfs");
+        c.check(access("/sys/kernel", F_OK) == 0, "/sys has content");
+        c.check(fs_type("/sys/fs/cgroup/memory") == CGROUP_SUPER_MAGIC,
+                "cgroup bound on top of it");
+        c.check(write_fails_with("/x", EROFS), "root read-only");
+      },
+      /*userns=*/true);
+  for (const std::string& l : o.lines) UNSCOPED_INFO(l);
+  REQUIRE(o.failed.empty());
+  REQUIRE(o.status == 0);
+  REQUIRE(o.passed == 5);
+}
