@@ -49,11 +49,11 @@ std::string host_path(const MountInfo& mi, const std::string& own) {
 // One hierarchy at `sub` inside the tmpfs (or at the destination for cgroup2 hosts).
 Status mount_hierarchy(int rootfd, const std::string& sub, const MountInfo& mi,
                        const std::string& select, const std::string& proc_cgroup,
-                       unsigned long flags, const MountContext& ctx, const std::string& what) {
+                       unsigned long flags, bool fresh, const std::string& what) {
   auto target = resolve_in_root(rootfd, sub, Create::Dir);
   if (!target) return std::move(target.error().context(what));
   bool v2 = mi.fstype == "cgroup2";
-  if (ctx.cgroupns) {
+  if (fresh) {
     const char* data = v2 || select.empty() ? nullptr : select.c_str();
     if (mount_on(v2 ? "cgroup2" : "cgroup", target->get(), v2 ? "cgroup2" : "cgroup", flags,
                  data) == 0)
@@ -124,7 +124,10 @@ Status mount_cgroup(int rootfd, const spec::Mount& m, const MountOptions& o,
   if (sf.f_type == CGROUP2_SUPER_MAGIC) {
     const MountInfo* mi = find_mount_of(mounts, kHostCgroupRoot);
     if (!mi) return make_error(ErrorKind::NotFound, what + ": no cgroup2 mount found");
-    CR_TRY(mount_hierarchy(rootfd, dest, *mi, "", proc_cgroup, flags, ctx, what));
+    // runc: a fresh cgroup2 even without a cgroup namespace (the host's tree, read-only
+    // by the mount's flags); the container's own cgroup bound if that is refused
+    // (a user namespace without a cgroup namespace).
+    CR_TRY(mount_hierarchy(rootfd, dest, *mi, "", proc_cgroup, flags, true, what));
     return {};
   }
 
@@ -142,7 +145,8 @@ Status mount_cgroup(int rootfd, const spec::Mount& m, const MountOptions& o,
     if (name.empty() || name.find('/') != std::string::npos) continue;
     std::string select =
         mi.fstype == "cgroup" ? cgroup_v1_select(mi.super_options, controllers) : "";
-    CR_TRY(mount_hierarchy(rootfd, dest + "/" + name, mi, select, proc_cgroup, flags, ctx, what));
+    CR_TRY(mount_hierarchy(rootfd, dest + "/" + name, mi, select, proc_cgroup, flags, ctx.cgroupns,
+                           what));
     if (name.find(',') != std::string::npos) {
       CR_ASSIGN(UniqueFd dir, resolve_in_root(rootfd, dest));
       for (const std::string& c : split(name, ','))

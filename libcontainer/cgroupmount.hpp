@@ -1,8 +1,9 @@
 // The OCI "cgroup" mount type.
 //
-// cgroup v2 host (/sys/fs/cgroup is cgroup2): a fresh cgroup2 mount (with a
-// cgroup namespace it shows the namespace's root); if that is refused without
-// a cgroup namespace, a bind of the container's own cgroup directory.
+// cgroup v2 host (/sys/fs/cgroup is cgroup2), as runc: a fresh cgroup2 mount
+// (with a cgroup namespace it shows the namespace's root, without it the host's
+// tree); if that is refused (EPERM/EBUSY: a user namespace without a cgroup
+// namespace), a bind of the container's own cgroup directory.
 //
 // cgroup v1 / hybrid host (what runc does for v1): a tmpfs (nosuid,nodev,
 // noexec, mode=755) at the destination and one directory per host hierarchy
