@@ -1,12 +1,15 @@
 #include "libcontainer/rootfs.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include "libcontainer/devices.hpp"
 #include "libcontainer/mount.hpp"
@@ -178,11 +181,20 @@ Status set_root_readonly() {
   return {};
 }
 
+Result<std::string> canonical_rootfs(const std::string& path) {
+  char buf[PATH_MAX];
+  if (path.empty() || path[0] != '/')
+    return make_error(ErrorKind::Internal, "rootfs `" + path + "` is not an absolute path");
+  if (!realpath(path.c_str(), buf)) return sys_error("resolve rootfs `" + path + "`");
+  return std::string(buf);
+}
+
 }  // namespace
 
 Status prepare_rootfs(const RootfsConfig& c) {
   if (!c.spec) return make_error(ErrorKind::Internal, "prepare rootfs: no spec");
   const spec::Spec& s = *c.spec;
+  CR_ASSIGN(const std::string rootfs, canonical_rootfs(c.rootfs));
   CR_ASSIGN(unsigned long prop, root_propagation(s));
   // runc: rslave unless linux.rootfsPropagation says otherwise ("rshared" keeps the
   // host's peer groups, so binds with "rshared" propagate both ways, which is what
@@ -192,15 +204,15 @@ Status prepare_rootfs(const RootfsConfig& c) {
   unsigned long pre = MS_SLAVE | MS_REC;
   if (prop != 0 && !(prop & MS_UNBINDABLE)) pre = prop;
   if (mount("", "/", "", pre, nullptr) < 0) return sys_error("set propagation of `/`");
-  CR_TRY(make_parent_private(c.rootfs));
-  if (mount(c.rootfs.c_str(), c.rootfs.c_str(), "bind", MS_BIND | MS_REC, nullptr) < 0)
-    return sys_error("bind mount rootfs `" + c.rootfs + "` onto itself");
-  int rfd = open(c.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (rfd < 0) return sys_error("open rootfs `" + c.rootfs + "`");
+  CR_TRY(make_parent_private(rootfs));
+  if (mount(rootfs.c_str(), rootfs.c_str(), "bind", MS_BIND | MS_REC, nullptr) < 0)
+    return sys_error("bind mount rootfs `" + rootfs + "` onto itself");
+  int rfd = open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rfd < 0) return sys_error("open rootfs `" + rootfs + "`");
   UniqueFd rootfd(rfd);
 
   MountContext ctx;
-  ctx.rootfs = c.rootfs;
+  ctx.rootfs = rootfs;
   ctx.bundle = c.bundle;
   ctx.in_userns = c.in_userns;
   ctx.cgroupns = c.cgroupns.value_or(s.linux_or_empty().has_ns(spec::NsType::Cgroup));
@@ -218,10 +230,11 @@ Status finalize_rootfs(const RootfsConfig& c) {
   const spec::Spec& s = *c.spec;
   const spec::Linux& lin = s.linux_or_empty();
   CR_ASSIGN(unsigned long prop, root_propagation(s));
+  CR_ASSIGN(const std::string rootfs, canonical_rootfs(c.rootfs));
   if (c.no_pivot)
-    CR_TRY(move_root(c.rootfs));
+    CR_TRY(move_root(rootfs));
   else
-    CR_TRY(pivot_to(c.rootfs));
+    CR_TRY(pivot_to(rootfs));
 
   int rfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rfd < 0) return sys_error("open `/`");
