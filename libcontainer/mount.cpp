@@ -222,6 +222,13 @@ Status mount_entry(int rootfd, const spec::Mount& m, const MountContext& ctx) {
       return sys_error(what + ": bind /sys after sysfs was refused (" + errno_text(err) + ")");
     CR_ASSIGN(UniqueFd fd, reopen(rootfd, dest, what));
     CR_TRY(remount_bind(fd.get(), flags, what));
+    // The host's submounts of /sys came along: they get ro/nosuid/nodev/noexec too.
+    MountOptions sub;
+    if (flags & MS_RDONLY) sub.attr_set |= MOUNT_ATTR_RDONLY;
+    if (flags & MS_NOSUID) sub.attr_set |= MOUNT_ATTR_NOSUID;
+    if (flags & MS_NODEV) sub.attr_set |= MOUNT_ATTR_NODEV;
+    if (flags & MS_NOEXEC) sub.attr_set |= MOUNT_ATTR_NOEXEC;
+    CR_TRY(apply_rec_attrs(fd.get(), sub, what));
   }
   if (covered) {
     CR_ASSIGN(UniqueFd fd, reopen(rootfd, dest, what));

@@ -626,6 +626,17 @@ TEST_CASE("user namespace without its own network namespace binds the host's /sy
         c.check(r.ok(), "setup", r.ok() ? "" : r.error().what());
         c.check(fs_type("/sys") == SYSFS_MAGIC && is_ro("/sys"), "/sys is a read-only sysfs");
         c.check(access("/sys/kernel", F_OK) == 0, "/sys has content");
+        // Every mount at or below /sys (the host's submounts came along) is read-only.
+        bool all_ro = true;
+        int n = 0;
+        auto mi = read_file("/proc/self/mountinfo");
+        for (const std::string& line : split(mi ? *mi : "", '\n')) {
+          std::vector<std::string> f = split(line, ' ');
+          if (f.size() < 6 || f[4].rfind("/sys", 0) != 0) continue;
+          ++n;
+          if (f[5].rfind("ro,", 0) != 0 && f[5] != "ro") all_ro = false;
+        }
+        c.check(all_ro && n > 3, "every /sys mount is read-only", std::to_string(n));
         c.check(fs_type("/sys/fs/cgroup/memory") == CGROUP_SUPER_MAGIC,
                 "cgroup bound on top of it");
         c.check(write_fails_with("/x", EROFS), "root read-only");
@@ -634,5 +645,5 @@ TEST_CASE("user namespace without its own network namespace binds the host's /sy
   for (const std::string& l : o.lines) UNSCOPED_INFO(l);
   REQUIRE(o.failed.empty());
   REQUIRE(o.status == 0);
-  REQUIRE(o.passed == 5);
+  REQUIRE(o.passed == 6);
 }
