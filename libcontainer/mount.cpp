@@ -9,6 +9,8 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <optional>
+
 #include "libcontainer/cgroupmount.hpp"
 #include "libcontainer/copytree.hpp"
 #include "libcontainer/safepath.hpp"
@@ -192,6 +194,15 @@ Status mount_entry(int rootfd, const spec::Mount& m, const MountContext& ctx) {
     return post_mount(rootfd, dest, o, what);
   }
 
+  bool tmpfs = m.type == "tmpfs";
+  // runc: a tmpfs over an existing directory takes that directory's mode.
+  std::optional<mode_t> old_mode;
+  if (tmpfs) {
+    if (auto old = resolve_in_root(rootfd, dest); old) {
+      struct stat st;
+      if (fstat(old->get(), &st) == 0 && S_ISDIR(st.st_mode)) old_mode = st.st_mode & 07777;
+    }
+  }
   UniqueFd target;
   if (m.type == "proc" || m.type == "sysfs") {
     CR_ASSIGN(target, plain_dir_target(rootfd, dest, what));
@@ -202,16 +213,15 @@ Status mount_entry(int rootfd, const spec::Mount& m, const MountContext& ctx) {
   }
   unsigned long flags = o.flags;
   // /dev is filled with device nodes after the mounts; runc mounts it rw and
-  // makes it read-only at the end (finalize_rootfs).
-  if (dest == "/dev") flags &= ~MS_RDONLY;
+  // makes it read-only at the end (finalize_rootfs). A tmpfs is made read-only
+  // after its chmod and copy-up.
+  bool ro_later = tmpfs && dest != "/dev" && (flags & MS_RDONLY);
+  if (dest == "/dev" || tmpfs) flags &= ~MS_RDONLY;
   UniqueFd covered;  // tmpcopyup: the directory the tmpfs is about to cover
-  bool ro_after_copy = false;
-  if (o.tmpcopyup && m.type == "tmpfs") {
+  if (o.tmpcopyup && tmpfs) {
     int fd = open(proc_fd_path(target.get()).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return sys_error(what + ": open for tmpcopyup");
     covered.reset(fd);
-    ro_after_copy = (flags & MS_RDONLY) != 0;
-    flags &= ~MS_RDONLY;
   }
   const char* data = o.data.empty() ? nullptr : o.data.c_str();
   if (do_mount(m.source.c_str(), target.get(), m.type.c_str(), flags, data) < 0) {
@@ -230,12 +240,14 @@ Status mount_entry(int rootfd, const spec::Mount& m, const MountContext& ctx) {
     if (flags & MS_NOEXEC) sub.attr_set |= MOUNT_ATTR_NOEXEC;
     CR_TRY(apply_rec_attrs(fd.get(), sub, what));
   }
-  if (covered) {
+  if (tmpfs && (covered || old_mode || ro_later)) {
     CR_ASSIGN(UniqueFd fd, reopen(rootfd, dest, what));
-    CR_TRY_CTX(copy_tree(covered.get(), fd.get()), what + ": tmpcopyup");
-    if (ro_after_copy &&
-        do_mount("", fd.get(), "", MS_REMOUNT | MS_RDONLY | (flags & kAttrFlags), data) < 0)
-      return sys_error(what + ": remount read-only after tmpcopyup");
+    if (covered) CR_TRY_CTX(copy_tree(covered.get(), fd.get()), what + ": tmpcopyup");
+    if (old_mode && chmod(proc_fd_path(fd.get()).c_str(), *old_mode) < 0)
+      return sys_error(what + ": chmod");
+    if (ro_later &&
+        do_mount("", fd.get(), "", MS_REMOUNT | MS_RDONLY | (flags & kAttrFlags), nullptr) < 0)
+      return sys_error(what + ": remount read-only");
   }
   return post_mount(rootfd, dest, o, what);
 }

@@ -244,6 +244,13 @@ void add_everything(Bundle& b) {
   b.mount("/escape-abs", "tmpfs", "tmpfs", {"size=64k"});
   b.mount("/escape-rel/sub", "tmpfs", "tmpfs", {"size=64k"});
   b.mount("/mnt/private", "tmpfs", "tmpfs", {"rprivate"});
+  REQUIRE(mkdir((b.rootfs + "/var/tmp").c_str(), 01777) == 0);
+  REQUIRE(chmod((b.rootfs + "/var/tmp").c_str(), 01777) == 0);
+  b.mount("/var/tmp", "tmpfs", "tmpfs", {"nosuid", "size=1m"});
+  b.mount("/mnt/rotmp", "tmpfs", "tmpfs", {"ro", "tmpcopyup"});
+  REQUIRE(mkdir((b.rootfs + "/mnt").c_str(), 0755) == 0);
+  b.file(b.rootfs + "/mnt/rotmp/seed", "seed\n");
+  REQUIRE(chmod((b.rootfs + "/mnt/rotmp").c_str(), 0750) == 0);
 
   spec::Linux& lin = *b.spec.linux_;
   lin.masked_paths.push_back("/etc/secret");
@@ -356,7 +363,7 @@ void setup_and_check(Checker& c, const Bundle& b, const RootfsConfig& cfg) {
 
   // Root read-only, masked and read-only paths.
   c.check(write_fails_with("/newfile", EROFS), "root.readonly: / is read-only");
-  c.check(write_fails_with("/tmp/newfile", EROFS), "root.readonly: /tmp too (not a mount)");
+  c.check(write_fails_with("/etc/newfile", EROFS), "root.readonly: /etc too");
   c.check(read_or("/etc/secret") == "", "masked file reads empty", read_or("/etc/secret"));
   c.check(!path_exists("/data/maskdir/inside") && fs_type("/data/maskdir") == TMPFS_MAGIC &&
               is_ro("/data/maskdir"),
@@ -391,6 +398,13 @@ void setup_and_check(Checker& c, const Bundle& b, const RootfsConfig& cfg) {
   c.check(read_or("/etc/copied/seed") == "seed\n" && fs_type("/etc/copied") == TMPFS_MAGIC,
           "tmpcopyup copied the old contents into the tmpfs");
   c.check(write_file("/etc/copied/more", "x", O_WRONLY | O_CREAT).ok(), "tmpcopyup writable");
+  c.check(stat("/var/tmp", &st) == 0 && (st.st_mode & 07777) == 01777 &&
+              fs_type("/var/tmp") == TMPFS_MAGIC,
+          "a tmpfs over /var/tmp keeps the directory's 1777 mode");
+  c.check(write_file("/var/tmp/f", "x", O_WRONLY | O_CREAT).ok(), "/var/tmp tmpfs writable");
+  c.check(read_or("/mnt/rotmp/seed") == "seed\n" && is_ro("/mnt/rotmp") &&
+              stat("/mnt/rotmp", &st) == 0 && (st.st_mode & 07777) == 0750,
+          "ro tmpfs with tmpcopyup: copied, 0750 kept, read-only");
 }
 
 }  // namespace
