@@ -18,6 +18,11 @@ namespace {
 
 constexpr const char* kHostCgroupRoot = "/sys/fs/cgroup";
 constexpr unsigned long kTmpfsFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+// runc 1.1 (compared on this host by the "[runc]" test): in v1/hybrid mode the
+// hybrid's cgroup2 (unified) is not mounted, and the tmpfs stays read-write even
+// when the cgroup mount says "ro" (the hierarchies themselves are read-only).
+constexpr bool kMountHybridUnified = false;
+constexpr bool kReadonlyTmpfs = false;
 constexpr unsigned long kPassFlags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME |
                                      MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME;
 
@@ -139,7 +144,7 @@ Status mount_cgroup(int rootfd, const spec::Mount& m, const MountOptions& o,
   std::vector<std::string> controllers = kernel_controllers();
   std::string prefix = std::string(kHostCgroupRoot) + "/";
   for (const MountInfo& mi : mounts) {
-    if (mi.fstype != "cgroup" && mi.fstype != "cgroup2") continue;
+    if (mi.fstype != "cgroup" && (mi.fstype != "cgroup2" || !kMountHybridUnified)) continue;
     if (mi.mountpoint.rfind(prefix, 0) != 0) continue;
     std::string name = mi.mountpoint.substr(prefix.size());
     if (name.empty() || name.find('/') != std::string::npos) continue;
@@ -154,7 +159,7 @@ Status mount_cgroup(int rootfd, const spec::Mount& m, const MountOptions& o,
           return sys_error(what + ": symlink `" + c + "` -> `" + name + "`");
     }
   }
-  if (flags & MS_RDONLY) {
+  if (kReadonlyTmpfs && (flags & MS_RDONLY)) {
     auto fd = resolve_in_root(rootfd, dest);
     if (!fd) return std::move(fd.error().context(what));
     if (mount_on("", fd->get(), "", MS_REMOUNT | MS_RDONLY | kTmpfsFlags, "mode=755") < 0)

@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -345,13 +346,12 @@ void setup_and_check(Checker& c, const Bundle& b, const RootfsConfig& cfg) {
   c.check(fs_type("/dev/shm") == TMPFS_MAGIC, "/dev/shm is tmpfs");
   c.check(fs_type("/dev/mqueue") == 0x19800202L, "/dev/mqueue is mqueue");
   c.check(fs_type("/sys") == SYSFS_MAGIC && is_ro("/sys"), "/sys is a read-only sysfs");
-  c.check(fs_type("/sys/fs/cgroup") == TMPFS_MAGIC && is_ro("/sys/fs/cgroup"),
-          "/sys/fs/cgroup is a read-only tmpfs");
+  c.check(fs_type("/sys/fs/cgroup") == TMPFS_MAGIC, "/sys/fs/cgroup is a tmpfs");
   c.check(fs_type("/sys/fs/cgroup/memory") == CGROUP_SUPER_MAGIC,
           "/sys/fs/cgroup/memory is cgroup v1");
   c.check(access("/sys/fs/cgroup/memory/cgroup.procs", F_OK) == 0, "memory cgroup.procs");
-  c.check(fs_type("/sys/fs/cgroup/unified") == CGROUP2_SUPER_MAGIC,
-          "/sys/fs/cgroup/unified is cgroup2");
+  c.check(fs_type("/sys/fs/cgroup/unified") != CGROUP2_SUPER_MAGIC,
+          "no hybrid /sys/fs/cgroup/unified (as runc)");
   c.check(mkdir("/sys/fs/cgroup/memory/crunner-test-x", 0755) < 0 && errno == EROFS,
           "cgroup hierarchies are read-only");
   c.check(access("/sys/fs/cgroup/systemd", F_OK) == 0, "name=systemd hierarchy");
@@ -640,13 +640,14 @@ TEST_CASE("user namespace without its own network namespace binds the host's /sy
         c.check(r.ok(), "setup", r.ok() ? "" : r.error().what());
         c.check(fs_type("/sys") == SYSFS_MAGIC && is_ro("/sys"), "/sys is a read-only sysfs");
         c.check(access("/sys/kernel", F_OK) == 0, "/sys has content");
-        // Every mount at or below /sys (the host's submounts came along) is read-only.
+        // Every mount at or below /sys (the host's submounts came along) is read-only
         bool all_ro = true;
         int n = 0;
         auto mi = read_file("/proc/self/mountinfo");
         for (const std::string& line : split(mi ? *mi : "", '\n')) {
           std::vector<std::string> f = split(line, ' ');
-          if (f.size() < 6 || f[4].rfind("/sys", 0) != 0) continue;
+          // (but runc's read-write cgroup tmpfs)
+          if (f.size() < 6 || f[4].rfind("/sys", 0) != 0 || f[4] == "/sys/fs/cgroup") continue;
           ++n;
           if (f[5].rfind("ro,", 0) != 0 && f[5] != "ro") all_ro = false;
         }
@@ -660,4 +661,92 @@ TEST_CASE("user namespace without its own network namespace binds the host's /sy
   REQUIRE(o.failed.empty());
   REQUIRE(o.status == 0);
   REQUIRE(o.passed == 6);
+}
+
+namespace {
+
+// mountpoint -> "fstype per-mount-options(sorted)" from mountinfo text.
+std::map<std::string, std::string> mount_table(const std::string& text) {
+  std::map<std::string, std::string> out;
+  for (const std::string& line : split(text, '\n')) {
+    std::vector<std::string> f = split(line, ' ');
+    size_t dash = 0;
+    for (size_t i = 6; i < f.size(); ++i)
+      if (f[i] == "-") {
+        dash = i;
+        break;
+      }
+    if (dash == 0 || dash + 1 >= f.size()) continue;
+    std::vector<std::string> opts = split(f[5], ',');
+    std::sort(opts.begin(), opts.end());
+    out[f[4]] = f[dash + 1] + " " + join(opts, ",");
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the mount table matches what runc builds from the same config", "[rootfs][root][runc]") {
+  if (geteuid() != 0 || std::system("command -v runc >/dev/null 2>&1") != 0) return;
+  Bundle b;
+  // The same extras for both runtimes, then the fixture's defaults.
+  b.file(b.hostdir + "/ro/hello", "hi\n");
+  b.file(b.rootfs + "/etc/secret", "secret\n");
+  b.file(b.rootfs + "/data/ro/file", "ro\n");
+  b.mount("/mnt/tmp", "tmpfs", "tmpfs", {"nosuid", "nodev", "size=1m", "mode=700"});
+  b.mount("/mnt/hostro", "bind", b.hostdir + "/ro", {"rbind", "ro", "nosuid"});
+  b.spec.linux_->masked_paths.push_back("/etc/secret");
+  b.spec.linux_->readonly_paths.push_back("/data/ro");
+  std::string id = "crunner-test-rootfs-" + std::to_string(getpid());
+  nlohmann::json j = b.spec.raw;
+  j["process"]["args"] = {"cat", "/proc/self/mountinfo"};
+  j["linux"]["cgroupsPath"] = "/" + id;
+  for (const auto& m : std::vector<spec::Mount>(b.spec.mounts.end() - 2, b.spec.mounts.end()))
+    j["mounts"].push_back({{"destination", m.destination},
+                           {"type", m.type},
+                           {"source", m.source},
+                           {"options", m.options}});
+  j["linux"]["maskedPaths"].push_back("/etc/secret");
+  j["linux"]["readonlyPaths"].push_back("/data/ro");
+  REQUIRE(write_file(b.dir + "/config.json", j.dump(2), O_WRONLY | O_TRUNC).ok());
+  std::string out = b.dir + "/runc.out";
+  std::string cmd = "runc --root '" + b.dir + "/runc-root' run --bundle '" + b.dir + "' " + id +
+                    " >'" + out + "' 2>'" + b.dir + "/runc.err' </dev/null";
+  int rc = std::system(cmd.c_str());
+  INFO("runc: " << read_or(b.dir + "/runc.err"));
+  REQUIRE(rc == 0);
+  auto runc_table = mount_table(read_or(out));
+  REQUIRE(runc_table.size() > 10);
+
+  RootfsConfig cfg = b.config();
+  Outcome o = run_isolated(kNs | CLONE_NEWCGROUP, [&](Checker& c) {
+    auto r = prepare_rootfs(cfg);
+    if (r) r = finalize_rootfs(cfg);
+    c.check(r.ok(), "setup", r.ok() ? "" : r.error().what());
+    c.note("mountinfo", read_or("/proc/self/mountinfo"));
+  });
+  REQUIRE(o.failed.empty());
+  std::string ours_text;
+  bool in = false;
+  for (const std::string& l : o.lines) {
+    if (l.rfind("NOTE mountinfo=", 0) == 0) {
+      ours_text = l.substr(15) + "\n";
+      in = true;
+    } else if (in) {
+      ours_text += l + "\n";
+    }
+  }
+  auto ours = mount_table(ours_text);
+  std::vector<std::string> diffs;
+  for (const auto& [mp, v] : runc_table) {
+    auto it = ours.find(mp);
+    if (it == ours.end())
+      diffs.push_back("only runc: " + mp + " " + v);
+    else if (it->second != v)
+      diffs.push_back("differs: " + mp + " runc `" + v + "` ours `" + it->second + "`");
+  }
+  for (const auto& [mp, v] : ours)
+    if (!runc_table.count(mp)) diffs.push_back("only ours: " + mp + " " + v);
+  for (const std::string& d : diffs) UNSCOPED_INFO(d);
+  REQUIRE(diffs.empty());
 }
