@@ -1,12 +1,17 @@
 // The mount table crunner builds compared with the one runc builds from the same
 // config.json (runc is installed on this machine; skipped when it is not).
+#include <fcntl.h>
 #include <sched.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <functional>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "tests/unit/rootfs_harness.hpp"
 
@@ -34,69 +39,158 @@ std::map<std::string, std::string> mount_table(const std::string& text) {
   return out;
 }
 
-}  // namespace
+// What both runtimes print from inside the container: the mount table, then /dev.
+const char* kScript =
+    "cat /proc/self/mountinfo; echo ===; stat -c '%N %F %t:%T %u:%g %a' /dev/* | sort";
 
-TEST_CASE("the mount table matches what runc builds from the same config", "[rootfs][root][runc]") {
-  if (geteuid() != 0 || std::system("command -v runc >/dev/null 2>&1") != 0) return;
+std::string run_script_here() {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return "";
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(p[1], 1);
+    execl("/bin/sh", "sh", "-c", kScript, static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(p[1]);
+  auto out = read_fd(p[0]);
+  close(p[0]);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return out ? *out : "";
+}
+
+struct Views {
+  std::map<std::string, std::string> mounts;
+  std::string dev;
+};
+
+Views views_of(const std::string& text) {
+  size_t sep = text.find("===\n");
+  Views v;
+  v.mounts = mount_table(text.substr(0, sep));
+  if (sep != std::string::npos) v.dev = text.substr(sep + 4);
+  return v;
+}
+
+// The fixture's config edited by `edit`, run by runc and by us; the differences.
+std::vector<std::string> diff_with_runc(const std::function<void(nlohmann::json&, Bundle&)>& edit,
+                                        bool no_pivot = false) {
   Bundle b;
-  // The same extras for both runtimes, then the fixture's defaults.
-  b.file(b.hostdir + "/ro/hello", "hi\n");
-  b.file(b.rootfs + "/etc/secret", "secret\n");
-  b.file(b.rootfs + "/data/ro/file", "ro\n");
-  b.mount("/mnt/tmp", "tmpfs", "tmpfs", {"nosuid", "nodev", "size=1m", "mode=700"});
-  b.mount("/mnt/hostro", "bind", b.hostdir + "/ro", {"rbind", "ro", "nosuid"});
-  b.spec.linux_->masked_paths.push_back("/etc/secret");
-  b.spec.linux_->readonly_paths.push_back("/data/ro");
   std::string id = "crunner-test-rootfs-" + std::to_string(getpid());
   nlohmann::json j = b.spec.raw;
-  j["process"]["args"] = {"cat", "/proc/self/mountinfo"};
+  edit(j, b);
+  j["process"]["args"] = {"sh", "-c", kScript};
   j["linux"]["cgroupsPath"] = "/" + id;
-  for (const auto& m : std::vector<spec::Mount>(b.spec.mounts.end() - 2, b.spec.mounts.end()))
-    j["mounts"].push_back({{"destination", m.destination},
-                           {"type", m.type},
-                           {"source", m.source},
-                           {"options", m.options}});
-  j["linux"]["maskedPaths"].push_back("/etc/secret");
-  j["linux"]["readonlyPaths"].push_back("/data/ro");
   REQUIRE(write_file(b.dir + "/config.json", j.dump(2), O_WRONLY | O_TRUNC).ok());
+  auto reloaded = spec::load_spec(b.dir);
+  REQUIRE(reloaded.ok());
+  b.spec = std::move(*reloaded);
+
   std::string out = b.dir + "/runc.out";
-  std::string cmd = "runc --root '" + b.dir + "/runc-root' run --bundle '" + b.dir + "' " + id +
-                    " >'" + out + "' 2>'" + b.dir + "/runc.err' </dev/null";
+  std::string cmd = "runc --root '" + b.dir + "/runc-root' run " + (no_pivot ? "--no-pivot " : "") +
+                    "--bundle '" + b.dir + "' " + id + " >'" + out + "' 2>'" + b.dir +
+                    "/runc.err' </dev/null";
   int rc = std::system(cmd.c_str());
   INFO("runc: " << read_or(b.dir + "/runc.err"));
   REQUIRE(rc == 0);
-  auto runc_table = mount_table(read_or(out));
-  REQUIRE(runc_table.size() > 10);
+  Views runc = views_of(read_or(out));
+  REQUIRE(runc.mounts.size() > 10);
+  REQUIRE(runc.dev.find("/dev/null character special file 1:3") != std::string::npos);
 
   RootfsConfig cfg = b.config();
-  Outcome o = run_isolated(kNs | CLONE_NEWCGROUP, [&](Checker& c) {
+  cfg.no_pivot = no_pivot;
+  bool cgroupns = b.spec.linux_or_empty().has_ns(spec::NsType::Cgroup);
+  Outcome o = run_isolated(kNs | (cgroupns ? CLONE_NEWCGROUP : 0), [&](Checker& c) {
     auto r = prepare_rootfs(cfg);
     if (r) r = finalize_rootfs(cfg);
     c.check(r.ok(), "setup", r.ok() ? "" : r.error().what());
-    c.note("mountinfo", read_or("/proc/self/mountinfo"));
+    if (r) c.note("view", run_script_here());
   });
   REQUIRE(o.failed.empty());
-  std::string ours_text;
+  std::string text;
   bool in = false;
   for (const std::string& l : o.lines) {
-    if (l.rfind("NOTE mountinfo=", 0) == 0) {
-      ours_text = l.substr(15) + "\n";
+    if (l.rfind("NOTE view=", 0) == 0) {
+      text = l.substr(10) + "\n";
       in = true;
     } else if (in) {
-      ours_text += l + "\n";
+      text += l + "\n";
     }
   }
-  auto ours = mount_table(ours_text);
+  Views ours = views_of(text);
+  REQUIRE(ours.mounts.size() > 10);
   std::vector<std::string> diffs;
-  for (const auto& [mp, v] : runc_table) {
-    auto it = ours.find(mp);
-    if (it == ours.end())
+  for (const auto& [mp, v] : runc.mounts) {
+    auto it = ours.mounts.find(mp);
+    if (it == ours.mounts.end())
       diffs.push_back("only runc: " + mp + " " + v);
     else if (it->second != v)
       diffs.push_back("differs: " + mp + " runc `" + v + "` ours `" + it->second + "`");
   }
-  for (const auto& [mp, v] : ours)
-    if (!runc_table.count(mp)) diffs.push_back("only ours: " + mp + " " + v);
+  for (const auto& [mp, v] : ours.mounts)
+    if (!runc.mounts.count(mp)) diffs.push_back("only ours: " + mp + " " + v);
+  if (ours.dev != runc.dev)
+    diffs.push_back("/dev differs:\nrunc:\n" + runc.dev + "ours:\n" + ours.dev);
   for (const std::string& d : diffs) UNSCOPED_INFO(d);
+  return diffs;
+}
+
+void add_mount(nlohmann::json& j, const std::string& dest, const std::string& type,
+               const std::string& source, const std::vector<std::string>& options) {
+  j["mounts"].push_back(
+      {{"destination", dest}, {"type", type}, {"source", source}, {"options", options}});
+}
+
+}  // namespace
+
+TEST_CASE("runc's mount table and /dev: the fixture config plus extras", "[rootfs][root][runc]") {
+  if (geteuid() != 0 || std::system("command -v runc >/dev/null 2>&1") != 0) return;
+  auto diffs = diff_with_runc([](nlohmann::json& j, Bundle& b) {
+    b.file(b.hostdir + "/ro/hello", "hi\n");
+    b.file(b.rootfs + "/etc/secret", "secret\n");
+    b.file(b.rootfs + "/data/ro/file", "ro\n");
+    add_mount(j, "/mnt/tmp", "tmpfs", "tmpfs", {"nosuid", "nodev", "size=1m", "mode=700"});
+    add_mount(j, "/mnt/hostro", "bind", b.hostdir + "/ro", {"rbind", "ro", "nosuid"});
+    j["linux"]["maskedPaths"].push_back("/etc/secret");
+    j["linux"]["readonlyPaths"].push_back("/data/ro");
+  });
+  REQUIRE(diffs.empty());
+}
+
+TEST_CASE("runc's mount table and /dev: no cgroup namespace, --no-pivot", "[rootfs][root][runc]") {
+  if (geteuid() != 0 || std::system("command -v runc >/dev/null 2>&1") != 0) return;
+  auto drop_cgroupns = [](nlohmann::json& j, Bundle&) {
+    auto& ns = j["linux"]["namespaces"];
+    for (size_t i = 0; i < ns.size(); ++i)
+      if (ns[i]["type"] == "cgroup") ns.erase(i--);
+  };
+  REQUIRE(diff_with_runc(drop_cgroupns).empty());
+  REQUIRE(diff_with_runc(drop_cgroupns, /*no_pivot=*/true).empty());
+}
+
+TEST_CASE("runc's mount table and /dev: options, devices, tmpcopyup", "[rootfs][root][runc]") {
+  if (geteuid() != 0 || std::system("command -v runc >/dev/null 2>&1") != 0) return;
+  auto diffs = diff_with_runc([](nlohmann::json& j, Bundle& b) {
+    b.file(b.hostdir + "/data/x", "x\n");
+    b.file(b.rootfs + "/opt/seed/file", "seed\n");
+    add_mount(j, "/mnt/rro", "bind", b.hostdir, {"rbind", "rro", "rnosuid", "rnoatime"});
+    add_mount(j, "/mnt/atime", "tmpfs", "tmpfs", {"strictatime", "nodiratime", "sync"});
+    add_mount(j, "/mnt/noatime", "tmpfs", "tmpfs", {"noatime", "ro", "dirsync"});
+    add_mount(j, "/opt/seed", "tmpfs", "tmpfs", {"tmpcopyup", "nosuid"});
+    add_mount(j, "/mnt/file", "bind", b.hostdir + "/data/x", {"bind", "ro", "noexec"});
+    add_mount(j, "/mnt/priv", "bind", b.hostdir + "/data", {"rbind", "rprivate", "nodev"});
+    j["linux"]["devices"] = nlohmann::json::array(
+        {{{"type", "c"},
+          {"path", "/dev/fuse"},
+          {"major", 10},
+          {"minor", 229},
+          {"fileMode", 0600},
+          {"uid", 1000},
+          {"gid", 1001}},
+         {{"type", "c"}, {"path", "/dev/null"}, {"major", 1}, {"minor", 3}, {"fileMode", 0640}}});
+    j["linux"]["resources"]["devices"] =
+        nlohmann::json::array({{{"allow", true}, {"access", "rwm"}}});
+  });
   REQUIRE(diffs.empty());
 }
