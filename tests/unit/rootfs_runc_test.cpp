@@ -100,13 +100,17 @@ std::vector<std::string> diff_with_runc(const std::function<void(nlohmann::json&
 
   RootfsConfig cfg = b.config();
   cfg.no_pivot = no_pivot;
+  cfg.in_userns = b.spec.linux_or_empty().has_ns(spec::NsType::User);
   bool cgroupns = b.spec.linux_or_empty().has_ns(spec::NsType::Cgroup);
-  Outcome o = run_isolated(kNs | (cgroupns ? CLONE_NEWCGROUP : 0), [&](Checker& c) {
-    auto r = prepare_rootfs(cfg);
-    if (r) r = finalize_rootfs(cfg);
-    c.check(r.ok(), "setup", r.ok() ? "" : r.error().what());
-    if (r) c.note("view", run_script_here());
-  });
+  Outcome o = run_isolated(
+      kNs | (cgroupns ? CLONE_NEWCGROUP : 0),
+      [&](Checker& c) {
+        auto r = prepare_rootfs(cfg);
+        if (r) r = finalize_rootfs(cfg);
+        c.check(r.ok(), "setup", r.ok() ? "" : r.error().what());
+        if (r) c.note("view", run_script_here());
+      },
+      cfg.in_userns);
   REQUIRE(o.failed.empty());
   std::string text;
   bool in = false;
@@ -191,6 +195,21 @@ TEST_CASE("runc's mount table and /dev: options, devices, tmpcopyup", "[rootfs][
          {{"type", "c"}, {"path", "/dev/null"}, {"major", 1}, {"minor", 3}, {"fileMode", 0640}}});
     j["linux"]["resources"]["devices"] =
         nlohmann::json::array({{{"allow", true}, {"access", "rwm"}}});
+  });
+  REQUIRE(diffs.empty());
+}
+
+TEST_CASE("runc's mount table and /dev: a user namespace", "[rootfs][root][runc]") {
+  if (geteuid() != 0 || std::system("command -v runc >/dev/null 2>&1") != 0) return;
+  auto diffs = diff_with_runc([](nlohmann::json& j, Bundle& b) {
+    b.file(b.hostdir + "/ro/hello", "hi\n");
+    add_mount(j, "/mnt/hostro", "bind", b.hostdir + "/ro", {"rbind", "ro"});
+    j["linux"]["namespaces"].push_back({{"type", "user"}});
+    // The identity map the harness writes for our side.
+    j["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 0}, {"size", 4294967295u}}};
+    j["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 0}, {"size", 4294967295u}}};
+    j["linux"]["devices"] = nlohmann::json::array(
+        {{{"type", "c"}, {"path", "/dev/fuse"}, {"major", 10}, {"minor", 229}}});
   });
   REQUIRE(diffs.empty());
 }
