@@ -152,6 +152,36 @@ Status check_proc_mount(const std::string& resolved, const std::string& source) 
                     "`" + resolved + "` cannot be mounted because it is inside /proc");
 }
 
+Status bind_fd(int src, int dst, bool recursive, uint64_t attr_set, const std::string& what) {
+  unsigned rec = recursive ? AT_RECURSIVE : 0;
+  int tree = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | rec);
+  if (tree < 0) return sys_error(what + ": open_tree");
+  UniqueFd guard(tree);
+  if (attr_set != 0) {
+    struct mount_attr attr = {};
+    attr.attr_set = attr_set;
+    if (mount_setattr(tree, "", AT_EMPTY_PATH | rec, &attr, sizeof attr) < 0)
+      return sys_error(what + ": mount_setattr");
+  }
+  if (move_mount(tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    return sys_error(what + ": move_mount");
+  return {};
+}
+
+Status tmpfs_fd(int dst, bool ro, const std::string& what) {
+  int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+  if (fs < 0) return sys_error(what + ": fsopen tmpfs");
+  UniqueFd fs_guard(fs);
+  if (fsconfig(fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0)
+    return sys_error(what + ": create tmpfs");
+  int mnt = fsmount(fs, FSMOUNT_CLOEXEC, ro ? MOUNT_ATTR_RDONLY : 0);
+  if (mnt < 0) return sys_error(what + ": fsmount");
+  UniqueFd mnt_guard(mnt);
+  if (move_mount(mnt, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    return sys_error(what + ": move_mount");
+  return {};
+}
+
 Status remount_bind(int fd, unsigned long flags, const std::string& what) {
   unsigned long base = MS_REMOUNT | MS_BIND | (flags & kAttrFlags);
   if (do_mount("", fd, "", base, nullptr) == 0) return {};

@@ -124,16 +124,13 @@ Status readonly_path(int rootfd, const std::string& path) {
     if (fd.error().err == ENOENT) return {};
     return std::move(fd.error());
   }
+  // Every mount below too (runc only makes the top one read-only).
+  auto r = bind_fd(fd->get(), fd->get(), true, MOUNT_ATTR_RDONLY, "make `" + path + "` read-only");
+  if (r || r.error().err != ENOSYS) return r;
   std::string p = proc_fd_path(fd->get());
   if (mount(p.c_str(), p.c_str(), "", MS_BIND | MS_REC, nullptr) < 0)
     return sys_error("bind `" + path + "`");
   CR_ASSIGN(UniqueFd top, resolve_in_root(rootfd, path));
-  // Every mount below too (runc only makes the top one read-only).
-  struct mount_attr attr = {};
-  attr.attr_set = MOUNT_ATTR_RDONLY;
-  if (mount_setattr(top.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) == 0)
-    return {};
-  if (errno != ENOSYS) return sys_error("make `" + path + "` read-only");
   struct statfs sf;
   unsigned long keep = fstatfs(top.get(), &sf) == 0 ? (sf.f_flags & kKeepFlags) : 0;
   if (mount_fd("", top.get(), "", MS_BIND | MS_REMOUNT | MS_RDONLY | keep, nullptr) < 0)
@@ -150,13 +147,18 @@ Status mask_path(int rootfd, int devnull, const std::string& path) {
   struct stat st;
   if (fstat(fd->get(), &st) < 0) return sys_error("stat `" + path + "`");
   if (S_ISDIR(st.st_mode)) {
-    if (mount_fd("tmpfs", fd->get(), "tmpfs", MS_RDONLY, nullptr) < 0)
-      return sys_error("mask `" + path + "` with a read-only tmpfs");
+    std::string what = "mask `" + path + "` with a read-only tmpfs";
+    auto r = tmpfs_fd(fd->get(), true, what);
+    if (r || r.error().err != ENOSYS) return r;
+    if (mount_fd("tmpfs", fd->get(), "tmpfs", MS_RDONLY, nullptr) < 0) return sys_error(what);
     return {};
   }
-  if (devnull < 0) return sys_error("mask `" + path + "`: no /dev/null", ENOENT);
+  std::string what = "mask `" + path + "` with /dev/null";
+  if (devnull < 0) return sys_error(what, ENOENT);
+  auto r = bind_fd(devnull, fd->get(), false, 0, what);
+  if (r || r.error().err != ENOSYS) return r;
   if (mount_fd(proc_fd_path(devnull).c_str(), fd->get(), "", MS_BIND, nullptr) < 0)
-    return sys_error("mask `" + path + "` with /dev/null");
+    return sys_error(what);
   return {};
 }
 
@@ -246,6 +248,10 @@ Status finalize_rootfs(const RootfsConfig& c) {
     MountOptions o = parse_mount_options(m.options);
     if (!(o.flags & MS_RDONLY)) continue;
     CR_ASSIGN(UniqueFd dev, resolve_in_root(rootfd.get(), "/dev"));
+    struct mount_attr attr = {};
+    attr.attr_set = MOUNT_ATTR_RDONLY;
+    if (mount_setattr(dev.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) == 0) continue;
+    if (errno != ENOSYS) return sys_error("remount `/dev` read-only");
     if (mount_fd("", dev.get(), "", o.flags | MS_REMOUNT | MS_RDONLY, nullptr) < 0)
       return sys_error("remount `/dev` read-only");
   }

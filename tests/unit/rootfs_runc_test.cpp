@@ -178,6 +178,8 @@ TEST_CASE("runc's mount table and /dev: options, devices, tmpcopyup", "[rootfs][
   auto diffs = diff_with_runc([](nlohmann::json& j, Bundle& b) {
     b.file(b.hostdir + "/data/x", "x\n");
     b.file(b.rootfs + "/opt/seed/file", "seed\n");
+    REQUIRE(j["mounts"][1]["destination"] == "/dev");
+    j["mounts"][1]["options"].push_back("ro");  // filled first, read-only at the end
     add_mount(j, "/mnt/rro", "bind", b.hostdir, {"rbind", "rro", "rnosuid", "rnoatime"});
     add_mount(j, "/mnt/atime", "tmpfs", "tmpfs", {"strictatime", "nodiratime", "sync"});
     add_mount(j, "/mnt/noatime", "tmpfs", "tmpfs", {"noatime", "ro", "dirsync"});

@@ -464,3 +464,35 @@ TEST_CASE("user namespace without its own network namespace binds the host's /sy
   REQUIRE(o.status == 0);
   REQUIRE(o.passed == 6);
 }
+
+TEST_CASE("finalize works in a container without /proc", "[rootfs][root]") {
+  if (geteuid() != 0) return;
+  Bundle b;
+  b.file(b.rootfs + "/etc/secret", "secret\n");
+  b.file(b.rootfs + "/data/ro/file", "ro\n");
+  b.file(b.rootfs + "/data/masked/file", "x\n");
+  b.spec.mounts.erase(b.spec.mounts.begin());  // no proc
+  REQUIRE(b.spec.mounts[0].destination == "/dev");
+  b.spec.mounts[0].options.push_back("ro");
+  spec::Linux& lin = *b.spec.linux_;
+  lin.masked_paths = {"/etc/secret", "/data/masked", "/proc/kcore"};
+  lin.readonly_paths = {"/data/ro", "/proc/sys"};
+  RootfsConfig cfg = b.config();
+  cfg.cgroupns = false;
+  Outcome o = run_isolated(kNs, [&](Checker& c) {
+    auto r = prepare_rootfs(cfg);
+    if (r) r = finalize_rootfs(cfg);
+    c.check(r.ok(), "setup", r.ok() ? "" : r.error().what());
+    c.check(!path_exists("/proc/self"), "no /proc");
+    c.check(read_or("/etc/secret") == "", "masked file");
+    c.check(!path_exists("/data/masked/file") && is_ro("/data/masked"), "masked directory");
+    c.check(is_ro("/data/ro") && read_or("/data/ro/file") == "ro\n", "readonly path");
+    c.check(is_ro("/dev") && write_fails_with("/dev/x", EROFS), "/dev read-only at the end");
+    struct stat st;
+    c.check(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode), "/dev/null made before that");
+    c.check(write_fails_with("/x", EROFS), "root read-only");
+  });
+  for (const std::string& l : o.lines) UNSCOPED_INFO(l);
+  REQUIRE(o.failed.empty());
+  REQUIRE(o.passed == 8);
+}
