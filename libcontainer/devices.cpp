@@ -52,8 +52,7 @@ std::vector<spec::Device> default_devices() {
 
 Status create_device(int rootfd, const spec::Device& dev, bool bind) {
   std::string path = clean_path("/" + dev.path);
-  if (path.rfind("/dev/", 0) != 0)
-    return invalid_spec("device path `" + dev.path + "` is not under /dev");
+  if (path == "/") return invalid_spec("device path `" + dev.path + "` is the root directory");
   CR_ASSIGN(mode_t type, node_type(dev.type));
   // FIFOs need no privilege: created even in a user namespace.
   if (bind && type != S_IFIFO) return bind_device(rootfd, dev);
@@ -61,7 +60,16 @@ Status create_device(int rootfd, const spec::Device& dev, bool bind) {
   mode_t perm = static_cast<mode_t>(dev.file_mode.value_or(0666)) & 07777;
   dev_t rdev = makedev(static_cast<unsigned>(dev.major), static_cast<unsigned>(dev.minor));
   if (mknodat(parent.dir.get(), parent.name.c_str(), type | perm, type == S_IFIFO ? 0 : rdev) < 0) {
-    if (errno == EEXIST) return {};
+    if (errno == EEXIST) {
+      // config-linux.md: an existing file that does not match the device is an error.
+      struct stat st;
+      if (fstatat(parent.dir.get(), parent.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return sys_error("stat `" + dev.path + "`");
+      if ((st.st_mode & S_IFMT) != type || (type != S_IFIFO && st.st_rdev != rdev))
+        return make_error(ErrorKind::Exists,
+                          "`" + dev.path + "` exists and is not the requested device");
+      return {};
+    }
     if (errno == EPERM) return bind_device(rootfd, dev);
     return sys_error("mknod `" + dev.path + "`");
   }

@@ -355,15 +355,29 @@ TEST_CASE("bind mounts into /proc are refused, even through symlinks", "[rootfs]
 
 TEST_CASE("device errors name the linux.devices entry", "[rootfs][root]") {
   if (geteuid() != 0) return;
-  std::string e = prepare_error([](Bundle& b) {
+  auto dev = [](const char* path, const char* type) {
     spec::Device d;
-    d.type = "c";
-    d.path = "/etc/evil";
+    d.type = type;
+    d.path = path;
     d.major = 1;
     d.minor = 3;
-    b.spec.linux_->devices.push_back(d);
+    return d;
+  };
+  // An existing file that is not the requested device (config-linux.md).
+  std::string e = prepare_error([&](Bundle& b) {
+    b.spec.linux_->devices.push_back(dev("/dev/fifo1", "p"));
+    b.spec.linux_->devices.push_back(dev("/etc/hostname", "c"));
   });
-  REQUIRE(e == "linux.devices[0]: device path `/etc/evil` is not under /dev");
+  REQUIRE(e == "linux.devices[1]: `/etc/hostname` exists and is not the requested device");
+  e = prepare_error([&](Bundle& b) { b.spec.linux_->devices.push_back(dev("/", "c")); });
+  REQUIRE(e == "linux.devices[0]: device path `/` is the root directory");
+  // Outside /dev is allowed, and symlinks there resolve inside the rootfs.
+  e = prepare_error([&](Bundle& b) {
+    REQUIRE(symlink("/../../../../dev", (b.rootfs + "/devlink").c_str()) == 0);
+    b.spec.linux_->devices.push_back(dev("/devlink/null2", "c"));
+    b.spec.linux_->devices.push_back(dev("/etc/null3", "c"));
+  });
+  REQUIRE(e == "");
 }
 
 namespace {
