@@ -223,6 +223,12 @@ Status prepare_rootfs(const RootfsConfig& c) {
   if (!dev_is_bind(s)) {
     CR_TRY(create_devices(rootfd.get(), s.linux_or_empty().devices, c.in_userns));
     CR_TRY_CTX(setup_dev_symlinks(rootfd.get()), "set up /dev");
+    // The pty is bound on /dev/console later (mount_console), possibly after /dev
+    // or / became read-only: the file it needs exists from now on.
+    if (s.process && s.process->terminal) {
+      auto console = resolve_in_root(rootfd.get(), "/dev/console", Create::File);
+      if (!console) return std::move(console.error().context("create `/dev/console`"));
+    }
   }
   return {};
 }

@@ -35,7 +35,8 @@ struct RootfsConfig {
 // private when it is shared (nothing under the rootfs propagates to the host
 // except through binds of shared host mounts), the rootfs bound onto
 // itself, every spec mount in order, then (unless /dev is a bind mount) the
-// default devices, linux.devices, the /dev symlinks and /dev/ptmx -> pts/ptmx.
+// default devices, linux.devices, the /dev symlinks and /dev/ptmx -> pts/ptmx
+// (and an empty /dev/console file when process.terminal).
 Status prepare_rootfs(const RootfsConfig& c);
 
 // Step B: pivot_root (or MS_MOVE + chroot with no_pivot), chdir "/",
@@ -46,9 +47,10 @@ Status prepare_rootfs(const RootfsConfig& c);
 Status finalize_rootfs(const RootfsConfig& c);
 
 // Bind-mounts the terminal `slave_fd` (opened from the container's /dev/ptmx)
-// on <root>/dev/console, creating the file; `root` is the rootfs path between
-// prepare_rootfs and finalize_rootfs (what runc does: before root.readonly), or
-// "/" after finalize_rootfs.
+// on <root>/dev/console; `root` is the rootfs path between prepare_rootfs and
+// finalize_rootfs (when runc does it), or "/" after finalize_rootfs: with
+// process.terminal, prepare_rootfs already created the /dev/console file, so
+// this works even once /dev or / are read-only.
 Status mount_console(const std::string& root, int slave_fd);
 
 // std::vector<std::string> known_mount_options();  (mountopts.hpp)

@@ -510,3 +510,30 @@ TEST_CASE("finalize works in a container without /proc", "[rootfs][root]") {
   REQUIRE(o.failed.empty());
   REQUIRE(o.passed == 8);
 }
+
+TEST_CASE("mount_console after finalize with /dev and / read-only", "[rootfs][root]") {
+  if (geteuid() != 0) return;
+  Bundle b;
+  b.spec.process->terminal = true;
+  REQUIRE(b.spec.mounts[1].destination == "/dev");
+  b.spec.mounts[1].options.push_back("ro");
+  RootfsConfig cfg = b.config();
+  cfg.cgroupns = false;
+  Outcome o = run_isolated(kNs, [&](Checker& c) {
+    auto r = prepare_rootfs(cfg);
+    if (r) r = finalize_rootfs(cfg);
+    c.check(r.ok(), "setup", r.ok() ? "" : r.error().what());
+    c.check(is_ro("/dev") && is_ro("/"), "/dev and / read-only");
+    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    c.check(master >= 0 && unlockpt(master) == 0, "open /dev/ptmx");
+    int slave = master < 0 ? -1 : ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    auto m = mount_console("/", slave);
+    c.check(m.ok(), "mount_console", m.ok() ? "" : m.error().what());
+    struct stat st;
+    c.check(stat("/dev/console", &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 136,
+            "/dev/console is the pty");
+  });
+  for (const std::string& l : o.lines) UNSCOPED_INFO(l);
+  REQUIRE(o.failed.empty());
+  REQUIRE(o.passed == 5);
+}
