@@ -148,7 +148,8 @@ void add_mount(nlohmann::json& j, const std::string& dest, const std::string& ty
 
 }  // namespace
 
-TEST_CASE("runc's mount table and /dev: the fixture config plus extras", "[rootfs][root][runc]") {
+TEST_CASE("same mount table and /dev as runc: the fixture config plus extras",
+          "[rootfs][root][runc]") {
   if (geteuid() != 0 || std::system("command -v runc >/dev/null 2>&1") != 0) return;
   auto diffs = diff_with_runc([](nlohmann::json& j, Bundle& b) {
     b.file(b.hostdir + "/ro/hello", "hi\n");
@@ -162,7 +163,8 @@ TEST_CASE("runc's mount table and /dev: the fixture config plus extras", "[rootf
   REQUIRE(diffs.empty());
 }
 
-TEST_CASE("runc's mount table and /dev: no cgroup namespace, --no-pivot", "[rootfs][root][runc]") {
+TEST_CASE("same mount table and /dev as runc: no cgroup namespace and no-pivot",
+          "[rootfs][root][runc]") {
   if (geteuid() != 0 || std::system("command -v runc >/dev/null 2>&1") != 0) return;
   auto drop_cgroupns = [](nlohmann::json& j, Bundle&) {
     auto& ns = j["linux"]["namespaces"];
@@ -173,7 +175,8 @@ TEST_CASE("runc's mount table and /dev: no cgroup namespace, --no-pivot", "[root
   REQUIRE(diff_with_runc(drop_cgroupns, /*no_pivot=*/true).empty());
 }
 
-TEST_CASE("runc's mount table and /dev: options, devices, tmpcopyup", "[rootfs][root][runc]") {
+TEST_CASE("same mount table and /dev as runc: options and devices and tmpcopyup",
+          "[rootfs][root][runc]") {
   if (geteuid() != 0 || std::system("command -v runc >/dev/null 2>&1") != 0) return;
   auto diffs = diff_with_runc([](nlohmann::json& j, Bundle& b) {
     b.file(b.hostdir + "/data/x", "x\n");
@@ -201,7 +204,7 @@ TEST_CASE("runc's mount table and /dev: options, devices, tmpcopyup", "[rootfs][
   REQUIRE(diffs.empty());
 }
 
-TEST_CASE("runc's mount table and /dev: a user namespace", "[rootfs][root][runc]") {
+TEST_CASE("same mount table and /dev as runc: a user namespace", "[rootfs][root][runc]") {
   if (geteuid() != 0 || std::system("command -v runc >/dev/null 2>&1") != 0) return;
   auto diffs = diff_with_runc([](nlohmann::json& j, Bundle& b) {
     b.file(b.hostdir + "/ro/hello", "hi\n");

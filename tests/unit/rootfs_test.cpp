@@ -231,7 +231,7 @@ TEST_CASE("prepare_rootfs + finalize_rootfs build a working root", "[rootfs][roo
   REQUIRE(read_file("/proc/self/mountinfo").value().find(b.dir) == std::string::npos);
 }
 
-TEST_CASE("--no-pivot: MS_MOVE + chroot gives the same root", "[rootfs][root]") {
+TEST_CASE("no_pivot: MS_MOVE + chroot gives the same root", "[rootfs][root]") {
   if (geteuid() != 0) return;
   Bundle b;
   add_everything(b);
@@ -331,7 +331,7 @@ TEST_CASE("proc and sysfs refuse symlinked destinations", "[rootfs][root]") {
   REQUIRE(e.rfind("mount `sysfs` to `/sys`: destination is a symlink", 0) == 0);
 }
 
-TEST_CASE("bind mounts into /proc are refused, even through symlinks", "[rootfs][root]") {
+TEST_CASE("bind mounts into /proc are refused even through symlinks", "[rootfs][root]") {
   if (geteuid() != 0) return;
   std::string e = prepare_error([](Bundle& b) {
     b.file(b.dir + "/attr", "x");
@@ -430,7 +430,8 @@ bool propagates_to_host(const std::string& root_propagation,
 
 }  // namespace
 
-TEST_CASE("rootfsPropagation: rslave by default, rshared binds propagate back", "[rootfs][root]") {
+TEST_CASE("rootfsPropagation: rslave by default and rshared binds propagate back",
+          "[rootfs][root]") {
   if (geteuid() != 0) return;
   REQUIRE_FALSE(propagates_to_host("", {"rbind"}));
   REQUIRE_FALSE(propagates_to_host("", {"rbind", "rshared"}));
@@ -441,7 +442,7 @@ TEST_CASE("rootfsPropagation: rslave by default, rshared binds propagate back", 
   REQUIRE_FALSE(propagates_to_host("runbindable", {"rbind", "rshared"}));
 }
 
-TEST_CASE("user namespace without its own network namespace binds the host's /sys",
+TEST_CASE("user namespace without its own network namespace binds the host /sys",
           "[rootfs][root]") {
   if (geteuid() != 0) return;
   Bundle b;
