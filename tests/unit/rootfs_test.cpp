@@ -44,6 +44,11 @@ void add_everything(Bundle& b) {
   b.mount("/etc/hostfile", "bind", "hostfile", {"bind", "ro"});
   b.mount("/mnt/rro", "bind", b.hostdir + "/rro", {"rbind", "rro"});
   b.mount("/etc/copied", "tmpfs", "tmpfs", {"tmpcopyup", "mode=755"});
+  // A file bind whose destination is a symlink to a host file.
+  b.file(b.hostdir + "/victim", "host file\n");
+  REQUIRE(symlink(("/../../../" + b.hostdir + "/victim").c_str(),
+                  (b.rootfs + "/etc/hosts").c_str()) == 0);
+  b.mount("/etc/hosts", "bind", "hostfile", {"bind", "ro"});
   b.mount("/escape-abs", "tmpfs", "tmpfs", {"size=64k"});
   b.mount("/escape-rel/sub", "tmpfs", "tmpfs", {"size=64k"});
   b.mount("/mnt/private", "tmpfs", "tmpfs", {"rprivate"});
@@ -93,6 +98,10 @@ void setup_and_check(Checker& c, const Bundle& b, const RootfsConfig& cfg) {
           "absolute /../.. symlink destination mounted inside the rootfs");
   c.check(fs_type(b.rootfs + b.hostdir + "/escape-rel/sub") == TMPFS_MAGIC,
           "relative ../.. symlink destination mounted inside the rootfs");
+  auto mi = read_file("/proc/self/mountinfo");
+  c.check(mi && mi->find(" " + b.hostdir + "/victim ") == std::string::npos &&
+              mi->find(" " + b.rootfs + b.hostdir + "/victim ") != std::string::npos,
+          "file bind through a symlinked destination lands inside the rootfs");
 
   // The console the way runc does it: a pty of the container's devpts, before finalize.
   int master = open((b.rootfs + "/dev/ptmx").c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -196,6 +205,7 @@ void setup_and_check(Checker& c, const Bundle& b, const RootfsConfig& cfg) {
   c.check(statvfs("/mnt/hostro", &sv) == 0 && (sv.f_flag & ST_NOSUID), "ro bind is nosuid");
   c.check(read_or("/mnt/rel/rel") == "relative source\n", "relative bind source from bundle");
   c.check(read_or("/etc/hostfile") == "a single file\n", "file bind onto a created file");
+  c.check(read_or("/etc/hosts") == "a single file\n", "file bind through the /etc/hosts symlink");
   c.check(write_fails_with("/mnt/rro/sub/new", EROFS), "rro makes submounts read-only");
   c.check(read_or("/etc/copied/seed") == "seed\n" && fs_type("/etc/copied") == TMPFS_MAGIC,
           "tmpcopyup copied the old contents into the tmpfs");
