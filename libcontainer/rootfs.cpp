@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -113,7 +114,17 @@ Status write_sysctls(const std::map<std::string, std::string>& sysctl) {
     std::string where = "linux.sysctl[\"" + key + "\"]";
     if (rel.empty() || rel.find("..") != std::string::npos || rel[0] == '/')
       return invalid_spec(where + ": invalid key");
-    CR_TRY_CTX(write_file("/proc/sys/" + rel, value), where);
+    // Written only into a real procfs file (no symlink, no bind of something else
+    // over /proc: the CVE-2025-52881 redirection).
+    std::string path = "/proc/sys/" + rel;
+    int fd = open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return sys_error(where + ": open `" + path + "`");
+    UniqueFd guard(fd);
+    struct statfs sf;
+    if (fstatfs(fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC)
+      return make_error(ErrorKind::Permission, where + ": `" + path + "` is not on procfs");
+    ssize_t n = CR_RETRY(write(fd, value.data(), value.size()));
+    if (n < 0) return sys_error(where + ": write `" + value + "` to `" + path + "`");
   }
   return {};
 }
@@ -286,6 +297,16 @@ Status mount_console(const std::string& root, int slave_fd) {
   UniqueFd rootfd(rfd);
   auto target = resolve_in_root(rfd, "/dev/console", Create::File);
   if (!target) return std::move(target.error().context("mount console"));
+  // Only over a plain file or a device node, never a procfs/sysfs file reached
+  // through a planted /dev/console symlink (the CVE-2025-52565 class).
+  struct stat st;
+  struct statfs sf;
+  if (fstat(target->get(), &st) < 0 || fstatfs(target->get(), &sf) < 0)
+    return sys_error("stat `/dev/console`");
+  if ((!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) || sf.f_type == PROC_SUPER_MAGIC ||
+      sf.f_type == SYSFS_MAGIC)
+    return make_error(ErrorKind::Permission,
+                      "mount console: `/dev/console` is not a plain file or device node");
   if (mount_fd(proc_fd_path(slave_fd).c_str(), target->get(), "", MS_BIND, nullptr) < 0)
     return sys_error("bind mount the console on `/dev/console`");
   return {};

@@ -548,3 +548,28 @@ TEST_CASE("mount_console after finalize with /dev and / read-only", "[rootfs][ro
   REQUIRE(o.failed.empty());
   REQUIRE(o.passed == 5);
 }
+
+TEST_CASE("mount_console refuses a /dev/console symlink into procfs", "[rootfs][root]") {
+  if (geteuid() != 0) return;
+  Bundle b;
+  RootfsConfig cfg = b.config();
+  cfg.cgroupns = false;
+  Outcome o = run_isolated(kNs, [&](Checker& c) {
+    auto r = prepare_rootfs(cfg);
+    c.check(r.ok(), "prepare", r.ok() ? "" : r.error().what());
+    // Planted by someone sharing the rootfs, between prepare and the console.
+    c.check(symlink("/proc/sys/kernel/core_pattern", (b.rootfs + "/dev/console").c_str()) == 0,
+            "plant the symlink");
+    int master = open((b.rootfs + "/dev/ptmx").c_str(), O_RDWR | O_NOCTTY | O_CLOEXEC);
+    int slave = master < 0 || unlockpt(master) < 0
+                    ? -1
+                    : ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    auto m = mount_console(b.rootfs, slave);
+    c.check(!m.ok() && m.error().what() ==
+                           "mount console: `/dev/console` is not a plain file or device node",
+            "refused", m.ok() ? "mounted" : m.error().what());
+  });
+  for (const std::string& l : o.lines) UNSCOPED_INFO(l);
+  REQUIRE(o.failed.empty());
+  REQUIRE(o.passed == 3);
+}
