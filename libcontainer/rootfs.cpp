@@ -285,8 +285,11 @@ Status finalize_rootfs(const RootfsConfig& c) {
                  "linux.maskedPaths[" + std::to_string(i) + "]");
   }
   if (s.root.readonly) CR_TRY(set_root_readonly());
-  // Last, so that "runbindable" does not stop the masked/readonly binds above.
-  if (prop != 0 && mount("", "/", "", prop, nullptr) < 0)
+  // runc 1.1 applies linux.rootfsPropagation before pivot_root only (compared by
+  // the "[runc]" tests: the container's own mounts stay private, binds keep their
+  // own propagation options). (r)unbindable, which would have made the rootfs
+  // bind impossible then, is applied here, last, after the masked/readonly binds.
+  if ((prop & MS_UNBINDABLE) && mount("", "/", "", prop, nullptr) < 0)
     return sys_error("set rootfs propagation `" + lin.rootfs_propagation + "` on `/`");
   return {};
 }

@@ -42,7 +42,8 @@ Status prepare_rootfs(const RootfsConfig& c);
 // Step B: pivot_root (or MS_MOVE + chroot with no_pivot), chdir "/",
 // /dev read-only when its mount asked, linux.sysctl, readonlyPaths (recursive
 // read-only binds), maskedPaths (/dev/null over files, read-only tmpfs over
-// directories), root.readonly, then linux.rootfsPropagation on the new "/".
+// directories), root.readonly, then "(r)unbindable" rootfsPropagation on the
+// new "/" (other values act before pivot_root only, as in runc).
 // Missing masked/readonly paths are ignored.
 Status finalize_rootfs(const RootfsConfig& c);
 

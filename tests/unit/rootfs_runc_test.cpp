@@ -34,7 +34,10 @@ std::map<std::string, std::string> mount_table(const std::string& text) {
     if (dash == 0 || dash + 1 >= f.size()) continue;
     std::vector<std::string> opts = split(f[5], ',');
     std::sort(opts.begin(), opts.end());
-    out[f[4]] = f[dash + 1] + " " + join(opts, ",");
+    std::vector<std::string> prop;  // "shared", "master", "unbindable" (no group numbers)
+    for (size_t i = 6; i < dash; ++i) prop.push_back(f[i].substr(0, f[i].find(':')));
+    std::sort(prop.begin(), prop.end());
+    out[f[4]] = f[dash + 1] + " " + join(opts, ",") + " [" + join(prop, " ") + "]";
   }
   return out;
 }
@@ -217,4 +220,17 @@ TEST_CASE("same mount table and /dev as runc: a user namespace", "[rootfs][root]
         {{{"type", "c"}, {"path", "/dev/fuse"}, {"major", 10}, {"minor", 229}}});
   });
   REQUIRE(diffs.empty());
+}
+
+TEST_CASE("same mount table and /dev as runc: rootfsPropagation values", "[rootfs][root][runc]") {
+  if (geteuid() != 0 || std::system("command -v runc >/dev/null 2>&1") != 0) return;
+  for (const char* prop : {"rprivate", "rslave", "rshared", "private", "shared", "slave"}) {
+    INFO(prop);
+    auto diffs = diff_with_runc([&](nlohmann::json& j, Bundle& b) {
+      b.file(b.hostdir + "/data/x", "x\n");
+      add_mount(j, "/mnt/shared", "bind", b.hostdir + "/data", {"rbind", "rshared"});
+      j["linux"]["rootfsPropagation"] = prop;
+    });
+    REQUIRE(diffs.empty());
+  }
 }
