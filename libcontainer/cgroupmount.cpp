@@ -18,6 +18,11 @@ namespace {
 
 constexpr const char* kHostCgroupRoot = "/sys/fs/cgroup";
 constexpr unsigned long kTmpfsFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+// runc 1.1 (compared on this host by the "[runc]" test): in v1/hybrid mode the
+// hybrid's cgroup2 (unified) is not mounted, and the tmpfs stays read-write even
+// when the cgroup mount says "ro" (the hierarchies themselves are read-only).
+constexpr bool kMountHybridUnified = false;
+constexpr bool kReadonlyTmpfs = false;
 constexpr unsigned long kPassFlags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME |
                                      MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME;
 
@@ -49,11 +54,11 @@ std::string host_path(const MountInfo& mi, const std::string& own) {
 // One hierarchy at `sub` inside the tmpfs (or at the destination for cgroup2 hosts).
 Status mount_hierarchy(int rootfd, const std::string& sub, const MountInfo& mi,
                        const std::string& select, const std::string& proc_cgroup,
-                       unsigned long flags, const MountContext& ctx, const std::string& what) {
+                       unsigned long flags, bool fresh, const std::string& what) {
   auto target = resolve_in_root(rootfd, sub, Create::Dir);
   if (!target) return std::move(target.error().context(what));
   bool v2 = mi.fstype == "cgroup2";
-  if (ctx.cgroupns) {
+  if (fresh) {
     const char* data = v2 || select.empty() ? nullptr : select.c_str();
     if (mount_on(v2 ? "cgroup2" : "cgroup", target->get(), v2 ? "cgroup2" : "cgroup", flags,
                  data) == 0)
@@ -124,7 +129,10 @@ Status mount_cgroup(int rootfd, const spec::Mount& m, const MountOptions& o,
   if (sf.f_type == CGROUP2_SUPER_MAGIC) {
     const MountInfo* mi = find_mount_of(mounts, kHostCgroupRoot);
     if (!mi) return make_error(ErrorKind::NotFound, what + ": no cgroup2 mount found");
-    CR_TRY(mount_hierarchy(rootfd, dest, *mi, "", proc_cgroup, flags, ctx, what));
+    // runc: a fresh cgroup2 even without a cgroup namespace (the host's tree, read-only
+    // by the mount's flags); the container's own cgroup bound if that is refused
+    // (a user namespace without a cgroup namespace).
+    CR_TRY(mount_hierarchy(rootfd, dest, *mi, "", proc_cgroup, flags, true, what));
     return {};
   }
 
@@ -136,13 +144,14 @@ Status mount_cgroup(int rootfd, const spec::Mount& m, const MountOptions& o,
   std::vector<std::string> controllers = kernel_controllers();
   std::string prefix = std::string(kHostCgroupRoot) + "/";
   for (const MountInfo& mi : mounts) {
-    if (mi.fstype != "cgroup" && mi.fstype != "cgroup2") continue;
+    if (mi.fstype != "cgroup" && (mi.fstype != "cgroup2" || !kMountHybridUnified)) continue;
     if (mi.mountpoint.rfind(prefix, 0) != 0) continue;
     std::string name = mi.mountpoint.substr(prefix.size());
     if (name.empty() || name.find('/') != std::string::npos) continue;
     std::string select =
         mi.fstype == "cgroup" ? cgroup_v1_select(mi.super_options, controllers) : "";
-    CR_TRY(mount_hierarchy(rootfd, dest + "/" + name, mi, select, proc_cgroup, flags, ctx, what));
+    CR_TRY(mount_hierarchy(rootfd, dest + "/" + name, mi, select, proc_cgroup, flags, ctx.cgroupns,
+                           what));
     if (name.find(',') != std::string::npos) {
       CR_ASSIGN(UniqueFd dir, resolve_in_root(rootfd, dest));
       for (const std::string& c : split(name, ','))
@@ -150,7 +159,7 @@ Status mount_cgroup(int rootfd, const spec::Mount& m, const MountOptions& o,
           return sys_error(what + ": symlink `" + c + "` -> `" + name + "`");
     }
   }
-  if (flags & MS_RDONLY) {
+  if (kReadonlyTmpfs && (flags & MS_RDONLY)) {
     auto fd = resolve_in_root(rootfd, dest);
     if (!fd) return std::move(fd.error().context(what));
     if (mount_on("", fd->get(), "", MS_REMOUNT | MS_RDONLY | kTmpfsFlags, "mode=755") < 0)

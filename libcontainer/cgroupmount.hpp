@@ -1,13 +1,14 @@
 // The OCI "cgroup" mount type.
 //
-// cgroup v2 host (/sys/fs/cgroup is cgroup2): a fresh cgroup2 mount (with a
-// cgroup namespace it shows the namespace's root); if that is refused without
-// a cgroup namespace, a bind of the container's own cgroup directory.
+// cgroup v2 host (/sys/fs/cgroup is cgroup2), as runc: a fresh cgroup2 mount
+// (with a cgroup namespace it shows the namespace's root, without it the host's
+// tree); if that is refused (EPERM/EBUSY: a user namespace without a cgroup
+// namespace), a bind of the container's own cgroup directory.
 //
 // cgroup v1 / hybrid host (what runc does for v1): a tmpfs (nosuid,nodev,
 // noexec, mode=755) at the destination and one directory per host hierarchy
-// found under /sys/fs/cgroup (cpu, memory, name=systemd at systemd, the
-// hybrid cgroup2 at unified, ...):
+// found under /sys/fs/cgroup (cpu, memory, name=systemd at systemd, ...; not
+// the hybrid's cgroup2 at unified, which runc does not mount either):
 //  - with its own cgroup namespace, each is a fresh mount of that hierarchy
 //    ("cgroup" with the controllers as data, or "cgroup2"): the kernel roots it
 //    at the namespace's cgroup;
@@ -15,8 +16,8 @@
 //    that hierarchy (read from /proc/self/cgroup), so the container sees its
 //    cgroup as the root as it would with a namespace.
 // Co-mounted controllers ("cpu,cpuacct") get runc's symlinks (cpu -> cpu,cpuacct).
-// The mount's flags (ro, nosuid, ...) apply to every hierarchy; with "ro" the
-// tmpfs is made read-only last.
+// The mount's flags (ro, nosuid, ...) apply to every hierarchy; the tmpfs keeps
+// nosuid,nodev,noexec and stays read-write like runc's.
 //
 // Call it with the process already in the container's cgroups, before pivot_root.
 #pragma once

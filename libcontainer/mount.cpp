@@ -9,6 +9,8 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <optional>
+
 #include "libcontainer/cgroupmount.hpp"
 #include "libcontainer/copytree.hpp"
 #include "libcontainer/safepath.hpp"
@@ -161,6 +163,36 @@ Status check_proc_mount(const std::string& resolved, const std::string& source) 
                     "`" + resolved + "` cannot be mounted because it is inside /proc");
 }
 
+Status bind_fd(int src, int dst, bool recursive, uint64_t attr_set, const std::string& what) {
+  unsigned rec = recursive ? AT_RECURSIVE : 0;
+  int tree = open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | rec);
+  if (tree < 0) return sys_error(what + ": open_tree");
+  UniqueFd guard(tree);
+  if (attr_set != 0) {
+    struct mount_attr attr = {};
+    attr.attr_set = attr_set;
+    if (mount_setattr(tree, "", AT_EMPTY_PATH | rec, &attr, sizeof attr) < 0)
+      return sys_error(what + ": mount_setattr");
+  }
+  if (move_mount(tree, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    return sys_error(what + ": move_mount");
+  return {};
+}
+
+Status tmpfs_fd(int dst, bool ro, const std::string& what) {
+  int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+  if (fs < 0) return sys_error(what + ": fsopen tmpfs");
+  UniqueFd fs_guard(fs);
+  if (fsconfig(fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0)
+    return sys_error(what + ": create tmpfs");
+  int mnt = fsmount(fs, FSMOUNT_CLOEXEC, ro ? MOUNT_ATTR_RDONLY : 0);
+  if (mnt < 0) return sys_error(what + ": fsmount");
+  UniqueFd mnt_guard(mnt);
+  if (move_mount(mnt, "", dst, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+    return sys_error(what + ": move_mount");
+  return {};
+}
+
 Status remount_bind(int fd, unsigned long flags, const std::string& what) {
   unsigned long base = MS_REMOUNT | MS_BIND | (flags & kAttrFlags);
   if (do_mount("", fd, "", base, nullptr) == 0) return {};
@@ -203,6 +235,15 @@ Status mount_entry(int rootfd, const spec::Mount& m, const MountContext& ctx) {
     return post_mount(rootfd, dest, o, what);
   }
 
+  bool tmpfs = m.type == "tmpfs";
+  // runc: a tmpfs over an existing directory takes that directory's mode.
+  std::optional<mode_t> old_mode;
+  if (tmpfs) {
+    if (auto old = resolve_in_root(rootfd, dest); old) {
+      struct stat st;
+      if (fstat(old->get(), &st) == 0 && S_ISDIR(st.st_mode)) old_mode = st.st_mode & 07777;
+    }
+  }
   UniqueFd target;
   if (m.type == "proc" || m.type == "sysfs") {
     CR_ASSIGN(target, plain_dir_target(rootfd, dest, what));
@@ -213,16 +254,15 @@ Status mount_entry(int rootfd, const spec::Mount& m, const MountContext& ctx) {
   }
   unsigned long flags = o.flags;
   // /dev is filled with device nodes after the mounts; runc mounts it rw and
-  // makes it read-only at the end (finalize_rootfs).
-  if (dest == "/dev") flags &= ~MS_RDONLY;
+  // makes it read-only at the end (finalize_rootfs). A tmpfs is made read-only
+  // after its chmod and copy-up.
+  bool ro_later = tmpfs && dest != "/dev" && (flags & MS_RDONLY);
+  if (dest == "/dev" || tmpfs) flags &= ~MS_RDONLY;
   UniqueFd covered;  // tmpcopyup: the directory the tmpfs is about to cover
-  bool ro_after_copy = false;
-  if (o.tmpcopyup && m.type == "tmpfs") {
+  if (o.tmpcopyup && tmpfs) {
     int fd = open(proc_fd_path(target.get()).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return sys_error(what + ": open for tmpcopyup");
     covered.reset(fd);
-    ro_after_copy = (flags & MS_RDONLY) != 0;
-    flags &= ~MS_RDONLY;
   }
   const char* data = o.data.empty() ? nullptr : o.data.c_str();
   if (do_mount(m.source.c_str(), target.get(), m.type.c_str(), flags, data) < 0) {
@@ -233,13 +273,22 @@ Status mount_entry(int rootfd, const spec::Mount& m, const MountContext& ctx) {
       return sys_error(what + ": bind /sys after sysfs was refused (" + errno_text(err) + ")");
     CR_ASSIGN(UniqueFd fd, reopen(rootfd, dest, what));
     CR_TRY(remount_bind(fd.get(), flags, what));
+    // The host's submounts of /sys came along: they get ro/nosuid/nodev/noexec too.
+    MountOptions sub;
+    if (flags & MS_RDONLY) sub.attr_set |= MOUNT_ATTR_RDONLY;
+    if (flags & MS_NOSUID) sub.attr_set |= MOUNT_ATTR_NOSUID;
+    if (flags & MS_NODEV) sub.attr_set |= MOUNT_ATTR_NODEV;
+    if (flags & MS_NOEXEC) sub.attr_set |= MOUNT_ATTR_NOEXEC;
+    CR_TRY(apply_rec_attrs(fd.get(), sub, what));
   }
-  if (covered) {
+  if (tmpfs && (covered || old_mode || ro_later)) {
     CR_ASSIGN(UniqueFd fd, reopen(rootfd, dest, what));
-    CR_TRY_CTX(copy_tree(covered.get(), fd.get()), what + ": tmpcopyup");
-    if (ro_after_copy &&
-        do_mount("", fd.get(), "", MS_REMOUNT | MS_RDONLY | (flags & kAttrFlags), data) < 0)
-      return sys_error(what + ": remount read-only after tmpcopyup");
+    if (covered) CR_TRY_CTX(copy_tree(covered.get(), fd.get()), what + ": tmpcopyup");
+    if (old_mode && chmod(proc_fd_path(fd.get()).c_str(), *old_mode) < 0)
+      return sys_error(what + ": chmod");
+    if (ro_later &&
+        do_mount("", fd.get(), "", MS_REMOUNT | MS_RDONLY | (flags & kAttrFlags), nullptr) < 0)
+      return sys_error(what + ": remount read-only");
   }
   return post_mount(rootfd, dest, o, what);
 }

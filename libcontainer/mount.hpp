@@ -49,6 +49,17 @@ Status apply_rec_attrs(int fd, const MountOptions& o, const std::string& what);
 // Applies each propagation change in order to the mount at `fd`.
 Status apply_propagation(int fd, const MountOptions& o, const std::string& what);
 
+// fd-only mounting (open_tree/fsmount + move_mount): needs no /proc, so it works
+// inside a container that has none. An error with err == ENOSYS means the kernel
+// (or a seccomp filter) lacks the API and the caller should use mount(2).
+//
+// Binds what `src` refers to (file or directory, O_PATH fds fine) onto `dst`,
+// recursively when `recursive`, with `attr_set` (MOUNT_ATTR_*) applied to the
+// new mounts before they become visible.
+Status bind_fd(int src, int dst, bool recursive, uint64_t attr_set, const std::string& what);
+// A fresh tmpfs on `dst` (read-only when `ro`; `data` as for mount(2)).
+Status tmpfs_fd(int dst, bool ro, const std::string& what);
+
 // Path of `fd` relative to `rootfs` ("/proc/self"), from /proc/self/fd; empty when
 // the fd is outside of it.
 std::string path_in_root(int fd, const std::string& rootfs);

@@ -1,12 +1,16 @@
 #include "libcontainer/rootfs.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+
+#include <cstdlib>
 
 #include "libcontainer/devices.hpp"
 #include "libcontainer/mount.hpp"
@@ -110,7 +114,17 @@ Status write_sysctls(const std::map<std::string, std::string>& sysctl) {
     std::string where = "linux.sysctl[\"" + key + "\"]";
     if (rel.empty() || rel.find("..") != std::string::npos || rel[0] == '/')
       return invalid_spec(where + ": invalid key");
-    CR_TRY_CTX(write_file("/proc/sys/" + rel, value), where);
+    // Written only into a real procfs file (no symlink, no bind of something else
+    // over /proc: the CVE-2025-52881 redirection).
+    std::string path = "/proc/sys/" + rel;
+    int fd = open(path.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return sys_error(where + ": open `" + path + "`");
+    UniqueFd guard(fd);
+    struct statfs sf;
+    if (fstatfs(fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC)
+      return make_error(ErrorKind::Permission, where + ": `" + path + "` is not on procfs");
+    ssize_t n = CR_RETRY(write(fd, value.data(), value.size()));
+    if (n < 0) return sys_error(where + ": write `" + value + "` to `" + path + "`");
   }
   return {};
 }
@@ -121,16 +135,13 @@ Status readonly_path(int rootfd, const std::string& path) {
     if (fd.error().err == ENOENT) return {};
     return std::move(fd.error());
   }
+  // Every mount below too (runc only makes the top one read-only).
+  auto r = bind_fd(fd->get(), fd->get(), true, MOUNT_ATTR_RDONLY, "make `" + path + "` read-only");
+  if (r || r.error().err != ENOSYS) return r;
   std::string p = proc_fd_path(fd->get());
   if (mount(p.c_str(), p.c_str(), "", MS_BIND | MS_REC, nullptr) < 0)
     return sys_error("bind `" + path + "`");
   CR_ASSIGN(UniqueFd top, resolve_in_root(rootfd, path));
-  // Every mount below too (runc only makes the top one read-only).
-  struct mount_attr attr = {};
-  attr.attr_set = MOUNT_ATTR_RDONLY;
-  if (mount_setattr(top.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) == 0)
-    return {};
-  if (errno != ENOSYS) return sys_error("make `" + path + "` read-only");
   struct statfs sf;
   unsigned long keep = fstatfs(top.get(), &sf) == 0 ? (sf.f_flags & kKeepFlags) : 0;
   if (mount_fd("", top.get(), "", MS_BIND | MS_REMOUNT | MS_RDONLY | keep, nullptr) < 0)
@@ -147,13 +158,18 @@ Status mask_path(int rootfd, int devnull, const std::string& path) {
   struct stat st;
   if (fstat(fd->get(), &st) < 0) return sys_error("stat `" + path + "`");
   if (S_ISDIR(st.st_mode)) {
-    if (mount_fd("tmpfs", fd->get(), "tmpfs", MS_RDONLY, nullptr) < 0)
-      return sys_error("mask `" + path + "` with a read-only tmpfs");
+    std::string what = "mask `" + path + "` with a read-only tmpfs";
+    auto r = tmpfs_fd(fd->get(), true, what);
+    if (r || r.error().err != ENOSYS) return r;
+    if (mount_fd("tmpfs", fd->get(), "tmpfs", MS_RDONLY, nullptr) < 0) return sys_error(what);
     return {};
   }
-  if (devnull < 0) return sys_error("mask `" + path + "`: no /dev/null", ENOENT);
+  std::string what = "mask `" + path + "` with /dev/null";
+  if (devnull < 0) return sys_error(what, ENOENT);
+  auto r = bind_fd(devnull, fd->get(), false, 0, what);
+  if (r || r.error().err != ENOSYS) return r;
   if (mount_fd(proc_fd_path(devnull).c_str(), fd->get(), "", MS_BIND, nullptr) < 0)
-    return sys_error("mask `" + path + "` with /dev/null");
+    return sys_error(what);
   return {};
 }
 
@@ -178,24 +194,38 @@ Status set_root_readonly() {
   return {};
 }
 
+Result<std::string> canonical_rootfs(const std::string& path) {
+  char buf[PATH_MAX];
+  if (path.empty() || path[0] != '/')
+    return make_error(ErrorKind::Internal, "rootfs `" + path + "` is not an absolute path");
+  if (!realpath(path.c_str(), buf)) return sys_error("resolve rootfs `" + path + "`");
+  return std::string(buf);
+}
+
 }  // namespace
 
 Status prepare_rootfs(const RootfsConfig& c) {
   if (!c.spec) return make_error(ErrorKind::Internal, "prepare rootfs: no spec");
   const spec::Spec& s = *c.spec;
+  CR_ASSIGN(const std::string rootfs, canonical_rootfs(c.rootfs));
   CR_ASSIGN(unsigned long prop, root_propagation(s));
-  // Never shared before pivot_root: a mount made below would reach the host.
-  unsigned long pre = (prop & MS_PRIVATE) ? (MS_PRIVATE | MS_REC) : (MS_SLAVE | MS_REC);
+  // runc: rslave unless linux.rootfsPropagation says otherwise ("rshared" keeps the
+  // host's peer groups, so binds with "rshared" propagate both ways, which is what
+  // Kubernetes' Bidirectional propagation needs). The rootfs itself never propagates:
+  // its parent mount is made private below. (r)unbindable would make the rootfs
+  // bind impossible: rslave now, the flag on the new "/" in finalize_rootfs.
+  unsigned long pre = MS_SLAVE | MS_REC;
+  if (prop != 0 && !(prop & MS_UNBINDABLE)) pre = prop;
   if (mount("", "/", "", pre, nullptr) < 0) return sys_error("set propagation of `/`");
-  CR_TRY(make_parent_private(c.rootfs));
-  if (mount(c.rootfs.c_str(), c.rootfs.c_str(), "bind", MS_BIND | MS_REC, nullptr) < 0)
-    return sys_error("bind mount rootfs `" + c.rootfs + "` onto itself");
-  int rfd = open(c.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (rfd < 0) return sys_error("open rootfs `" + c.rootfs + "`");
+  CR_TRY(make_parent_private(rootfs));
+  if (mount(rootfs.c_str(), rootfs.c_str(), "bind", MS_BIND | MS_REC, nullptr) < 0)
+    return sys_error("bind mount rootfs `" + rootfs + "` onto itself");
+  int rfd = open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rfd < 0) return sys_error("open rootfs `" + rootfs + "`");
   UniqueFd rootfd(rfd);
 
   MountContext ctx;
-  ctx.rootfs = c.rootfs;
+  ctx.rootfs = rootfs;
   ctx.bundle = c.bundle;
   ctx.in_userns = c.in_userns;
   ctx.source_fds = &c.source_fds;
@@ -205,6 +235,12 @@ Status prepare_rootfs(const RootfsConfig& c) {
   if (!dev_is_bind(s)) {
     CR_TRY(create_devices(rootfd.get(), s.linux_or_empty().devices, c.in_userns));
     CR_TRY_CTX(setup_dev_symlinks(rootfd.get()), "set up /dev");
+    // The pty is bound on /dev/console later (mount_console), possibly after /dev
+    // or / became read-only: the file it needs exists from now on.
+    if (s.process && s.process->terminal) {
+      auto console = resolve_in_root(rootfd.get(), "/dev/console", Create::File);
+      if (!console) return std::move(console.error().context("create `/dev/console`"));
+    }
   }
   return {};
 }
@@ -214,12 +250,11 @@ Status finalize_rootfs(const RootfsConfig& c) {
   const spec::Spec& s = *c.spec;
   const spec::Linux& lin = s.linux_or_empty();
   CR_ASSIGN(unsigned long prop, root_propagation(s));
+  CR_ASSIGN(const std::string rootfs, canonical_rootfs(c.rootfs));
   if (c.no_pivot)
-    CR_TRY(move_root(c.rootfs));
+    CR_TRY(move_root(rootfs));
   else
-    CR_TRY(pivot_to(c.rootfs));
-  if (prop != 0 && mount("", "/", "", prop, nullptr) < 0)
-    return sys_error("set rootfs propagation `" + lin.rootfs_propagation + "` on `/`");
+    CR_TRY(pivot_to(rootfs));
 
   int rfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (rfd < 0) return sys_error("open `/`");
@@ -231,6 +266,10 @@ Status finalize_rootfs(const RootfsConfig& c) {
     MountOptions o = parse_mount_options(m.options);
     if (!(o.flags & MS_RDONLY)) continue;
     CR_ASSIGN(UniqueFd dev, resolve_in_root(rootfd.get(), "/dev"));
+    struct mount_attr attr = {};
+    attr.attr_set = MOUNT_ATTR_RDONLY;
+    if (mount_setattr(dev.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) == 0) continue;
+    if (errno != ENOSYS) return sys_error("remount `/dev` read-only");
     if (mount_fd("", dev.get(), "", o.flags | MS_REMOUNT | MS_RDONLY, nullptr) < 0)
       return sys_error("remount `/dev` read-only");
   }
@@ -247,6 +286,12 @@ Status finalize_rootfs(const RootfsConfig& c) {
                  "linux.maskedPaths[" + std::to_string(i) + "]");
   }
   if (s.root.readonly) CR_TRY(set_root_readonly());
+  // runc 1.1 applies linux.rootfsPropagation before pivot_root only (compared by
+  // the "[runc]" tests: the container's own mounts stay private, binds keep their
+  // own propagation options). (r)unbindable, which would have made the rootfs
+  // bind impossible then, is applied here, last, after the masked/readonly binds.
+  if ((prop & MS_UNBINDABLE) && mount("", "/", "", prop, nullptr) < 0)
+    return sys_error("set rootfs propagation `" + lin.rootfs_propagation + "` on `/`");
   return {};
 }
 
@@ -256,6 +301,16 @@ Status mount_console(const std::string& root, int slave_fd) {
   UniqueFd rootfd(rfd);
   auto target = resolve_in_root(rfd, "/dev/console", Create::File);
   if (!target) return std::move(target.error().context("mount console"));
+  // Only over a plain file or a device node, never a procfs/sysfs file reached
+  // through a planted /dev/console symlink (the CVE-2025-52565 class).
+  struct stat st;
+  struct statfs sf;
+  if (fstat(target->get(), &st) < 0 || fstatfs(target->get(), &sf) < 0)
+    return sys_error("stat `/dev/console`");
+  if ((!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) || sf.f_type == PROC_SUPER_MAGIC ||
+      sf.f_type == SYSFS_MAGIC)
+    return make_error(ErrorKind::Permission,
+                      "mount console: `/dev/console` is not a plain file or device node");
   if (mount_fd(proc_fd_path(slave_fd).c_str(), target->get(), "", MS_BIND, nullptr) < 0)
     return sys_error("bind mount the console on `/dev/console`");
   return {};

@@ -33,24 +33,28 @@ struct RootfsConfig {
   std::map<std::string, int> source_fds;
 };
 
-// Step A: "/" made rslave (rprivate/private when linux.rootfsPropagation asks
-// for it; never shared before pivot_root, so nothing propagates to the host),
-// the rootfs's parent mount private when it is shared, the rootfs bound onto
+// Step A: "/" made rslave, or what linux.rootfsPropagation asks for (runc;
+// (r)unbindable is applied after pivot_root only), the rootfs's parent mount
+// private when it is shared (nothing under the rootfs propagates to the host
+// except through binds of shared host mounts), the rootfs bound onto
 // itself, every spec mount in order, then (unless /dev is a bind mount) the
-// default devices, linux.devices, the /dev symlinks and /dev/ptmx -> pts/ptmx.
+// default devices, linux.devices, the /dev symlinks and /dev/ptmx -> pts/ptmx
+// (and an empty /dev/console file when process.terminal).
 Status prepare_rootfs(const RootfsConfig& c);
 
 // Step B: pivot_root (or MS_MOVE + chroot with no_pivot), chdir "/",
-// linux.rootfsPropagation on the new "/", /dev read-only when its mount asked,
-// linux.sysctl, readonlyPaths (recursive read-only binds), maskedPaths
-// (/dev/null over files, read-only tmpfs over directories), root.readonly.
+// /dev read-only when its mount asked, linux.sysctl, readonlyPaths (recursive
+// read-only binds), maskedPaths (/dev/null over files, read-only tmpfs over
+// directories), root.readonly, then "(r)unbindable" rootfsPropagation on the
+// new "/" (other values act before pivot_root only, as in runc).
 // Missing masked/readonly paths are ignored.
 Status finalize_rootfs(const RootfsConfig& c);
 
 // Bind-mounts the terminal `slave_fd` (opened from the container's /dev/ptmx)
-// on <root>/dev/console, creating the file; `root` is the rootfs path between
-// prepare_rootfs and finalize_rootfs (what runc does: before root.readonly), or
-// "/" after finalize_rootfs.
+// on <root>/dev/console; `root` is the rootfs path between prepare_rootfs and
+// finalize_rootfs (when runc does it), or "/" after finalize_rootfs: with
+// process.terminal, prepare_rootfs already created the /dev/console file, so
+// this works even once /dev or / are read-only.
 Status mount_console(const std::string& root, int slave_fd);
 
 // std::vector<std::string> known_mount_options();  (mountopts.hpp)

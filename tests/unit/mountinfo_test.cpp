@@ -16,7 +16,7 @@ static const char* kInfo =
     "50 27 0:40 /sub /mnt/with\\040space rw - tmpfs none rw\n"
     "garbage line\n";
 
-TEST_CASE("mountinfo lines parse, escapes included", "[mountinfo]") {
+TEST_CASE("mountinfo lines parse with escapes", "[mountinfo]") {
   auto v = parse_mountinfo(kInfo);
   REQUIRE(v.size() == 7);
   REQUIRE(v[0].id == 22);

@@ -60,7 +60,7 @@ TEST_CASE("propagation options are kept in order", "[mountopts]") {
   REQUIRE_FALSE(propagation_flag("").has_value());
 }
 
-TEST_CASE("unknown options become the filesystem's data string", "[mountopts]") {
+TEST_CASE("unknown options become the filesystem data string", "[mountopts]") {
   auto o = parse_mount_options(
       {"nosuid", "newinstance", "ptmxmode=0666", "mode=0620", "noexec", "gid=5"});
   REQUIRE(o.flags == (MS_NOSUID | MS_NOEXEC));
@@ -99,7 +99,7 @@ TEST_CASE("recursive options become mount_setattr attributes", "[mountopts]") {
   REQUIRE_FALSE(parse_mount_options({"ro"}).has_rec_attrs());
 }
 
-TEST_CASE("tmpcopyup is an extension, not data", "[mountopts]") {
+TEST_CASE("tmpcopyup is an extension and not data", "[mountopts]") {
   auto o = parse_mount_options({"tmpcopyup", "mode=755"});
   REQUIRE(o.tmpcopyup);
   REQUIRE(o.data == "mode=755");

@@ -86,7 +86,7 @@ TEST_CASE("plain paths resolve inside the root", "[safepath]") {
   });
 }
 
-TEST_CASE("absolute symlinks restart at the root, not the host /", "[safepath]") {
+TEST_CASE("absolute symlinks restart at the root and not at the host /", "[safepath]") {
   Tree t;
   t.link(t.outside, "abs");           // /abs -> <host path of outside>
   t.link("/etc", "etclink");          // /etclink -> /etc
