@@ -20,10 +20,6 @@
 #include "libcontainer/terminal.hpp"
 #include "libcontainer/utils.hpp"
 
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-
 namespace crunner {
 
 namespace {
@@ -41,18 +37,6 @@ bool same_ns(pid_t pid, const char* name) {
   return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
 }
 
-[[noreturn]] void child_fail(int sock, const Error& e) {
-  (void)sync_send(sock, SyncType::Error, e.err, static_cast<int64_t>(e.kind) + 1, e.message);
-  _exit(1);
-}
-
-std::vector<char*> cstrs(const std::vector<std::string>& v) {
-  std::vector<char*> out;
-  for (auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
-  out.push_back(nullptr);
-  return out;
-}
-
 struct ChildPlan {
   const spec::Process* proc;
   int sock;
@@ -65,15 +49,7 @@ struct ChildPlan {
 
 [[noreturn]] void exec_child(const ChildPlan& p) {
   const spec::Process& proc = *p.proc;
-  for (int fd : p.close_fds) ::close(fd);
-  prctl(PR_SET_DUMPABLE, 0);
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTTOU, SIGTTIN, SIGTSTP, SIGCHLD})
-    signal(sig, SIG_DFL);
-  syscall(SYS_close_range, 3 + p.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
+  child_preamble(p.close_fds, p.preserve_fds);
   auto go = sync_expect(p.sock, SyncType::MapsDone);
   if (!go) _exit(1);
   for (auto& [fd, type] : p.joins)
@@ -95,8 +71,8 @@ struct ChildPlan {
   auto exe = finish_process(proc, p.caps, p.seccomp, p.sock, env);
   if (!exe) child_fail(p.sock, exe.error());
   prctl(PR_SET_PDEATHSIG, 0);
-  auto argv = cstrs(proc.args);
-  auto envp = cstrs(env);
+  auto argv = cstr_array(proc.args);
+  auto envp = cstr_array(env);
   execve(exe->c_str(), argv.data(), envp.data());
   child_fail(p.sock, sys_error("exec \"" + *exe + "\""));
 }

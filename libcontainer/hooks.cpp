@@ -9,18 +9,12 @@
 #include <cstdio>
 #include <cstring>
 
+#include "libcontainer/process_setup.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace crunner {
 
 namespace {
-
-std::vector<char*> cstrs(const std::vector<std::string>& v) {
-  std::vector<char*> out;
-  for (auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
-  out.push_back(nullptr);
-  return out;
-}
 
 std::string describe_exit(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
@@ -38,8 +32,8 @@ Status run_hook(const spec::Hook& h, const std::string& state, const std::string
   if (pipe2(out, O_CLOEXEC) < 0) return sys_error(ctx + ": pipe");
   UniqueFd out_r(out[0]), out_w(out[1]);
   std::vector<std::string> args = h.args.empty() ? std::vector<std::string>{h.path} : h.args;
-  auto argv = cstrs(args);
-  auto envp = cstrs(h.env);
+  auto argv = cstr_array(args);
+  auto envp = cstr_array(h.env);
   int errpipe[2];
   if (pipe2(errpipe, O_CLOEXEC) < 0) return sys_error(ctx + ": pipe");
   UniqueFd err_r(errpipe[0]), err_w(errpipe[1]);

@@ -23,17 +23,12 @@
 #include "libcontainer/terminal.hpp"
 #include "libcontainer/utils.hpp"
 
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
-
 namespace crunner {
 
 namespace {
 
 [[noreturn]] void fail(int sock, const Error& e) {
-  (void)sync_send(sock, SyncType::Error, e.err, static_cast<int64_t>(e.kind) + 1, e.message);
-  _exit(1);
+  child_fail(sock, e);
 }
 
 #define INIT_TRY(expr, ctx)                                         \
@@ -54,30 +49,14 @@ Status loopback_up() {
   return {};
 }
 
-std::vector<char*> cstrs(const std::vector<std::string>& v) {
-  std::vector<char*> out;
-  for (auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
-  out.push_back(nullptr);
-  return out;
-}
-
 }  // namespace
 
 void container_init(InitPlan& p) {
   const spec::Spec& s = *p.spec;
   const spec::Process& proc = *s.process;
-  // 1. Die with the parent while being set up; nobody may open our
-  //    /proc/<pid>/exe (the crunner binary) from inside the container.
-  for (int fd : p.close_fds) ::close(fd);
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  prctl(PR_SET_DUMPABLE, 0);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTTOU, SIGTTIN, SIGTSTP, SIGCHLD})
-    signal(sig, SIG_DFL);
-  // 2. No host fd other than stdio and the preserved ones survives execve.
-  syscall(SYS_close_range, 3 + p.preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
+  // 1-2. Die with the parent while being set up; non-dumpable; no host fd
+  //      other than stdio and the preserved ones survives execve.
+  child_preamble(p.close_fds, p.preserve_fds);
 
   // 3. Wait for the parent: id maps written, cgroups joined.
   auto go = sync_expect(p.sock, SyncType::MapsDone);
@@ -184,8 +163,8 @@ void container_init(InitPlan& p) {
   };
   if (auto r = run_hooks(s.hooks.start_container, "startContainer", state); !r)
     fail_started(r.error(), 1);
-  auto argv = cstrs(proc.args);
-  auto envp = cstrs(p.env);
+  auto argv = cstr_array(proc.args);
+  auto envp = cstr_array(p.env);
   execve(exe->c_str(), argv.data(), envp.data());
   int e = errno;
   fail_started(sys_error("exec \"" + *exe + "\"", e), e == ENOENT ? 127 : 126);

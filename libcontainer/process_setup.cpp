@@ -1,10 +1,12 @@
 #include "libcontainer/process_setup.hpp"
 
 #include <grp.h>
+#include <signal.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "apparmor/apparmor.hpp"
@@ -139,6 +141,30 @@ static std::string home_of(uint32_t uid) {
     }
   }
   return "/";
+}
+
+void child_preamble(const std::vector<int>& close_fds, int preserve_fds) {
+  for (int fd : close_fds) ::close(fd);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  prctl(PR_SET_DUMPABLE, 0);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTTOU, SIGTTIN, SIGTSTP, SIGCHLD})
+    signal(sig, SIG_DFL);
+  syscall(SYS_close_range, 3 + preserve_fds, ~0U, 1U << 2 /* CLOSE_RANGE_CLOEXEC */);
+}
+
+void child_fail(int sock, const Error& e) {
+  (void)sync_send(sock, SyncType::Error, e.err, static_cast<int64_t>(e.kind) + 1, e.message);
+  _exit(1);
+}
+
+std::vector<char*> cstr_array(const std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
 }
 
 static Status load_filter(const seccomp::Program* filter, int sock) {

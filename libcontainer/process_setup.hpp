@@ -44,6 +44,17 @@ Result<std::string> finish_process(const spec::Process& proc, const CapSets& cap
                                    const seccomp::Program* filter, int sock,
                                    std::vector<std::string>& env);
 
+// The first steps of every child crunner clones (the init and exec'd
+// processes): close the parent-only fds, die with the parent while being set
+// up, become non-dumpable so nobody in the container can open our
+// /proc/<pid>/exe (the crunner binary: CVE-2019-5736), reset the signal mask
+// and dispositions, and mark every fd above the preserved ones close-on-exec.
+void child_preamble(const std::vector<int>& close_fds, int preserve_fds);
+// Reports `e` to the parent over the sync socket and _exits(1).
+[[noreturn]] void child_fail(int sock, const Error& e);
+// NULL-terminated char* array over `v` (for execve); `v` must outlive it.
+std::vector<char*> cstr_array(const std::vector<std::string>& v);
+
 // Resolves argv[0] the way execvp does with the process's PATH (or the
 // default one); the error reads `exec: "x": executable file not found in
 // $PATH` or names the path and errno (permission denied, ...).

@@ -286,10 +286,14 @@ Status finalize_rootfs(const RootfsConfig& c) {
                  "linux.maskedPaths[" + std::to_string(i) + "]");
   }
   if (s.root.readonly) CR_TRY(set_root_readonly());
-  // runc 1.1 applies linux.rootfsPropagation before pivot_root only (compared by
-  // the "[runc]" tests: the container's own mounts stay private, binds keep their
-  // own propagation options). (r)unbindable, which would have made the rootfs
-  // bind impossible then, is applied here, last, after the masked/readonly binds.
+  // linux.rootfsPropagation "shared" also makes the container's new "/" shared
+  // (a peer group of its own: the host is not in it), which runc 1.1 leaves
+  // private; only "/" itself, so binds keep their own propagation. "slave"
+  // cannot be given to a root that has no master (the kernel makes it private):
+  // like runc, it applies before pivot_root only. (r)unbindable comes last,
+  // after the masked/readonly binds.
+  if ((prop & MS_SHARED) && mount("", "/", "", MS_SHARED, nullptr) < 0)
+    return sys_error("set rootfs propagation `" + lin.rootfs_propagation + "` on `/`");
   if ((prop & MS_UNBINDABLE) && mount("", "/", "", prop, nullptr) < 0)
     return sys_error("set rootfs propagation `" + lin.rootfs_propagation + "` on `/`");
   return {};

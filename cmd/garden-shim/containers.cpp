@@ -75,9 +75,15 @@ bool has_event(const json& events, const std::string& e) {
   return false;
 }
 
+// A supervisor or stream thread may still be writing its last file into the
+// tree (exit status, output) while it is removed: retry until it is gone.
 void remove_tree(const std::string& path) {
-  std::error_code ec;
-  std::filesystem::remove_all(path, ec);
+  for (int i = 0; i < 50; ++i) {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+    if (!std::filesystem::exists(path, ec)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 }  // namespace

@@ -231,6 +231,13 @@ TEST_CASE("same mount table and /dev as runc: rootfsPropagation values", "[rootf
       add_mount(j, "/mnt/shared", "bind", b.hostdir + "/data", {"rbind", "rshared"});
       j["linux"]["rootfsPropagation"] = prop;
     });
+    // Deliberate difference: with "shared" we also make the container's "/"
+    // shared (config-linux.md); runc 1.1 leaves it private.
+    if (std::string(prop).find("shared") != std::string::npos)
+      diffs.erase(
+          std::remove_if(diffs.begin(), diffs.end(),
+                         [](const std::string& d) { return d.rfind("differs: / ", 0) == 0; }),
+          diffs.end());
     REQUIRE(diffs.empty());
   }
 }
