@@ -74,28 +74,6 @@ struct CreateGuard {
   }
 };
 
-pid_t do_clone(uint64_t flags, int* pidfd, int cgroup_fd) {
-  struct clone_args a = {};
-  a.flags = flags | CLONE_PIDFD;
-  if (cgroup_fd >= 0) {
-    a.flags |= CLONE_INTO_CGROUP;
-    a.cgroup = static_cast<uint64_t>(cgroup_fd);
-  }
-  a.pidfd = reinterpret_cast<uint64_t>(pidfd);
-  a.exit_signal = SIGCHLD;
-  long r = syscall(SYS_clone3, &a, sizeof(a));
-  if (r < 0 && cgroup_fd >= 0 && (errno == EINVAL || errno == EOPNOTSUPP)) {
-    a.flags &= ~static_cast<uint64_t>(CLONE_INTO_CGROUP);
-    a.cgroup = 0;
-    r = syscall(SYS_clone3, &a, sizeof(a));
-  }
-  if (r < 0 && errno == ENOSYS) {
-    *pidfd = -1;
-    r = syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
-  }
-  return static_cast<pid_t>(r);
-}
-
 Status write_id_map(pid_t pid, const char* file, const std::vector<spec::IdMapping>& m) {
   std::string text;
   for (auto& e : m)
@@ -326,7 +304,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
     }
   }
   int pidfd = -1;
-  pid_t pid = do_clone(flags, &pidfd, cg_fd.get());
+  pid_t pid = clone_child(flags, &pidfd, cg_fd.get());
   if (pid == 0) container_init(plan);
   int clone_err = errno;
   if (own_pid) setns(own_pid.get(), CLONE_NEWPID);
@@ -386,12 +364,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
     UniqueFd fd;
     auto m = sync_recv(psock, &fd);
     if (!m) return child_failed(std::move(m).error());
-    if (m->type == SyncType::Error) {
-      Error e{ErrorKind::Syscall, m->err, m->text};
-      if (m->arg) e.kind = static_cast<ErrorKind>(m->arg - 1);
-      if (m->err == ENOENT) e.kind = ErrorKind::NotFound;
-      return e;
-    }
+    if (m->type == SyncType::Error) return sync_error(*m);
     if (m->type == SyncType::UserNs) {  // two-stage: the first child unshared its userns
       CR_TRY(write_maps());
       CR_TRY(sync_send(psock, SyncType::MapsDone));

@@ -141,19 +141,7 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   plan.close_fds.push_back(parent_sock.get());
   if (pidns && setns(pidns.get(), CLONE_NEWPID) < 0)
     return sys_error("enter the container's pid namespace");
-  struct clone_args a = {};
-  a.exit_signal = SIGCHLD;
-  if (cg_fd) {
-    a.flags |= CLONE_INTO_CGROUP;
-    a.cgroup = static_cast<uint64_t>(cg_fd.get());
-  }
-  long r = syscall(SYS_clone3, &a, sizeof(a));
-  if (r < 0 && cg_fd) {
-    a.flags = 0;
-    a.cgroup = 0;
-    r = syscall(SYS_clone3, &a, sizeof(a));
-  }
-  if (r < 0 && errno == ENOSYS) r = fork();
+  pid_t r = clone_child(0, nullptr, cg_fd.get());
   if (r == 0) exec_child(plan);
   int clone_err = errno;
   if (own_pid) setns(own_pid.get(), CLONE_NEWPID);
@@ -181,12 +169,7 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
       if (m.error().message == "peer closed") break;  // execve closed the socket
       return std::move(m).error();
     }
-    if (m->type == SyncType::Error) {
-      Error e{ErrorKind::Syscall, m->err, m->text};
-      if (m->arg) e.kind = static_cast<ErrorKind>(m->arg - 1);
-      if (m->err == ENOENT) e.kind = ErrorKind::NotFound;
-      return e;
-    }
+    if (m->type == SyncType::Error) return sync_error(*m);
     if (m->type == SyncType::Seccomp && filter) {
       CR_TRY_CTX(
           seccomp::send_to_listener(*filter, fd.get(), pid, oci_state(s, ContainerStatus::Running)),

@@ -1,6 +1,7 @@
 #include "libcontainer/process_setup.hpp"
 
 #include <grp.h>
+#include <linux/sched.h>
 #include <signal.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
@@ -141,6 +142,28 @@ static std::string home_of(uint32_t uid) {
     }
   }
   return "/";
+}
+
+pid_t clone_child(uint64_t flags, int* pidfd, int cgroup_fd) {
+  struct clone_args a = {};
+  a.flags = flags | (pidfd ? CLONE_PIDFD : 0);
+  if (cgroup_fd >= 0) {
+    a.flags |= CLONE_INTO_CGROUP;
+    a.cgroup = static_cast<uint64_t>(cgroup_fd);
+  }
+  a.pidfd = reinterpret_cast<uint64_t>(pidfd);
+  a.exit_signal = SIGCHLD;
+  long r = syscall(SYS_clone3, &a, sizeof(a));
+  if (r < 0 && cgroup_fd >= 0 && (errno == EINVAL || errno == EOPNOTSUPP)) {
+    a.flags &= ~static_cast<uint64_t>(CLONE_INTO_CGROUP);
+    a.cgroup = 0;
+    r = syscall(SYS_clone3, &a, sizeof(a));
+  }
+  if (r < 0 && errno == ENOSYS) {
+    if (pidfd) *pidfd = -1;
+    r = syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+  }
+  return static_cast<pid_t>(r);
 }
 
 void child_preamble(const std::vector<int>& close_fds, int preserve_fds) {

@@ -44,6 +44,12 @@ Result<std::string> finish_process(const spec::Process& proc, const CapSets& cap
                                    const seccomp::Program* filter, int sock,
                                    std::vector<std::string>& env);
 
+// clone3() a child that continues here like fork() (returns 0 in it), with the
+// namespace `flags`, into the cgroup2 directory `cgroup_fd` when >= 0 (retried
+// without it where CLONE_INTO_CGROUP is refused) and a pidfd in *pidfd when
+// pidfd is non-null; falls back to clone() without clone3.
+pid_t clone_child(uint64_t flags, int* pidfd, int cgroup_fd);
+
 // The first steps of every child crunner clones (the init and exec'd
 // processes): close the parent-only fds, die with the parent while being set
 // up, become non-dumpable so nobody in the container can open our

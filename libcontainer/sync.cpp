@@ -35,14 +35,8 @@ const char* sync_type_name(SyncType t) {
   return "unknown";
 }
 
-Status sync_send(int sock, SyncType type, int err, int64_t arg, const std::string& text, int fd) {
-  SyncMsg m;
-  m.type = type;
-  m.err = err;
-  m.arg = arg;
-  size_t n = std::min(text.size(), sizeof(m.text) - 1);
-  memcpy(m.text, text.data(), n);
-  struct iovec iov = {&m, sizeof(m)};
+Status send_with_fd(int sock, const void* data, size_t len, int fd) {
+  struct iovec iov = {const_cast<void*>(data), len};
   struct msghdr h = {};
   h.msg_iov = &iov;
   h.msg_iovlen = 1;
@@ -56,8 +50,19 @@ Status sync_send(int sock, SyncType type, int err, int64_t arg, const std::strin
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &fd, sizeof(int));
   }
-  ssize_t r = CR_RETRY(sendmsg(sock, &h, MSG_NOSIGNAL));
-  if (r < 0) return sys_error(std::string("send ") + sync_type_name(type) + " message");
+  if (CR_RETRY(sendmsg(sock, &h, MSG_NOSIGNAL)) < 0) return sys_error("sendmsg");
+  return {};
+}
+
+Status sync_send(int sock, SyncType type, int err, int64_t arg, const std::string& text, int fd) {
+  SyncMsg m;
+  m.type = type;
+  m.err = err;
+  m.arg = arg;
+  size_t n = std::min(text.size(), sizeof(m.text) - 1);
+  memcpy(m.text, text.data(), n);
+  auto r = send_with_fd(sock, &m, sizeof(m), fd);
+  if (!r) return r.error().context(std::string("send ") + sync_type_name(type) + " message");
   return {};
 }
 
@@ -89,15 +94,16 @@ Result<SyncMsg> sync_recv(int sock, UniqueFd* fd) {
   return m;
 }
 
+Error sync_error(const SyncMsg& m) {
+  Error e{ErrorKind::Syscall, m.err, m.text};
+  if (m.arg) e.kind = static_cast<ErrorKind>(m.arg - 1);
+  if (m.err == ENOENT) e.kind = ErrorKind::NotFound;
+  return e;
+}
+
 Result<SyncMsg> sync_expect(int sock, SyncType want, UniqueFd* fd) {
   CR_ASSIGN(SyncMsg m, sync_recv(sock, fd));
-  if (m.type == SyncType::Error) {
-    Error e{ErrorKind::Syscall, m.err, m.text};
-    if (m.err == ENOENT) e.kind = ErrorKind::NotFound;
-    if (m.err == EPERM || m.err == EACCES) e.kind = ErrorKind::Permission;
-    if (m.arg) e.kind = static_cast<ErrorKind>(m.arg - 1);
-    return e;
-  }
+  if (m.type == SyncType::Error) return sync_error(m);
   if (m.type != want)
     return make_error(ErrorKind::Internal, std::string("expected ") + sync_type_name(want) +
                                                " message, got " + sync_type_name(m.type));

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "libcontainer/rootfs.hpp"
+#include "libcontainer/sync.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace crunner {
@@ -57,20 +58,9 @@ Result<UniqueFd> connect_unix(const std::string& path) {
 Status send_console_fd(const std::string& socket_path, int master) {
   CR_ASSIGN(UniqueFd s, connect_unix(socket_path));
   const char name[] = "/dev/ptmx";
-  struct iovec iov = {const_cast<char*>(name), sizeof(name) - 1};
-  struct msghdr h = {};
-  h.msg_iov = &iov;
-  h.msg_iovlen = 1;
-  alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
-  h.msg_control = cbuf;
-  h.msg_controllen = sizeof(cbuf);
-  struct cmsghdr* c = CMSG_FIRSTHDR(&h);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(c), &master, sizeof(int));
-  if (CR_RETRY(sendmsg(s.get(), &h, MSG_NOSIGNAL)) < 0)
-    return sys_error("send pty master to console socket `" + socket_path + "`");
+  auto r = send_with_fd(s.get(), name, sizeof(name) - 1, master);
+  if (!r)
+    return sys_error("send pty master to console socket `" + socket_path + "`", r.error().err);
   return {};
 }
 
