@@ -137,7 +137,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   bool new_userns = false, new_cgroupns = false, new_netns = false, new_timens = false;
   InitPlan plan;
   std::vector<UniqueFd> ns_fds;
-  UniqueFd join_pid, join_time;
+  UniqueFd join_pid;
   bool joins_other = false, joins_user = false;
   for (size_t i = 0; i < lx.namespaces.size(); i++) {
     const auto& ns = lx.namespaces[i];

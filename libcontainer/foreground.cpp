@@ -12,10 +12,16 @@
 
 namespace crunner {
 
-void block_forwarded_signals(sigset_t* old) {
+// Every signal but the synchronous ones, which must keep killing crunner.
+static sigset_t forwarded_set() {
   sigset_t s;
   sigfillset(&s);
   for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS}) sigdelset(&s, sig);
+  return s;
+}
+
+void block_forwarded_signals(sigset_t* old) {
+  sigset_t s = forwarded_set();
   sigprocmask(SIG_BLOCK, &s, old);
 }
 
@@ -42,9 +48,7 @@ static bool pump(int from, int to) {
 }
 
 int wait_foreground(pid_t pid, int tty_master) {
-  sigset_t s;
-  sigfillset(&s);
-  for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS}) sigdelset(&s, sig);
+  sigset_t s = forwarded_set();
   int sfd = signalfd(-1, &s, SFD_CLOEXEC);
   bool stdin_open = tty_master >= 0;
   bool master_open = tty_master >= 0;
