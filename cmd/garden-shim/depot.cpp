@@ -8,6 +8,7 @@
 #include <fstream>
 #include <random>
 
+#include "cmd/garden-shim/rootfs_layer.hpp"
 #include "cmd/garden-shim/server.hpp"
 #include "libcontainer/utils.hpp"
 
@@ -89,8 +90,10 @@ std::string Server::load() {
     if (!is_ready(meta)) {
       // A create the previous shim did not finish: undo it.
       runtime_.remove(name);
-      std::error_code ec;
-      std::filesystem::remove_all(cdir, ec);
+      if (unmount_under(cdir).empty()) {  // never delete through its rootfs mounts
+        std::error_code ec;
+        std::filesystem::remove_all(cdir, ec);
+      }
       continue;
     }
     auto c = std::make_shared<Container>();

@@ -45,10 +45,12 @@ Response error_response(const std::string& type, const std::string& message,
                         const std::string& handle, const std::string& process_id) {
   int status = 500;
   if (type == "ContainerNotFoundError" || type == "ProcessNotFoundError") status = 404;
+  // As garden's Error marshals: Handle only for ContainerNotFoundError, ProcessID only for
+  // ProcessNotFoundError, Binary always empty.
   nlohmann::json j = {{"Type", type},
                       {"Message", message},
-                      {"Handle", handle},
-                      {"ProcessID", process_id},
+                      {"Handle", type == "ContainerNotFoundError" ? handle : ""},
+                      {"ProcessID", type == "ProcessNotFoundError" ? process_id : ""},
                       {"Binary", ""}};
   return json_response(status, j);
 }

@@ -37,7 +37,8 @@ struct Response {
 Response json_response(int status, const nlohmann::json& j);
 
 // Garden's error body {"Type","Message","Handle","ProcessID","Binary"}, with the status
-// code that the error type maps to.
+// code that the error type maps to. handle/process_id appear only in the types that carry
+// them (ContainerNotFoundError / ProcessNotFoundError), as garden's Error marshals.
 Response error_response(const std::string& type, const std::string& message,
                         const std::string& handle = "", const std::string& process_id = "");
 Response unknown_handle(const std::string& handle);

@@ -173,6 +173,20 @@ Response Server::run(const std::string& handle, const Request& req) {
   if (spec.contains("image") && spec["image"].is_object() &&
       !spec["image"].value("uri", "").empty())
     return error_response("", "processes with their own image are not supported", handle);
+  if (spec.contains("bind_mounts") && spec["bind_mounts"].is_array() &&
+      !spec["bind_mounts"].empty())
+    return error_response(
+        "", "Running a process with bind mounts and no image provided is not allowed", handle);
+  // Per-process limits only exist for processes with their own image (and cgroup).
+  if (spec.contains("limits") && spec["limits"].is_object())
+    for (auto& [kind, l] : spec["limits"].items())
+      if (l.is_object())
+        for (auto& [k, v] : l.items())
+          if (v.is_number() && v.get<double>() > 0)
+            return error_response("",
+                                  "process limits (" + kind + "." + k +
+                                      ") need a process image, which is not supported yet",
+                                  handle);
   if (spec.value("path", "").empty())
     return error_response("ExecutableNotFoundError", "no executable path given", handle);
   std::string id =

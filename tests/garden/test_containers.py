@@ -9,7 +9,7 @@ import socket
 import subprocess
 import tempfile
 
-from harness import GardenError, Shim, ShimTestCase, main, pid_alive
+from harness import GardenError, Shim, ShimTestCase, cleanup_workdir, main, pid_alive
 
 
 class ContainerTest(ShimTestCase):
@@ -77,6 +77,7 @@ class ContainerTest(ShimTestCase):
     def test_max_containers(self):
         d = tempfile.mkdtemp(prefix="crunner-test-garden-max-")
         shim = Shim(d, self.rootfs, self.cgroup_parent, ["--max-containers", "1"])
+        self.addCleanup(cleanup_workdir, d, shim, self.runtime, None)
         try:
             c = shim.start()
             self.assertEqual(c.capacity()["max_containers"], 1)
@@ -129,6 +130,9 @@ class ContainerTest(ShimTestCase):
         self.assertEqual(e.exception.status, 500)
         self.assertEqual(e.exception.type, "")
         self.assertEqual(e.exception.message, "Handle 'crunner-test-dup' already in use")
+        # Only ContainerNotFoundError carries a Handle (garden's Error marshalling).
+        self.assertEqual(e.exception.body, {"Type": "", "Message": "Handle 'crunner-test-dup' already in use",
+                                            "Handle": "", "ProcessID": "", "Binary": ""})
         self.assertEqual(self.client.list().count(h), 1)
 
     def test_bad_json(self):
@@ -211,6 +215,10 @@ class ContainerTest(ShimTestCase):
         self.assertIsNone(out[h]["Err"])
         self.assertEqual(out[h]["Info"]["State"], "active")
         self.assertEqual(out["crunner-test-missing"]["Err"]["Type"], "ContainerNotFoundError")
+        # The Info of an error entry is Go's zero ContainerInfo.
+        self.assertEqual(out["crunner-test-missing"]["Info"], {
+            "State": "", "Events": None, "HostIP": "", "ContainerIP": "", "ExternalIP": "",
+            "ContainerPath": "", "ProcessIDs": None, "Properties": None, "MappedPorts": None})
 
     def test_limits(self):
         h = self.create(limits={"memory_limits": {"limit_in_bytes": 64 << 20},
@@ -298,6 +306,16 @@ class ContainerTest(ShimTestCase):
         info = self.client.info(h)
         self.assertEqual(info["State"], "stopped")
         self.assertEqual(info["ProcessIDs"], [])
+
+    def test_stop_escalates_to_kill(self):
+        # kill:false sends TERM; a process that ignores it is KILLed after the stop timeout
+        # (--stop-timeout 3s in the harness, garden's 10 s by default).
+        h = self.create()
+        p = self.client.run(h, {"path": "sh", "args": ["-c", "trap '' TERM; echo ready; sleep 1000"]})
+        p.read_until("stdout", b"ready")
+        self.client.stop(h, kill=False)
+        self.assertEqual(p.wait(), 137)
+        self.assertEqual(self.client.info(h)["State"], "stopped")
 
     def test_stop_kill_true(self):
         h = self.create()

@@ -154,6 +154,9 @@ class ProcessTest(ShimTestCase):
             self.client.run(self.h, {"path": "/no/such/binary"})
         self.assertEqual(e.exception.status, 500)
         self.assertEqual(e.exception.type, "ExecutableNotFoundError")
+        self.assertEqual(e.exception.body["Handle"], "")
+        self.assertEqual(e.exception.body["ProcessID"], "")
+        self.assertEqual(e.exception.body["Binary"], "")
 
     def test_error_framing_on_hijack_routes(self):
         s, status, headers, rest = self.client._hijack(
@@ -169,6 +172,37 @@ class ProcessTest(ShimTestCase):
                                                        b'{"path":"true"}')
         self.assertEqual(status, 404)
         self.assertEqual(json.loads(rest)["Type"], "ContainerNotFoundError")
+
+    def test_run_error_framing_when_client_asks_to_close(self):
+        # Even a request carrying "Connection: close" gets an error without it on run and
+        # attach (the Go client reads that as "persistent connection closed").
+        for method, path, body in [
+                ("POST", "/containers/nope/processes", b'{"path":"true"}'),
+                ("POST", "/containers/%s/processes" % self.h, b'{"path":"/no/such/binary"}'),
+                ("POST", "/containers/%s/processes" % self.h, b"{bad json"),
+                ("GET", "/containers/%s/processes/nope" % self.h, b""),
+                ("GET", "/containers/%s/processes/nope/attaches/1/stdout" % self.h, b"")]:
+            status, headers, out = self.client.raw(method, path, body)  # sends Connection: close
+            self.assertGreaterEqual(status, 400, path)
+            self.assertNotIn("connection", headers, path)
+            self.assertEqual(int(headers["content-length"]), len(out), path)
+            self.assertEqual(set(json.loads(out)),
+                             {"Type", "Message", "Handle", "ProcessID", "Binary"}, path)
+
+    def test_process_bind_mounts_and_limits_refused(self):
+        with self.assertRaises(GardenError) as e:
+            self.client.run(self.h, {"path": "true",
+                                     "bind_mounts": [{"src_path": "/tmp", "dst_path": "/x"}]})
+        self.assertEqual(e.exception.message,
+                         "Running a process with bind mounts and no image provided is not allowed")
+        with self.assertRaises(GardenError) as e:
+            self.client.run(self.h, {"path": "true",
+                                     "limits": {"memory_limits": {"limit_in_bytes": 1 << 20}}})
+        self.assertIn("not supported", e.exception.message)
+        # Zero limits are no limits (the Go client always sends the object).
+        code, out, _ = self.run_proc(self.h, "echo", "ok", limits={
+            "cpu_limits": {"weight": 0}, "memory_limits": {"limit_in_bytes": 0}})
+        self.assertEqual((code, out), (0, "ok\n"))
 
     def test_user_and_dir(self):
         code, out, _ = self.run_proc(self.h, "sh", "-c", "id -u; id -g; pwd; echo $USER",
@@ -198,6 +232,8 @@ class ProcessTest(ShimTestCase):
         d = tempfile.mkdtemp(prefix="crunner-test-garden-sock-")
         try:
             sock = os.path.join(d, "garden.sock")
+            with open(sock, "w") as f:
+                f.write("a stale file the shim must replace")
             proc = subprocess.Popen([SHIM, "--bind-socket", sock, "--depot", os.path.join(d, "depot"),
                                      "--runtime-plugin", runtime_path(),
                                      "--default-rootfs", self.rootfs,
