@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 
 #include "cmd/garden-shim/rootfs_layer.hpp"
@@ -78,6 +79,18 @@ std::string Server::load() {
     auto st = crunner::mkdir_p(cfg_.depot + d, 0755);
     if (!st) return st.error().what();
     chmod((cfg_.depot + d).c_str(), 0755);
+  }
+  // Each container's rootfs lives in the depot, and an unprivileged container's root (a
+  // user namespace's uid) resolves it: every ancestor must be searchable by others.
+  for (std::string p = cfg_.depot; p.size() > 1; p = p.substr(0, p.rfind('/'))) {
+    struct stat st;
+    if (stat(p.c_str(), &st) == 0 && !(st.st_mode & S_IXOTH)) {
+      std::cerr << "garden-shim: warning: `" << p
+                << "` is not searchable by others: unprivileged containers cannot reach "
+                   "their rootfs in the depot\n";
+      break;
+    }
+    if (p.rfind('/') == 0) break;
   }
   DIR* dir = opendir((cfg_.depot + "/containers").c_str());
   if (!dir) return "open depot `" + cfg_.depot + "/containers`";

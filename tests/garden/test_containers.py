@@ -76,6 +76,7 @@ class ContainerTest(ShimTestCase):
 
     def test_max_containers(self):
         d = tempfile.mkdtemp(prefix="crunner-test-garden-max-")
+        os.chmod(d, 0o755)  # the containers' root (a user namespace) walks to its rootfs
         shim = Shim(d, self.rootfs, self.cgroup_parent, ["--max-containers", "1"])
         self.addCleanup(cleanup_workdir, d, shim, self.runtime, None)
         try:

@@ -230,6 +230,7 @@ class ProcessTest(ShimTestCase):
     def test_unix_socket_listener(self):
         # A second shim on a unix socket sharing nothing with the first.
         d = tempfile.mkdtemp(prefix="crunner-test-garden-sock-")
+        os.chmod(d, 0o755)  # the containers' root (a user namespace) walks to its rootfs
         try:
             sock = os.path.join(d, "garden.sock")
             with open(sock, "w") as f:
