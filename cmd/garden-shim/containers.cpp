@@ -117,10 +117,10 @@ Response Server::capacity() {
   unsigned long long disk = 0;
   if (statvfs(cfg_.depot.c_str(), &sv) == 0)
     disk = static_cast<unsigned long long>(sv.f_blocks) * sv.f_frsize;
-  return json_response(200, {{"memory_in_bytes", mem},
-                             {"disk_in_bytes", disk},
-                             {"schedulable_disk_in_bytes", disk},
-                             {"max_containers", cfg_.max_containers}});
+  return json_response(200, nlohmann::ordered_json{{"memory_in_bytes", mem},
+                                                   {"disk_in_bytes", disk},
+                                                   {"schedulable_disk_in_bytes", disk},
+                                                   {"max_containers", cfg_.max_containers}});
 }
 
 Response Server::create(const Request& req) {
@@ -236,7 +236,7 @@ Response Server::create(const Request& req) {
       c->touched = Clock::now();
       save_meta(*c);
     }
-    return json_response(200, {{"Handle", handle}});
+    return json_response(200, json{{"Handle", handle}});
   };
   try {
     return build();
@@ -261,10 +261,10 @@ Response Server::list(const Request& req) {
     }
     if (match) handles.push_back(h);
   }
-  return json_response(200, {{"Handles", handles}});
+  return json_response(200, json{{"Handles", handles}});
 }
 
-json Server::info_json(Container& c) {
+nlohmann::ordered_json Server::info_json(Container& c) {
   json props, state, events;
   std::string memcg;
   {
@@ -282,6 +282,7 @@ json Server::info_json(Container& c) {
   }
   json ids = json::array();
   for (auto& id : running_process_ids(c)) ids.push_back(id);
+  // garden's ContainerInfo, fields in its order.
   return {{"State", state},    {"Events", events},    {"HostIP", ""},
           {"ContainerIP", ""}, {"ExternalIP", ""},    {"ContainerPath", c.dir},
           {"ProcessIDs", ids}, {"Properties", props}, {"MappedPorts", json::array()}};
@@ -295,7 +296,7 @@ Response Server::info(const std::string& handle) {
 }
 
 Response Server::bulk_info(const Request& req) {
-  json out = json::object();
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
   auto it = req.query.find("handles");
   if (it == req.query.end()) return json_response(200, out);
   for (auto& h : crunner::split(it->second, ',')) {
@@ -303,10 +304,11 @@ Response Server::bulk_info(const Request& req) {
     auto c = find(h);
     if (!c) {
       // Info is the zero ContainerInfo, as Go marshals it.
-      json zero = {{"State", ""},           {"Events", nullptr},     {"HostIP", ""},
-                   {"ContainerIP", ""},     {"ExternalIP", ""},      {"ContainerPath", ""},
-                   {"ProcessIDs", nullptr}, {"Properties", nullptr}, {"MappedPorts", nullptr}};
-      out[h] = {{"Info", zero}, {"Err", json::parse(unknown_handle(h).body)}};
+      nlohmann::ordered_json zero = {
+          {"State", ""},           {"Events", nullptr},     {"HostIP", ""},
+          {"ContainerIP", ""},     {"ExternalIP", ""},      {"ContainerPath", ""},
+          {"ProcessIDs", nullptr}, {"Properties", nullptr}, {"MappedPorts", nullptr}};
+      out[h] = {{"Info", zero}, {"Err", nlohmann::ordered_json::parse(unknown_handle(h).body)}};
       continue;
     }
     ActiveGuard g(c);
@@ -409,7 +411,7 @@ Response Server::properties(const std::string& handle, const Request& req, const
   }
   if (req.method == "GET") {
     if (!props.contains(key)) return error_response("", "property does not exist: " + key, handle);
-    return json_response(200, {{"value", props[key]}});
+    return json_response(200, json{{"value", props[key]}});
   }
   if (req.method == "PUT") {
     json body = json::parse(req.body, nullptr, false);

@@ -11,6 +11,8 @@
 
 namespace garden {
 
+using ojson = nlohmann::ordered_json;
+
 namespace {
 
 const char* const kMemoryFields[] = {"active_anon",
@@ -74,8 +76,9 @@ unsigned long long u64(const json& j, std::initializer_list<const char*> path) {
   return cur->is_number() ? cur->get<unsigned long long>() : 0;
 }
 
-json empty_metrics() {
-  json mem = json::object();
+// garden's Metrics, every struct's fields in its declaration order.
+ojson empty_metrics() {
+  ojson mem = ojson::object();
   for (const char* f : kMemoryFields) mem[f] = 0;
   mem["TotalUsageTowardLimit"] = 0;
   return {{"MemoryStat", mem},
@@ -93,14 +96,14 @@ json empty_metrics() {
 
 }  // namespace
 
-json Server::metrics_json(Container& c, std::string& err) {
+ojson Server::metrics_json(Container& c, std::string& err) {
   json data = runtime_.stats(c.handle, err);
   if (!err.empty()) return nullptr;
-  json m = empty_metrics();
+  ojson m = empty_metrics();
   const json raw =
       data.contains("memory") ? data["memory"].value("raw", json::object()) : json::object();
   for (const char* f : kMemoryFields)
-    if (raw.contains(f) && raw[f].is_number()) m["MemoryStat"][f] = raw[f];
+    if (raw.contains(f) && raw[f].is_number()) m["MemoryStat"][f] = u64(raw, {f});
   // As Guardian reports it: rss + the page cache that is not reclaimable at once.
   unsigned long long cache = u64(raw, {"total_cache"});
   unsigned long long inactive = u64(raw, {"total_inactive_file"});
@@ -151,28 +154,28 @@ Response Server::metrics(const std::string& handle) {
   if (!c) return unknown_handle(handle);
   ActiveGuard g(c);
   std::string err;
-  json m = metrics_json(*c, err);
+  ojson m = metrics_json(*c, err);
   if (!err.empty()) return error_response("", err, handle);
   return json_response(200, m);
 }
 
 Response Server::bulk_metrics(const Request& req) {
-  json out = json::object();
+  ojson out = ojson::object();
   auto it = req.query.find("handles");
   if (it == req.query.end()) return json_response(200, out);
   for (auto& h : crunner::split(it->second, ',')) {
     if (h.empty()) continue;
     auto c = find(h);
     if (!c) {
-      out[h] = {{"Metrics", empty_metrics()}, {"Err", json::parse(unknown_handle(h).body)}};
+      out[h] = {{"Metrics", empty_metrics()}, {"Err", ojson::parse(unknown_handle(h).body)}};
       continue;
     }
     ActiveGuard g(c);
     std::string err;
-    json m = metrics_json(*c, err);
+    ojson m = metrics_json(*c, err);
     if (!err.empty())
       out[h] = {{"Metrics", empty_metrics()},
-                {"Err", json::parse(error_response("", err, h).body)}};
+                {"Err", ojson::parse(error_response("", err, h).body)}};
     else
       out[h] = {{"Metrics", m}, {"Err", nullptr}};
   }

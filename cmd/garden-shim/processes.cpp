@@ -115,7 +115,8 @@ off_t first_data(const std::string& path) {
 
 constexpr off_t kPunchChunk = 1 << 20;
 
-std::string payload(const json& j) {
+// ProcessPayload fields in garden's order: process_id, stream_id, ..., exit_status, error.
+std::string payload(const nlohmann::ordered_json& j) {
   return j.dump() + "\n";
 }
 
@@ -369,7 +370,7 @@ void Server::serve_process(std::shared_ptr<Container> c, std::shared_ptr<Process
         err_ok = a->err_done || (!a->err_open && waited);
       }
       if (out_ok && err_ok) {
-        json m = {{"process_id", p->id}};
+        nlohmann::ordered_json m = {{"process_id", p->id}};
         if (code >= 0)
           m["exit_status"] = code;
         else

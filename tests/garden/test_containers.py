@@ -30,6 +30,37 @@ class ContainerTest(ShimTestCase):
         self.assertEqual(headers["content-type"], "application/json")
         self.assertEqual(body, b"{}\n")
 
+    def test_fields_in_garden_struct_order(self):
+        # Byte for byte what garden's Go structs marshal: fields in declaration order.
+        status, _, body = self.client.raw("GET", "/containers/crunner-test-nope/info")
+        self.assertEqual(body, b'{"Type":"ContainerNotFoundError","Message":"unknown handle: '
+                               b'crunner-test-nope","Handle":"crunner-test-nope","ProcessID":"",'
+                               b'"Binary":""}\n')
+        self.assertEqual(list(self.client.capacity()), [
+            "memory_in_bytes", "disk_in_bytes", "schedulable_disk_in_bytes", "max_containers"])
+        h = self.create()
+        info_fields = ["State", "Events", "HostIP", "ContainerIP", "ExternalIP", "ContainerPath",
+                       "ProcessIDs", "Properties", "MappedPorts"]
+        self.assertEqual(list(self.client.info(h)), info_fields)
+        bulk = self.client.bulk_info([h, "crunner-test-nope"])
+        self.assertEqual(list(bulk[h]), ["Info", "Err"])
+        self.assertEqual(list(bulk[h]["Info"]), info_fields)
+        self.assertEqual(list(bulk["crunner-test-nope"]["Info"]), info_fields)
+        m = self.client.metrics(h)
+        self.assertEqual(list(m), ["MemoryStat", "CPUStat", "DiskStat", "NetworkStat", "PidStat",
+                                   "Age", "CPUEntitlement"])
+        self.assertEqual(list(m["MemoryStat"])[:4],
+                         ["active_anon", "active_file", "cache", "hierarchical_memory_limit"])
+        self.assertEqual(list(m["MemoryStat"])[-4:],
+                         ["swap", "hierarchical_memsw_limit", "total_swap", "TotalUsageTowardLimit"])
+        self.assertEqual(list(m["CPUStat"]), ["Usage", "User", "System"])
+        self.assertEqual(list(m["DiskStat"]), ["TotalBytesUsed", "TotalInodesUsed",
+                                               "ExclusiveBytesUsed", "ExclusiveInodesUsed"])
+        self.assertEqual(list(m["PidStat"]), ["Current", "Max"])
+        bm = self.client.bulk_metrics([h, "crunner-test-nope"])
+        self.assertEqual(list(bm[h]), ["Metrics", "Err"])
+        self.assertEqual(list(bm["crunner-test-nope"]["Metrics"]), list(m))
+
     def test_keep_alive_pipelined_requests(self):
         s = socket.create_connection(("127.0.0.1", self.shim.port))
         try:

@@ -56,6 +56,20 @@ class LimitsTest(ShimTestCase):
         self.client.destroy(h)
         self.assert_no_layer_left(h)
 
+    def test_stream_in_is_limited_too(self):
+        import io
+        import tarfile
+        h = self.create(limits={"disk_limits": {"byte_hard": 8 * MiB, "scope": 1}})
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo("big")
+            info.size = 16 * MiB
+            tar.addfile(info, io.BytesIO(b"\0" * info.size))
+        with self.assertRaises(GardenError) as cm:
+            self.client.stream_in(h, "/tmp", buf.getvalue())
+        self.assertEqual(cm.exception.status, 500)
+        self.assertIn("No space left on device", cm.exception.message)
+
     def test_disk_limit_total_counts_the_image(self):
         rootfs = "raw://" + self.big_image
         t = self.create(rootfs=rootfs, limits={"disk_limits": {"byte_hard": 20 * MiB}})

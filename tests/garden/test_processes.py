@@ -30,6 +30,15 @@ class ProcessTest(ShimTestCase):
         self.assertEqual(p.read_stream("stdout"), b"")
         self.assertEqual(p.wait(), 0)
 
+    def test_exit_payload_field_order(self):
+        p = self.client.run(self.h, {"path": "sh", "args": ["-c", "exit 4"]})
+        p.read_stream("stdout")
+        p.read_stream("stderr")
+        last = p._next_payload()
+        self.assertEqual(list(last), ["process_id", "exit_status"])
+        self.assertEqual(last["exit_status"], 4)
+        p.close()
+
     def test_process_id_and_generated_id(self):
         p = self.client.run(self.h, {"id": "crunner-test-myid", "path": "true"})
         self.assertEqual(p.id, "crunner-test-myid")
