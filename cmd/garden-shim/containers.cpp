@@ -254,6 +254,9 @@ Response Server::list(const Request& req) {
     const json& props = c->meta["properties"];
     bool match = true;
     for (auto& [k, v] : req.query) {
+      // Guardian lists every created container for garden.state=all (Diego's clean-up
+      // at start-up asks for that); the property itself stays "created" for life.
+      if (k == "garden.state" && v == "all") continue;
       if (!props.contains(k) || props[k] != v) {
         match = false;
         break;
@@ -394,7 +397,6 @@ Response Server::stop(const std::string& handle, const Request& req) {
   }
   std::lock_guard<std::mutex> lk(c->mu);
   c->meta["state"] = "stopped";
-  c->meta["properties"]["garden.state"] = "stopped";
   save_meta(*c);
   return json_response(200, json::object());
 }

@@ -117,7 +117,6 @@ std::string Server::load() {
     std::string st = runtime_.status(name);
     if ((st.empty() || st == "stopped") && meta.value("state", "") != "stopped") {
       c->meta["state"] = "stopped";
-      c->meta["properties"]["garden.state"] = "stopped";
       save_meta(*c);
     }
     load_processes(*c);

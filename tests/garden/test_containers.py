@@ -228,6 +228,12 @@ class ContainerTest(ShimTestCase):
         self.assertEqual(self.client.list({"role": "db"}), [c])
         self.assertEqual(self.client.list({"role": "none"}), [])
         self.assertEqual(sorted(self.client.list()), sorted([a, b, c]))
+        # garden.state is "created" for life (Guardian); "all" lists every container.
+        self.client.stop(c, kill=True)
+        self.assertEqual(self.client.get_property(c, "garden.state"), "created")
+        self.assertEqual(sorted(self.client.list({"garden.state": "created"})), sorted([a, b, c]))
+        self.assertEqual(sorted(self.client.list({"garden.state": "all"})), sorted([a, b, c]))
+        self.assertEqual(self.client.list({"garden.state": "all", "role": "db"}), [c])
 
     def test_properties(self):
         h = self.create(properties={"x": "1"})
