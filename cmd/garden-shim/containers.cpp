@@ -92,6 +92,7 @@ bool has_event(const json& events, const std::string& e) {
 // never deleted through a mount.
 void remove_tree(const std::string& path) {
   if (!unmount_under(path).empty()) return;
+  wait_loops_released(path);  // destroy returns once the disk-limit loop device is gone
   for (int i = 0; i < 50; ++i) {
     std::error_code ec;
     std::filesystem::remove_all(path, ec);

@@ -11,7 +11,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -239,6 +241,30 @@ Usage layer_usage(const std::string& cdir, bool limited, const Usage& base) {
   u.bytes = bytes > base.bytes ? bytes - base.bytes : 0;
   u.inodes = inodes > base.inodes ? inodes - base.inodes : 0;
   return u;
+}
+
+std::vector<std::string> loops_under(const std::string& path) {
+  std::string prefix = path;
+  while (prefix.size() > 1 && prefix.back() == '/') prefix.pop_back();
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto& e : std::filesystem::directory_iterator("/sys/block", ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("loop", 0) != 0) continue;
+    auto f = crunner::read_file(e.path().string() + "/loop/backing_file");
+    if (!f) continue;
+    std::string b = crunner::trim(*f);
+    if (b.rfind(prefix + "/", 0) == 0) out.push_back("/dev/" + name);
+  }
+  return out;
+}
+
+bool wait_loops_released(const std::string& path) {
+  for (int i = 0; i < 250; ++i) {
+    if (loops_under(path).empty()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
 }
 
 std::string unmount_under(const std::string& path) {

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -50,6 +51,14 @@ std::string create_layer(const std::string& cdir, const std::string& image, cons
 
 // The container's own writes: the layer file system's usage (limited) or its upper tree.
 Usage layer_usage(const std::string& cdir, bool limited, const Usage& base);
+
+// The loop devices whose backing file is below path ("/dev/loopN").
+std::vector<std::string> loops_under(const std::string& path);
+
+// Waits (bounded, a few seconds) for the loop devices backed below path to clear
+// themselves: the kernel runs an autoclear after the last unmount asynchronously. Returns
+// false if one is still attached (a lazily detached mount still in use).
+bool wait_loops_released(const std::string& path);
 
 // Unmounts every mount at or below path (deepest first; lazily when busy), so that the
 // tree can be removed without deleting through a mount. Returns an error text if a mount

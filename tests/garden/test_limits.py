@@ -70,6 +70,43 @@ class LimitsTest(ShimTestCase):
         self.assertEqual(cm.exception.status, 500)
         self.assertIn("No space left on device", cm.exception.message)
 
+    def test_busy_limited_layer_goes_with_destroy(self):
+        h = self.create(limits={"disk_limits": {"byte_hard": 8 * MiB, "scope": 1}})
+        p = self.client.run(h, {"path": "sh", "args": ["-c", "cd /tmp && exec sleep 1000"]})
+        self.addCleanup(p.close)
+        self.client.destroy(h)
+        self.assert_no_layer_left(h)
+
+    def test_grace_time_reaps_a_limited_layer(self):
+        h = self.create(grace_time=200 * 1000 * 1000,
+                        limits={"disk_limits": {"byte_hard": 8 * MiB, "scope": 1}})
+        d = os.path.join(self.shim.depot, "containers", h)
+        for _ in range(400):
+            if not os.path.exists(d):
+                break
+            os.system("sleep 0.05")
+        self.assertNotIn(h, self.client.list())
+        self.assert_no_layer_left(h)
+
+    def test_concurrent_limited_creates(self):
+        # Each takes its own loop device, raced for with LOOP_CTL_GET_FREE.
+        import concurrent.futures
+        specs = [{"handle": "crunner-test-par-disk-%d" % i,
+                  "limits": {"disk_limits": {"byte_hard": 4 * MiB, "scope": 1}}} for i in range(4)]
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(self.client.create, specs))
+        self.created.extend(got)
+        devs = set()
+        for h in got:
+            ds = loop_devices_backed_by(os.path.join(self.shim.depot, "containers", h))
+            self.assertEqual(len(ds), 1, h)
+            devs.update(ds)
+        self.assertEqual(len(devs), 4)
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            list(pool.map(self.client.destroy, got))
+        for h in got:
+            self.assert_no_layer_left(h)
+
     def test_disk_limit_total_counts_the_image(self):
         rootfs = "raw://" + self.big_image
         t = self.create(rootfs=rootfs, limits={"disk_limits": {"byte_hard": 20 * MiB}})

@@ -120,8 +120,10 @@ TEST_CASE("a limited layer is a loop file system that goes away with its mounts"
   Usage own = layer_usage(cdir, true, l.base);
   CHECK(own.bytes >= 300000);
   CHECK(own.inodes >= 2);  // etc (copied up) and new
+  CHECK(loops_under(cdir).size() == 1);
   CHECK(unmount_under(cdir).empty());
   CHECK_FALSE(mounted(cdir + "/layer"));
+  CHECK(wait_loops_released(cdir));  // autoclear: the device goes with its last unmount
   // An exclusive limit too small for a file system at all is refused, nothing mounted.
   std::string c2 = t.path + "/c2";
   std::filesystem::create_directories(c2);
