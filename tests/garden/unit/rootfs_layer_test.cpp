@@ -113,8 +113,7 @@ TEST_CASE("a limited layer is a loop file system that goes away with its mounts"
   CHECK(mounted(cdir + "/layer"));
   CHECK(mounted(cdir + "/rootfs"));
   // The image shows through; writes land in the layer, not in the image.
-  std::ifstream in(cdir + "/rootfs/etc/f");
-  CHECK(in.good());
+  CHECK(std::ifstream(cdir + "/rootfs/etc/f").good());  // closed again: nothing holds it
   write(cdir + "/rootfs/etc/new", 300000);
   CHECK_FALSE(std::filesystem::exists(image + "/etc/new"));
   Usage own = layer_usage(cdir, true, l.base);
