@@ -226,10 +226,10 @@ Response Server::create(const Request& req) {
                  {"ready", false}};
       save_meta(*c);
     }
-    err = runtime_.run_detached(handle, c->dir, c->dir + "/runtime.log");
-    if (!err.empty()) return fail("runtime run: " + err, true);
     int init_pid = 0;
-    runtime_.status(handle, &init_pid);
+    err = runtime_.run_detached(handle, c->dir, c->dir + "/runtime.log", c->dir + "/init.pid",
+                                &init_pid);
+    if (!err.empty()) return fail("runtime run: " + err, true);
     {
       std::lock_guard<std::mutex> lk(c->mu);
       c->meta["ready"] = true;
