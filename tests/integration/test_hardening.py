@@ -524,10 +524,11 @@ def proc_sys_dev_symlinks(t):
     # only the refusal removed the mounts landed inside the rootfs (RESOLVE_IN_ROOT) and the
     # "refused" checks failed. With a naive resolve_in_root the device nodes and pts/ were
     # created in the host canary directory.
-    c = make_shared_canary(t)
-    before = host_mounts_mentioning(c)
     up = "../" * 12
-    for name, target in (("proc", c), ("sys", up + c.lstrip("/"))):
+    for name, target in (("proc", None), ("sys", "rel")):
+        c = make_shared_canary(t, f"canary-{name}")
+        before = host_mounts_mentioning(c)
+        target = c if target is None else up + c.lstrip("/")
         b = t.bundle("true", edit=rshared)
         os.symlink(target, os.path.join(b, "rootfs", name))
         rc, out, err = t.rt(["run", "--bundle", b, t.cid(name)])
@@ -540,20 +541,28 @@ def proc_sys_dev_symlinks(t):
         cfg["mounts"] = [m for m in cfg["mounts"] if m["destination"] != "/dev"]
     script = "ls /dev/pts/ptmx && grep -c ' /dev/shm ' /proc/self/mountinfo; ls -d /dev/null"
     variants = (
-        ("/dev", None, lambda r: (os.rmdir(os.path.join(r, "dev")),
-                                  os.symlink(c, os.path.join(r, "dev")))),
-        ("/dev/pts and /dev/shm", no_dev_tmpfs, lambda r: (
+        ("/dev", None, lambda r, c: (os.rmdir(os.path.join(r, "dev")),
+                                     os.symlink(c, os.path.join(r, "dev")))),
+        ("/dev/pts and /dev/shm", no_dev_tmpfs, lambda r, c: (
             os.symlink(c + "/pts", os.path.join(r, "dev", "pts")),
             os.symlink(up + c.lstrip("/") + "/shm", os.path.join(r, "dev", "shm")))),
     )
-    for what, edit, plant in variants:
+    for i, (what, edit, plant) in enumerate(variants):
+        c = make_shared_canary(t, f"canary-dev{i}")
+        before = host_mounts_mentioning(c)
         b = t.bundle("sh", "-c", script, edit=chain(rshared, edit))
-        plant(os.path.join(b, "rootfs"))
+        plant(os.path.join(b, "rootfs"), c)
         rc, out, err = t.rt(["run", "--bundle", b, t.cid("dev")])
         # resolving inside the rootfs makes these work; refusing them would be safe too
         t.check(f"{what} as symlinks: run works or fails cleanly", rc is not None,
                 (rc, out, err))
-        canary_intact(t, f"{what} symlinks", c, before)
+        if t.crunner_only():
+            # runc 1.1.5 creates its /dev symlinks (fd, ptmx, stdin, stdout, stderr) through
+            # a /dev symlink, in the host directory it points to: a runc bug, not checked
+            canary_intact(t, f"{what} symlinks", c, before)
+        else:
+            t.eq(f"{what} symlinks: no new host mount on the canary",
+                 host_mounts_mentioning(c), before)
 
 
 @h.case
