@@ -279,7 +279,7 @@ static long entries_of(const char* path) {
 
 static void writable(const char* name, const char* path) {
   int fd = open(path, O_WRONLY | O_CLOEXEC);
-  printf("%s=%s\n", name, fd >= 0 ? "writable" : "ro");
+  printf("%s=%s\n", name, fd >= 0 ? "writable" : errno == ENOENT ? "absent" : "ro");
   if (fd >= 0) close(fd);
 }
 
