@@ -362,6 +362,40 @@ def runtime_binary_unreachable(t):
     t.check("attacker exits", t.wait_status(a, "stopped", 60))
 
 
+@h.case
+def runtime_born_non_dumpable(t):
+    # Guards: clone_child clearing PR_SET_DUMPABLE around the clone, so that an exec child,
+    # which clone3 puts straight into the container's pid namespace, is never dumpable there,
+    # not even in the microseconds before child_preamble makes it so. The attacker spins
+    # on /proc/N/exe of the next pid of the container while 40 execs run. Best effort by
+    # nature: with the defence it can never hit; without it, it hits when it wins the race.
+    # Removed (only clone_child's prctl; child_preamble's kept): RESULT_PLACEHOLDER
+    rtdir = t.path("rt")
+    os.mkdir(rtdir)
+    rt = os.path.join(rtdir, h.RUNTIME_NAME)
+    shutil.copy2(h.RUNTIME, rt)
+    st = os.stat(rt)
+    shared = t.path("shared")
+    os.mkdir(shared)
+    a_b = t.bundle("/hh", "spin", "/shared", str(st.st_dev), str(st.st_ino),
+                   edit=bind("/shared", shared))
+    install_helper(t, a_b)
+    a = t.cid("spinner")
+    t.require("create spinner", t.create(a_b, a)[0] == 0, t.read(a + ".out"))
+    t.require("start spinner", t.rt(["start", a])[0] == 0)
+    t.require("spinning", h.wait_for(lambda: os.path.exists(f"{shared}/spinning"), 60),
+              t.read(a + ".out"))
+    n = 40
+    rcs = [h.run([rt, "--root", t.root, "exec", a, "/bin/true"], tmpdir=t.dir)[0]
+           for _ in range(n)]
+    open(f"{shared}/stop", "w").close()
+    t.require("spinner done", h.wait_for(lambda: os.path.exists(f"{shared}/spun"), 60))
+    t.eq("execs ran", rcs, [0] * n)
+    res = dict(kv.split("=") for kv in h.read_file(f"{shared}/spun").split())
+    t.check("the spinner saw the exec'd processes", int(res["seen"]) >= n // 2, res)
+    t.eq("no exec child's /proc/PID/exe was the runtime binary", res["hits"], "0")
+
+
 # ---- b. CVE-2024-21626 ----------------------------------------------------------------------
 
 # (ls straight from the shell, not in a pipeline: the shell's own pipe fds would show)
