@@ -17,11 +17,6 @@
  *     a directory and a symlink, until DIR/stop exists (or after a bounded number of swaps).
  *     Writes DIR/flipping once running and DIR/flipped (the swap count) at the end.
  *
- *   hardening_helper spin DIR DEV INO
- *     Spins on /proc/N/exe of the next pid N of its pid namespace (ns_last_pid + 1) to catch
- *     a new process in its first microseconds; counts those whose exe opened and is the
- *     runtime binary (DEV/INO). Until DIR/stop; writes "hits=H seen=S denied=D" to DIR/spun.
- *
  *   hardening_helper unmask host|userns
  *     Tries to undo maskedPaths/readonlyPaths with the syscalls themselves (umount, remount rw,
  *     a non-recursive bind of /proc, a new procfs or sysfs, a bind over a mask), either as it
@@ -232,46 +227,6 @@ static int probe(const char* dir, const char* dev, const char* ino) {
   }
 }
 
-/* Spins on /proc/N/exe of the next pid of our pid namespace, to catch a process in the
- * first microseconds of its life (before it could make itself non-dumpable). */
-static int spin(const char* dir, const char* dev, const char* ino) {
-  signal(SIGCHLD, SIG_IGN);
-  want_dev = (dev_t)strtoull(dev, NULL, 10);
-  want_ino = (ino_t)strtoull(ino, NULL, 10);
-  long hits = 0, seen = 0, denied = 0;
-  long next = -1;
-  publish(dir, "spinning", 0, "");
-  for (unsigned long i = 0; i < 4000000000UL; i++) {
-    if ((i & 63) == 0) {
-      if ((i & 65535) == 0 && exists(dir, "stop", 0)) break;
-      FILE* f = fopen("/proc/sys/kernel/ns_last_pid", "r");
-      long last = -1;
-      if (f) {
-        if (fscanf(f, "%ld", &last) != 1) last = -1;
-        fclose(f);
-      }
-      if (last >= next) next = last + 1;
-    }
-    char p[64];
-    snprintf(p, sizeof p, "/proc/%ld/exe", next);
-    int fd = open(p, O_PATH | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) continue;
-    seen++;
-    if (fd < 0) {
-      denied++;
-    } else {
-      struct stat st;
-      if (fstat(fd, &st) == 0 && st.st_dev == want_dev && st.st_ino == want_ino) hits++;
-      close(fd);
-    }
-    next++;
-  }
-  char text[128];
-  snprintf(text, sizeof text, "hits=%ld seen=%ld denied=%ld\n", hits, seen, denied);
-  publish(dir, "spun", 0, text);
-  return 0;
-}
-
 static int flip(const char* dir, const char* abs_target, const char* rel_target) {
   int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd < 0) return perror("open dir"), 1;
@@ -380,7 +335,6 @@ int main(int argc, char** argv) {
   if (argc == 5 && strcmp(argv[1], "probe") == 0) return probe(argv[2], argv[3], argv[4]);
   if (argc == 5 && strcmp(argv[1], "flip") == 0) return flip(argv[2], argv[3], argv[4]);
   if (argc == 3 && strcmp(argv[1], "unmask") == 0) return unmask(argv[2]);
-  if (argc == 5 && strcmp(argv[1], "spin") == 0) return spin(argv[2], argv[3], argv[4]);
   fprintf(stderr, "usage: %s probe DIR DEV INO | flip DIR ABS REL | unmask host|userns\n",
           argv[0]);
   return 64;
