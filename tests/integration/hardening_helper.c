@@ -32,12 +32,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
-#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -335,7 +335,6 @@ int main(int argc, char** argv) {
   if (argc == 5 && strcmp(argv[1], "probe") == 0) return probe(argv[2], argv[3], argv[4]);
   if (argc == 5 && strcmp(argv[1], "flip") == 0) return flip(argv[2], argv[3], argv[4]);
   if (argc == 3 && strcmp(argv[1], "unmask") == 0) return unmask(argv[2]);
-  fprintf(stderr, "usage: %s probe DIR DEV INO | flip DIR ABS REL | unmask host|userns\n",
-          argv[0]);
+  fprintf(stderr, "usage: %s probe DIR DEV INO | flip DIR ABS REL | unmask host|userns\n", argv[0]);
   return 64;
 }

@@ -2,8 +2,8 @@
 """Hardening: each CVE class attempted for real from inside a container, and the runtime's
 defence that stops it. One case (or a small group) per class:
 
-  a. CVE-2019-5736 (overwrite the runtime through /proc/PID/exe):  runtime_binary_unreachable,
-                                                                    runtime_binary_vs_ptrace_container
+  a. CVE-2019-5736 (overwrite the runtime through /proc/PID/exe):
+       runtime_binary_unreachable, runtime_binary_vs_ptrace_container
   b. CVE-2024-21626 (leaked host fds, cwd outside the root):        no_host_fd_leaks,
                                                                     cwd_resolved_inside
   c. CVE-2021-30465 / CVE-2023-27561 (symlinked and swapped mount destinations):
@@ -101,7 +101,7 @@ def proc_status(text):
     return res
 
 
-def with_host_fds(t, argv, fds):
+def with_host_fds(argv, fds):
     """argv run through bash after `exec N<path` for each (N, path): host fds the runtime
     inherits without O_CLOEXEC (what a careless caller leaks)."""
     redir = " ".join(f'{n}<"{p}"' for n, p in fds)
@@ -109,7 +109,7 @@ def with_host_fds(t, argv, fds):
 
 
 def run_with_fds(t, args, fds, timeout=60):
-    argv = with_host_fds(t, [h.RUNTIME, "--root", t.root, *args], fds)
+    argv = with_host_fds([h.RUNTIME, "--root", t.root, *args], fds)
     return h.run(argv, timeout=timeout, tmpdir=t.dir)
 
 
@@ -414,7 +414,7 @@ def no_host_fd_leaks(t):
     cid = t.cid("long")
     outf = t.path("long.out")
     with open(outf, "wb") as o:
-        res = h.run(with_host_fds(t, [h.RUNTIME, "--root", t.root, "create", "--bundle", lb,
+        res = h.run(with_host_fds([h.RUNTIME, "--root", t.root, "create", "--bundle", lb,
                                       cid], fds), stdout=o, stderr=o, tmpdir=t.dir)
     t.require("create", res[0] == 0, h.read_file(outf))
     t.require("start", run_with_fds(t, ["start", cid], fds)[0] == 0)
