@@ -470,6 +470,9 @@ def cwd_resolved_inside(t):
                  edit=chain(root_rw, set_process(cwd="/proc/self/fd/7")))
     res = run_with_fds(t, ["run", "--bundle", b, t.cid("fd7")], fds)
     cwd_outcome(t, "run cwd /proc/self/fd/7", res, hostdir, must_fail=True)
+    # chroot instead of pivot_root: the check is relative to the process's root either way
+    res = run_with_fds(t, ["run", "--no-pivot", "--bundle", b, t.cid("fd7np")], fds)
+    cwd_outcome(t, "run --no-pivot cwd /proc/self/fd/7", res, hostdir, must_fail=True)
     # the runtime's own fds at chdir time (sync socket, exec.fifo, namespace fds, ...)
     for n in range(3, 11):
         b = t.bundle("sh", "-c", CWD_SCRIPT,
