@@ -619,7 +619,7 @@ def destination_swap_race(t):
     # against a destination swapped for a symlink while crunner works: container A flips a
     # directory of a shared volume with an absolute and a relative symlink to the host
     # canary (renameat2 RENAME_EXCHANGE in a tight loop) while container B, which mounts a
-    # tmpfs on that directory, is run over and over (bounded: 25 runs).
+    # tmpfs or a bind on that directory, is run over and over (bounded: 25 runs).
     # Removed (resolve_in_root naive, as in symlinked_destinations): the very first run of B
     # mounted its tmpfs on the host canary (host mountinfo showed it, the file was hidden).
     c = make_shared_canary(t)
@@ -634,11 +634,14 @@ def destination_swap_race(t):
     t.require("start flipper", t.rt(["start", a])[0] == 0)
     t.require("flipping", h.wait_for(lambda: os.path.exists(f"{vol}/flipping"), 60),
               t.read(a + ".out"))
-    b_b = t.bundle("true", edit=chain(rshared, bind("/vol", vol),
-                                      add_mount("/vol/d", "tmpfs", "tmpfs", ["size=64k"])))
+    src = t.path("src")
+    os.mkdir(src)
+    bundles = [t.bundle("true", edit=chain(rshared, bind("/vol", vol), last))
+               for last in (add_mount("/vol/d", "tmpfs", "tmpfs", ["size=64k"]),
+                            bind("/vol/d", src))]
     results = []
-    for i in range(25):
-        rc, out, err = t.rt(["run", "--bundle", b_b, t.cid(f"b{i}")])
+    for i in range(25):  # a tmpfs and a bind on the flipping directory, in turn
+        rc, out, err = t.rt(["run", "--bundle", bundles[i % 2], t.cid(f"b{i}")])
         results.append(rc)
         if snapshot(c) != before:
             break
@@ -646,6 +649,10 @@ def destination_swap_race(t):
     t.check("flipper ran throughout", h.wait_for(lambda: os.path.exists(f"{vol}/flipped"), 60))
     t.check("the runs completed", None not in results, results)
     canary_intact(t, f"after {len(results)} runs", c, before)
+    # the symlink was met at least once (resolved inside: the canary's path made in the
+    # rootfs), so the runs did race with the swaps
+    t.check("some run met the symlink", any(
+        os.path.isdir(os.path.join(b, "rootfs", c.lstrip("/"))) for b in bundles), results)
     t.check("volume entries are still ours", set(listing(vol)) <= {
         "d", "d.abs", "d.rel", "flipping", "flipped", "stop"}, listing(vol))
 
