@@ -681,8 +681,8 @@ def masks_cannot_be_undone(t):
     # CAP_SYS_ADMIN. As container root the attempts need CAP_SYS_ADMIN; in a user namespace
     # of the container's own (every capability there) the kernel has locked the masks (no
     # umount, no remount rw, no non-recursive bind of /proc or /sys, no new procfs while
-    # the container's is not fully visible). Root uid with the default caps, and root with
-    # every cap but CAP_SYS_ADMIN.
+    # the container's is not fully visible). Root uid with the default caps, root with every
+    # cap but CAP_SYS_ADMIN, and uid 1000.
     # Removed (mask_path and readonly_path both no-ops): /proc/keys and /proc/timer_list read
     # non-empty, /sys/firmware listed its entries, /proc/sys/kernel/domainname opened for
     # writing (nothing is written), and in the user namespace the non-recursive bind of
@@ -690,7 +690,8 @@ def masks_cannot_be_undone(t):
     caps = [n for n in own_caps() if n != "CAP_SYS_ADMIN"]
     variants = (("default caps", None),
                 ("every cap but CAP_SYS_ADMIN", set_process(capabilities={
-                    k: caps for k in ("bounding", "effective", "permitted")})))
+                    k: caps for k in ("bounding", "effective", "permitted")})),
+                ("uid 1000", set_process(user={"uid": 1000, "gid": 1000})))
     script = "/hh unmask host; /hh unmask userns"
     for what, edit in variants:
         b0 = t.bundle("sh", "-c", script, edit=edit)
