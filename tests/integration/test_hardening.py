@@ -191,19 +191,22 @@ def parse_report(text):
 
 @h.case
 def runtime_binary_unreachable(t):
-    # Guards: child_preamble's prctl(PR_SET_DUMPABLE, 0) for every process crunner clones
-    # (init and exec), made before the clone in clone_child so the child is never dumpable
-    # in the container's pid namespace. crunner runs its own binary in the container (no
-    # re-exec, no memfd copy), so this is what keeps /proc/PID/exe and /proc/PID/fd of the
-    # runtime closed to the container.
-    # Removed (prctl(PR_SET_DUMPABLE, 0) dropped from child_preamble and clone_child): the
-    # create round HIT the binary (/proc/PID/exe, /proc/PID/fd and cwd/root of the init
-    # waiting on exec.fifo opened fine), and once the init had exec'd, the attacker reopened
-    # its kept fds O_WRONLY and wrote "PWNED" into the runtime's copy: hash changed, and the
-    # next `run` failed with "Exec format error". The exec round still passed: until
-    # apply_caps the exec child's permitted set is larger than the container's, and the
-    # kernel's capability rule for ptrace access refuses it anyway; non-dumpable covers the
-    # rest (after apply_caps until execve, and every init/hook wait).
+    # Guards: non-dumpable: child_preamble's prctl(PR_SET_DUMPABLE, 0) for every process
+    # crunner clones (init and exec), and clone_child clearing the flag around the clone so
+    # the child is never dumpable in a container's pid namespace. crunner's processes there
+    # run crunner's own binary (no memfd copy), so this is what keeps /proc/PID/exe, the
+    # fds, cwd and root of the runtime closed to the container. (Writing through such an fd
+    # is stopped by the read-only re-exec too: runtime_binary_vs_ptrace_container.)
+    # Removed (both prctl calls dropped, before the read-only re-exec existed): the create
+    # and run rounds HIT the binary (/proc/PID/exe, /proc/PID/fd, cwd and root of the init
+    # waiting on exec.fifo or on the hook opened fine); once the init had exec'd, the
+    # attacker reopened its kept fds O_WRONLY and wrote "PWNED" into the runtime's copy
+    # (hash changed; the next `run` of it failed: "Exec format error"). Removed again with
+    # the re-exec in place: the same HITs and opened probes, only the writes got EROFS.
+    # The exec round passes either way: until apply_caps the exec child's permitted set is
+    # larger than the container's, and the kernel's capability rule for ptrace access
+    # refuses the container; non-dumpable covers the rest (after apply_caps until execve,
+    # and every wait of an init or a hook).
     #
     # The attack runs against a copy of the runtime binary so that a successful attack can
     # never damage the real one. Container A's process is the attacker; the runtime is made
