@@ -30,6 +30,7 @@ import checks_linux  # noqa: E402,F401
 import checks_cgroups  # noqa: E402,F401
 import checks_devcgroup  # noqa: E402,F401
 import checks_seccomp  # noqa: E402,F401
+import checks_process  # noqa: E402,F401
 
 
 def runtime_kind(runtime):
