@@ -16,6 +16,8 @@ from registry import check
 
 V2 = host_mode() == "unified"
 MiB = 1024 * 1024
+# controllers every runtime puts a container in (devices is no cgroup v2 controller)
+CORE = ("memory", "pids") if V2 else ("memory", "pids", "devices")
 
 
 def cg_path(ctx, tag="cg"):
@@ -72,8 +74,11 @@ def disk_dev():
 def _(ctx):
     path = cg_path(ctx)
     _cid, _pid, dirs, _b = created(ctx, cgroups_path=path)
-    for ctrl in ("memory", "pids", "devices", "cpu", "unified"):
-        if ctrl == "unified" and host_mode() == "legacy":
+    v2root = (cgroupfs.v2_mount() or (None,))[0]
+    for ctrl in CORE + ("cpu", "unified"):
+        if ctrl == "unified" and not V2 and dirs.get("unified") in (None, v2root):
+            # hybrid: a runtime that does not manage the cgroup2 hierarchy leaves it alone
+            ctx.notes.append("the container was not placed in the cgroup2 hierarchy")
             continue
         d = dirs.get(ctrl)
         expect(d is not None, f"the container is in no {ctrl} cgroup: {dirs}")
@@ -95,7 +100,7 @@ def _(ctx):
     pid = ctx.must_state(cid)["pid"]
     dirs = cgroupfs.container_dirs(pid)
     ctx.cgroup_dirs.extend(d for d in dirs.values() if d.endswith(name))
-    for ctrl in ("memory", "pids", "devices"):
+    for ctrl in CORE:
         expect(dirs.get(ctrl, "").endswith("/" + name), f"{ctrl} cgroup {dirs.get(ctrl)} does "
                f"not end with the relative cgroupsPath {name}")
 
@@ -106,7 +111,7 @@ def _(ctx):
     cid, pid, dirs, _b = created(ctx, {"pids": {"limit": 77}}, cgroups_path=None)
     ctx.cgroup_dirs.extend(d for d in set(dirs.values()))
     mine = cgroupfs.container_dirs(os.getpid())
-    for ctrl in ("pids", "memory", "devices"):
+    for ctrl in CORE:
         expect(ctrl in dirs, f"the container is in no {ctrl} cgroup")
         expect(dirs[ctrl] != mine.get(ctrl), f"{ctrl}: the container shares the runtime "
                f"caller's cgroup {dirs[ctrl]}")
@@ -122,7 +127,7 @@ def _(ctx):
     cid, _pid, first, _b = created(ctx, cgroups_path=path)
     ctx.delete(cid, force=True)
     _cid, _pid, second, _b = created(ctx, cgroups_path=path)
-    for ctrl in ("pids", "memory", "devices"):
+    for ctrl in CORE:
         expect_eq(second.get(ctrl), first.get(ctrl), f"{ctrl} cgroup of the second container")
 
 
@@ -134,7 +139,7 @@ def _(ctx):
     ctx.kill(cid)
     ctx.wait_status(cid, "stopped")
     ctx.delete(cid)
-    left = [d for d in set(dirs.values()) if os.path.isdir(d)]
+    left = [d for d in set(dirs.values()) if d.endswith(path) and os.path.isdir(d)]
     expect(not left, f"cgroup directories left after delete: {left}")
 
 
@@ -346,7 +351,9 @@ def _(ctx):
         return
     _c, _p, dirs, _b = created(ctx, {"blockIO": {"weight": 300}})
     got = read(dirs, "io" if V2 else "blkio", f)
-    expect(got.split()[-1] == "300" or "default 300" in got, f"{f} is {got!r}")
+    # v2: io.weight converted from the blkio range as runc does: 1 + (w - 10) * 9999 / 990
+    want = str(1 + (300 - 10) * 9999 // 990) if V2 else "300"
+    expect(got.split()[-1] == want, f"{f} is {got!r}, expected {want}")
 
 
 @check("linux.resources.blockIO.throttle", "config-linux.md blockIO throttleRead/Write "
@@ -432,8 +439,14 @@ def _(ctx):
             "hugepageLimits without a hugetlb controller")
 
 
+V2_NETWORK = "on cgroup v2, where net_cls/net_prio have no equivalent, network is ignored " \
+             "(runc 1.1 does the same); config-linux.md unified asks for an error when a v1 " \
+             "setting cannot be converted"
+
+
 @check("linux.resources.cannot-apply.network", CANNOT_APPLY + "; on cgroup v2 net_cls has no "
-       "equivalent (config-linux.md unified: conversion impossible MUST error)", negative=True)
+       "equivalent (config-linux.md unified: conversion impossible MUST error)", negative=True,
+       xfail={"runc": "runc 1.1: " + V2_NETWORK, "crunner": "crunner: " + V2_NETWORK})
 def _(ctx):
     if cgroupfs.controller_available("net_cls") and not V2:
         raise Skip("net_cls is mounted on this host")
