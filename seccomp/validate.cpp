@@ -176,11 +176,11 @@ Result<Profile> parse(const json& j, const std::string& where) {
       p.rules.push_back(std::move(r));
     }
   }
+  if (p.uses_notify && p.listener_path.empty())
+    return bad(where + ".listenerPath", "is required when SCMP_ACT_NOTIFY is used");
   // runtime-spec: listenerMetadata MUST NOT be set if listenerPath is not set.
   if (field(j, "listenerMetadata") && p.listener_path.empty())
     return bad(where + ".listenerMetadata", "is set without listenerPath");
-  if (p.uses_notify && p.listener_path.empty())
-    return bad(where + ".listenerPath", "is required when SCMP_ACT_NOTIFY is used");
   return p;
 }
 
