@@ -58,10 +58,11 @@ def refused(ctx, resources, what):
 
 
 def disk_dev():
-    """(major, minor) of a real disk of this host (for blkio throttle rules), else Skip."""
-    for name in sorted(os.listdir("/sys/block")):
-        if name.startswith(("loop", "ram", "zram", "nbd", "sr")):
-            continue
+    """(major, minor) of a disk of this host for blkio throttle rules (a real disk, else a
+    loop device: the rules only need the device to exist), else Skip."""
+    names = sorted(os.listdir("/sys/block"))
+    for name in [n for n in names if not n.startswith(("loop", "ram", "zram", "nbd", "sr"))] + \
+            [n for n in names if n.startswith("loop")]:
         with open(f"/sys/block/{name}/dev") as f:
             ma, mi = f.read().strip().split(":")
         return int(ma), int(mi)
@@ -520,3 +521,11 @@ def _(ctx):
             refused(ctx, {"unified": {key: val}}, f"unified {key} without a {ctrl} controller")
             return
     raise Skip("pids, rdma and misc are all present in cgroup v2")
+
+
+@check("linux.resources.unified-unknown-controller", "config-linux.md unified: a key naming a "
+       "controller that does not exist MUST be an error", negative=True)
+def _(ctx):
+    if host_mode() == "legacy":
+        raise Skip("no cgroup v2 hierarchy on this host")
+    refused(ctx, {"unified": {"conformance.max": "1"}}, "unified conformance.max")
