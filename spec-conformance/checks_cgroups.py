@@ -442,14 +442,13 @@ def _(ctx):
             "hugepageLimits without a hugetlb controller")
 
 
-V2_NETWORK = "on cgroup v2, where net_cls/net_prio have no equivalent, network is ignored " \
-             "(runc 1.1 does the same); config-linux.md unified asks for an error when a v1 " \
-             "setting cannot be converted"
+V2_NETWORK = "on cgroup v2, where net_cls/net_prio have no equivalent, network is ignored; " \
+             "config-linux.md unified asks for an error when a v1 setting cannot be converted"
 
 
 @check("linux.resources.cannot-apply.network", CANNOT_APPLY + "; on cgroup v2 net_cls has no "
        "equivalent (config-linux.md unified: conversion impossible MUST error)", negative=True,
-       xfail={"runc": "runc 1.1: " + V2_NETWORK, "crunner": "crunner: " + V2_NETWORK})
+       xfail={"runc": "runc 1.1: " + V2_NETWORK, "crunner": "crunner, as runc: " + V2_NETWORK})
 def _(ctx):
     if cgroupfs.controller_available("net_cls") and not V2:
         raise Skip("net_cls is mounted on this host")
