@@ -530,3 +530,15 @@ def _(ctx):
     if host_mode() == "legacy":
         raise Skip("no cgroup v2 hierarchy on this host")
     refused(ctx, {"unified": {"conformance.max": "1"}}, "unified conformance.max")
+
+
+@check("linux.cgroupsPath.cgroupns-view", "config-linux.md cgroup namespace: the container's "
+       "isolated view of the hierarchy (its cgroup mount) shows its own cgroup's values")
+def _(ctx):
+    b = ctx.bundle("sh", "-c", "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || "
+                   "cat /sys/fs/cgroup/pids.max")
+    expect(any(m["destination"] == "/sys/fs/cgroup" for m in b.cfg["mounts"]),
+           "fixture lacks the /sys/fs/cgroup mount")
+    b.linux["resources"]["pids"] = {"limit": 33}
+    b.linux["cgroupsPath"] = cg_path(ctx)
+    expect_eq(ctx.run_ok(b).strip(), "33", "pids.max seen inside the container")

@@ -261,6 +261,29 @@ for _flag in ("SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
     _mk_flag(_flag)
 
 
+SETUP_SYSCALLS = ["mount", "umount2", "pivot_root", "chroot", "sethostname", "mknod", "mknodat",
+                  "symlink", "symlinkat", "open_tree", "move_mount", "mount_setattr", "fsopen",
+                  "fsmount", "fsconfig"]
+
+
+@check("linux.seccomp.runtime-setup", "config-linux.md seccomp applies to the container "
+       "process: a profile denying the syscalls the runtime uses to build the container "
+       "(mount, pivot_root, sethostname, mknod, symlink) still gives the configured container")
+def _(ctx):
+    b = ctx.bundle()
+    b.linux["seccomp"] = profile(syscalls=[rule(SETUP_SYSCALLS, "SCMP_ACT_ERRNO", errnoRet=95)])
+    b.cfg["hostname"] = "conf-seccomp-host"
+    b.linux["devices"] = [{"path": "/dev/conf-null", "type": "c", "major": 1, "minor": 3,
+                           "fileMode": 0o666}]
+    out = ctx.sh_ok(b, "hostname; readlink /dev/fd; echo x > /dev/conf-null && echo dev-ok; "
+                    "grep -c ' /proc ' /proc/self/mountinfo; "
+                    "mount -t tmpfs none /tmp 2>&1; true")
+    lines = out.splitlines()
+    expect_eq(lines[:4], ["conf-seccomp-host", "/proc/self/fd", "dev-ok", "1"],
+              "hostname, /dev/fd, a configured device, /proc mounted")
+    expect(STRERROR[95] in out, f"mount inside the container was not refused: {out!r}")
+
+
 # ---- MUST-error cases --------------------------------------------------------------------------
 def refused(ctx, seccomp, what, version=None):
     b = ctx.bundle("true")
