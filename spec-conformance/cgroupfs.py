@@ -149,3 +149,17 @@ def controller_available(ctrl):
         except OSError:
             return False
     return ctrl in v1_mounts()
+
+
+def hybrid_v2_controller(ctrl):
+    """On a hybrid host: whether `ctrl` is enabled in the cgroup2 root's subtree_control, so a
+    runtime may use it through the container's cgroup2 directory (e.g. hugetlb when it is not
+    bound to a v1 hierarchy)."""
+    m = v2_mount()
+    if host_mode() != "hybrid" or not m:
+        return False
+    try:
+        with open(os.path.join(m[0], "cgroup.subtree_control")) as f:
+            return ctrl in f.read().split()
+    except OSError:
+        return False

@@ -392,13 +392,29 @@ def hugepage_size():
 
 
 @check("linux.resources.hugepageLimits", "config-linux.md hugepageLimits: hugetlb."
-       "<size>.limit_in_bytes (v1) / hugetlb.<size>.max (v2)")
+       "<size>.limit_in_bytes (v1) / hugetlb.<size>.max (v2; on a hybrid host with hugetlb in "
+       "cgroup2 only: written there, or refused)")
 def _(ctx):
     size, _ = hugepage_size()
+    res = {"hugepageLimits": [{"pageSize": size, "limit": 4 * MiB}]}
     if not cgroupfs.controller_available("hugetlb"):
-        raise Skip("the hugetlb controller is not available to containers on this host "
-                   "(see linux.resources.cannot-apply.hugepageLimits)")
-    _c, _p, dirs, _b = created(ctx, {"hugepageLimits": [{"pageSize": size, "limit": 4 * MiB}]})
+        if not cgroupfs.hybrid_v2_controller("hugetlb"):
+            raise Skip("the hugetlb controller is not available to containers on this host "
+                       "(see linux.resources.cannot-apply.hugepageLimits)")
+        b = ctx.bundle("sleep", "100000")
+        b.linux["resources"].update(res)
+        b.linux["cgroupsPath"] = cg_path(ctx)
+        cid, r = ctx.create(b, expect_ok=False)
+        if r.rc != 0:
+            expect(ctx.state(cid) is None, "create failed but a container exists")
+            ctx.notes.append("hugetlb only in cgroup2 on this hybrid host: refused: " +
+                             r.brief()[-80:])
+            return
+        dirs = cgroupfs.container_dirs(ctx.must_state(cid)["pid"])
+        expect_eq(read(dirs, "unified", f"hugetlb.{size}.max"), str(4 * MiB),
+                  f"hugetlb.{size}.max in the container's cgroup2 directory")
+        return
+    _c, _p, dirs, _b = created(ctx, res)
     f = f"hugetlb.{size}.max" if V2 else f"hugetlb.{size}.limit_in_bytes"
     expect_eq(read(dirs, "hugetlb", f), str(4 * MiB), f)
 
@@ -436,7 +452,7 @@ CANNOT_APPLY = "runtime.md lifecycle: if the runtime cannot create the environme
 @check("linux.resources.cannot-apply.hugepageLimits", CANNOT_APPLY, negative=True)
 def _(ctx):
     size, _ = hugepage_size()
-    if cgroupfs.controller_available("hugetlb"):
+    if cgroupfs.controller_available("hugetlb") or cgroupfs.hybrid_v2_controller("hugetlb"):
         raise Skip("the hugetlb controller is available on this host")
     refused(ctx, {"hugepageLimits": [{"pageSize": size, "limit": 4 * MiB}]},
             "hugepageLimits without a hugetlb controller")
