@@ -150,7 +150,8 @@ def _(ctx):
        "container sees its cgroups as /, the host sees them at cgroupsPath")
 def _(ctx):
     path = cg_path(ctx)
-    b = ctx.bundle("sh", "-c", "cat /proc/self/cgroup > /out/cgroup; sleep 100000")
+    b = ctx.bundle("sh", "-c", "cat /proc/self/cgroup > /out/cg.tmp && mv /out/cg.tmp /out/cgroup; "
+                   "sleep 100000")
     out = ctx.outdir(b)
     b.linux["cgroupsPath"] = path
     expect("cgroup" in b.ns_types(), "fixture lacks the cgroup namespace")
