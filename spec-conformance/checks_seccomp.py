@@ -443,7 +443,7 @@ class Agent(threading.Thread):
                 os.close(f)
 
 
-def notify_run(ctx, metadata="conformance=1"):
+def notify_run(ctx, metadata="conformance=1", flags=None):
     path = os.path.join(ctx.tmp, "agent.sock")
     agent = Agent(path, 15)
     agent.start()
@@ -452,8 +452,12 @@ def notify_run(ctx, metadata="conformance=1"):
         b.cfg["root"]["readonly"] = False
         b.linux["seccomp"] = profile(syscalls=[rule(MKDIR, "SCMP_ACT_NOTIFY")],
                                      listenerPath=path, listenerMetadata=metadata)
+        if flags:
+            b.linux["seccomp"]["flags"] = flags
         b.sh(MKDIR_SCRIPT)
         r = ctx.run(b)
+        if flags and r.rc != 0:
+            return agent, r
     finally:
         agent.stop.set()
         agent.join(30)
@@ -491,3 +495,16 @@ def _(ctx):
     expect(agent.answered, "the agent answered no notification")
     expect(agent.closed_early, "the connection was still open when the container's first "
            "notification arrived")
+
+
+@check("linux.seccomp.flags.wait_killable_recv", "config-linux.md seccomp flags: "
+       "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV with SCMP_ACT_NOTIFY: the agent still answers "
+       "(or, unsupported by the runtime or the kernel, create is refused)")
+def _(ctx):
+    agent, r = notify_run(ctx, flags=["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"])
+    if r.rc != 0:
+        expect(not any(ctx.state(c) for c in ctx.ids), "a failed run left a container")
+        ctx.notes.append("refused: " + r.brief()[-90:])
+        return
+    expect_eq(mkdir_result(r.out + r.err), STRERROR[15], "mkdir answered by the agent")
+    expect(agent.answered, "the agent answered no notification")
