@@ -6,8 +6,8 @@ here), created on the host in the rootfs so that the runtime does not know them 
 allow rules for linux.devices entries; runc and crun do not: the spec only requires the nodes
 to exist, their access is the allow list's business). Opening such a node gives ENXIO when
 the device cgroup allows the access (the kernel checks the cgroup first, then finds no
-driver) and EPERM when it denies it. Rules are chosen so that cgroup v1 (devices.allow/deny exceptions) and cgroup v2
-(an eBPF program, last match wins) give the same answer."""
+driver) and EPERM when it denies it. Rules are chosen so that cgroup v1 (devices.allow/deny
+exceptions) and cgroup v2 (an eBPF program, last match wins) give the same answer."""
 
 import os
 import stat
