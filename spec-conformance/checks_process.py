@@ -125,12 +125,11 @@ def _(ctx):
 
 
 # ---- ioPriority, scheduler (runtime-spec 1.2) ------------------------------------------------
-CRUNNER_TODO = "crunner does not implement process.{} yet (runtime-spec 1.2)"
 
 
 @check("process.ioPriority", "config.md process.ioPriority (" + SPEC_12 + "): the I/O "
        "scheduling class and priority of the process",
-       xfail={"runc": RUNC_12.format("ioPriority"), "crunner": CRUNNER_TODO.format("ioPriority")})
+       xfail={"runc": RUNC_12.format("ioPriority")})
 def _(ctx):
     b = ctx.bundle("ionice", "-p", "1")
     b.cfg["ociVersion"] = "1.2.0"
@@ -140,7 +139,7 @@ def _(ctx):
 
 @check("process.ioPriority-invalid", "config.md process.ioPriority class: only IOPRIO_CLASS_RT, "
        "_BE, _IDLE; an invalid value MUST error (config.md valid values)", negative=True,
-       xfail={"runc": RUNC_12.format("ioPriority"), "crunner": CRUNNER_TODO.format("ioPriority")})
+       xfail={"runc": RUNC_12.format("ioPriority")})
 def _(ctx):
     b = ctx.bundle("true")
     b.cfg["ociVersion"] = "1.2.0"
@@ -157,7 +156,7 @@ def sched_of_init(ctx, b):
 
 @check("process.scheduler", "config.md process.scheduler (" + SPEC_12 + "): policy and nice "
        "of the process (SCHED_BATCH = 3, nice 7)",
-       xfail={"runc": RUNC_12.format("scheduler"), "crunner": CRUNNER_TODO.format("scheduler")})
+       xfail={"runc": RUNC_12.format("scheduler")})
 def _(ctx):
     b = ctx.bundle()
     b.cfg["ociVersion"] = "1.2.0"
@@ -167,7 +166,7 @@ def _(ctx):
 
 @check("process.scheduler-invalid", "config.md process.scheduler policy: an invalid value "
        "MUST error (config.md valid values)", negative=True,
-       xfail={"runc": RUNC_12.format("scheduler"), "crunner": CRUNNER_TODO.format("scheduler")})
+       xfail={"runc": RUNC_12.format("scheduler")})
 def _(ctx):
     b = ctx.bundle("true")
     b.cfg["ociVersion"] = "1.2.0"
