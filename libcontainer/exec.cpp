@@ -15,6 +15,7 @@
 
 #include "apparmor/apparmor.hpp"
 #include "libcontainer/container.hpp"
+#include "libcontainer/exec_cgroup.hpp"
 #include "libcontainer/process_setup.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
@@ -77,6 +78,27 @@ struct ChildPlan {
   child_fail(p.sock, sys_error("exec \"" + *exe + "\""));
 }
 
+// Writes pid to cgroup.procs of every v1 directory, and of the cgroup2 one unless
+// CLONE_INTO_CGROUP already put it there (clone_child falls back without it on kernels
+// that refuse it).
+Status join_cgroups(pid_t pid, const SubCgroupTargets& t) {
+  std::string p = std::to_string(pid);
+  for (auto& d : t.v1_dirs) CR_TRY(write_file(d + "/cgroup.procs", p, O_WRONLY));
+  if (t.unified_dir.empty()) return {};
+  auto own = read_file("/proc/" + p + "/cgroup");
+  if (own) {
+    for (auto& line : split(*own, '\n')) {
+      if (line.rfind("0::", 0) != 0) continue;
+      std::string rel = line.substr(3);
+      if (t.unified_dir.size() >= rel.size() &&
+          t.unified_dir.compare(t.unified_dir.size() - rel.size(), rel.size(), rel) == 0 &&
+          rel != "/")
+        return {};
+    }
+  }
+  return write_file(t.unified_dir + "/cgroup.procs", p, O_WRONLY);
+}
+
 }  // namespace
 
 Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o) {
@@ -87,8 +109,6 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   if (st == ContainerStatus::Paused && !o.ignore_paused)
     return make_error(ErrorKind::BadState,
                       "cannot exec in a paused container (use --ignore-paused to override)");
-  if (!o.sub_cgroup.empty())
-    return make_error(ErrorKind::Unsupported, "--cgroup: sub-cgroups are not supported yet");
   const spec::Process& proc = o.process;
   if (proc.args.empty()) return invalid_spec("process.args: must not be empty");
   if (proc.terminal && o.console_socket.empty() && o.detach)
@@ -118,6 +138,12 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   }
   std::vector<std::string> warnings;
   CR_TRY_CTX(apparmor::check_profile(proc.apparmor_profile), "process.apparmorProfile");
+  if (!proc.selinux_label.empty())
+    return make_error(ErrorKind::Unsupported,
+                      "process.selinuxLabel `" + proc.selinux_label + "`: " +
+                          (path_exists("/sys/fs/selinux/enforce")
+                               ? "setting SELinux labels is not supported by crunner"
+                               : "selinux is disabled or not supported on this host"));
   std::optional<seccomp::Program> filter;
   if (s.config.is_object() && s.config.contains("linux") && s.config["linux"].contains("seccomp") &&
       !s.config["linux"]["seccomp"].is_null()) {
@@ -127,11 +153,18 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
     plan.seccomp = &*filter;
   }
   plan.caps = cap_sets(proc.capabilities, &warnings);
-  auto cg = cgroup_of(s);
+  // The container's cgroups (or the --cgroup sub-cgroups in them): the cgroup2 one
+  // (unified, or hybrid's unified hierarchy) is joined by clone3 CLONE_INTO_CGROUP, the v1
+  // ones by writing the pid to their cgroup.procs before the child may go on.
+  SubCgroupTargets cgt;
+  if (!s.cgroup.is_null()) {
+    CR_ASSIGN(cgt, resolve_sub_cgroups(s.cgroup, o.sub_cgroups));
+  } else if (!o.sub_cgroups.empty()) {
+    return make_error(ErrorKind::Unsupported, "--cgroup: the container has no cgroup");
+  }
   UniqueFd cg_fd;
-  if (cg && cg->mode() == cgroups::Mode::Unified) {
-    auto fd = cg->unified_dir_fd();
-    if (fd) cg_fd = std::move(*fd);
+  if (!cgt.unified_dir.empty()) {
+    CR_ASSIGN(cg_fd, open_path(cgt.unified_dir, O_RDONLY | O_DIRECTORY));
   }
 
   int sp[2];
@@ -158,7 +191,7 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
       }
     }
   } reaper{pid};
-  if (cg) CR_TRY_CTX(cg->add_pid(pid), "join the container's cgroup");
+  CR_TRY_CTX(join_cgroups(pid, cgt), "join the container's cgroup");
   CR_TRY(sync_send(parent_sock.get(), SyncType::MapsDone));
   ExecLaunched l;
   l.pid = pid;

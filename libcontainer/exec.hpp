@@ -9,6 +9,7 @@
 // O_CLOEXEC: EOF means the execve succeeded; an Error message means it did not.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "libcontainer/error.hpp"
@@ -26,7 +27,9 @@ struct ExecOptions {
   bool detach = false;
   bool ignore_paused = false;
   int preserve_fds = 0;
-  std::string sub_cgroup;  // --cgroup: not supported yet (error)
+  // --cgroup, parsed by parse_sub_cgroups (exec_cgroup.hpp): controller ("" = all) -> path
+  // below the container's cgroup
+  std::map<std::string, std::string> sub_cgroups;
 };
 
 struct ExecLaunched {

@@ -5,6 +5,7 @@
 #include "cmd/crunner/cli.hpp"
 #include "libcontainer/container.hpp"
 #include "libcontainer/exec.hpp"
+#include "libcontainer/exec_cgroup.hpp"
 #include "libcontainer/foreground.hpp"
 #include "libcontainer/utils.hpp"
 
@@ -13,8 +14,8 @@ namespace crunner::cli {
 namespace {
 
 struct ExecFlags {
-  std::string id, process_file, console_socket, pid_file, cwd, user, apparmor, label, cgroup;
-  std::vector<std::string> env, caps, args;
+  std::string id, process_file, console_socket, pid_file, cwd, user, apparmor, label;
+  std::vector<std::string> env, caps, args, cgroups;
   std::vector<uint32_t> gids;
   bool tty = false, detach = false, nnp = false, ignore_paused = false;
   int preserve_fds = 0;
@@ -39,7 +40,14 @@ Result<spec::Process> build_process(const Globals& g, const ExecFlags& f) {
   p.args = f.args;
   p.terminal = f.tty;
   p.console_size.reset();
-  for (auto& e : f.env) p.env.push_back(e);
+  // -e KEY=V replaces the config's KEY (runc sets them one by one with os.Setenv).
+  for (auto& e : f.env) {
+    auto key = e.substr(0, e.find('='));
+    std::erase_if(p.env, [&](const std::string& x) {
+      return x.compare(0, key.size(), key) == 0 && (x.size() == key.size() || x[key.size()] == '=');
+    });
+    p.env.push_back(e);
+  }
   if (!f.cwd.empty()) p.cwd = f.cwd;
   if (!f.user.empty()) {
     auto parts = split(f.user, ':');
@@ -80,17 +88,20 @@ void register_exec(CLI::App& app, Globals& g, Handler* out) {
   c->add_option("--console-socket", f.console_socket, "unix socket that receives the pty master");
   c->add_flag("-d,--detach", f.detach, "return once the process has started");
   c->add_option("--pid-file", f.pid_file, "write the process's pid to this file");
-  c->add_option("-e,--env", f.env, "add an environment variable (K=V)");
+  c->add_option("-e,--env", f.env, "add an environment variable (K=V)")->allow_extra_args(false);
   c->add_option("--cwd", f.cwd, "working directory in the container");
   c->add_option("-u,--user", f.user, "uid[:gid]");
-  c->add_option("-g,--additional-gids", f.gids, "additional group ids");
-  c->add_option("-c,--cap", f.caps, "add a capability");
+  c->add_option("-g,--additional-gids", f.gids, "additional group ids")->allow_extra_args(false);
+  c->add_option("-c,--cap", f.caps, "add a capability")->allow_extra_args(false);
   c->add_flag("--no-new-privs", f.nnp, "set no_new_privs");
   c->add_option("-a,--apparmor", f.apparmor, "AppArmor profile");
-  c->add_option("--process-label", f.label, "SELinux label (accepted; SELinux is not supported)");
+  c->add_option("--process-label", f.label, "SELinux label (an error: SELinux labels are not supported)");
   c->add_option("--preserve-fds", f.preserve_fds, "pass fds 3..3+N-1 into the process");
   c->add_flag("--ignore-paused", f.ignore_paused, "exec even if the container is paused");
-  c->add_option("--cgroup", f.cgroup, "sub-cgroup to join");
+  c->add_option("--cgroup", f.cgroups,
+                 "run in an existing sub-cgroup of the container: PATH, or CTRL[,CTRL]:PATH "
+                 "per v1 controller (repeatable)")
+      ->allow_extra_args(false);
   add_id(c, &f.id);
   c->add_option("command", f.args, "the command and its arguments");
   c->callback([&g, out] {
@@ -108,7 +119,12 @@ void register_exec(CLI::App& app, Globals& g, Handler* out) {
       o.detach = f.detach;
       o.ignore_paused = f.ignore_paused;
       o.preserve_fds = f.preserve_fds;
-      o.sub_cgroup = f.cgroup;
+      auto subs = parse_sub_cgroups(f.cgroups);
+      if (!subs) {
+        report(g, subs.error());
+        return 255;
+      }
+      o.sub_cgroups = std::move(*subs);
       sigset_t old;
       if (!f.detach) block_forwarded_signals(&old);
       auto l = exec_process(g.store(), o);
