@@ -9,8 +9,7 @@
 
 namespace crunner {
 
-Result<std::map<std::string, std::string>> parse_sub_cgroups(
-    const std::vector<std::string>& args) {
+Result<std::map<std::string, std::string>> parse_sub_cgroups(const std::vector<std::string>& args) {
   std::map<std::string, std::string> out;
   for (const auto& a : args) {
     auto colon = a.find(':');
@@ -21,8 +20,7 @@ Result<std::map<std::string, std::string>> parse_sub_cgroups(
       continue;
     }
     std::string ctrls = a.substr(0, colon), path = a.substr(colon + 1);
-    if (path.find(':') != std::string::npos)
-      return invalid_spec("invalid --cgroup argument: " + a);
+    if (path.find(':') != std::string::npos) return invalid_spec("invalid --cgroup argument: " + a);
     if (ctrls.empty())
       return invalid_spec("invalid --cgroup argument: " + a + " (empty <controller> prefix)");
     for (auto& c : split(ctrls, ',')) {

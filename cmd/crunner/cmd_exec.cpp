@@ -95,12 +95,13 @@ void register_exec(CLI::App& app, Globals& g, Handler* out) {
   c->add_option("-c,--cap", f.caps, "add a capability")->allow_extra_args(false);
   c->add_flag("--no-new-privs", f.nnp, "set no_new_privs");
   c->add_option("-a,--apparmor", f.apparmor, "AppArmor profile");
-  c->add_option("--process-label", f.label, "SELinux label (an error: SELinux labels are not supported)");
+  c->add_option("--process-label", f.label,
+                "SELinux label (an error: SELinux labels are not supported)");
   c->add_option("--preserve-fds", f.preserve_fds, "pass fds 3..3+N-1 into the process");
   c->add_flag("--ignore-paused", f.ignore_paused, "exec even if the container is paused");
   c->add_option("--cgroup", f.cgroups,
-                 "run in an existing sub-cgroup of the container: PATH, or CTRL[,CTRL]:PATH "
-                 "per v1 controller (repeatable)")
+                "run in an existing sub-cgroup of the container: PATH, or CTRL[,CTRL]:PATH "
+                "per v1 controller (repeatable)")
       ->allow_extra_args(false);
   add_id(c, &f.id);
   c->add_option("command", f.args, "the command and its arguments");

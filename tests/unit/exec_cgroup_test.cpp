@@ -98,8 +98,8 @@ TEST_CASE("--cgroup errors: escape, missing directory, unknown controller, v2 pe
   // only in pids: PATH for all needs it everywhere
   CHECK(msg({{"", "only"}}).find("does not exist") != std::string::npos);
   CHECK(msg({{"blkio", "sub"}}).find("unknown controller `blkio`") != std::string::npos);
-  nlohmann::json v2 = {{"mode", "unified"}, {"root", t.root()}, {"path", "/c"},
-                       {"unified", t.path("unified/c")}};
+  nlohmann::json v2 = {
+      {"mode", "unified"}, {"root", t.root()}, {"path", "/c"}, {"unified", t.path("unified/c")}};
   auto r = resolve_sub_cgroups(v2, {{"", "sub"}});
   REQUIRE(r);
   CHECK(r->v1_dirs.empty());
