@@ -18,13 +18,13 @@ import json
 import os
 import pty
 import select
-import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
 import termios
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
@@ -422,6 +422,92 @@ def seccomp_of_the_config(t):
     t.contains("no profile: Seccomp: 0", out, "Seccomp:\t0")
 
 
+
+NOTIF_RECV = 0xC0502100  # _IOWR('!', 0, struct seccomp_notif), 80 bytes
+NOTIF_SEND = 0xC0182101  # _IOWR('!', 1, struct seccomp_notif_resp), 24 bytes
+
+
+class NotifyAgent(threading.Thread):
+    """Accepts every runtime connection on path; for each, keeps the state JSON and answers
+    every notified syscall with -errno until the fd is closed."""
+
+    def __init__(self, path, errno):
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(4)
+        self.errno = errno
+        self.states = []
+        self.answered = 0
+        self.stop = False
+
+    def serve(self, fd):
+        try:
+            while True:
+                req = bytearray(80)
+                fcntl.ioctl(fd, NOTIF_RECV, req, True)
+                nid, = struct.unpack_from("Q", req, 0)
+                fcntl.ioctl(fd, NOTIF_SEND, bytearray(struct.pack("QqiI", nid, 0, -self.errno,
+                                                                  0)), True)
+                self.answered += 1
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    def run(self):
+        self.sock.settimeout(1)
+        while not self.stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            try:
+                conn.settimeout(30)
+                msg, fds, _, _ = socket.recv_fds(conn, 65536, 1)
+                self.states.append(json.loads(msg.decode()))
+                if fds:
+                    threading.Thread(target=self.serve, args=(fds[0],), daemon=True).start()
+            except (OSError, ValueError):
+                pass
+            finally:
+                conn.close()
+        self.sock.close()
+
+
+@h.case
+def seccomp_notify_for_exec(t):
+    agent = NotifyAgent(t.path("agent.sock"), 30)
+    agent.start()
+
+    def stop():
+        agent.stop = True
+        agent.join(30)
+    t.on_cleanup(stop)
+
+    def edit(c):
+        c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                                 "listenerPath": t.path("agent.sock"),
+                                 "listenerMetadata": "exec-meta",
+                                 "syscalls": [{"names": ["mkdir", "mkdirat"],
+                                               "action": "SCMP_ACT_NOTIFY"}]}
+    cid, init = running(t, "notify", edit=edit)
+    t.check("the init's fd reached the agent", h.wait_for(lambda: len(agent.states) >= 1, 30),
+            agent.states)
+    rc, out, err = t.rt(["exec", cid, "sh", "-c", "mkdir /dev/shm/x; echo rc=$?"])
+    t.contains("exec'd process's mkdir answered by the agent (EROFS)", err,
+               "Read-only file system")
+    t.contains("mkdir failed", out, "rc=1")
+    t.check("a second connection for the exec'd process", len(agent.states) == 2,
+            agent.states)
+    st = agent.states[-1] if agent.states else {}
+    t.eq("fds names the seccomp fd", st.get("fds"), ["seccompFd"])
+    t.eq("listenerMetadata", st.get("metadata"), "exec-meta")
+    t.eq("state of the container", st.get("state", {}).get("id"), cid)
+    t.check("the exec'd process was not created", not os.path.exists(
+        f"/proc/{init}/root/dev/shm/x"))
+
+
 # ---- -d / --pid-file -----------------------------------------------------------------------
 @h.case
 def detach_and_pid_file(t):
@@ -455,6 +541,18 @@ def detach_and_pid_file(t):
     t.check("foreground pid file written", h.read_file(pf2).isdigit(), h.read_file(pf2))
     res = t.rt(["exec", "-d", "--pid-file", pf, cid, "no-such-command"])
     t.eq("-d with a missing command: 255", res[0], RUNTIME_FAILED)
+
+
+
+@h.case
+def exec_into_created_container(t):
+    # runc allows it (the init is waiting on exec.fifo); the container stays created
+    b = t.bundle("sleep", "600")
+    cid = t.cid("created")
+    t.require("create", t.create(b, cid)[0] == 0)
+    rc, out, err = t.rt(["exec", cid, "sh", "-c", "echo in-created"])
+    t.eq("exec into a created container", (rc, out), (0, "in-created\n"))
+    t.eq("still created", t.status(cid), "created")
 
 
 # ---- --process FILE ------------------------------------------------------------------------
