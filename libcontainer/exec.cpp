@@ -115,6 +115,9 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
     return invalid_spec("--tty with --detach requires --console-socket");
   if (!proc.terminal && !o.console_socket.empty())
     return invalid_spec("--console-socket given but the process has no terminal");
+  // As runc: a foreground exec proxies the pty itself; the socket is for detached callers.
+  if (!o.detach && !o.console_socket.empty())
+    return invalid_spec("--console-socket needs --detach (a foreground exec proxies the terminal)");
 
   // The container's namespaces that differ from ours; user first.
   static const std::pair<spec::NsType, const char*> order[] = {
