@@ -1,6 +1,7 @@
 // `exec --cgroup`: argument parsing (runc's rules) and resolution against a fake tree.
 #include <catch2/catch.hpp>
 
+#include "cgroups/v1.hpp"
 #include "cgroups_fake.hpp"
 #include "libcontainer/exec_cgroup.hpp"
 
@@ -108,4 +109,12 @@ TEST_CASE("--cgroup errors: escape, missing directory, unknown controller, v2 pe
   REQUIRE_FALSE(e);
   CHECK(e.error().message.find("per-controller paths need cgroup v1") != std::string::npos);
   CHECK_FALSE(resolve_sub_cgroups(nlohmann::json(), {{"", "sub"}}));
+}
+
+TEST_CASE("a v1 freezer in FREEZING is paused (a task joining a frozen cgroup)", "[exec][cgroup]") {
+  FakeTree t;
+  t.file("f/freezer.state", "FREEZING\n");
+  CHECK(*cgroups::v1::is_frozen(t.open("f")));
+  t.file("f/freezer.state", "THAWED\n");
+  CHECK_FALSE(*cgroups::v1::is_frozen(t.open("f")));
 }
