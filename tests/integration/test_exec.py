@@ -886,6 +886,63 @@ def cgroup_per_controller(t):
             pid2 and sorted(cgroup_lines(pid2)) == sorted(got.values()), res)
 
 
+V2_WRAPPER = 'mount -t cgroup2 none /sys/fs/cgroup && exec "$@"'
+
+
+@h.case
+def cgroup_v2_in_a_private_mount_namespace(t):
+    # On this hybrid host a cgroup v2-only view is a private mount namespace with the cgroup2
+    # hierarchy mounted on /sys/fs/cgroup (the host's mounts are untouched): the runtime then
+    # runs in unified mode and --cgroup PATH is the only form (crunner: clone3
+    # CLONE_INTO_CGROUP straight into the sub-cgroup).
+    uni = "/sys/fs/cgroup/unified"
+    if not os.path.isdir(uni) or not shutil_which("unshare"):
+        t.check("skipped: not a hybrid host", True)
+        return
+    root = t.path("v2root")
+
+    def rt(*args):
+        return h.run(["unshare", "-m", "sh", "-c", V2_WRAPPER, "sh", h.RUNTIME, "--root", root,
+                      *args], tmpdir=t.dir)
+    b = t.bundle("sleep", "600")
+    cid = t.cid("v2")
+
+    def delete():
+        rt("kill", "--all", cid, "KILL")
+        rt("delete", "--force", cid)
+    t.on_cleanup(delete)
+    t.require("run -d in unified mode", rt("run", "-d", "--bundle", b, cid)[0] == 0)
+    st = json.loads(rt("state", cid)[1] or "{}")
+    init = st.get("pid", 0)
+    rel = next((ln[3:] for ln in cgroup_lines(init) if ln.startswith("0::")), "")
+    base = uni + rel
+    t.require("container cgroup in the cgroup2 hierarchy", rel.endswith("/" + cid) and
+              os.path.isdir(base), cgroup_lines(init))
+    os.mkdir(f"{base}/sub")
+    t.on_cleanup(lambda: h.wait_for(lambda: h._rmdir(f"{base}/sub"), 10, 0.2))
+    pf = t.path("v2.pid")
+    res = rt("exec", "-d", "--pid-file", pf, "--cgroup", "sub", cid, "sleep", "600")
+    t.require("exec --cgroup sub", res[0] == 0 and h.read_file(pf).isdigit(), res)
+    pid = int(h.read_file(pf))
+    t.contains("the process is in <cgroup>/sub", h.read_file(f"/proc/{pid}/cgroup"),
+               f"0::{rel}/sub\n")
+    t.check("and nowhere else in cgroup2", h.read_file(f"{base}/sub/cgroup.procs").split() ==
+            [str(pid)], h.read_file(f"{base}/sub/cgroup.procs"))
+    res = rt("exec", "-d", "--pid-file", pf, cid, "sleep", "600")
+    t.contains("without --cgroup: the container's cgroup",
+               h.read_file(f"/proc/{h.read_file(pf)}/cgroup"), f"0::{rel}\n")
+    res = rt("exec", "--cgroup", "memory:sub", cid, "true")
+    t.eq("CTRL:PATH on cgroup v2: 255", res[0], RUNTIME_FAILED)
+    res = rt("exec", "--cgroup", "nope", cid, "true")
+    t.eq("missing sub-cgroup on v2: 255", res[0], RUNTIME_FAILED)
+    t.contains("error names it", res[2], "nope")
+
+
+def shutil_which(name):
+    return any(os.access(os.path.join(d, name), os.X_OK)
+               for d in os.environ.get("PATH", "/usr/bin:/bin").split(":"))
+
+
 @h.case
 def cgroup_errors(t):
     cid, init = running(t, "cgerr")
