@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "apparmor/apparmor.hpp"
+#include "cgroups/cgdir.hpp"
 #include "libcontainer/container.hpp"
 #include "libcontainer/exec_cgroup.hpp"
 #include "libcontainer/process_setup.hpp"
@@ -85,16 +86,11 @@ Status join_cgroups(pid_t pid, const SubCgroupTargets& t) {
   std::string p = std::to_string(pid);
   for (auto& d : t.v1_dirs) CR_TRY(write_file(d + "/cgroup.procs", p, O_WRONLY));
   if (t.unified_dir.empty()) return {};
-  auto own = read_file("/proc/" + p + "/cgroup");
-  if (own) {
-    for (auto& line : split(*own, '\n')) {
-      if (line.rfind("0::", 0) != 0) continue;
-      std::string rel = line.substr(3);
-      if (t.unified_dir.size() >= rel.size() &&
-          t.unified_dir.compare(t.unified_dir.size() - rel.size(), rel.size(), rel) == 0 &&
-          rel != "/")
+  if (auto own = read_file("/proc/" + p + "/cgroup")) {
+    for (auto& line : split(*own, '\n'))
+      if (line.rfind("0::", 0) == 0 &&
+          cgroups::path_join(t.unified_mount, line.substr(3)) == cgroups::clean_path(t.unified_dir))
         return {};
-    }
   }
   return write_file(t.unified_dir + "/cgroup.procs", p, O_WRONLY);
 }

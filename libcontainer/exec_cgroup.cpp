@@ -102,6 +102,8 @@ Result<SubCgroupTargets> resolve_sub_cgroups(const nlohmann::json& saved,
     if (seen.insert(target).second) t.v1_dirs.push_back(target);
   if (!unified.empty()) {
     t.unified_dir = unified;
+    std::string root = saved.value("root", "/sys/fs/cgroup");
+    t.unified_mount = mode == "unified" ? root : root + "/unified";
     if (all != subs.end()) {
       CR_ASSIGN(t.unified_dir, sub_dir(unified, all->second));
     }

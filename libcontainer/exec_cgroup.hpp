@@ -31,6 +31,7 @@ Result<std::map<std::string, std::string>> parse_sub_cgroups(const std::vector<s
 struct SubCgroupTargets {
   std::vector<std::string> v1_dirs;  // cgroup.procs writes after clone (deduplicated)
   std::string unified_dir;           // cgroup2 directory (clone3 CLONE_INTO_CGROUP); "" none
+  std::string unified_mount;         // where that hierarchy is mounted (hybrid: root/unified)
 };
 
 // Resolves `subs` against the saved state; every directory is checked to exist. The

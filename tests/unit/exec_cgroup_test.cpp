@@ -53,6 +53,7 @@ TEST_CASE("--cgroup PATH: every v1 hierarchy and the hybrid unified one", "[exec
   CHECK(r->v1_dirs == std::vector<std::string>{t.path("cpu,cpuacct/c/sub"),
                                                t.path("memory/own/c/sub"), t.path("pids/c/sub")});
   CHECK(r->unified_dir == t.path("unified/c/sub"));
+  CHECK(r->unified_mount == t.path("unified"));
   // a leading slash is still below the container's cgroup; "sub/.." is the cgroup itself
   CHECK(resolve_sub_cgroups(j, {{"", "/sub/"}})->unified_dir == t.path("unified/c/sub"));
   CHECK(resolve_sub_cgroups(j, {{"", "sub/.."}})->unified_dir == t.path("unified/c"));
@@ -105,6 +106,7 @@ TEST_CASE("--cgroup errors: escape, missing directory, unknown controller, v2 pe
   REQUIRE(r);
   CHECK(r->v1_dirs.empty());
   CHECK(r->unified_dir == t.path("unified/c/sub"));
+  CHECK(r->unified_mount == t.root());
   auto e = resolve_sub_cgroups(v2, {{"memory", "sub"}});
   REQUIRE_FALSE(e);
   CHECK(e.error().message.find("per-controller paths need cgroup v1") != std::string::npos);
