@@ -7,8 +7,10 @@ profile, and filter flags (runc 1.1.5 refuses linux.seccomp.flags)."""
 
 import json
 import os
+import shutil
 import socket
 import struct
+import subprocess
 import sys
 import threading
 
@@ -368,6 +370,89 @@ def allowlist_with_default_errno_ret(t):
     p["defaultAction"] = "SCMP_ACT_ERRNO"
     rc, out, err = run_script(t, "allowlist1", "mkdir /scratch/a; echo rc=$?", p)
     t.contains("defaultErrnoRet 1: EPERM", out + err, "Operation not permitted")
+
+
+
+# ---- KILL_THREAD vs KILL_PROCESS, TRAP caught: a small static helper --------------------------
+HELPER_C = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+static volatile int trapped_nr = -1;
+static void on_sys(int sig, siginfo_t *si, void *uc) { (void)sig; (void)uc; trapped_nr = si->si_syscall; }
+static void *thread(void *a) {
+  (void)a;
+  int r = mkdir("/dev/shm/t", 0755);
+  printf("thread: mkdir=%d\n", r);
+  fflush(stdout);
+  return 0;
+}
+int main(int argc, char **argv) {
+  setvbuf(stdout, 0, _IONBF, 0);
+  if (argc > 1 && !strcmp(argv[1], "trap")) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sys;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGSYS, &sa, 0);
+    mkdir("/dev/shm/t", 0755);
+    printf("trap: caught SIGSYS for syscall %d\n", trapped_nr);
+    return 0;
+  }
+  pthread_t t;
+  pthread_create(&t, 0, thread, 0);
+  pthread_join(t, 0);
+  printf("main: alive\n");
+  return 0;
+}
+"""
+
+
+def build_helper(t):
+    """Compiles the helper statically (None without a C compiler / static libc)."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        return None
+    src, out = t.path("helper.c"), t.path("helper")
+    with open(src, "w") as f:
+        f.write(HELPER_C)
+    p = subprocess.run([cc, "-static", "-O2", "-pthread", "-o", out, src],
+                       capture_output=True, text=True)
+    return out if p.returncode == 0 else None
+
+
+def run_helper(t, name, helper, action, *args):
+    b = t.bundle("/bin/helper", *args, edit=with_seccomp(profile(action)))
+    dst = os.path.join(b, "rootfs", "bin", "helper")
+    shutil.copy(helper, dst)
+    os.chmod(dst, 0o755)
+    return t.rt(["run", "--bundle", b, t.cid(name)])
+
+
+@h.case
+def kill_thread_trap_with_threads(t):
+    helper = build_helper(t)
+    if not helper:
+        t.check("skipped: no C compiler with a static libc", True)
+        return
+    rc, out, err = run_helper(t, "kthread", helper, "SCMP_ACT_KILL_THREAD")
+    t.eq("KILL_THREAD: only the thread dies, main goes on (rc 0)", rc, 0)
+    t.contains("KILL_THREAD: main alive", out, "main: alive")
+    t.check("KILL_THREAD: the thread never returned from mkdir", "thread:" not in out, out)
+    rc, out, err = run_helper(t, "kproc", helper, "SCMP_ACT_KILL_PROCESS")
+    t.eq("KILL_PROCESS: the whole process dies of SIGSYS", rc, SIGSYS_STATUS)
+    t.check("KILL_PROCESS: main never printed", "main: alive" not in out, out)
+    rc, out, err = run_helper(t, "ok", helper, "SCMP_ACT_LOG")
+    t.contains("LOG: thread's mkdir runs", out, "thread: mkdir=0")
+    rc, out, err = run_helper(t, "trap", helper, "SCMP_ACT_TRAP", "trap")
+    t.eq("TRAP: a SIGSYS handler catches it (rc 0)", rc, 0)
+    if os.uname().machine == "x86_64":
+        t.check("TRAP: si_syscall is mkdir (83) or mkdirat (258)",
+                "syscall 83\n" in out or "syscall 258\n" in out, out)
 
 
 h.main()
