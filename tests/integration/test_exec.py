@@ -528,6 +528,29 @@ def detach_and_pid_file(t):
     ppid = status_of(pid).get("PPid")
     t.check("the runtime is gone (re-parented)", ppid is not None and
             not h.read_file(f"/proc/{ppid}/cmdline").startswith(h.RUNTIME), ppid)
+    # atomic: a reader polling the pid file while exec -d writes it never sees it partial
+    seen_bad = []
+    done = threading.Event()
+    pf_atomic = os.path.join(d, "atomic.pid")
+
+    def watch():
+        while not done.is_set():
+            try:
+                with open(pf_atomic) as f:
+                    txt = f.read()
+                if not txt.isdigit():
+                    seen_bad.append(txt)
+            except OSError:
+                pass
+    w = threading.Thread(target=watch, daemon=True)
+    w.start()
+    for _ in range(10):
+        if os.path.exists(pf_atomic):
+            os.unlink(pf_atomic)
+        t.rt(["exec", "-d", "--pid-file", pf_atomic, cid, "true"])
+    done.set()
+    w.join(30)
+    t.eq("pid file never seen empty or partial (10 writes watched)", seen_bad, [])
     # relative pid file path: relative to the runtime's cwd
     res = t.rt(["exec", "-d", "--pid-file", "rel.pid", cid, "sleep", "600"], cwd=d)
     t.ok("-d with a relative --pid-file", res)
