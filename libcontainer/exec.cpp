@@ -98,7 +98,12 @@ Status join_cgroups(pid_t pid, const SubCgroupTargets& t) {
 }  // namespace
 
 Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o) {
-  CR_ASSIGN(auto cs, container_status(store, o.id));
+  std::pair<ContainerState, ContainerStatus> cs;
+  if (o.loaded) {
+    cs = *o.loaded;
+  } else {
+    CR_ASSIGN(cs, container_status(store, o.id));
+  }
   auto& [s, st] = cs;
   if (st == ContainerStatus::Stopped)
     return make_error(ErrorKind::BadState, "cannot exec in a stopped container");

@@ -10,7 +10,9 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "libcontainer/error.hpp"
 #include "libcontainer/fd.hpp"
@@ -30,6 +32,9 @@ struct ExecOptions {
   // --cgroup, parsed by parse_sub_cgroups (exec_cgroup.hpp): controller ("" = all) -> path
   // below the container's cgroup
   std::map<std::string, std::string> sub_cgroups;
+  // The container as the caller already loaded it (container_status); loaded here when
+  // absent. Saves reading and parsing state.json twice per exec.
+  std::optional<std::pair<ContainerState, ContainerStatus>> loaded;
 };
 
 struct ExecLaunched {

@@ -21,7 +21,9 @@ struct ExecFlags {
   int preserve_fds = 0;
 };
 
-Result<spec::Process> build_process(const Globals& g, const ExecFlags& f) {
+// `cs`: the container, loaded once for this exec.
+Result<spec::Process> build_process(const std::pair<ContainerState, ContainerStatus>& cs,
+                                    const ExecFlags& f) {
   if (!f.process_file.empty()) {
     CR_ASSIGN(std::string text, read_file(f.process_file));
     auto j = nlohmann::json::parse(text, nullptr, false);
@@ -31,7 +33,6 @@ Result<spec::Process> build_process(const Globals& g, const ExecFlags& f) {
     return p;
   }
   if (f.args.empty()) return invalid_spec("exec: a command is required (or --process)");
-  CR_ASSIGN(auto cs, container_status(g.store(), f.id));
   spec::Process p;
   if (cs.first.config.is_object() && cs.first.config.contains("process")) {
     auto base = spec::parse_process(cs.first.config["process"], "process");
@@ -107,7 +108,12 @@ void register_exec(CLI::App& app, Globals& g, Handler* out) {
   c->add_option("command", f.args, "the command and its arguments");
   c->callback([&g, out] {
     *out = [&g]() -> int {
-      auto p = build_process(g, f);
+      auto cs = container_status(g.store(), f.id);
+      if (!cs) {
+        report(g, cs.error());
+        return 255;
+      }
+      auto p = build_process(*cs, f);
       if (!p) {
         report(g, p.error());
         return 255;
@@ -126,6 +132,7 @@ void register_exec(CLI::App& app, Globals& g, Handler* out) {
         return 255;
       }
       o.sub_cgroups = std::move(*subs);
+      o.loaded = std::move(*cs);
       sigset_t old;
       if (!f.detach) block_forwarded_signals(&old);
       auto l = exec_process(g.store(), o);
