@@ -89,6 +89,9 @@ void register_exec(CLI::App& app, Globals& g, Handler* out) {
   c->add_option("--console-socket", f.console_socket, "unix socket that receives the pty master");
   c->add_flag("-d,--detach", f.detach, "return once the process has started");
   c->add_option("--pid-file", f.pid_file, "write the process's pid to this file");
+  // One value per occurrence (repeat the flag): an unlimited list would swallow
+  // the "--" main.cpp inserts before the ID, and `exec -e K=V ID sh -c X` would
+  // then parse "-c X" as --cap.
   c->add_option("-e,--env", f.env, "add an environment variable (K=V)")->allow_extra_args(false);
   c->add_option("--cwd", f.cwd, "working directory in the container");
   c->add_option("-u,--user", f.user, "uid[:gid]");
