@@ -49,7 +49,11 @@ Result<spec::Process> build_process(const std::pair<ContainerState, ContainerSta
     });
     p.env.push_back(e);
   }
-  if (!f.cwd.empty()) p.cwd = f.cwd;
+  if (!f.cwd.empty()) {
+    if (f.cwd[0] != '/')  // as runc: "Cwd must be an absolute path"
+      return invalid_spec("--cwd: must be an absolute path, got \"" + f.cwd + "\"");
+    p.cwd = f.cwd;
+  }
   if (!f.user.empty()) {
     auto parts = split(f.user, ':');
     unsigned long long v;
