@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "apparmor/apparmor.hpp"
@@ -156,7 +157,11 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
                                       seccomp::cache_dir_for_root(store.root()), &warnings));
     plan.seccomp = &*filter;
   }
-  plan.caps = cap_sets(proc.capabilities, &warnings);
+  // The profile's warnings (unknown syscall names) were shown by create; the process's
+  // capability warnings are this exec's own.
+  std::vector<std::string> cap_warnings;
+  plan.caps = cap_sets(proc.capabilities, &cap_warnings);
+  for (auto& w : cap_warnings) fprintf(stderr, "warning: %s\n", w.c_str());
   // The container's cgroups (or the --cgroup sub-cgroups in them): the cgroup2 one
   // (unified, or hybrid's unified hierarchy) is joined by clone3 CLONE_INTO_CGROUP, the v1
   // ones by writing the pid to their cgroup.procs before the child may go on.

@@ -2,6 +2,8 @@
 // the process's status (128+N for signal N); 255 when crunner itself fails.
 #include <sys/prctl.h>
 
+#include <cstdio>
+
 #include "cmd/crunner/cli.hpp"
 #include "libcontainer/container.hpp"
 #include "libcontainer/exec.hpp"
@@ -70,8 +72,10 @@ Result<spec::Process> build_process(const std::pair<ContainerState, ContainerSta
   if (!f.caps.empty()) {
     if (!p.capabilities) p.capabilities = spec::Capabilities{};
     for (auto& c : f.caps) {
-      if (!spec::capability_by_name(c))
-        return invalid_spec("--cap: unknown capability \"" + c + "\"");
+      if (!spec::capability_by_name(c)) {  // as runc: a warning, the exec goes on
+        fprintf(stderr, "warning: --cap: ignoring unknown capability \"%s\"\n", c.c_str());
+        continue;
+      }
       for (auto* set : {&p.capabilities->bounding, &p.capabilities->effective,
                         &p.capabilities->permitted, &p.capabilities->ambient})
         set->push_back(c);

@@ -777,6 +777,11 @@ def caps_nnp_apparmor_label(t):
     t.eq("--cap adds to CapEff", status_field(out, "CapEff"), want)
     t.eq("--cap adds to CapBnd", status_field(out, "CapBnd"), want)
     t.eq("--cap adds to CapPrm", status_field(out, "CapPrm"), want)
+    rc, out, err = t.rt(["exec", "--cap", "sys_admin", cid, "grep", "^CapEff:",
+                         "/proc/self/status"])
+    t.eq("unknown --cap name: a warning, the exec goes on (runc)", rc, 0)
+    t.contains("the warning names it", err, "sys_admin")
+    t.eq("and nothing is added", status_field(out, "CapEff"), f"{h.caps_mask(base):016x}")
     rc, out, err = t.rt(["exec", "-c", "CAP_SYS_ADMIN", cid, "sh", "-c",
                          "mkdir -p /dev/m1 && mount -t tmpfs none /dev/m1 && echo mounted"])
     t.contains("the added cap works (mount)", out, "mounted")
