@@ -317,6 +317,11 @@ def bench_exec(runtimes, broken, args, tmp):
     for other in ("runc", "crun"):
         a, b = med.get("crunner"), med.get(other)
         print(f"  crunner/{other:5} exec   " + (f"{a / b:.2f}" if a and b else "n/a"))
+    if args.json and args.exec_only:  # otherwise report() writes every scenario
+        with open(args.json, "w") as f:
+            json.dump({rt.name: {"samples_s": {"exec": rt.samples["exec"]},
+                                 "peak_rss_kib": {"exec": rt.rss["exec"]}} for rt in ok}, f,
+                      indent=2)
 
 
 if __name__ == "__main__":
