@@ -44,6 +44,7 @@ class Runtime:
         self.root = root
         self.samples = {"run": [], "cycle": []}
         self.rss = {"run": 0, "cycle": 0}  # KiB
+        self.exec_id = None  # the running container of the exec scenario
 
     def argv(self, *args):
         return self.prefix + list(args)
@@ -178,6 +179,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=3, help="warm-up iterations (default 3)")
     ap.add_argument("--only", default="", help="comma-separated runtimes (crunner,runc,crun)")
     ap.add_argument("--json", metavar="FILE", help="also write the raw samples as JSON")
+    ap.add_argument("--exec-only", action="store_true", help="only the exec scenario")
+    ap.add_argument("--no-exec", action="store_true", help="skip the exec scenario")
     args = ap.parse_args()
     if os.geteuid() != 0:
         ap.error("needs root")
@@ -203,7 +206,7 @@ def main():
               f"iterations, bundle {bundle} (/bin/true)", flush=True)
         seq = 0
         broken = {}
-        for it in range(args.warmup + args.n):
+        for it in range(0 if args.exec_only else args.warmup + args.n):
             measured = it >= args.warmup
             k = it % len(runtimes)
             order = runtimes[k:] + runtimes[:k]  # rotate who goes first
@@ -221,7 +224,10 @@ def main():
                     if measured:
                         rt.samples[scenario].append(dt)
                         rt.rss[scenario] = max(rt.rss[scenario], rss)
-        report(runtimes, broken, args)
+        if not args.exec_only:
+            report(runtimes, broken, args)
+        if not args.no_exec:
+            bench_exec(runtimes, broken, args, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
@@ -257,6 +263,65 @@ def report(runtimes, broken, args):
         with open(args.json, "w") as f:
             json.dump({rt.name: {"samples_s": rt.samples, "peak_rss_kib": rt.rss}
                        for rt in ok}, f, indent=2)
+
+
+
+# ---- exec: `exec ID /bin/true` into one running container per runtime ----------------------
+def bench_exec(runtimes, broken, args, tmp):
+    """Starts one `sleep` container per runtime (run -d), then times `exec ID /bin/true`
+    round-robin like the other scenarios; the containers are force-deleted at the end."""
+    bundle = os.path.join(tmp, "bundle-exec")
+    subprocess.run(["bash", MAKE_BUNDLE, bundle, "sleep", "3600"], check=True,
+                   stdout=subprocess.DEVNULL)
+    live = []
+    for rt in runtimes:
+        if rt.name in broken:
+            continue
+        cid = f"bench-exec-{rt.name}-{os.getpid()}"
+        rc, _, _, err = spawn(rt.argv("run", "-d", "--bundle", bundle, cid), bundle)
+        if rc != 0:
+            print(f"exec: dropping {rt.name}: run -d exited {rc}: {err}", flush=True)
+            spawn(rt.argv("delete", "--force", cid), bundle)
+            continue
+        rt.exec_id = cid
+        rt.samples["exec"], rt.rss["exec"] = [], 0
+        live.append(rt)
+    try:
+        for it in range(args.warmup + args.n):
+            k = it % max(1, len(live))
+            for rt in live[k:] + live[:k]:
+                if rt.exec_id is None:
+                    continue
+                rc, dt, rss, err = spawn(rt.argv("exec", rt.exec_id, "/bin/true"), bundle)
+                if rc != 0:
+                    print(f"exec: dropping {rt.name}: exec exited {rc}: {err}", flush=True)
+                    spawn(rt.argv("delete", "--force", rt.exec_id), bundle)
+                    rt.exec_id = None
+                    continue
+                if it >= args.warmup:
+                    rt.samples["exec"].append(dt)
+                    rt.rss["exec"] = max(rt.rss["exec"], rss)
+    finally:
+        for rt in live:
+            if rt.exec_id:
+                spawn(rt.argv("delete", "--force", rt.exec_id), bundle)
+    ok = [rt for rt in live if rt.exec_id and rt.samples["exec"]]
+    print(f"\nexec ID /bin/true into a running container ({args.n} iterations)")
+    print(f"  {'runtime':10} {'median ms':>10} {'p90 ms':>9} {'min ms':>9} {'peak RSS MiB':>13}")
+    med = {}
+    for rt in ok:
+        v = rt.samples["exec"]
+        med[rt.name] = statistics.median(v)
+        print(f"  {rt.name:10} {med[rt.name] * 1e3:10.2f} {pct(v, 90) * 1e3:9.2f} "
+              f"{min(v) * 1e3:9.2f} {rt.rss['exec'] / 1024:13.1f}")
+    for other in ("runc", "crun"):
+        a, b = med.get("crunner"), med.get(other)
+        print(f"  crunner/{other:5} exec   " + (f"{a / b:.2f}" if a and b else "n/a"))
+    if args.json and args.exec_only:  # otherwise report() writes every scenario
+        with open(args.json, "w") as f:
+            json.dump({rt.name: {"samples_s": {"exec": rt.samples["exec"]},
+                                 "peak_rss_kib": {"exec": rt.rss["exec"]}} for rt in ok}, f,
+                      indent=2)
 
 
 if __name__ == "__main__":

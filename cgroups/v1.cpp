@@ -237,7 +237,9 @@ Status set_devices(const CgDir& d, const std::vector<DeviceRule>& rules) {
 
 Result<bool> is_frozen(const CgDir& d) {
   CR_ASSIGN(std::string s, cg_read(d, "freezer.state"));
-  return trim(s) == "FROZEN";
+  // FREEZING is paused too: a task that joins a frozen cgroup (exec --ignore-paused) turns it
+  // FREEZING until that task is frozen; reporting "running" then made `resume` fail.
+  return trim(s) != "THAWED";
 }
 
 Status set_freezer(const CgDir& d, bool frozen) {

@@ -11,10 +11,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "apparmor/apparmor.hpp"
+#include "cgroups/cgdir.hpp"
 #include "libcontainer/container.hpp"
+#include "libcontainer/exec_cgroup.hpp"
 #include "libcontainer/process_setup.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
@@ -77,24 +80,46 @@ struct ChildPlan {
   child_fail(p.sock, sys_error("exec \"" + *exe + "\""));
 }
 
+// Writes pid to cgroup.procs of every v1 directory, and of the cgroup2 one unless
+// CLONE_INTO_CGROUP already put it there (clone_child falls back without it on kernels
+// that refuse it).
+Status join_cgroups(pid_t pid, const SubCgroupTargets& t) {
+  std::string p = std::to_string(pid);
+  for (auto& d : t.v1_dirs) CR_TRY(write_file(d + "/cgroup.procs", p, O_WRONLY));
+  if (t.unified_dir.empty()) return {};
+  if (auto own = read_file("/proc/" + p + "/cgroup")) {
+    for (auto& line : split(*own, '\n'))
+      if (line.rfind("0::", 0) == 0 &&
+          cgroups::path_join(t.unified_mount, line.substr(3)) == cgroups::clean_path(t.unified_dir))
+        return {};
+  }
+  return write_file(t.unified_dir + "/cgroup.procs", p, O_WRONLY);
+}
+
 }  // namespace
 
 Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o) {
-  CR_ASSIGN(auto cs, container_status(store, o.id));
+  std::pair<ContainerState, ContainerStatus> cs;
+  if (o.loaded) {
+    cs = *o.loaded;
+  } else {
+    CR_ASSIGN(cs, container_status(store, o.id));
+  }
   auto& [s, st] = cs;
   if (st == ContainerStatus::Stopped)
     return make_error(ErrorKind::BadState, "cannot exec in a stopped container");
   if (st == ContainerStatus::Paused && !o.ignore_paused)
     return make_error(ErrorKind::BadState,
                       "cannot exec in a paused container (use --ignore-paused to override)");
-  if (!o.sub_cgroup.empty())
-    return make_error(ErrorKind::Unsupported, "--cgroup: sub-cgroups are not supported yet");
   const spec::Process& proc = o.process;
   if (proc.args.empty()) return invalid_spec("process.args: must not be empty");
   if (proc.terminal && o.console_socket.empty() && o.detach)
     return invalid_spec("--tty with --detach requires --console-socket");
   if (!proc.terminal && !o.console_socket.empty())
     return invalid_spec("--console-socket given but the process has no terminal");
+  // As runc: a foreground exec proxies the pty itself; the socket is for detached callers.
+  if (!o.detach && !o.console_socket.empty())
+    return invalid_spec("--console-socket needs --detach (a foreground exec proxies the terminal)");
 
   // The container's namespaces that differ from ours; user first.
   static const std::pair<spec::NsType, const char*> order[] = {
@@ -118,6 +143,12 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   }
   std::vector<std::string> warnings;
   CR_TRY_CTX(apparmor::check_profile(proc.apparmor_profile), "process.apparmorProfile");
+  if (!proc.selinux_label.empty())
+    return make_error(ErrorKind::Unsupported,
+                      "process.selinuxLabel `" + proc.selinux_label + "`: " +
+                          (path_exists("/sys/fs/selinux/enforce")
+                               ? "setting SELinux labels is not supported by crunner"
+                               : "selinux is disabled or not supported on this host"));
   std::optional<seccomp::Program> filter;
   if (s.config.is_object() && s.config.contains("linux") && s.config["linux"].contains("seccomp") &&
       !s.config["linux"]["seccomp"].is_null()) {
@@ -126,12 +157,23 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
                                       seccomp::cache_dir_for_root(store.root()), &warnings));
     plan.seccomp = &*filter;
   }
-  plan.caps = cap_sets(proc.capabilities, &warnings);
-  auto cg = cgroup_of(s);
+  // The profile's warnings (unknown syscall names) were shown by create; the process's
+  // capability warnings are this exec's own.
+  std::vector<std::string> cap_warnings;
+  plan.caps = cap_sets(proc.capabilities, &cap_warnings);
+  for (auto& w : cap_warnings) fprintf(stderr, "warning: %s\n", w.c_str());
+  // The container's cgroups (or the --cgroup sub-cgroups in them): the cgroup2 one
+  // (unified, or hybrid's unified hierarchy) is joined by clone3 CLONE_INTO_CGROUP, the v1
+  // ones by writing the pid to their cgroup.procs before the child may go on.
+  SubCgroupTargets cgt;
+  if (!s.cgroup.is_null()) {
+    CR_ASSIGN(cgt, resolve_sub_cgroups(s.cgroup, o.sub_cgroups));
+  } else if (!o.sub_cgroups.empty()) {
+    return make_error(ErrorKind::Unsupported, "--cgroup: the container has no cgroup");
+  }
   UniqueFd cg_fd;
-  if (cg && cg->mode() == cgroups::Mode::Unified) {
-    auto fd = cg->unified_dir_fd();
-    if (fd) cg_fd = std::move(*fd);
+  if (!cgt.unified_dir.empty()) {
+    CR_ASSIGN(cg_fd, open_path(cgt.unified_dir, O_RDONLY | O_DIRECTORY));
   }
 
   int sp[2];
@@ -158,7 +200,7 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
       }
     }
   } reaper{pid};
-  if (cg) CR_TRY_CTX(cg->add_pid(pid), "join the container's cgroup");
+  CR_TRY_CTX(join_cgroups(pid, cgt), "join the container's cgroup");
   CR_TRY(sync_send(parent_sock.get(), SyncType::MapsDone));
   ExecLaunched l;
   l.pid = pid;

@@ -9,7 +9,10 @@
 // O_CLOEXEC: EOF means the execve succeeded; an Error message means it did not.
 #pragma once
 
+#include <map>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "libcontainer/error.hpp"
 #include "libcontainer/fd.hpp"
@@ -26,7 +29,12 @@ struct ExecOptions {
   bool detach = false;
   bool ignore_paused = false;
   int preserve_fds = 0;
-  std::string sub_cgroup;  // --cgroup: not supported yet (error)
+  // --cgroup, parsed by parse_sub_cgroups (exec_cgroup.hpp): controller ("" = all) -> path
+  // below the container's cgroup
+  std::map<std::string, std::string> sub_cgroups;
+  // The container as the caller already loaded it (container_status); loaded here when
+  // absent. Saves reading and parsing state.json twice per exec.
+  std::optional<std::pair<ContainerState, ContainerStatus>> loaded;
 };
 
 struct ExecLaunched {

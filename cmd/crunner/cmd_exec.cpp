@@ -2,9 +2,12 @@
 // the process's status (128+N for signal N); 255 when crunner itself fails.
 #include <sys/prctl.h>
 
+#include <cstdio>
+
 #include "cmd/crunner/cli.hpp"
 #include "libcontainer/container.hpp"
 #include "libcontainer/exec.hpp"
+#include "libcontainer/exec_cgroup.hpp"
 #include "libcontainer/foreground.hpp"
 #include "libcontainer/utils.hpp"
 
@@ -13,14 +16,16 @@ namespace crunner::cli {
 namespace {
 
 struct ExecFlags {
-  std::string id, process_file, console_socket, pid_file, cwd, user, apparmor, label, cgroup;
-  std::vector<std::string> env, caps, args;
+  std::string id, process_file, console_socket, pid_file, cwd, user, apparmor, label;
+  std::vector<std::string> env, caps, args, cgroups;
   std::vector<uint32_t> gids;
   bool tty = false, detach = false, nnp = false, ignore_paused = false;
   int preserve_fds = 0;
 };
 
-Result<spec::Process> build_process(const Globals& g, const ExecFlags& f) {
+// `cs`: the container, loaded once for this exec.
+Result<spec::Process> build_process(const std::pair<ContainerState, ContainerStatus>& cs,
+                                    const ExecFlags& f) {
   if (!f.process_file.empty()) {
     CR_ASSIGN(std::string text, read_file(f.process_file));
     auto j = nlohmann::json::parse(text, nullptr, false);
@@ -30,7 +35,6 @@ Result<spec::Process> build_process(const Globals& g, const ExecFlags& f) {
     return p;
   }
   if (f.args.empty()) return invalid_spec("exec: a command is required (or --process)");
-  CR_ASSIGN(auto cs, container_status(g.store(), f.id));
   spec::Process p;
   if (cs.first.config.is_object() && cs.first.config.contains("process")) {
     auto base = spec::parse_process(cs.first.config["process"], "process");
@@ -39,8 +43,19 @@ Result<spec::Process> build_process(const Globals& g, const ExecFlags& f) {
   p.args = f.args;
   p.terminal = f.tty;
   p.console_size.reset();
-  for (auto& e : f.env) p.env.push_back(e);
-  if (!f.cwd.empty()) p.cwd = f.cwd;
+  // -e KEY=V replaces the config's KEY (runc sets them one by one with os.Setenv).
+  for (auto& e : f.env) {
+    auto key = e.substr(0, e.find('='));
+    std::erase_if(p.env, [&](const std::string& x) {
+      return x.compare(0, key.size(), key) == 0 && (x.size() == key.size() || x[key.size()] == '=');
+    });
+    p.env.push_back(e);
+  }
+  if (!f.cwd.empty()) {
+    if (f.cwd[0] != '/')  // as runc: "Cwd must be an absolute path"
+      return invalid_spec("--cwd: must be an absolute path, got \"" + f.cwd + "\"");
+    p.cwd = f.cwd;
+  }
   if (!f.user.empty()) {
     auto parts = split(f.user, ':');
     unsigned long long v;
@@ -57,8 +72,10 @@ Result<spec::Process> build_process(const Globals& g, const ExecFlags& f) {
   if (!f.caps.empty()) {
     if (!p.capabilities) p.capabilities = spec::Capabilities{};
     for (auto& c : f.caps) {
-      if (!spec::capability_by_name(c))
-        return invalid_spec("--cap: unknown capability \"" + c + "\"");
+      if (!spec::capability_by_name(c)) {  // as runc: a warning, the exec goes on
+        fprintf(stderr, "warning: --cap: ignoring unknown capability \"%s\"\n", c.c_str());
+        continue;
+      }
       for (auto* set : {&p.capabilities->bounding, &p.capabilities->effective,
                         &p.capabilities->permitted, &p.capabilities->ambient})
         set->push_back(c);
@@ -90,15 +107,24 @@ void register_exec(CLI::App& app, Globals& g, Handler* out) {
   c->add_option("-c,--cap", f.caps, "add a capability")->allow_extra_args(false);
   c->add_flag("--no-new-privs", f.nnp, "set no_new_privs");
   c->add_option("-a,--apparmor", f.apparmor, "AppArmor profile");
-  c->add_option("--process-label", f.label, "SELinux label (accepted; SELinux is not supported)");
+  c->add_option("--process-label", f.label,
+                "SELinux label (an error: SELinux labels are not supported)");
   c->add_option("--preserve-fds", f.preserve_fds, "pass fds 3..3+N-1 into the process");
   c->add_flag("--ignore-paused", f.ignore_paused, "exec even if the container is paused");
-  c->add_option("--cgroup", f.cgroup, "sub-cgroup to join");
+  c->add_option("--cgroup", f.cgroups,
+                "run in an existing sub-cgroup of the container: PATH, or CTRL[,CTRL]:PATH "
+                "per v1 controller (repeatable)")
+      ->allow_extra_args(false);
   add_id(c, &f.id);
   c->add_option("command", f.args, "the command and its arguments");
   c->callback([&g, out] {
     *out = [&g]() -> int {
-      auto p = build_process(g, f);
+      auto cs = container_status(g.store(), f.id);
+      if (!cs) {
+        report(g, cs.error());
+        return 255;
+      }
+      auto p = build_process(*cs, f);
       if (!p) {
         report(g, p.error());
         return 255;
@@ -111,7 +137,13 @@ void register_exec(CLI::App& app, Globals& g, Handler* out) {
       o.detach = f.detach;
       o.ignore_paused = f.ignore_paused;
       o.preserve_fds = f.preserve_fds;
-      o.sub_cgroup = f.cgroup;
+      auto subs = parse_sub_cgroups(f.cgroups);
+      if (!subs) {
+        report(g, subs.error());
+        return 255;
+      }
+      o.sub_cgroups = std::move(*subs);
+      o.loaded = std::move(*cs);
       sigset_t old;
       if (!f.detach) block_forwarded_signals(&old);
       auto l = exec_process(g.store(), o);

@@ -7,8 +7,10 @@ profile, and filter flags (runc 1.1.5 refuses linux.seccomp.flags)."""
 
 import json
 import os
+import shutil
 import socket
 import struct
+import subprocess
 import sys
 import threading
 
@@ -264,6 +266,193 @@ def exec_gets_the_filter(t):
     t.contains("exec'd process is filtered too", out + err, "Operation not permitted")
     rc, out, err = t.rt(["exec", cid, "grep", "^Seccomp:", "/proc/self/status"])
     t.contains("exec: filter mode", out, "Seccomp:\t2")
+
+
+
+# ---- argument operators, one syscall in several rules, ALLOW with defaultErrnoRet --------------
+# setpriority(PRIO_PROCESS, pid, PRIO) from `renice PRIO $$` in a fresh shell: arg 2 is the
+# value we choose. Nice values 11..15 only ever raise the nice value (no CAP_SYS_NICE needed).
+RENICE = ("for v in 11 12 13 14 15; do out=$(sh -c 'renice '$v' $$' 2>&1);"
+          "case \"$out\" in *Read-only*) echo $v:erofs;; *'not permitted'*) echo $v:eperm;;"
+          "'') echo $v:ok;; *) echo $v:other:$out;; esac; done")
+
+
+def renice_results(t, name, rules):
+    p = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": rules}
+    rc, out, err = run_script(t, name, RENICE, p)
+    res = {}
+    for ln in out.split():
+        v, _, what = ln.partition(":")
+        res[int(v)] = what
+    return res
+
+
+def setprio_rule(*conds, errno=30):
+    return {"names": ["setpriority"], "action": "SCMP_ACT_ERRNO", "errnoRet": errno,
+            "args": [{"index": i, "value": v, "op": op, **({"valueTwo": v2} if v2 else {})}
+                     for i, op, v, v2 in conds]}
+
+
+@h.case
+def argument_operators(t):
+    if os.getpriority(os.PRIO_PROCESS, 0) > 10:
+        t.check("skipped: we run with nice > 10", True)
+        return
+    ok, no = "ok", "erofs"
+    want = {
+        "SCMP_CMP_EQ": {11: ok, 12: ok, 13: no, 14: ok, 15: ok},
+        "SCMP_CMP_NE": {11: no, 12: no, 13: ok, 14: no, 15: no},
+        "SCMP_CMP_LT": {11: no, 12: no, 13: ok, 14: ok, 15: ok},
+        "SCMP_CMP_LE": {11: no, 12: no, 13: no, 14: ok, 15: ok},
+        "SCMP_CMP_GT": {11: ok, 12: ok, 13: ok, 14: no, 15: no},
+        "SCMP_CMP_GE": {11: ok, 12: ok, 13: no, 14: no, 15: no},
+    }
+    for op, expect in want.items():
+        got = renice_results(t, op[9:].lower(), [setprio_rule((2, op, 13, 0))])
+        t.eq(f"{op} 13 on setpriority's prio", got, expect)
+    # MASKED_EQ: prio & 0b1100 == 0b1100 -> 12..15 refused, 11 (0b1011) allowed
+    got = renice_results(t, "masked", [setprio_rule((2, "SCMP_CMP_MASKED_EQ", 12, 12))])
+    t.eq("SCMP_CMP_MASKED_EQ (mask 12, value 12)", got,
+         {11: ok, 12: no, 13: no, 14: no, 15: no})
+
+
+@h.case
+def several_rules_and_conditions(t):
+    if os.getpriority(os.PRIO_PROCESS, 0) > 10:
+        t.check("skipped: we run with nice > 10", True)
+        return
+    # the same syscall in two rules, each with its own errno
+    got = renice_results(t, "tworules", [setprio_rule((2, "SCMP_CMP_EQ", 12, 0), errno=30),
+                                         setprio_rule((2, "SCMP_CMP_EQ", 14, 0), errno=1)])
+    t.eq("two rules for setpriority: each value gets its rule's errno", got,
+         {11: "ok", 12: "erofs", 13: "ok", 14: "eperm", 15: "ok"})
+    # conditions on different arguments all have to hold (AND)
+    got = renice_results(t, "and", [setprio_rule((0, "SCMP_CMP_EQ", 0, 0),
+                                                 (2, "SCMP_CMP_EQ", 13, 0))])
+    t.eq("which == PRIO_PROCESS and prio == 13", got,
+         {11: "ok", 12: "ok", 13: "erofs", 14: "ok", 15: "ok"})
+    got = renice_results(t, "andno", [setprio_rule((0, "SCMP_CMP_EQ", 1, 0),
+                                                   (2, "SCMP_CMP_EQ", 13, 0))])
+    t.eq("which == PRIO_PGRP never holds: nothing refused", got,
+         {11: "ok", 12: "ok", 13: "ok", 14: "ok", 15: "ok"})
+
+
+def host_syscall_names():
+    """Every syscall name of this architecture (from the kernel headers), or []."""
+    names = []
+    hdr = "/usr/include/x86_64-linux-gnu/asm/unistd_64.h"
+    if os.uname().machine != "x86_64" or not os.path.exists(hdr):
+        return names
+    with open(hdr) as f:
+        for ln in f:
+            parts = ln.split()
+            if len(parts) == 3 and parts[0] == "#define" and parts[1].startswith("__NR_"):
+                names.append(parts[1][5:])
+    return names
+
+
+@h.case
+def allowlist_with_default_errno_ret(t):
+    names = [n for n in host_syscall_names() if n not in MKDIR]
+    t.require("kernel headers list the syscalls", len(names) > 300, len(names))
+    p = {"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 30,
+         "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+         "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}]}
+    rc, out, err = run_script(t, "allowlist", "ls / >/dev/null && echo listed; "
+                              "mkdir /scratch/a; echo rc=$?; grep ^Seccomp: /proc/self/status",
+                              p)
+    t.eq("container runs", rc, 0)
+    t.contains("ALLOW: listed syscalls work", out, "listed")
+    t.contains("defaultErrnoRet for the rest (EROFS)", out + err, "Read-only file system")
+    t.contains("mkdir failed", out, "rc=1")
+    t.contains("filter on", out, "Seccomp:\t2")
+    p["defaultErrnoRet"] = 1
+    p["defaultAction"] = "SCMP_ACT_ERRNO"
+    rc, out, err = run_script(t, "allowlist1", "mkdir /scratch/a; echo rc=$?", p)
+    t.contains("defaultErrnoRet 1: EPERM", out + err, "Operation not permitted")
+
+
+
+# ---- KILL_THREAD vs KILL_PROCESS, TRAP caught: a small static helper --------------------------
+HELPER_C = r"""
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+static volatile int trapped_nr = -1;
+static void on_sys(int sig, siginfo_t *si, void *uc) { (void)sig; (void)uc; trapped_nr = si->si_syscall; }
+static void *thread(void *a) {
+  (void)a;
+  int r = mkdir("/dev/shm/t", 0755);
+  printf("thread: mkdir=%d\n", r);
+  fflush(stdout);
+  return 0;
+}
+int main(int argc, char **argv) {
+  setvbuf(stdout, 0, _IONBF, 0);
+  if (argc > 1 && !strcmp(argv[1], "trap")) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sys;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGSYS, &sa, 0);
+    mkdir("/dev/shm/t", 0755);
+    printf("trap: caught SIGSYS for syscall %d\n", trapped_nr);
+    return 0;
+  }
+  pthread_t t;
+  pthread_create(&t, 0, thread, 0);
+  pthread_join(t, 0);
+  printf("main: alive\n");
+  return 0;
+}
+"""
+
+
+def build_helper(t):
+    """Compiles the helper statically (None without a C compiler / static libc)."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if not cc:
+        return None
+    src, out = t.path("helper.c"), t.path("helper")
+    with open(src, "w") as f:
+        f.write(HELPER_C)
+    p = subprocess.run([cc, "-static", "-O2", "-pthread", "-o", out, src],
+                       capture_output=True, text=True)
+    return out if p.returncode == 0 else None
+
+
+def run_helper(t, name, helper, action, *args):
+    b = t.bundle("/bin/helper", *args, edit=with_seccomp(profile(action)))
+    dst = os.path.join(b, "rootfs", "bin", "helper")
+    shutil.copy(helper, dst)
+    os.chmod(dst, 0o755)
+    return t.rt(["run", "--bundle", b, t.cid(name)])
+
+
+@h.case
+def kill_thread_trap_with_threads(t):
+    helper = build_helper(t)
+    if not helper:
+        t.check("skipped: no C compiler with a static libc", True)
+        return
+    rc, out, err = run_helper(t, "kthread", helper, "SCMP_ACT_KILL_THREAD")
+    t.eq("KILL_THREAD: only the thread dies, main goes on (rc 0)", rc, 0)
+    t.contains("KILL_THREAD: main alive", out, "main: alive")
+    t.check("KILL_THREAD: the thread never returned from mkdir", "thread:" not in out, out)
+    rc, out, err = run_helper(t, "kproc", helper, "SCMP_ACT_KILL_PROCESS")
+    t.eq("KILL_PROCESS: the whole process dies of SIGSYS", rc, SIGSYS_STATUS)
+    t.check("KILL_PROCESS: main never printed", "main: alive" not in out, out)
+    rc, out, err = run_helper(t, "ok", helper, "SCMP_ACT_LOG")
+    t.contains("LOG: thread's mkdir runs", out, "thread: mkdir=0")
+    rc, out, err = run_helper(t, "trap", helper, "SCMP_ACT_TRAP", "trap")
+    t.eq("TRAP: a SIGSYS handler catches it (rc 0)", rc, 0)
+    if os.uname().machine == "x86_64":
+        t.check("TRAP: si_syscall is mkdir (83) or mkdirat (258)",
+                "syscall 83\n" in out or "syscall 258\n" in out, out)
 
 
 h.main()
