@@ -936,6 +936,17 @@ def cgroup_v2_in_a_private_mount_namespace(t):
         t.check("skipped: not a hybrid host", True)
         return
     root = t.path("v2root")
+    # A unified-mode runtime enables the available controllers in its cgroup's ancestors, as
+    # runc does on v2; here the first ancestor is the host's cgroup2 root: put it back as it
+    # was once the container is gone (registered first, so it runs last).
+    subtree = uni + "/cgroup.subtree_control"
+    before = set(h.read_file(subtree).split())
+
+    def restore_subtree():
+        for c in set(h.read_file(subtree).split()) - before:
+            with open(subtree, "w") as f:
+                f.write("-" + c)
+    t.on_cleanup(restore_subtree)
 
     def rt(*args):
         return h.run(["unshare", "-m", "sh", "-c", V2_WRAPPER, "sh", h.RUNTIME, "--root", root,
