@@ -10,7 +10,7 @@ using crunner::cgroups::testing::FakeTree;
 
 using Subs = std::map<std::string, std::string>;
 
-TEST_CASE("--cgroup arguments parse like runc's", "[exec][cgroup]") {
+TEST_CASE("exec --cgroup arguments parse like runc's", "[exec][cgroup]") {
   CHECK(parse_sub_cgroups({}).value().empty());
   CHECK(parse_sub_cgroups({"sub"}).value() == Subs{{"", "sub"}});
   CHECK(parse_sub_cgroups({"memory,pids:a", "cpu:b"}).value() ==
@@ -45,7 +45,7 @@ nlohmann::json hybrid_state(FakeTree& t) {
 }
 }  // namespace
 
-TEST_CASE("--cgroup PATH: every v1 hierarchy and the hybrid unified one", "[exec][cgroup]") {
+TEST_CASE("exec --cgroup PATH: every v1 hierarchy and the hybrid unified one", "[exec][cgroup]") {
   FakeTree t;
   auto j = hybrid_state(t);
   auto r = resolve_sub_cgroups(j, {{"", "sub"}});
@@ -68,7 +68,7 @@ TEST_CASE("no --cgroup: the container's own cgroups", "[exec][cgroup]") {
   CHECK(r->unified_dir == t.path("unified/c"));
 }
 
-TEST_CASE("--cgroup CTRL:PATH moves only those controllers", "[exec][cgroup]") {
+TEST_CASE("exec --cgroup CTRL:PATH moves only those controllers", "[exec][cgroup]") {
   FakeTree t;
   auto j = hybrid_state(t);
   auto r = resolve_sub_cgroups(j, {{"pids", "only"}});
@@ -83,7 +83,7 @@ TEST_CASE("--cgroup CTRL:PATH moves only those controllers", "[exec][cgroup]") {
   CHECK(r->v1_dirs.size() == 3);
 }
 
-TEST_CASE("--cgroup errors: escape, missing directory, unknown controller, v2 per-controller",
+TEST_CASE("exec --cgroup errors: escape, missing directory, unknown controller, v2 per-controller",
           "[exec][cgroup]") {
   FakeTree t;
   auto j = hybrid_state(t);
