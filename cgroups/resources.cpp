@@ -304,8 +304,7 @@ std::vector<DeviceRule> default_device_rules() {
 }
 
 std::vector<DeviceRule> container_device_rules(
-    const std::optional<std::vector<DeviceRule>>& spec_rules,
-    const std::vector<DeviceRule>& linux_device_nodes) {
+    const std::optional<std::vector<DeviceRule>>& spec_rules) {
   std::vector<DeviceRule> v;
   if (spec_rules)
     v = *spec_rules;
@@ -313,11 +312,6 @@ std::vector<DeviceRule> container_device_rules(
     v.push_back({false, 'a', kWildcard, kWildcard, "rwm"});
   auto a = allowed_device_rules();
   v.insert(v.end(), a.begin(), a.end());
-  for (auto n : linux_device_nodes) {
-    n.allow = true;
-    n.access = "rwm";
-    v.push_back(n);
-  }
   return v;
 }
 

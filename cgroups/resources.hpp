@@ -90,11 +90,11 @@ std::vector<DeviceRule> allowed_device_rules();
 // "deny all" followed by allowed_device_rules() (what a container gets with no spec rules).
 std::vector<DeviceRule> default_device_rules();
 // The rule list to apply for a container, as runc builds it: the spec's
-// linux.resources.devices, then the allowed devices, then "rwm" for each linux.devices node
-// (type 'c'/'b', major, minor). Without spec rules the list starts with "deny all".
+// linux.resources.devices, then the allowed devices. Without spec rules the list starts with
+// "deny all". linux.devices nodes get no rule of their own (runc creates them but leaves
+// access to linux.resources.devices: a listed node that the rules deny stays unopenable).
 std::vector<DeviceRule> container_device_rules(
-    const std::optional<std::vector<DeviceRule>>& spec_rules,
-    const std::vector<DeviceRule>& linux_device_nodes = {});
+    const std::optional<std::vector<DeviceRule>>& spec_rules);
 
 // runc update's single-value flags. Empty optional = flag not given.
 struct UpdateFlags {
