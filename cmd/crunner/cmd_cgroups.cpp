@@ -147,8 +147,10 @@ void register_cgroups(CLI::App& app, Globals& g, Handler* out) {
   str_opt("--kernel-memory-tcp", uf.kernel_memory_tcp, "kernel TCP memory limit");
   str_opt("--cpuset-cpus", uf.cpuset_cpus, "CPUs allowed (0-3,5)");
   str_opt("--cpuset-mems", uf.cpuset_mems, "memory nodes allowed");
+  // runc's flag is --cpu-share; --cpu-shares (docker's spelling) is accepted too.
   up->add_option_function<uint64_t>(
-      "--cpu-shares", [](uint64_t v) { uf.cpu_shares = v; }, "CPU shares (relative weight)");
+      "--cpu-share,--cpu-shares", [](uint64_t v) { uf.cpu_shares = v; },
+      "CPU shares (relative weight)");
   up->add_option_function<uint64_t>(
       "--cpu-period", [](uint64_t v) { uf.cpu_period = v; }, "CPU CFS period (us)");
   up->add_option_function<uint64_t>(

@@ -224,6 +224,13 @@ def mode_and_placement(t):
             rc == 0 and json.loads(out or "null") == [c.pid], (rc, out, err))
     t.ok("start", t.rt(["start", c.id]))
     t.eq("same cgroups once started", cgroup_dirs(c.pid), c.dirs)
+    pidf = t.path("exec.pid")
+    t.ok("exec -d --pid-file", t.rt(["exec", "-d", "--pid-file", pidf, c.id, "sleep", "100000"]))
+    epid = int(h.read_file(pidf, "0") or 0)
+    t.check("exec'd process alive", epid and h.pid_alive(epid), epid)
+    if epid:
+        t.eq("exec'd process joined the same cgroups (every hierarchy)", cgroup_dirs(epid),
+             c.dirs)
     if V2:
         # clone3(CLONE_INTO_CGROUP) / an early join: the init's cgroup is the container's
         # before it runs the container's program, and no process stays behind elsewhere
@@ -254,6 +261,9 @@ def delete_leaves_nothing(t):
             t.check("paused: still there", os.path.isdir(c.mine[0]) if c.mine else False)
             t.ok("paused: delete --force", t.rt(["delete", "--force", c.id]))
         else:
+            if how == "running":
+                t.fails("running: delete without --force refused", t.rt(["delete", c.id]))
+                t.check("running: cgroups untouched", all(os.path.isdir(d) for d in c.mine))
             t.ok(f"{how}: delete --force", t.rt(["delete", "--force", c.id]))
         t.check(f"{how}: init gone", h.wait_for(lambda: not h.pid_alive(c.pid), WAIT))
         t.eq(f"{how}: state gone", t.state(c.id), None)
@@ -301,6 +311,14 @@ def memory_oom(t):
          c.file("memory", "memory.limit_in_bytes", "memory.max"), str(160 * MiB))
     rc, out, err = c.exec(*hog_argv(64))
     t.eq("the 64 MiB hog completes under 160 MiB", rc, 0)
+    if t.crunner_only():
+        # crunner's events stream ends once the container's cgroup is gone (its contract;
+        # runc 1.1.5's behaviour here is not part of the checks)
+        t.ok("delete --force", t.rt(["delete", "--force", c.id]))
+        p = t.procs[-1]
+        t.check("events exits after delete", h.wait_for(lambda: p.poll() is not None, WAIT),
+                h.read_file(ev_out)[-300:])
+        t.eq("events exit status", p.returncode, 0)
 
 
 @h.case
@@ -472,6 +490,20 @@ def kill_all(t):
         t.check(f"{sig}: stopped", t.wait_status(c.id, "stopped", WAIT))
         t.ok(f"{sig}: delete", t.rt(["delete", c.id]))
         check_gone(t, c, sig)
+    # a paused container: kill --all KILL kills (and thaws) everything
+    c = Ctr(t, "killpaused", script, edit=no_pidns)
+    d = c.dirs["unified" if V2 else "pids"]
+    t.require("paused: three processes", h.wait_for(lambda: len(procs_of(d)) == 3, WAIT),
+              procs_of(d))
+    pids = procs_of(d)
+    t.ok("paused: pause", t.rt(["pause", c.id]))
+    t.ok("paused: kill --all KILL", t.rt(["kill", "--all", c.id, "KILL"]))
+    t.check("paused: every process gone",
+            h.wait_for(lambda: not any(h.pid_alive(p) for p in pids), WAIT),
+            [p for p in pids if h.pid_alive(p)])
+    t.check("paused: stopped", t.wait_status(c.id, "stopped", WAIT))
+    t.ok("paused: delete", t.rt(["delete", c.id]))
+    check_gone(t, c, "paused")
     # a stopped container: its init exited, its children live on in the cgroup
     c = Ctr(t, "orphans", "sleep 100000 & sleep 100000 & echo forked", edit=no_pidns)
     t.require("orphans: init exits", t.wait_status(c.id, "stopped", WAIT))
@@ -510,6 +542,21 @@ def update_live(t):
         t.eq("cpu.max", c.file("cpu", "", "cpu.max"), "20000 100000")
     else:
         t.eq("cpu.cfs_quota_us", c.file("cpu", "cpu.cfs_quota_us", ""), "20000")
+    # (runc's flag is --cpu-share, singular)
+    t.ok("update --memory-reservation 48m --cpu-share 256 --cpu-period 200000 "
+         "--cpuset-cpus 0", t.rt(["update", "--memory-reservation", "48m", "--cpu-share",
+                                  "256", "--cpu-period", "200000", "--cpuset-cpus", "0",
+                                  c.id]))
+    t.eq("memory reservation", c.file("memory", "memory.soft_limit_in_bytes", "memory.low"),
+         str(48 * MiB))
+    t.eq("cpuset.cpus", c.file("cpuset", "cpuset.cpus", "cpuset.cpus"), "0")
+    if V2:  # 1 + (256 - 2) * 9999 / 262142 = 10
+        t.eq("cpu.weight from shares 256", c.file("cpu", "", "cpu.weight"), "10")
+        t.eq("cpu.max with the new period", c.file("cpu", "", "cpu.max"), "20000 200000")
+    else:
+        t.eq("cpu.shares", c.file("cpu", "cpu.shares", ""), "256")
+        t.eq("cpu.cfs_period_us", c.file("cpu", "cpu.cfs_period_us", ""), "200000")
+        t.eq("cpu.cfs_quota_us kept", c.file("cpu", "cpu.cfs_quota_us", ""), "20000")
     # --resources FILE
     f = t.path("res.json")
     with open(f, "w") as fh:
@@ -549,6 +596,16 @@ def update_live(t):
     t.fails("update with bad JSON fails", t.rt(["update", "--resources", "-", c.id],
                                                input="{not json"))
     t.eq("bad JSON changed nothing", c.file("pids", "pids.max", "pids.max"), "100")
+    if not V2:
+        # v1 refuses a limit below the usage it cannot reclaim (v2 would OOM-kill instead)
+        res = t.rt(["update", "--memory", "4096", c.id])
+        t.fails("v1: a limit below the usage is refused", res)
+        if t.crunner_only():
+            t.contains("the error names the file", res[1] + res[2], "memory.limit_in_bytes")
+        t.eq("v1: old limit kept", c.file(*mem), str(100 * MiB))
+    t.ok("kill", t.rt(["kill", c.id, "KILL"]))
+    t.require("stopped", t.wait_status(c.id, "stopped", WAIT))
+    t.fails("update of a stopped container fails", t.rt(["update", "--pids-limit", "9", c.id]))
 
 
 TWO_FORKS = ("sleep 100000 </dev/null >/dev/null 2>&1 & sleep 100000 </dev/null >/dev/null 2>&1 & "
