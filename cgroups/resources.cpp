@@ -352,6 +352,21 @@ json merge_resources(const json& base, const json& update) {
   return out;
 }
 
+json update_with_partners(const json& saved, const json& update) {
+  json out = update.is_object() ? update : json::object();
+  if (!saved.is_object()) return out;
+  static const char* pairs[][3] = {{"cpu", "quota", "period"}, {"memory", "limit", "swap"}};
+  for (auto& [group, a, b] : pairs) {
+    if (!out.contains(group) || !out[group].is_object()) continue;
+    if (!saved.contains(group) || !saved[group].is_object()) continue;
+    json& u = out[group];
+    const json& sv = saved[group];
+    if (u.contains(a) && !u.contains(b) && sv.contains(b) && !sv[b].is_null()) u[b] = sv[b];
+    if (u.contains(b) && !u.contains(a) && sv.contains(a) && !sv[a].is_null()) u[a] = sv[a];
+  }
+  return out;
+}
+
 Result<int64_t> parse_size(const std::string& s0) {
   std::string s = trim(s0);
   if (s == "-1") return -1;

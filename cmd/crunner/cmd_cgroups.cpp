@@ -191,7 +191,10 @@ void register_cgroups(CLI::App& app, Globals& g, Handler* out) {
       auto flags = cgroups::resources_from_update_flags(uf);
       if (!flags) return report(g, flags.error());
       j.merge_patch(*flags);
-      auto res = cgroups::parse_resources(j, "resources");
+      nlohmann::json saved;
+      if (lc->first.config.is_object() && lc->first.config.contains("linux"))
+        saved = lc->first.config["linux"].value("resources", nlohmann::json::object());
+      auto res = cgroups::parse_resources(cgroups::update_with_partners(saved, j), "resources");
       if (!res) return report(g, res.error());
       auto r = lc->second->apply(*res);
       if (!r) return report(g, r.error().context("update"));

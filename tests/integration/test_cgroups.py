@@ -224,6 +224,8 @@ def mode_and_placement(t):
             rc == 0 and json.loads(out or "null") == [c.pid], (rc, out, err))
     t.ok("start", t.rt(["start", c.id]))
     t.eq("same cgroups once started", cgroup_dirs(c.pid), c.dirs)
+    d = c.dirs.get("unified" if V2 else "pids", "/nonexistent")
+    t.eq("cgroup.procs is exactly the init", procs_of(d), [c.pid])
     pidf = t.path("exec.pid")
     t.ok("exec -d --pid-file", t.rt(["exec", "-d", "--pid-file", pidf, c.id, "sleep", "100000"]))
     epid = int(h.read_file(pidf, "0") or 0)
@@ -231,10 +233,48 @@ def mode_and_placement(t):
     if epid:
         t.eq("exec'd process joined the same cgroups (every hierarchy)", cgroup_dirs(epid),
              c.dirs)
-    if V2:
-        # clone3(CLONE_INTO_CGROUP) / an early join: the init's cgroup is the container's
-        # before it runs the container's program, and no process stays behind elsewhere
-        t.eq("v2: cgroup.procs is exactly the init", procs_of(c.dirs["unified"]), [c.pid])
+
+
+@h.case
+def clone_into_cgroup(t):
+    """v2, crunner: the init (and an exec'd process) is cloned straight into the container's
+    cgroup (clone3 CLONE_INTO_CGROUP). Observable: the runtime runs in a launcher cgroup
+    whose pids.max is 1, i.e. it cannot fork there at all; a runtime that forks the init in
+    its own cgroup and moves it afterwards (runc) fails."""
+    if not V2 or not t.crunner_only():
+        print("# clone_into_cgroup: cgroup v2 and crunner only", flush=True)
+        return
+    launcher = os.path.join(CGROUP_ROOT, f"crunner-test-launcher-{os.getpid()}")
+    os.mkdir(launcher)
+    t.on_cleanup(lambda: h.wait_for(lambda: h._rmdir(launcher), 30, 0.2))
+    t.require("launcher cgroup has the pids controller",
+              os.path.exists(os.path.join(launcher, "pids.max")), os.listdir(launcher))
+    with open(os.path.join(launcher, "pids.max"), "w") as f:
+        f.write("1")
+    wrap = ['sh', '-c', f'echo $$ > {launcher}/cgroup.procs && exec "$@"', "sh",
+            h.RUNTIME, "--root", t.root]
+    b = t.bundle("sleep", "100000")
+    cid = t.cid("c3")
+    out = t.path("c3.out")
+    with open(out, "wb") as o:
+        rc, _, _ = h.run(wrap + ["create", "--bundle", b, cid], stdout=o, stderr=o,
+                         timeout=WAIT, tmpdir=t.dir)
+    t.eq("create from a cgroup that cannot fork succeeds", rc, 0)
+    ev = kv(h.read_file(os.path.join(launcher, "pids.events")))
+    t.eq("no fork was refused in the launcher (pids.events max)", ev.get("max"), 0)
+    st = t.state(cid)
+    if st and st.get("pid"):
+        d = cgroup_dirs(st["pid"]).get("unified", "")
+        t.check("init is in the container's cgroup", d.endswith("/" + cid), d)
+        t.ok("start", t.rt(["start", cid]))
+        pidf = t.path("c3.pid")
+        rc, o2, e2 = h.run(wrap + ["exec", "-d", "--pid-file", pidf, cid, "sleep", "100000"],
+                           timeout=WAIT, tmpdir=t.dir)
+        t.check("exec -d from that cgroup succeeds", rc == 0, (rc, o2, e2))
+        epid = int(h.read_file(pidf, "0") or 0)
+        t.check("exec'd process in the container's cgroup",
+                epid and cgroup_dirs(epid).get("unified") == d, epid)
+    t.eq("launcher cgroup empty again", procs_of(launcher), [])
 
 
 @h.case
@@ -564,6 +604,9 @@ def update_live(t):
                    "pids": {"limit": 25}}, fh)
     t.ok("update --resources FILE", t.rt(["update", "--resources", f, c.id]))
     t.eq("FILE: memory limit", c.file(*mem), str(100 * MiB))
+    if V2:  # the saved swap total (128m) with the new limit, as runc
+        t.eq("FILE: memory.swap.max follows the limit", c.file("memory", "", "memory.swap.max"),
+             str(28 * MiB))
     t.eq("FILE: pids.max", c.file("pids", "pids.max", "pids.max"), "25")
     if V2:  # runc's conversion: 1 + (shares - 2) * 9999 / 262142
         t.eq("FILE: cpu.weight from shares 512", c.file("cpu", "", "cpu.weight"), "20")

@@ -189,6 +189,24 @@ TEST_CASE("merge_resources: update fields replace saved ones", "[cgroups]") {
   CHECK(merge_resources(nullptr, upd) == upd);
 }
 
+TEST_CASE("update: the saved partner of a value sharing a v2 file is applied too", "[cgroups]") {
+  auto saved = json::parse(R"({"cpu":{"quota":20000,"period":100000,"shares":512},
+                               "memory":{"limit":100,"swap":200},"pids":{"limit":5}})");
+  CHECK(update_with_partners(saved, json::parse(R"({"cpu":{"period":50000}})")) ==
+        json::parse(R"({"cpu":{"period":50000,"quota":20000}})"));
+  CHECK(update_with_partners(saved, json::parse(R"({"cpu":{"quota":-1}})")) ==
+        json::parse(R"({"cpu":{"quota":-1,"period":100000}})"));
+  CHECK(update_with_partners(saved, json::parse(R"({"memory":{"limit":150}})")) ==
+        json::parse(R"({"memory":{"limit":150,"swap":200}})"));
+  CHECK(update_with_partners(saved, json::parse(R"({"memory":{"swap":300}})")) ==
+        json::parse(R"({"memory":{"swap":300,"limit":100}})"));
+  // other fields and groups are not pulled in
+  CHECK(update_with_partners(saved, json::parse(R"({"cpu":{"shares":2},"pids":{"limit":9}})")) ==
+        json::parse(R"({"cpu":{"shares":2},"pids":{"limit":9}})"));
+  CHECK(update_with_partners(nullptr, json::parse(R"({"cpu":{"period":7}})")) ==
+        json::parse(R"({"cpu":{"period":7}})"));
+}
+
 TEST_CASE("container device rules: spec rules, then runc's allowed devices", "[cgroups]") {
   std::vector<DeviceRule> spec = {{false, 'a', kWildcard, kWildcard, "rwm"},
                                   {false, 'c', 1, 3, "rwm"}};
