@@ -279,8 +279,9 @@ def clone_into_cgroup(t):
 
 @h.case
 def delete_leaves_nothing(t):
-    # created, running, stopped, paused (delete --force), and an absolute cgroupsPath
-    for how in ("created", "running", "stopped", "paused", "abspath"):
+    # created, running, stopped, paused (delete --force), an absolute cgroupsPath, and a
+    # container with a process in a nested cgroup (made from the host in every hierarchy)
+    for how in ("created", "running", "stopped", "paused", "abspath", "nested"):
         edit = None
         cid = t.cid(how)
         if how == "abspath":
@@ -290,6 +291,24 @@ def delete_leaves_nothing(t):
             t.check("abspath: cgroup at the given path",
                     all(d.endswith("/" + cid + "-abs") for d in c.mine) and c.mine, c.mine)
         check_placement(t, c, how)
+        nested_pid = 0
+        if how == "nested":
+            pidf = t.path("nested.pid")
+            t.ok("nested: exec -d", t.rt(["exec", "-d", "--pid-file", pidf, c.id, "sleep",
+                                          "100000"]))
+            nested_pid = int(h.read_file(pidf, "0") or 0)
+            for d in c.mine:
+                os.mkdir(os.path.join(d, "crunner-test-sub"))
+                for cs in ("cpuset.cpus", "cpuset.mems"):  # v1 cpuset: empty until copied
+                    sub = os.path.join(d, "crunner-test-sub", cs)
+                    if not V2 and os.path.exists(sub):
+                        with open(sub, "w") as f:
+                            f.write(h.read_file(os.path.join(d, cs)).strip())
+                with open(os.path.join(d, "crunner-test-sub", "cgroup.procs"), "w") as f:
+                    f.write(str(nested_pid))
+            t.check("nested: process moved into the sub-cgroups",
+                    nested_pid and all(d + "/crunner-test-sub" in cgroup_dirs(nested_pid).values()
+                                       for d in c.mine), cgroup_dirs(nested_pid))
         if how == "stopped":
             t.ok("stopped: kill", t.rt(["kill", c.id, "KILL"]))
             t.require("stopped: is stopped", t.wait_status(c.id, "stopped", WAIT))
@@ -306,6 +325,9 @@ def delete_leaves_nothing(t):
                 t.check("running: cgroups untouched", all(os.path.isdir(d) for d in c.mine))
             t.ok(f"{how}: delete --force", t.rt(["delete", "--force", c.id]))
         t.check(f"{how}: init gone", h.wait_for(lambda: not h.pid_alive(c.pid), WAIT))
+        if nested_pid:
+            t.check("nested: the process in the sub-cgroup is gone",
+                    h.wait_for(lambda: not h.pid_alive(nested_pid), WAIT))
         t.eq(f"{how}: state gone", t.state(c.id), None)
         check_gone(t, c, how)
 
