@@ -355,7 +355,7 @@ json merge_resources(const json& base, const json& update) {
 json update_with_partners(const json& saved, const json& update) {
   json out = update.is_object() ? update : json::object();
   if (!saved.is_object()) return out;
-  static const char* pairs[][3] = {{"cpu", "quota", "period"}, {"memory", "limit", "swap"}};
+  static const char* pairs[][3] = {{"cpu", "quota", "period"}};
   for (auto& [group, a, b] : pairs) {
     if (!out.contains(group) || !out[group].is_object()) continue;
     if (!saved.contains(group) || !saved[group].is_object()) continue;

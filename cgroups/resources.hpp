@@ -110,11 +110,11 @@ Result<nlohmann::json> resources_from_update_flags(const UpdateFlags& f);
 // The resources to save after `update`: base with the update's fields replacing its own
 // (objects merged key by key; arrays and scalars replaced).
 nlohmann::json merge_resources(const nlohmann::json& base, const nlohmann::json& update);
-// The resources `update` applies to the cgroup: the update, plus from saved the partner of
-// each given value that cgroup v2 writes together with it, as runc (which applies its whole
-// saved config) does: cpu quota <-> period (one file, cpu.max) and memory limit <-> swap
-// (memory.swap.max is swap - limit). Without this, `update --cpu-period P` on v2 wrote
-// "max P" and dropped the quota.
+// The resources `update` applies to the cgroup: the update, plus the saved cpu quota when
+// only the period is given and the reverse, since cgroup v2 writes both to one file
+// (cpu.max), as runc 1.1 does. Without this, `update --cpu-period P` on v2 wrote "max P" and
+// dropped the quota. (Memory limit and swap are not paired: runc leaves memory.swap.max
+// alone when only the limit changes.)
 nlohmann::json update_with_partners(const nlohmann::json& saved, const nlohmann::json& update);
 // "512m" / "1G" / "1024" / "-1" -> bytes (like docker's units.RAMInBytes).
 Result<int64_t> parse_size(const std::string& s);
