@@ -1,6 +1,7 @@
 #include "libcontainer/process_setup.hpp"
 
 #include <grp.h>
+#include <limits.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <sys/capability.h>
@@ -145,6 +146,12 @@ static std::string home_of(uint32_t uid) {
 }
 
 pid_t clone_child(uint64_t flags, int* pidfd, int cgroup_fd) {
+  // The child is born non-dumpable: it runs our binary, possibly already in the
+  // container's pid namespace (exec, a joined pid namespace), and until
+  // child_preamble ran, a dumpable child's /proc/<pid>/exe would be open to the
+  // container (CVE-2019-5736). The parent's own flag is restored after the clone.
+  int dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+  if (dumpable > 0) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   struct clone_args a = {};
   a.flags = flags | (pidfd ? CLONE_PIDFD : 0);
   if (cgroup_fd >= 0) {
@@ -162,6 +169,11 @@ pid_t clone_child(uint64_t flags, int* pidfd, int cgroup_fd) {
   if (r < 0 && errno == ENOSYS) {
     if (pidfd) *pidfd = -1;
     r = syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+  }
+  if (r != 0 && dumpable > 0) {
+    int err = errno;
+    prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
+    errno = err;
   }
   return static_cast<pid_t>(r);
 }
@@ -202,6 +214,22 @@ static Status load_filter(const seccomp::Program* filter, int sock) {
   return {};
 }
 
+// The working directory must be reachable from our root: a cwd such as
+// /proc/self/fd/N names a directory we still hold open (close-on-exec closes it
+// only at execve), possibly one on the host (CVE-2024-21626). The kernel's
+// getcwd says "(unreachable)..." for a directory outside the root, ENOENT for
+// a removed one.
+static Status check_cwd_inside(const std::string& cwd) {
+  char buf[PATH_MAX];
+  long r = syscall(SYS_getcwd, buf, sizeof buf);
+  if (r < 0 && errno != ENOENT) return sys_error("getcwd after chdir to cwd (\"" + cwd + "\")");
+  if (r < 0 || buf[0] != '/')
+    return make_error(ErrorKind::Permission, "chdir to cwd (\"" + cwd +
+                                                 "\") set in config.json: the directory is "
+                                                 "outside the container");
+  return {};
+}
+
 Result<std::string> finish_process(const spec::Process& proc, const CapSets& caps,
                                    const seccomp::Program* filter, int sock,
                                    std::vector<std::string>& env) {
@@ -210,12 +238,16 @@ Result<std::string> finish_process(const spec::Process& proc, const CapSets& cap
   if (!has_home) env.push_back("HOME=" + home_of(proc.user.uid));
   bool cwd_done = chdir(proc.cwd.c_str()) == 0;
   int cwd_err = errno;
+  if (cwd_done) CR_TRY(check_cwd_inside(proc.cwd));
   CR_TRY_CTX(drop_bounding(caps), "apply capabilities");
   if (!proc.no_new_privileges) CR_TRY(load_filter(filter, sock));
   CR_TRY(set_user(proc.user));
-  if (!cwd_done && chdir(proc.cwd.c_str()) < 0)
-    return sys_error("chdir to cwd (\"" + proc.cwd + "\") set in config.json",
-                     cwd_err == EACCES ? errno : cwd_err);
+  if (!cwd_done) {
+    if (chdir(proc.cwd.c_str()) < 0)
+      return sys_error("chdir to cwd (\"" + proc.cwd + "\") set in config.json",
+                       cwd_err == EACCES ? errno : cwd_err);
+    CR_TRY(check_cwd_inside(proc.cwd));
+  }
   CR_ASSIGN(std::string exe, find_executable(proc.args[0], env));
   CR_TRY_CTX(apply_caps(caps), "apply capabilities");
   CR_TRY(apparmor::apply_exec_profile(proc.apparmor_profile));

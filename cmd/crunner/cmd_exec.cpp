@@ -80,11 +80,14 @@ void register_exec(CLI::App& app, Globals& g, Handler* out) {
   c->add_option("--console-socket", f.console_socket, "unix socket that receives the pty master");
   c->add_flag("-d,--detach", f.detach, "return once the process has started");
   c->add_option("--pid-file", f.pid_file, "write the process's pid to this file");
-  c->add_option("-e,--env", f.env, "add an environment variable (K=V)");
+  // One value per occurrence (repeat the flag): an unlimited list would swallow
+  // the "--" main.cpp inserts before the ID, and `exec -e K=V ID sh -c X` would
+  // then parse "-c X" as --cap.
+  c->add_option("-e,--env", f.env, "add an environment variable (K=V)")->allow_extra_args(false);
   c->add_option("--cwd", f.cwd, "working directory in the container");
   c->add_option("-u,--user", f.user, "uid[:gid]");
-  c->add_option("-g,--additional-gids", f.gids, "additional group ids");
-  c->add_option("-c,--cap", f.caps, "add a capability");
+  c->add_option("-g,--additional-gids", f.gids, "additional group ids")->allow_extra_args(false);
+  c->add_option("-c,--cap", f.caps, "add a capability")->allow_extra_args(false);
   c->add_flag("--no-new-privs", f.nnp, "set no_new_privs");
   c->add_option("-a,--apparmor", f.apparmor, "AppArmor profile");
   c->add_option("--process-label", f.label, "SELinux label (accepted; SELinux is not supported)");

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cmd/crunner/cli.hpp"
+#include "libcontainer/selfexe.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace crunner::cli {
@@ -146,6 +147,10 @@ int main(int argc, char** argv) {
     std::cout << app.help();
     return app.get_subcommands().empty() && argc == 1 ? 0 : 1;
   }
+  // Commands whose children enter a container run from a read-only mount of
+  // this binary (see libcontainer/selfexe.hpp); the re-exec parses again.
+  for (const char* name : {"create", "run", "exec"})
+    if (app.got_subcommand(name)) crunner::reexec_from_readonly_mount(argv, environ);
   crunner::cli::debug(
       g, "command: " + crunner::join(std::vector<std::string>(argv, argv + argc), " "));
   try {

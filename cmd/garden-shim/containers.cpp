@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cmd/garden-shim/bundle.hpp"
+#include "cmd/garden-shim/rootfs_layer.hpp"
 #include "cmd/garden-shim/server.hpp"
 #include "libcontainer/utils.hpp"
 
@@ -69,6 +70,16 @@ bool oom_killed(const std::string& memcg) {
   return false;
 }
 
+// The number fields of one of garden's limits objects, as the Go client's structs marshal
+// them: unknown fields dropped, zeros omitted (omitempty).
+json limits_object(const json& l, const std::vector<const char*>& fields) {
+  json out = json::object();
+  if (!l.is_object()) return out;
+  for (const char* f : fields)
+    if (l.contains(f) && l[f].is_number() && l[f].get<double>() > 0) out[f] = l[f];
+  return out;
+}
+
 bool has_event(const json& events, const std::string& e) {
   for (auto& v : events)
     if (v == e) return true;
@@ -76,8 +87,12 @@ bool has_event(const json& events, const std::string& e) {
 }
 
 // A supervisor or stream thread may still be writing its last file into the
-// tree (exit status, output) while it is removed: retry until it is gone.
+// tree (exit status, output) while it is removed: retry until it is gone. The
+// container's rootfs overlay and disk-limit file system are unmounted first: a tree is
+// never deleted through a mount.
 void remove_tree(const std::string& path) {
+  if (!unmount_under(path).empty()) return;
+  wait_loops_released(path);  // destroy returns once the disk-limit loop device is gone
   for (int i = 0; i < 50; ++i) {
     std::error_code ec;
     std::filesystem::remove_all(path, ec);
@@ -103,10 +118,10 @@ Response Server::capacity() {
   unsigned long long disk = 0;
   if (statvfs(cfg_.depot.c_str(), &sv) == 0)
     disk = static_cast<unsigned long long>(sv.f_blocks) * sv.f_frsize;
-  return json_response(200, {{"memory_in_bytes", mem},
-                             {"disk_in_bytes", disk},
-                             {"schedulable_disk_in_bytes", disk},
-                             {"max_containers", cfg_.max_containers}});
+  return json_response(200, nlohmann::ordered_json{{"memory_in_bytes", mem},
+                                                   {"disk_in_bytes", disk},
+                                                   {"schedulable_disk_in_bytes", disk},
+                                                   {"max_containers", cfg_.max_containers}});
 }
 
 Response Server::create(const Request& req) {
@@ -145,12 +160,26 @@ Response Server::create(const Request& req) {
     for (const char* k : {"netin", "netout_rules"})
       if (spec.contains(k) && spec[k].is_array() && !spec[k].empty())
         return fail(std::string(k) + ": networking is not supported yet", false);
-    std::string rootfs = resolve_rootfs(rootfs_uri, cfg_.default_rootfs, err);
+    if (!spec.value("network", "").empty())
+      return fail("network " + spec.value("network", "") + ": networking is not supported yet",
+                  false);
+    json limits = spec.value("limits", json::object());
+    if (!limits.is_object()) return fail("invalid limits: expected an object", false);
+    // Bandwidth is shaped on the container's network interface; there is none yet.
+    if (!limits_object(limits.value("bandwidth_limits", json::object()), {"rate", "burst"}).empty())
+      return fail("bandwidth limits: networking is not supported yet", false);
+    DiskLimits dl = parse_disk_limits(limits.value("disk_limits", json()), err);
+    if (!err.empty()) return fail(err, false);
+    std::string image = resolve_rootfs(rootfs_uri, cfg_.default_rootfs, err);
     if (!err.empty()) return fail(err, false);
     remove_tree(c->dir);
     if (auto st = crunner::mkdir_p(c->dir + "/processes", 0755); !st)
       return fail(st.error().what(), false);
     chmod(c->dir.c_str(), 0755);
+    Layer layer;
+    err = create_layer(c->dir, image, dl, layer);
+    if (!err.empty()) return fail("rootfs layer: " + err, false);
+    const std::string& rootfs = layer.merged;
     BundleParams bp;
     bp.handle = handle;
     bp.rootfs = rootfs;
@@ -179,9 +208,17 @@ Response Server::create(const Request& req) {
       std::lock_guard<std::mutex> lk(c->mu);
       c->meta = {{"handle", handle},
                  {"rootfs", rootfs},
+                 {"image", image},
+                 {"layer",
+                  {{"limited", layer.limited},
+                   {"image_known", layer.limited && dl.scope == 0},
+                   {"image_bytes", layer.image.bytes},
+                   {"image_inodes", layer.image.inodes},
+                   {"base_bytes", layer.base.bytes},
+                   {"base_inodes", layer.base.inodes}}},
                  {"privileged", spec.value("privileged", false)},
                  {"env", config["process"]["env"]},
-                 {"limits", spec.value("limits", json::object())},
+                 {"limits", limits},
                  {"properties", props},
                  {"grace_time", grace},
                  {"created_ns", now_unix_ns()},
@@ -189,10 +226,10 @@ Response Server::create(const Request& req) {
                  {"ready", false}};
       save_meta(*c);
     }
-    err = runtime_.run_detached(handle, c->dir, c->dir + "/runtime.log");
-    if (!err.empty()) return fail("runtime run: " + err, true);
     int init_pid = 0;
-    runtime_.status(handle, &init_pid);
+    err = runtime_.run_detached(handle, c->dir, c->dir + "/runtime.log", c->dir + "/init.pid",
+                                &init_pid);
+    if (!err.empty()) return fail("runtime run: " + err, true);
     {
       std::lock_guard<std::mutex> lk(c->mu);
       c->meta["ready"] = true;
@@ -200,7 +237,7 @@ Response Server::create(const Request& req) {
       c->touched = Clock::now();
       save_meta(*c);
     }
-    return json_response(200, {{"Handle", handle}});
+    return json_response(200, json{{"Handle", handle}});
   };
   try {
     return build();
@@ -218,6 +255,9 @@ Response Server::list(const Request& req) {
     const json& props = c->meta["properties"];
     bool match = true;
     for (auto& [k, v] : req.query) {
+      // Guardian lists every created container for garden.state=all (Diego's clean-up
+      // at start-up asks for that); the property itself stays "created" for life.
+      if (k == "garden.state" && v == "all") continue;
       if (!props.contains(k) || props[k] != v) {
         match = false;
         break;
@@ -225,10 +265,10 @@ Response Server::list(const Request& req) {
     }
     if (match) handles.push_back(h);
   }
-  return json_response(200, {{"Handles", handles}});
+  return json_response(200, json{{"Handles", handles}});
 }
 
-json Server::info_json(Container& c) {
+nlohmann::ordered_json Server::info_json(Container& c) {
   json props, state, events;
   std::string memcg;
   {
@@ -246,6 +286,7 @@ json Server::info_json(Container& c) {
   }
   json ids = json::array();
   for (auto& id : running_process_ids(c)) ids.push_back(id);
+  // garden's ContainerInfo, fields in its order.
   return {{"State", state},    {"Events", events},    {"HostIP", ""},
           {"ContainerIP", ""}, {"ExternalIP", ""},    {"ContainerPath", c.dir},
           {"ProcessIDs", ids}, {"Properties", props}, {"MappedPorts", json::array()}};
@@ -259,14 +300,19 @@ Response Server::info(const std::string& handle) {
 }
 
 Response Server::bulk_info(const Request& req) {
-  json out = json::object();
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
   auto it = req.query.find("handles");
   if (it == req.query.end()) return json_response(200, out);
   for (auto& h : crunner::split(it->second, ',')) {
     if (h.empty()) continue;
     auto c = find(h);
     if (!c) {
-      out[h] = {{"Info", json::object()}, {"Err", json::parse(unknown_handle(h).body)}};
+      // Info is the zero ContainerInfo, as Go marshals it.
+      nlohmann::ordered_json zero = {
+          {"State", ""},           {"Events", nullptr},     {"HostIP", ""},
+          {"ContainerIP", ""},     {"ExternalIP", ""},      {"ContainerPath", ""},
+          {"ProcessIDs", nullptr}, {"Properties", nullptr}, {"MappedPorts", nullptr}};
+      out[h] = {{"Info", zero}, {"Err", nlohmann::ordered_json::parse(unknown_handle(h).body)}};
       continue;
     }
     ActiveGuard g(c);
@@ -352,7 +398,6 @@ Response Server::stop(const std::string& handle, const Request& req) {
   }
   std::lock_guard<std::mutex> lk(c->mu);
   c->meta["state"] = "stopped";
-  c->meta["properties"]["garden.state"] = "stopped";
   save_meta(*c);
   return json_response(200, json::object());
 }
@@ -369,7 +414,7 @@ Response Server::properties(const std::string& handle, const Request& req, const
   }
   if (req.method == "GET") {
     if (!props.contains(key)) return error_response("", "property does not exist: " + key, handle);
-    return json_response(200, {{"value", props[key]}});
+    return json_response(200, json{{"value", props[key]}});
   }
   if (req.method == "PUT") {
     json body = json::parse(req.body, nullptr, false);
@@ -392,18 +437,19 @@ Response Server::limits(const std::string& handle, const std::string& which) {
   auto c = find(handle);
   if (!c) return unknown_handle(handle);
   ActiveGuard g(c);
-  static const std::map<std::string, std::string> keys = {{"bandwidth", "bandwidth_limits"},
-                                                          {"cpu", "cpu_limits"},
-                                                          {"disk", "disk_limits"},
-                                                          {"memory", "memory_limits"},
-                                                          {"pid", "pid_limits"}};
+  // What the container was created with (and what is applied), marshalled like garden's
+  // BandwidthLimits, CPULimits, DiskLimits and MemoryLimits: omitempty fields.
+  static const std::map<std::string, std::pair<const char*, std::vector<const char*>>> keys = {
+      {"bandwidth", {"bandwidth_limits", {"rate", "burst"}}},
+      {"cpu", {"cpu_limits", {"weight", "limit_in_shares"}}},
+      {"disk", {"disk_limits", {"inode_soft", "inode_hard", "byte_soft", "byte_hard", "scope"}}},
+      {"memory", {"memory_limits", {"limit_in_bytes"}}}};
   auto it = keys.find(which);
   if (it == keys.end()) return error_response("", "unknown limit: " + which, handle);
   std::lock_guard<std::mutex> lk(c->mu);
   json l = c->meta["limits"];
-  json out = l.is_object() && l.contains(it->second) && l[it->second].is_object() ? l[it->second]
-                                                                                  : json::object();
-  return json_response(200, out);
+  json sub = l.is_object() ? l.value(it->second.first, json::object()) : json::object();
+  return json_response(200, limits_object(sub, it->second.second));
 }
 
 Response Server::grace_time(const std::string& handle, const Request& req) {

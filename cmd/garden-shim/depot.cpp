@@ -6,8 +6,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 
+#include "cmd/garden-shim/rootfs_layer.hpp"
 #include "cmd/garden-shim/server.hpp"
 #include "libcontainer/utils.hpp"
 
@@ -78,6 +80,18 @@ std::string Server::load() {
     if (!st) return st.error().what();
     chmod((cfg_.depot + d).c_str(), 0755);
   }
+  // Each container's rootfs lives in the depot, and an unprivileged container's root (a
+  // user namespace's uid) resolves it: every ancestor must be searchable by others.
+  for (std::string p = cfg_.depot; p.size() > 1; p = p.substr(0, p.rfind('/'))) {
+    struct stat st;
+    if (stat(p.c_str(), &st) == 0 && !(st.st_mode & S_IXOTH)) {
+      std::cerr << "garden-shim: warning: `" << p
+                << "` is not searchable by others: unprivileged containers cannot reach "
+                   "their rootfs in the depot\n";
+      break;
+    }
+    if (p.rfind('/') == 0) break;
+  }
   DIR* dir = opendir((cfg_.depot + "/containers").c_str());
   if (!dir) return "open depot `" + cfg_.depot + "/containers`";
   while (dirent* e = readdir(dir)) {
@@ -89,8 +103,10 @@ std::string Server::load() {
     if (!is_ready(meta)) {
       // A create the previous shim did not finish: undo it.
       runtime_.remove(name);
-      std::error_code ec;
-      std::filesystem::remove_all(cdir, ec);
+      if (unmount_under(cdir).empty()) {  // never delete through its rootfs mounts
+        std::error_code ec;
+        std::filesystem::remove_all(cdir, ec);
+      }
       continue;
     }
     auto c = std::make_shared<Container>();
@@ -101,7 +117,6 @@ std::string Server::load() {
     std::string st = runtime_.status(name);
     if ((st.empty() || st == "stopped") && meta.value("state", "") != "stopped") {
       c->meta["state"] = "stopped";
-      c->meta["properties"]["garden.state"] = "stopped";
       save_meta(*c);
     }
     load_processes(*c);

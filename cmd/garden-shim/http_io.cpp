@@ -41,15 +41,24 @@ Response json_response(int status, const nlohmann::json& j) {
   return r;
 }
 
+Response json_response(int status, const nlohmann::ordered_json& j) {
+  Response r;
+  r.status = status;
+  r.body = j.dump();
+  return r;
+}
+
 Response error_response(const std::string& type, const std::string& message,
                         const std::string& handle, const std::string& process_id) {
   int status = 500;
   if (type == "ContainerNotFoundError" || type == "ProcessNotFoundError") status = 404;
-  nlohmann::json j = {{"Type", type},
-                      {"Message", message},
-                      {"Handle", handle},
-                      {"ProcessID", process_id},
-                      {"Binary", ""}};
+  // As garden's Error marshals: Handle only for ContainerNotFoundError, ProcessID only for
+  // ProcessNotFoundError, Binary always empty.
+  nlohmann::ordered_json j = {{"Type", type},
+                              {"Message", message},
+                              {"Handle", type == "ContainerNotFoundError" ? handle : ""},
+                              {"ProcessID", type == "ProcessNotFoundError" ? process_id : ""},
+                              {"Binary", ""}};
   return json_response(status, j);
 }
 

@@ -35,9 +35,12 @@ struct Response {
 };
 
 Response json_response(int status, const nlohmann::json& j);
+// Keys in the order given: garden's structs marshal their fields in declaration order.
+Response json_response(int status, const nlohmann::ordered_json& j);
 
 // Garden's error body {"Type","Message","Handle","ProcessID","Binary"}, with the status
-// code that the error type maps to.
+// code that the error type maps to. handle/process_id appear only in the types that carry
+// them (ContainerNotFoundError / ProcessNotFoundError), as garden's Error marshals.
 Response error_response(const std::string& type, const std::string& message,
                         const std::string& handle = "", const std::string& process_id = "");
 Response unknown_handle(const std::string& handle);

@@ -1,8 +1,17 @@
-// Metrics and bulk_metrics, from the runtime's `events --stats` (cgroup figures).
+// Metrics and bulk_metrics, from the runtime's `events --stats` (cgroup figures) and the
+// container's writable layer (disk usage).
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <limits>
+
+#include "cmd/garden-shim/rootfs_layer.hpp"
 #include "cmd/garden-shim/server.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace garden {
+
+using ojson = nlohmann::ordered_json;
 
 namespace {
 
@@ -18,7 +27,6 @@ const char* const kMemoryFields[] = {"active_anon",
                                      "pgpgin",
                                      "pgpgout",
                                      "rss",
-                                     "rss_huge",
                                      "total_active_anon",
                                      "total_active_file",
                                      "total_cache",
@@ -30,12 +38,34 @@ const char* const kMemoryFields[] = {"active_anon",
                                      "total_pgpgin",
                                      "total_pgpgout",
                                      "total_rss",
-                                     "total_rss_huge",
                                      "total_unevictable",
                                      "unevictable",
                                      "swap",
                                      "hierarchical_memsw_limit",
                                      "total_swap"};
+
+unsigned long long host_memory() {
+  std::ifstream f("/proc/meminfo");
+  std::string k, unit;
+  unsigned long long v = 0;
+  while (f >> k >> v >> unit)
+    if (k == "MemTotal:") return v * 1024;
+  return 0;
+}
+
+// Guardian's CPU entitlement: the nanoseconds of CPU a container is entitled to over its
+// life, proportional to its memory (1 GiB = one CPU): memory limit in GiB * age in ns. A
+// container without a limit is bounded by the host's memory.
+unsigned long long cpu_entitlement(unsigned long long mem_limit, long long age_ns) {
+  unsigned long long host = host_memory();
+  if (mem_limit == 0 || (host && mem_limit > host)) mem_limit = host;
+  if (age_ns <= 0) return 0;
+  long double e = static_cast<long double>(mem_limit) / (1024.0L * 1024.0L * 1024.0L) *
+                  static_cast<long double>(age_ns);
+  if (e >= static_cast<long double>(std::numeric_limits<unsigned long long>::max()))
+    return std::numeric_limits<unsigned long long>::max();
+  return static_cast<unsigned long long>(e);
+}
 
 unsigned long long u64(const json& j, std::initializer_list<const char*> path) {
   const json* cur = &j;
@@ -46,8 +76,9 @@ unsigned long long u64(const json& j, std::initializer_list<const char*> path) {
   return cur->is_number() ? cur->get<unsigned long long>() : 0;
 }
 
-json empty_metrics() {
-  json mem = json::object();
+// garden's Metrics, every struct's fields in its declaration order.
+ojson empty_metrics() {
+  ojson mem = ojson::object();
   for (const char* f : kMemoryFields) mem[f] = 0;
   mem["TotalUsageTowardLimit"] = 0;
   return {{"MemoryStat", mem},
@@ -65,28 +96,56 @@ json empty_metrics() {
 
 }  // namespace
 
-json Server::metrics_json(Container& c, std::string& err) {
+ojson Server::metrics_json(Container& c, std::string& err) {
   json data = runtime_.stats(c.handle, err);
   if (!err.empty()) return nullptr;
-  json m = empty_metrics();
+  ojson m = empty_metrics();
   const json raw =
       data.contains("memory") ? data["memory"].value("raw", json::object()) : json::object();
   for (const char* f : kMemoryFields)
-    if (raw.contains(f) && raw[f].is_number()) m["MemoryStat"][f] = raw[f];
-  unsigned long long usage = u64(data, {"memory", "usage", "usage"});
+    if (raw.contains(f) && raw[f].is_number()) m["MemoryStat"][f] = u64(raw, {f});
+  // As Guardian reports it: rss + the page cache that is not reclaimable at once.
+  unsigned long long cache = u64(raw, {"total_cache"});
   unsigned long long inactive = u64(raw, {"total_inactive_file"});
-  m["MemoryStat"]["TotalUsageTowardLimit"] = usage > inactive ? usage - inactive : 0;
+  m["MemoryStat"]["TotalUsageTowardLimit"] =
+      u64(raw, {"total_rss"}) + (cache > inactive ? cache - inactive : 0);
   m["CPUStat"] = {{"Usage", u64(data, {"cpu", "usage", "total"})},
                   {"User", u64(data, {"cpu", "usage", "user"})},
                   {"System", u64(data, {"cpu", "usage", "kernel"})}};
   m["PidStat"] = {{"Current", u64(data, {"pids", "current"})},
                   {"Max", u64(data, {"pids", "limit"})}};
   long long created = 0;
+  json layer, limits;
+  std::string image;
   {
     std::lock_guard<std::mutex> lk(c.mu);
     created = c.meta.value("created_ns", 0LL);
+    layer = c.meta.value("layer", json());
+    limits = c.meta.value("limits", json::object());
+    image = c.meta.value("image", "");
   }
-  m["Age"] = created ? now_unix_ns() - created : 0;
+  long long age = created ? now_unix_ns() - created : 0;
+  m["Age"] = age;
+  unsigned long long mem_limit = 0;
+  if (limits.is_object()) mem_limit = u64(limits, {"memory_limits", "limit_in_bytes"});
+  m["CPUEntitlement"] = cpu_entitlement(mem_limit, age);
+  if (layer.is_object()) {  // containers of an older shim have no layer of their own
+    Usage base{layer.value("base_bytes", 0ULL), layer.value("base_inodes", 0ULL)};
+    Usage own = layer_usage(c.dir, layer.value("limited", false), base);
+    Usage img{layer.value("image_bytes", 0ULL), layer.value("image_inodes", 0ULL)};
+    if (!layer.value("image_known", false) && !image.empty()) {
+      img = tree_usage(image);  // once; the image is read-only to the container
+      std::lock_guard<std::mutex> lk(c.mu);
+      c.meta["layer"]["image_bytes"] = img.bytes;
+      c.meta["layer"]["image_inodes"] = img.inodes;
+      c.meta["layer"]["image_known"] = true;
+      save_meta(c);
+    }
+    m["DiskStat"] = {{"TotalBytesUsed", img.bytes + own.bytes},
+                     {"TotalInodesUsed", img.inodes + own.inodes},
+                     {"ExclusiveBytesUsed", own.bytes},
+                     {"ExclusiveInodesUsed", own.inodes}};
+  }
   return m;
 }
 
@@ -95,28 +154,28 @@ Response Server::metrics(const std::string& handle) {
   if (!c) return unknown_handle(handle);
   ActiveGuard g(c);
   std::string err;
-  json m = metrics_json(*c, err);
+  ojson m = metrics_json(*c, err);
   if (!err.empty()) return error_response("", err, handle);
   return json_response(200, m);
 }
 
 Response Server::bulk_metrics(const Request& req) {
-  json out = json::object();
+  ojson out = ojson::object();
   auto it = req.query.find("handles");
   if (it == req.query.end()) return json_response(200, out);
   for (auto& h : crunner::split(it->second, ',')) {
     if (h.empty()) continue;
     auto c = find(h);
     if (!c) {
-      out[h] = {{"Metrics", empty_metrics()}, {"Err", json::parse(unknown_handle(h).body)}};
+      out[h] = {{"Metrics", empty_metrics()}, {"Err", ojson::parse(unknown_handle(h).body)}};
       continue;
     }
     ActiveGuard g(c);
     std::string err;
-    json m = metrics_json(*c, err);
+    ojson m = metrics_json(*c, err);
     if (!err.empty())
       out[h] = {{"Metrics", empty_metrics()},
-                {"Err", json::parse(error_response("", err, h).body)}};
+                {"Err", ojson::parse(error_response("", err, h).body)}};
     else
       out[h] = {{"Metrics", m}, {"Err", nullptr}};
   }

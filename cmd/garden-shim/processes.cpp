@@ -115,7 +115,8 @@ off_t first_data(const std::string& path) {
 
 constexpr off_t kPunchChunk = 1 << 20;
 
-std::string payload(const json& j) {
+// ProcessPayload fields in garden's order: process_id, stream_id, ..., exit_status, error.
+std::string payload(const nlohmann::ordered_json& j) {
   return j.dump() + "\n";
 }
 
@@ -173,6 +174,20 @@ Response Server::run(const std::string& handle, const Request& req) {
   if (spec.contains("image") && spec["image"].is_object() &&
       !spec["image"].value("uri", "").empty())
     return error_response("", "processes with their own image are not supported", handle);
+  if (spec.contains("bind_mounts") && spec["bind_mounts"].is_array() &&
+      !spec["bind_mounts"].empty())
+    return error_response(
+        "", "Running a process with bind mounts and no image provided is not allowed", handle);
+  // Per-process limits only exist for processes with their own image (and cgroup).
+  if (spec.contains("limits") && spec["limits"].is_object())
+    for (auto& [kind, l] : spec["limits"].items())
+      if (l.is_object())
+        for (auto& [k, v] : l.items())
+          if (v.is_number() && v.get<double>() > 0)
+            return error_response("",
+                                  "process limits (" + kind + "." + k +
+                                      ") need a process image, which is not supported yet",
+                                  handle);
   if (spec.value("path", "").empty())
     return error_response("ExecutableNotFoundError", "no executable path given", handle);
   std::string id =
@@ -355,7 +370,7 @@ void Server::serve_process(std::shared_ptr<Container> c, std::shared_ptr<Process
         err_ok = a->err_done || (!a->err_open && waited);
       }
       if (out_ok && err_ok) {
-        json m = {{"process_id", p->id}};
+        nlohmann::ordered_json m = {{"process_id", p->id}};
         if (code >= 0)
           m["exit_status"] = code;
         else

@@ -47,7 +47,12 @@ Response Server::route(Request& req, const std::vector<std::string>& seg) {
     if (n == 3 && what == "files" && m == "GET") return stream_out(h, req);
     if (n == 4 && what == "limits" && m == "GET") return limits(h, seg[3]);
     if ((n == 3 || n == 4) && what == "properties") return properties(h, req, n == 4 ? seg[3] : "");
-    if (n == 3 && what == "processes" && m == "POST") return run(h, req);
+    if (n == 3 && what == "processes" && m == "POST") {
+      // Errors of run, like its success, never announce "Connection: close" (framing rule).
+      Response r = run(h, req);
+      r.hijack_route = true;
+      return r;
+    }
     if (n == 4 && what == "processes" && m == "GET") return attach(h, seg[3]);
     if (n == 7 && what == "processes" && seg[4] == "attaches" && m == "GET")
       return attach_stream(h, seg[3], seg[5], seg[6]);

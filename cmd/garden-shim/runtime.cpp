@@ -145,12 +145,17 @@ std::string last_log_error(const std::string& path) {
 }
 
 std::string Runtime::run_detached(const std::string& id, const std::string& bundle,
-                                  const std::string& log) {
+                                  const std::string& log, const std::string& pid_file, int* pid) {
   auto argv = base();
-  argv.insert(argv.end(),
-              {"--log", log, "--log-format", "json", "run", "--detach", "--bundle", bundle, id});
+  argv.insert(argv.end(), {"--log", log, "--log-format", "json", "run", "--detach", "--pid-file",
+                           pid_file, "--bundle", bundle, id});
   CmdResult r = run_cmd(argv, "", true);
-  if (r.status == 0) return "";
+  if (r.status == 0) {
+    long long v = 0;
+    auto t = crunner::read_file(pid_file);
+    if (pid && t && crunner::parse_i64(crunner::trim(*t), v)) *pid = static_cast<int>(v);
+    return "";
+  }
   std::string e = last_log_error(log);
   if (e.empty()) e = r.err.empty() ? "exit status " + std::to_string(r.status) : r.err;
   return e;

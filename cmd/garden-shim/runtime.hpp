@@ -25,9 +25,10 @@ class Runtime {
   Runtime(std::string bin, std::string root) : bin_(std::move(bin)), root_(std::move(root)) {}
   const std::string& bin() const { return bin_; }
   const std::string& root() const { return root_; }
-  // `run --detach --bundle B ID`, errors from the runtime's JSON log file.
-  std::string run_detached(const std::string& id, const std::string& bundle,
-                           const std::string& log);
+  // `run --detach --pid-file PIDFILE --bundle B ID`, errors from the runtime's JSON log
+  // file; *pid gets the init's pid from the pid file (no extra `state` invocation).
+  std::string run_detached(const std::string& id, const std::string& bundle, const std::string& log,
+                           const std::string& pid_file, int* pid);
   std::string kill(const std::string& id, int sig, bool all);
   std::string remove(const std::string& id);  // delete --force
   // status from `state` ("running", "stopped", ...), "" when unknown

@@ -86,7 +86,7 @@ class Server {
   Response create(const Request& req);
   Response list(const Request& req);
   Response info(const std::string& handle);
-  json info_json(Container& c);
+  nlohmann::ordered_json info_json(Container& c);
   Response bulk_info(const Request& req);
   Response destroy(const std::string& handle);
   std::string destroy_container(const std::shared_ptr<Container>& c);
@@ -110,7 +110,7 @@ class Server {
   // metrics.cpp
   Response metrics(const std::string& handle);
   Response bulk_metrics(const Request& req);
-  json metrics_json(Container& c, std::string& err);
+  nlohmann::ordered_json metrics_json(Container& c, std::string& err);
 
   // files.cpp
   Response stream_in(const std::string& handle, const Request& req);

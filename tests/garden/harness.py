@@ -56,6 +56,76 @@ def own_cgroup_dirs():
     return out
 
 
+def mounts_under(path):
+    """Mount points at or below path, deepest first."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            mp = line.split()[4].replace("\\040", " ")
+            if mp == path or mp.startswith(path.rstrip("/") + "/"):
+                out.append(mp)
+    return sorted(out, key=len, reverse=True)
+
+
+def loop_devices_backed_by(path):
+    """Loop devices whose backing file is under path."""
+    out = []
+    for d in glob.glob("/sys/block/loop*/loop/backing_file"):
+        try:
+            with open(d) as f:
+                if f.read().strip().startswith(path.rstrip("/") + "/"):
+                    out.append("/dev/" + d.split("/")[3])
+        except OSError:
+            pass
+    return out
+
+
+def cleanup_workdir(workdir, shim, runtime, cgroup_parent):
+    """Removes everything a test shim may have left in workdir: the shim (by pid), the
+    process supervisors (by the pids recorded in the depot), runtime containers, mounts
+    (each container's rootfs overlay and disk-limit loop file system), loop devices,
+    cgroups, then the directory."""
+    depot = os.path.join(workdir, "depot")
+    try:
+        if shim is not None:
+            shim.kill()
+        for f in glob.glob(os.path.join(depot, "containers", "*", "processes", "*", "dadoo.pid")):
+            try:
+                with open(f) as fh:
+                    pid = int(fh.read().strip())
+                with open("/proc/%d/cmdline" % pid, "rb") as fh:
+                    if b"garden-dadoo" in fh.read():
+                        os.kill(pid, signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+        root = os.path.join(depot, "runtime")
+        if os.path.isdir(root):
+            for cid in os.listdir(root):
+                subprocess.run([runtime, "--root", root, "delete", "--force", cid],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for mp in mounts_under(workdir):
+            if subprocess.run(["umount", mp], stderr=subprocess.DEVNULL).returncode != 0:
+                subprocess.run(["umount", "-l", mp], stderr=subprocess.DEVNULL)
+        for dev in loop_devices_backed_by(workdir):
+            subprocess.run(["losetup", "-d", dev], stderr=subprocess.DEVNULL)
+        if cgroup_parent:
+            for d in own_cgroup_dirs():
+                parent = os.path.join(d, cgroup_parent)
+                for child in glob.glob(parent + "/*/"):
+                    try:
+                        os.rmdir(child)
+                    except OSError:
+                        pass
+                try:
+                    os.rmdir(parent)
+                except OSError:
+                    pass
+    finally:
+        if not mounts_under(workdir):  # never delete through a mount
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+
 def _allow_core():
     import resource
     if os.environ.get("GARDEN_SHIM_CWD"):
@@ -84,19 +154,25 @@ class Shim:
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, cwd=cwd,
                                      start_new_session=True, preexec_fn=_allow_core)
         client = Client(port=self.port)
-        for _ in range(500):
-            if self.proc.poll() is not None:
-                raise RuntimeError("garden-shim exited: %s" % self.read_log())
-            try:
-                client.ping()
-                return client
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError("garden-shim never answered ping")
+        try:
+            for _ in range(500):
+                if self.proc.poll() is not None:
+                    raise RuntimeError("garden-shim exited: %s" % self.read_log())
+                try:
+                    client.ping()
+                    return client
+                except OSError:
+                    time.sleep(0.02)
+            raise RuntimeError("garden-shim never answered ping")
+        except BaseException:
+            self.kill()  # never leave a shim behind a failed start
+            raise
 
     def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
+        """Kills this shim by its pid (never by name) and reaps it."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         self.proc = None
         if getattr(self, "log", None):
@@ -119,7 +195,11 @@ class ShimTestCase(unittest.TestCase):
         if os.geteuid() != 0:
             raise unittest.SkipTest("garden-shim tests need root")
         cls.runtime = runtime_path()
+        cls.shim = None
         cls.workdir = tempfile.mkdtemp(prefix="crunner-test-garden-")
+        # Class cleanups run even when setUpClass fails (tearDownClass does not): the shim
+        # is killed by pid and the depot, rootfs and cgroups go whatever happens.
+        cls.addClassCleanup(cls._cleanup)
         os.chmod(cls.workdir, 0o755)
         bundle = os.path.join(cls.workdir, "bundle")
         subprocess.run(["bash", os.path.join(SOURCE_DIR, "tests/fixtures/make-bundle.sh"), bundle],
@@ -135,38 +215,25 @@ class ShimTestCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        try:
-            if cls.shim.proc is not None and cls.shim.proc.poll() is not None:
-                sys.stderr.write("garden-shim died (status %s); its log:\n%s\n"
-                                 % (cls.shim.proc.returncode, cls.shim.read_log()))
-                cls.shim.proc = None
-            if cls.shim.proc is None:
-                cls.client = cls.shim.start()
-            for h in cls.client.list():
-                try:
-                    cls.client.destroy(h)
-                except GardenError:
-                    pass
-        finally:
-            cls.shim.kill()
-            # Anything the runtime still knows of (a failed test) goes too.
-            root = os.path.join(cls.shim.depot, "runtime")
-            if os.path.isdir(root):
-                for cid in os.listdir(root):
-                    subprocess.run([cls.runtime, "--root", root, "delete", "--force", cid],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for d in own_cgroup_dirs():
-                parent = os.path.join(d, cls.cgroup_parent)
-                for child in glob.glob(parent + "/*/"):
-                    try:
-                        os.rmdir(child)
-                    except OSError:
-                        pass
-                try:
-                    os.rmdir(parent)
-                except OSError:
-                    pass
-            shutil.rmtree(cls.workdir, ignore_errors=True)
+        # Destroy through the API while the shim is up; _cleanup (a class cleanup, which
+        # also runs after a failed setUpClass) removes whatever is left.
+        if cls.shim.proc is not None and cls.shim.proc.poll() is not None:
+            sys.stderr.write("garden-shim died (status %s); its log:\n%s\n"
+                             % (cls.shim.proc.returncode, cls.shim.read_log()))
+            cls.shim.proc.wait()
+            cls.shim.proc = None
+        if cls.shim.proc is None:
+            cls.client = cls.shim.start()
+        for h in cls.client.list():
+            try:
+                cls.client.destroy(h)
+            except GardenError:
+                pass
+
+    @classmethod
+    def _cleanup(cls):
+        cleanup_workdir(cls.workdir, getattr(cls, "shim", None), cls.runtime,
+                        getattr(cls, "cgroup_parent", None))
 
     def setUp(self):
         self.created = []

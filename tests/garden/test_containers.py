@@ -9,7 +9,7 @@ import socket
 import subprocess
 import tempfile
 
-from harness import GardenError, Shim, ShimTestCase, main, pid_alive
+from harness import GardenError, Shim, ShimTestCase, cleanup_workdir, main, pid_alive
 
 
 class ContainerTest(ShimTestCase):
@@ -29,6 +29,37 @@ class ContainerTest(ShimTestCase):
         self.assertEqual(status, 200)
         self.assertEqual(headers["content-type"], "application/json")
         self.assertEqual(body, b"{}\n")
+
+    def test_fields_in_garden_struct_order(self):
+        # Byte for byte what garden's Go structs marshal: fields in declaration order.
+        status, _, body = self.client.raw("GET", "/containers/crunner-test-nope/info")
+        self.assertEqual(body, b'{"Type":"ContainerNotFoundError","Message":"unknown handle: '
+                               b'crunner-test-nope","Handle":"crunner-test-nope","ProcessID":"",'
+                               b'"Binary":""}\n')
+        self.assertEqual(list(self.client.capacity()), [
+            "memory_in_bytes", "disk_in_bytes", "schedulable_disk_in_bytes", "max_containers"])
+        h = self.create()
+        info_fields = ["State", "Events", "HostIP", "ContainerIP", "ExternalIP", "ContainerPath",
+                       "ProcessIDs", "Properties", "MappedPorts"]
+        self.assertEqual(list(self.client.info(h)), info_fields)
+        bulk = self.client.bulk_info([h, "crunner-test-nope"])
+        self.assertEqual(list(bulk[h]), ["Info", "Err"])
+        self.assertEqual(list(bulk[h]["Info"]), info_fields)
+        self.assertEqual(list(bulk["crunner-test-nope"]["Info"]), info_fields)
+        m = self.client.metrics(h)
+        self.assertEqual(list(m), ["MemoryStat", "CPUStat", "DiskStat", "NetworkStat", "PidStat",
+                                   "Age", "CPUEntitlement"])
+        self.assertEqual(list(m["MemoryStat"])[:4],
+                         ["active_anon", "active_file", "cache", "hierarchical_memory_limit"])
+        self.assertEqual(list(m["MemoryStat"])[-4:],
+                         ["swap", "hierarchical_memsw_limit", "total_swap", "TotalUsageTowardLimit"])
+        self.assertEqual(list(m["CPUStat"]), ["Usage", "User", "System"])
+        self.assertEqual(list(m["DiskStat"]), ["TotalBytesUsed", "TotalInodesUsed",
+                                               "ExclusiveBytesUsed", "ExclusiveInodesUsed"])
+        self.assertEqual(list(m["PidStat"]), ["Current", "Max"])
+        bm = self.client.bulk_metrics([h, "crunner-test-nope"])
+        self.assertEqual(list(bm[h]), ["Metrics", "Err"])
+        self.assertEqual(list(bm["crunner-test-nope"]["Metrics"]), list(m))
 
     def test_keep_alive_pipelined_requests(self):
         s = socket.create_connection(("127.0.0.1", self.shim.port))
@@ -76,7 +107,9 @@ class ContainerTest(ShimTestCase):
 
     def test_max_containers(self):
         d = tempfile.mkdtemp(prefix="crunner-test-garden-max-")
+        os.chmod(d, 0o755)  # the containers' root (a user namespace) walks to its rootfs
         shim = Shim(d, self.rootfs, self.cgroup_parent, ["--max-containers", "1"])
+        self.addCleanup(cleanup_workdir, d, shim, self.runtime, None)
         try:
             c = shim.start()
             self.assertEqual(c.capacity()["max_containers"], 1)
@@ -129,6 +162,9 @@ class ContainerTest(ShimTestCase):
         self.assertEqual(e.exception.status, 500)
         self.assertEqual(e.exception.type, "")
         self.assertEqual(e.exception.message, "Handle 'crunner-test-dup' already in use")
+        # Only ContainerNotFoundError carries a Handle (garden's Error marshalling).
+        self.assertEqual(e.exception.body, {"Type": "", "Message": "Handle 'crunner-test-dup' already in use",
+                                            "Handle": "", "ProcessID": "", "Binary": ""})
         self.assertEqual(self.client.list().count(h), 1)
 
     def test_bad_json(self):
@@ -192,6 +228,12 @@ class ContainerTest(ShimTestCase):
         self.assertEqual(self.client.list({"role": "db"}), [c])
         self.assertEqual(self.client.list({"role": "none"}), [])
         self.assertEqual(sorted(self.client.list()), sorted([a, b, c]))
+        # garden.state is "created" for life (Guardian); "all" lists every container.
+        self.client.stop(c, kill=True)
+        self.assertEqual(self.client.get_property(c, "garden.state"), "created")
+        self.assertEqual(sorted(self.client.list({"garden.state": "created"})), sorted([a, b, c]))
+        self.assertEqual(sorted(self.client.list({"garden.state": "all"})), sorted([a, b, c]))
+        self.assertEqual(self.client.list({"garden.state": "all", "role": "db"}), [c])
 
     def test_properties(self):
         h = self.create(properties={"x": "1"})
@@ -211,6 +253,10 @@ class ContainerTest(ShimTestCase):
         self.assertIsNone(out[h]["Err"])
         self.assertEqual(out[h]["Info"]["State"], "active")
         self.assertEqual(out["crunner-test-missing"]["Err"]["Type"], "ContainerNotFoundError")
+        # The Info of an error entry is Go's zero ContainerInfo.
+        self.assertEqual(out["crunner-test-missing"]["Info"], {
+            "State": "", "Events": None, "HostIP": "", "ContainerIP": "", "ExternalIP": "",
+            "ContainerPath": "", "ProcessIDs": None, "Properties": None, "MappedPorts": None})
 
     def test_limits(self):
         h = self.create(limits={"memory_limits": {"limit_in_bytes": 64 << 20},
@@ -298,6 +344,16 @@ class ContainerTest(ShimTestCase):
         info = self.client.info(h)
         self.assertEqual(info["State"], "stopped")
         self.assertEqual(info["ProcessIDs"], [])
+
+    def test_stop_escalates_to_kill(self):
+        # kill:false sends TERM; a process that ignores it is KILLed after the stop timeout
+        # (--stop-timeout 3s in the harness, garden's 10 s by default).
+        h = self.create()
+        p = self.client.run(h, {"path": "sh", "args": ["-c", "trap '' TERM; echo ready; sleep 1000"]})
+        p.read_until("stdout", b"ready")
+        self.client.stop(h, kill=False)
+        self.assertEqual(p.wait(), 137)
+        self.assertEqual(self.client.info(h)["State"], "stopped")
 
     def test_stop_kill_true(self):
         h = self.create()

@@ -30,6 +30,15 @@ class ProcessTest(ShimTestCase):
         self.assertEqual(p.read_stream("stdout"), b"")
         self.assertEqual(p.wait(), 0)
 
+    def test_exit_payload_field_order(self):
+        p = self.client.run(self.h, {"path": "sh", "args": ["-c", "exit 4"]})
+        p.read_stream("stdout")
+        p.read_stream("stderr")
+        last = p._next_payload()
+        self.assertEqual(list(last), ["process_id", "exit_status"])
+        self.assertEqual(last["exit_status"], 4)
+        p.close()
+
     def test_process_id_and_generated_id(self):
         p = self.client.run(self.h, {"id": "crunner-test-myid", "path": "true"})
         self.assertEqual(p.id, "crunner-test-myid")
@@ -154,6 +163,9 @@ class ProcessTest(ShimTestCase):
             self.client.run(self.h, {"path": "/no/such/binary"})
         self.assertEqual(e.exception.status, 500)
         self.assertEqual(e.exception.type, "ExecutableNotFoundError")
+        self.assertEqual(e.exception.body["Handle"], "")
+        self.assertEqual(e.exception.body["ProcessID"], "")
+        self.assertEqual(e.exception.body["Binary"], "")
 
     def test_error_framing_on_hijack_routes(self):
         s, status, headers, rest = self.client._hijack(
@@ -169,6 +181,37 @@ class ProcessTest(ShimTestCase):
                                                        b'{"path":"true"}')
         self.assertEqual(status, 404)
         self.assertEqual(json.loads(rest)["Type"], "ContainerNotFoundError")
+
+    def test_run_error_framing_when_client_asks_to_close(self):
+        # Even a request carrying "Connection: close" gets an error without it on run and
+        # attach (the Go client reads that as "persistent connection closed").
+        for method, path, body in [
+                ("POST", "/containers/nope/processes", b'{"path":"true"}'),
+                ("POST", "/containers/%s/processes" % self.h, b'{"path":"/no/such/binary"}'),
+                ("POST", "/containers/%s/processes" % self.h, b"{bad json"),
+                ("GET", "/containers/%s/processes/nope" % self.h, b""),
+                ("GET", "/containers/%s/processes/nope/attaches/1/stdout" % self.h, b"")]:
+            status, headers, out = self.client.raw(method, path, body)  # sends Connection: close
+            self.assertGreaterEqual(status, 400, path)
+            self.assertNotIn("connection", headers, path)
+            self.assertEqual(int(headers["content-length"]), len(out), path)
+            self.assertEqual(set(json.loads(out)),
+                             {"Type", "Message", "Handle", "ProcessID", "Binary"}, path)
+
+    def test_process_bind_mounts_and_limits_refused(self):
+        with self.assertRaises(GardenError) as e:
+            self.client.run(self.h, {"path": "true",
+                                     "bind_mounts": [{"src_path": "/tmp", "dst_path": "/x"}]})
+        self.assertEqual(e.exception.message,
+                         "Running a process with bind mounts and no image provided is not allowed")
+        with self.assertRaises(GardenError) as e:
+            self.client.run(self.h, {"path": "true",
+                                     "limits": {"memory_limits": {"limit_in_bytes": 1 << 20}}})
+        self.assertIn("not supported", e.exception.message)
+        # Zero limits are no limits (the Go client always sends the object).
+        code, out, _ = self.run_proc(self.h, "echo", "ok", limits={
+            "cpu_limits": {"weight": 0}, "memory_limits": {"limit_in_bytes": 0}})
+        self.assertEqual((code, out), (0, "ok\n"))
 
     def test_user_and_dir(self):
         code, out, _ = self.run_proc(self.h, "sh", "-c", "id -u; id -g; pwd; echo $USER",
@@ -196,8 +239,11 @@ class ProcessTest(ShimTestCase):
     def test_unix_socket_listener(self):
         # A second shim on a unix socket sharing nothing with the first.
         d = tempfile.mkdtemp(prefix="crunner-test-garden-sock-")
+        os.chmod(d, 0o755)  # the containers' root (a user namespace) walks to its rootfs
         try:
             sock = os.path.join(d, "garden.sock")
+            with open(sock, "w") as f:
+                f.write("a stale file the shim must replace")
             proc = subprocess.Popen([SHIM, "--bind-socket", sock, "--depot", os.path.join(d, "depot"),
                                      "--runtime-plugin", runtime_path(),
                                      "--default-rootfs", self.rootfs,

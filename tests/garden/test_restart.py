@@ -4,7 +4,7 @@ client re-attaches to a process after the restart without losing its output."""
 import os
 import subprocess
 
-from harness import ShimTestCase, main, pid_alive
+from harness import ShimTestCase, loop_devices_backed_by, main, mounts_under, pid_alive
 
 
 class RestartTest(ShimTestCase):
@@ -45,6 +45,27 @@ class RestartTest(ShimTestCase):
         self.assertEqual(a.wait(), 5)
         code, out, _ = self.run_proc(h, "echo", "still")
         self.assertEqual(out, "still\n")
+
+    def test_restart_keeps_the_container_layer(self):
+        h = self.create(handle="crunner-test-layer",
+                        limits={"disk_limits": {"byte_hard": 8 << 20, "scope": 1}})
+        code, out, _ = self.run_proc(h, "sh", "-c", "echo kept > /etc/kept && echo ok")
+        self.assertEqual(out, "ok\n")
+        cdir = os.path.join(self.shim.depot, "containers", h)
+        self.shim.kill()
+        type(self).client = self.client = self.shim.start()
+        # The layer (overlay and loop file system) survived the shim; limits still apply.
+        code, out, _ = self.run_proc(h, "cat", "/etc/kept")
+        self.assertEqual(out, "kept\n")
+        self.assertEqual(self.client.limits(h, "disk"), {"byte_hard": 8 << 20, "scope": 1})
+        code, out, _ = self.run_proc(
+            h, "sh", "-c", "dd if=/dev/zero of=/tmp/big bs=1048576 count=16 2>&1; true")
+        self.assertIn("No space left on device", out)
+        self.assertGreater(self.client.metrics(h)["DiskStat"]["ExclusiveBytesUsed"], 4 << 20)
+        self.client.destroy(h)
+        self.assertEqual(mounts_under(cdir), [])
+        self.assertEqual(loop_devices_backed_by(cdir), [])
+        self.assertFalse(os.path.exists(cdir))
 
 
 if __name__ == "__main__":
