@@ -264,7 +264,7 @@ def report_cgroups(runtimes, broken, args):
         for sc in CG_SCENARIOS + tuple(x + "/create" for x in CG_SCENARIOS):
             a, b = med.get(("crunner", sc)), med.get((other, sc))
             val = f"{a / b:.2f}" if a and b else "n/a (missing runtime)"
-            print(f"  crunner/{other:5} {sc:10} {val}")
+            print(f"  crunner/{other:5} {sc:17} {val}")
 
 
 def pct(values, q):
