@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "apparmor/apparmor.hpp"
+#include "libcontainer/sched.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/utils.hpp"
 
@@ -236,6 +237,8 @@ Result<std::string> finish_process(const spec::Process& proc, const CapSets& cap
   bool has_home = false;
   for (auto& kv : env) has_home = has_home || kv.rfind("HOME=", 0) == 0;
   if (!has_home) env.push_back("HOME=" + home_of(proc.user.uid));
+  // Before privileges go: a negative nice or a realtime policy needs CAP_SYS_NICE.
+  CR_TRY(apply_scheduling(proc));
   bool cwd_done = chdir(proc.cwd.c_str()) == 0;
   int cwd_err = errno;
   if (cwd_done) CR_TRY(check_cwd_inside(proc.cwd));

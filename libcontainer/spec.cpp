@@ -443,6 +443,84 @@ const Linux& Spec::linux_or_empty() const {
   return linux_ ? *linux_ : empty;
 }
 
+namespace {
+
+Result<IoPriority> parse_io_priority(const json& j, const std::string& where) {
+  CR_TRY(require_object(j, where));
+  static const std::pair<const char*, int> classes[] = {
+      {"IOPRIO_CLASS_RT", 1}, {"IOPRIO_CLASS_BE", 2}, {"IOPRIO_CLASS_IDLE", 3}};
+  IoPriority io;
+  auto c = field(j, "class");
+  if (!c) return invalid_spec(where + ".class: is required");
+  CR_ASSIGN(io.klass, get_string(*c, where + ".class"));
+  for (auto& [name, num] : classes)
+    if (io.klass == name) io.class_num = num;
+  if (!io.class_num)
+    return invalid_spec(where + ".class: unknown class \"" + io.klass +
+                        "\" (IOPRIO_CLASS_RT, IOPRIO_CLASS_BE or IOPRIO_CLASS_IDLE)");
+  if (auto f = field(j, "priority")) {
+    CR_ASSIGN(int64_t v, get_int(*f, where + ".priority"));
+    if (v < 0 || v > 7)
+      return invalid_spec(where + ".priority: must be between 0 and 7, got " + std::to_string(v));
+    io.priority = static_cast<int>(v);
+  }
+  return io;
+}
+
+Result<Scheduler> parse_scheduler(const json& j, const std::string& where) {
+  CR_TRY(require_object(j, where));
+  static const std::pair<const char*, int> policies[] = {
+      {"SCHED_OTHER", 0}, {"SCHED_FIFO", 1}, {"SCHED_RR", 2},      {"SCHED_BATCH", 3},
+      {"SCHED_ISO", 4},   {"SCHED_IDLE", 5}, {"SCHED_DEADLINE", 6}};
+  static const std::pair<const char*, uint64_t> flag_bits[] = {
+      {"SCHED_FLAG_RESET_ON_FORK", 0x01}, {"SCHED_FLAG_RECLAIM", 0x02},
+      {"SCHED_FLAG_DL_OVERRUN", 0x04},    {"SCHED_FLAG_KEEP_POLICY", 0x08},
+      {"SCHED_FLAG_KEEP_PARAMS", 0x10},   {"SCHED_FLAG_UTIL_CLAMP_MIN", 0x20},
+      {"SCHED_FLAG_UTIL_CLAMP_MAX", 0x40}};
+  Scheduler s;
+  auto p = field(j, "policy");
+  if (!p) return invalid_spec(where + ".policy: is required");
+  CR_ASSIGN(s.policy, get_string(*p, where + ".policy"));
+  s.policy_num = -1;
+  for (auto& [name, num] : policies)
+    if (s.policy == name) s.policy_num = num;
+  if (s.policy_num < 0) return invalid_spec(where + ".policy: unknown policy \"" + s.policy + "\"");
+  if (auto f = field(j, "nice")) {
+    CR_ASSIGN(int64_t v, get_int(*f, where + ".nice"));
+    if (v < -20 || v > 19)
+      return invalid_spec(where + ".nice: must be between -20 and 19, got " + std::to_string(v));
+    s.nice = static_cast<int>(v);
+  }
+  if (auto f = field(j, "priority")) {
+    CR_ASSIGN(int64_t v, get_int(*f, where + ".priority"));
+    bool realtime = s.policy_num == 1 || s.policy_num == 2;
+    if (realtime ? (v < 1 || v > 99) : v != 0)
+      return invalid_spec(where + ".priority: " + std::to_string(v) + " is not valid for " +
+                          s.policy + (realtime ? " (1..99)" : " (only 0)"));
+    s.priority = static_cast<int>(v);
+  }
+  if (auto f = field(j, "flags")) {
+    CR_ASSIGN(std::vector<std::string> names, get_strings(*f, where + ".flags"));
+    for (auto& n : names) {
+      uint64_t bit = 0;
+      for (auto& [name, b] : flag_bits)
+        if (n == name) bit = b;
+      if (!bit) return invalid_spec(where + ".flags: unknown flag \"" + n + "\"");
+      s.flags |= bit;
+    }
+  }
+  for (auto [key, dst] : {std::pair<const char*, uint64_t*>{"runtime", &s.runtime},
+                          {"deadline", &s.deadline},
+                          {"period", &s.period}}) {
+    if (auto f = field(j, key)) {
+      CR_ASSIGN(*dst, get_u64(*f, where + "." + key));
+    }
+  }
+  return s;
+}
+
+}  // namespace
+
 Result<Process> parse_process(const json& j, const std::string& where) {
   CR_TRY(require_object(j, where));
   Process p;
@@ -532,6 +610,14 @@ Result<Process> parse_process(const json& j, const std::string& where) {
   }
   if (auto f = field(j, "selinuxLabel")) {
     CR_ASSIGN(p.selinux_label, get_string(*f, where + ".selinuxLabel"));
+  }
+  if (auto f = field(j, "ioPriority")) {
+    CR_ASSIGN(IoPriority io, parse_io_priority(*f, where + ".ioPriority"));
+    p.io_priority = std::move(io);
+  }
+  if (auto f = field(j, "scheduler")) {
+    CR_ASSIGN(Scheduler sc, parse_scheduler(*f, where + ".scheduler"));
+    p.scheduler = std::move(sc);
   }
   return p;
 }

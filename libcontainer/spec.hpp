@@ -40,6 +40,23 @@ struct ConsoleSize {
   unsigned height = 0, width = 0;
 };
 
+// process.ioPriority (runtime-spec 1.2): ioprio_set(2) class and level.
+struct IoPriority {
+  std::string klass;  // "IOPRIO_CLASS_BE"
+  int class_num = 0;  // IOPRIO_CLASS_BE = 2
+  int priority = 0;   // 0..7
+};
+
+// process.scheduler (runtime-spec 1.2): sched_setattr(2) of the process.
+struct Scheduler {
+  std::string policy;  // "SCHED_BATCH"
+  int policy_num = 0;  // SCHED_BATCH = 3
+  int nice = 0;        // -20..19
+  int priority = 0;
+  uint64_t flags = 0;                              // SCHED_FLAG_* bits
+  uint64_t runtime = 0, deadline = 0, period = 0;  // ns, SCHED_DEADLINE
+};
+
 struct Process {
   bool terminal = false;
   std::optional<ConsoleSize> console_size;
@@ -54,6 +71,8 @@ struct Process {
   std::string apparmor_profile;
   std::optional<int> oom_score_adj;
   std::string selinux_label;
+  std::optional<IoPriority> io_priority;
+  std::optional<Scheduler> scheduler;
 };
 
 struct Root {

@@ -92,6 +92,10 @@ Result<Rule> parse_rule(const json& j, const std::string& where) {
   std::optional<uint32_t> err;
   if (auto e = field(j, "errnoRet")) {
     CR_ASSIGN(err, get_errno(*e, where + ".errnoRet"));
+    // runtime-spec: when the action doesn't support an errno, the runtime MUST fail.
+    if (!a->takes_errno)
+      return bad(where + ".errnoRet", std::string("is not supported by ") + a->name +
+                                          " (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE)");
   }
   r.action = names::action_value(*a, err);
   r.notify = a->value == SCMP_ACT_NOTIFY;
@@ -126,6 +130,9 @@ Result<Profile> parse(const json& j, const std::string& where) {
     return bad(where + ".defaultAction", "SCMP_ACT_NOTIFY cannot be used as default action");
   if (auto e = field(j, "defaultErrnoRet")) {
     CR_ASSIGN(p.default_errno, get_errno(*e, where + ".defaultErrnoRet"));
+    if (!def->takes_errno)
+      return bad(where + ".defaultErrnoRet", std::string("is not supported by ") + def->name +
+                                                 " (only SCMP_ACT_ERRNO and SCMP_ACT_TRACE)");
   }
   p.default_action = names::action_value(*def, p.default_errno);
   p.default_permissive = names::is_permissive(*def);
@@ -171,6 +178,9 @@ Result<Profile> parse(const json& j, const std::string& where) {
   }
   if (p.uses_notify && p.listener_path.empty())
     return bad(where + ".listenerPath", "is required when SCMP_ACT_NOTIFY is used");
+  // runtime-spec: listenerMetadata MUST NOT be set if listenerPath is not set.
+  if (field(j, "listenerMetadata") && p.listener_path.empty())
+    return bad(where + ".listenerMetadata", "is set without listenerPath");
   return p;
 }
 

@@ -262,7 +262,8 @@ def _(ctx):
 def _(ctx):
     b = ctx.bundle()
     out = ctx.outdir(b)
-    b.sh('echo "$0:$1" > /out/args; sleep 100000')
+    # written then renamed: wait_file must not see an empty file before echo wrote to it
+    b.sh('echo "$0:$1" > /out/args.tmp && mv /out/args.tmp /out/args; sleep 100000')
     b.process["args"] += ["zero", "second"]
     cid, _r = ctx.create(b)
     ctx.start(cid)

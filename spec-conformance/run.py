@@ -27,6 +27,10 @@ import checks_runtime  # noqa: E402,F401
 import checks_hooks  # noqa: E402,F401
 import checks_config  # noqa: E402,F401
 import checks_linux  # noqa: E402,F401
+import checks_cgroups  # noqa: E402,F401
+import checks_devcgroup  # noqa: E402,F401
+import checks_seccomp  # noqa: E402,F401
+import checks_process  # noqa: E402,F401
 
 
 def runtime_kind(runtime):

@@ -75,8 +75,11 @@ TEST_CASE("seccomp action words follow runc", "[seccomp][compile]") {
   REQUIRE(has_ret(ret_of("SCMP_ACT_TRACE"), SECCOMP_RET_TRACE | EPERM));
   REQUIRE(has_ret(ret_of("SCMP_ACT_TRACE", {{"errnoRet", 7}}), SECCOMP_RET_TRACE | 7));
   REQUIRE(has_ret(ret_of("SCMP_ACT_LOG"), SECCOMP_RET_LOG));
-  // errnoRet is ignored by actions that take none
-  REQUIRE(has_ret(ret_of("SCMP_ACT_TRAP", {{"errnoRet", 7}}), SECCOMP_RET_TRAP));
+  // errnoRet on an action that takes none is an error (runtime-spec: MUST fail)
+  json trap{{"names", {"mkdir"}}, {"action", "SCMP_ACT_TRAP"}, {"errnoRet", 7}};
+  REQUIRE_FALSE(
+      seccomp::compile(json{{"defaultAction", "SCMP_ACT_ALLOW"}, {"syscalls", {trap}}}, nullptr)
+          .ok());
 }
 
 TEST_CASE("seccomp compiles every known architecture", "[seccomp][compile]") {

@@ -85,6 +85,17 @@ TEST_CASE("linux.seccomp errors name the field path", "[seccomp][validate]") {
        "linux.seccomp.listenerPath: is required when SCMP_ACT_NOTIFY is used"},
       {[](json& j) { j["listenerMetadata"] = json::object(); },
        "linux.seccomp.listenerMetadata: must be a string"},
+      {[](json& j) {
+         j.erase("listenerPath");
+         j["syscalls"].erase(2);
+       },
+       "linux.seccomp.listenerMetadata: is set without listenerPath"},
+      {[](json& j) { j["defaultAction"] = "SCMP_ACT_KILL"; },
+       "linux.seccomp.defaultErrnoRet: is not supported by SCMP_ACT_KILL (only SCMP_ACT_ERRNO "
+       "and SCMP_ACT_TRACE)"},
+      {[](json& j) { j["syscalls"][0]["errnoRet"] = 5; },
+       "linux.seccomp.syscalls[0].errnoRet: is not supported by SCMP_ACT_ALLOW (only "
+       "SCMP_ACT_ERRNO and SCMP_ACT_TRACE)"},
       {[](json& j) { j["syscalls"] = json::object(); }, "linux.seccomp.syscalls: must be an array"},
       {[](json& j) { j["syscalls"][2] = "mkdir"; }, "linux.seccomp.syscalls[2]: must be an object"},
       {[](json& j) { j["syscalls"][0].erase("names"); },

@@ -104,3 +104,38 @@ TEST_CASE("malformed JSON reports line and column", "[spec]") {
   INFO(r.error().what());
   REQUIRE(r.error().what().find("line 3, column 12") != std::string::npos);
 }
+
+TEST_CASE("process.scheduler and process.ioPriority parse, bad values name the field", "[spec]") {
+  auto j = base();
+  j["process"]["scheduler"] = {
+      {"policy", "SCHED_FIFO"}, {"priority", 10}, {"flags", {"SCHED_FLAG_RESET_ON_FORK"}}};
+  j["process"]["ioPriority"] = {{"class", "IOPRIO_CLASS_IDLE"}, {"priority", 7}};
+  auto r = parse_spec(j.dump());
+  REQUIRE(r);
+  REQUIRE(r->process->scheduler);
+  CHECK(r->process->scheduler->policy_num == 1);
+  CHECK(r->process->scheduler->priority == 10);
+  CHECK(r->process->scheduler->flags == 0x01);
+  REQUIRE(r->process->io_priority);
+  CHECK(r->process->io_priority->class_num == 3);
+  CHECK(r->process->io_priority->priority == 7);
+
+  auto with = [](const char* key, json v) {
+    auto k = base();
+    k["process"][key] = std::move(v);
+    return err_of(k);
+  };
+  CHECK_THAT(with("scheduler", {{"policy", "SCHED_NOPE"}}),
+             Catch::Contains("process.scheduler.policy: unknown policy \"SCHED_NOPE\""));
+  CHECK_THAT(with("scheduler", {{"nice", 1}}), Catch::Contains("process.scheduler.policy"));
+  CHECK_THAT(with("scheduler", {{"policy", "SCHED_OTHER"}, {"nice", 20}}),
+             Catch::Contains("process.scheduler.nice"));
+  CHECK_THAT(with("scheduler", {{"policy", "SCHED_RR"}, {"priority", 0}}),
+             Catch::Contains("process.scheduler.priority"));
+  CHECK_THAT(with("scheduler", {{"policy", "SCHED_BATCH"}, {"flags", {"SCHED_FLAG_X"}}}),
+             Catch::Contains("process.scheduler.flags: unknown flag"));
+  CHECK_THAT(with("ioPriority", {{"class", "IOPRIO_CLASS_NONE"}}),
+             Catch::Contains("process.ioPriority.class: unknown class"));
+  CHECK_THAT(with("ioPriority", {{"class", "IOPRIO_CLASS_BE"}, {"priority", 8}}),
+             Catch::Contains("process.ioPriority.priority: must be between 0 and 7"));
+}
