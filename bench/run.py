@@ -6,6 +6,8 @@
 Scenarios (the bundle's process.args = ["/bin/true"], terminal false):
   run     `RUNTIME run ID` (foreground, the container is deleted at exit)
   cycle   `create` + `start` + `delete --force` (three runtime invocations)
+  cg-none, cg-limits   cgroup setup cost: `create` + `delete --force` of a bundle without
+          linux.resources / with a typical set of limits and a devices list
 
 Each iteration runs every runtime once per scenario, round-robin with a rotating first
 runtime, so the runtimes share the same machine noise. Wall time is measured around spawn +
@@ -165,6 +167,107 @@ def one(rt, scenario, bundle, seq):
     return total, peak
 
 
+# ---- cgroup setup cost: create + delete --force, without and with limits ------------------
+# (see bench/README.md "cgroup setup"). The bundle runs /bin/true but is never started: the
+# time is the runtime's create (cgroup mkdir + writes + init) and delete (kill + rmdir).
+CG_SCENARIOS = ("cg-none", "cg-limits")
+
+
+def blkio_weight_works():
+    """True when a new cgroup here has the plain weight file (v1 blkio.weight of CFQ, v2
+    io.weight), which all three runtimes write (crun does not fall back to BFQ's
+    blkio.bfq.weight): probed with a crunner-test- cgroup that is removed at once."""
+    v1 = os.path.isdir("/sys/fs/cgroup/blkio")
+    parent = "/sys/fs/cgroup/blkio" if v1 else "/sys/fs/cgroup"
+    probe = os.path.join(parent, f"crunner-test-bench-probe-{os.getpid()}")
+    try:
+        os.mkdir(probe)
+    except OSError:
+        return False
+    try:
+        return os.path.exists(os.path.join(probe, "blkio.weight" if v1 else "io.weight"))
+    finally:
+        os.rmdir(probe)
+
+
+def cgroup_bundles(tmp):
+    """{scenario: bundle}: cg-none has no linux.resources at all (the runtimes' default device
+    rules still apply); cg-limits has a typical set of limits and a devices list."""
+    out = {}
+    for scenario in CG_SCENARIOS:
+        b = os.path.join(tmp, scenario)
+        subprocess.run(["bash", MAKE_BUNDLE, b, "/bin/true"], check=True,
+                       stdout=subprocess.DEVNULL)
+        with open(os.path.join(b, "config.json")) as f:
+            cfg = json.load(f)
+        res = {}
+        if scenario == "cg-limits":
+            mib = 1024 * 1024
+            res = {"memory": {"limit": 256 * mib, "reservation": 128 * mib, "swap": 512 * mib},
+                   "cpu": {"shares": 512, "quota": 50000, "period": 100000},
+                   "pids": {"limit": 1024},
+                   "devices": [{"allow": False, "access": "rwm"},
+                               {"allow": True, "type": "c", "major": 1, "minor": 3,
+                                "access": "rwm"},
+                               {"allow": True, "type": "c", "major": 1, "minor": 5,
+                                "access": "rwm"},
+                               {"allow": True, "type": "c", "major": 136, "access": "rwm"},
+                               {"allow": True, "type": "c", "major": 5, "minor": 1,
+                                "access": "rwm"},
+                               {"allow": True, "type": "b", "major": 7, "access": "r"}]}
+            if blkio_weight_works():
+                res["blockIO"] = {"weight": 500}
+        cfg["linux"]["resources"] = res
+        with open(os.path.join(b, "config.json"), "w") as f:
+            json.dump(cfg, f, indent=2)
+        out[scenario] = b
+    print("# cgroup scenarios: cg-limits = " + ", ".join(
+        sorted(k for k in cfg["linux"]["resources"])), flush=True)
+    return out
+
+
+def one_cgroup(rt, bundle, seq, measured):
+    """create + delete --force; also keeps the create time alone (runc's delete --force of a
+    created container waits ~100 ms for the init, which would hide the setup cost)."""
+    cid = f"bench-{rt.name}-{os.getpid()}-{seq}"
+    total, peak = 0.0, 0
+    for step in (["create", "--bundle", bundle, cid], ["delete", "--force", cid]):
+        rc, dt, rss, err = spawn(rt.argv(*step), bundle)
+        total += dt
+        peak = max(peak, rss)
+        if step[0] == "create" and measured:
+            rt.samples.setdefault(os.path.basename(bundle) + "/create", []).append(dt)
+        if rc != 0:
+            spawn(rt.argv("delete", "--force", cid), bundle)
+            raise BenchError(f"{rt.name} {step[0]} ({os.path.basename(bundle)}) exited {rc}: "
+                             f"{err}")
+    return total, peak
+
+
+def report_cgroups(runtimes, broken, args):
+    ok = [rt for rt in runtimes if rt.name not in broken and rt.samples.get("cg-none")]
+    med = {}
+    print(f"\ncgroup setup: create + delete --force ({args.n} iterations)")
+    print(f"  {'runtime':10} {'scenario':10} {'median ms':>10} {'p90 ms':>9} {'min ms':>9} "
+          f"{'create alone, median ms':>24}")
+    for rt in ok:
+        for sc in CG_SCENARIOS:
+            s = rt.samples[sc]
+            med[(rt.name, sc)] = statistics.median(s)
+            med[(rt.name, sc + "/create")] = statistics.median(rt.samples[sc + "/create"])
+            print(f"  {rt.name:10} {sc:10} {med[(rt.name, sc)] * 1e3:10.2f} "
+                  f"{pct(s, 90) * 1e3:9.2f} {min(s) * 1e3:9.2f} "
+                  f"{med[(rt.name, sc + '/create')] * 1e3:24.2f}")
+    for rt in ok:
+        d = (med[(rt.name, "cg-limits")] - med[(rt.name, "cg-none")]) * 1e3
+        print(f"  {rt.name:10} cost of the limits (median difference): {d:+.2f} ms")
+    for other in ("runc", "crun"):
+        for sc in CG_SCENARIOS + tuple(x + "/create" for x in CG_SCENARIOS):
+            a, b = med.get(("crunner", sc)), med.get((other, sc))
+            val = f"{a / b:.2f}" if a and b else "n/a (missing runtime)"
+            print(f"  crunner/{other:5} {sc:17} {val}")
+
+
 def pct(values, q):
     """Nearest-rank percentile."""
     s = sorted(values)
@@ -202,6 +305,7 @@ def main():
                   "Python's own pages", flush=True)
         bundle = os.path.join(tmp, "bundle")
         subprocess.run(["bash", MAKE_BUNDLE, bundle, "/bin/true"], check=True)
+        cg_bundles = cgroup_bundles(tmp)
         print(f"# {len(runtimes)} runtimes, {args.warmup} warm-up + {args.n} measured "
               f"iterations, bundle {bundle} (/bin/true)", flush=True)
         seq = 0
@@ -210,22 +314,26 @@ def main():
             measured = it >= args.warmup
             k = it % len(runtimes)
             order = runtimes[k:] + runtimes[:k]  # rotate who goes first
-            for scenario in ("run", "cycle"):
+            for scenario in ("run", "cycle") + CG_SCENARIOS:
                 for rt in order:
                     if rt.name in broken:
                         continue
                     seq += 1
                     try:
-                        dt, rss = one(rt, scenario, bundle, seq)
+                        if scenario in cg_bundles:
+                            dt, rss = one_cgroup(rt, cg_bundles[scenario], seq, measured)
+                        else:
+                            dt, rss = one(rt, scenario, bundle, seq)
                     except BenchError as e:
                         broken[rt.name] = str(e)
                         print(f"dropping {rt.name}: {e}", flush=True)
                         continue
                     if measured:
-                        rt.samples[scenario].append(dt)
-                        rt.rss[scenario] = max(rt.rss[scenario], rss)
+                        rt.samples.setdefault(scenario, []).append(dt)
+                        rt.rss[scenario] = max(rt.rss.get(scenario, 0), rss)
         if not args.exec_only:
             report(runtimes, broken, args)
+            report_cgroups(runtimes, broken, args)
         if not args.no_exec:
             bench_exec(runtimes, broken, args, tmp)
     finally:

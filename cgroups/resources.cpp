@@ -304,8 +304,7 @@ std::vector<DeviceRule> default_device_rules() {
 }
 
 std::vector<DeviceRule> container_device_rules(
-    const std::optional<std::vector<DeviceRule>>& spec_rules,
-    const std::vector<DeviceRule>& linux_device_nodes) {
+    const std::optional<std::vector<DeviceRule>>& spec_rules) {
   std::vector<DeviceRule> v;
   if (spec_rules)
     v = *spec_rules;
@@ -313,11 +312,6 @@ std::vector<DeviceRule> container_device_rules(
     v.push_back({false, 'a', kWildcard, kWildcard, "rwm"});
   auto a = allowed_device_rules();
   v.insert(v.end(), a.begin(), a.end());
-  for (auto n : linux_device_nodes) {
-    n.allow = true;
-    n.access = "rwm";
-    v.push_back(n);
-  }
   return v;
 }
 
@@ -354,6 +348,21 @@ json merge_resources(const json& base, const json& update) {
       out[k] = merge_resources(out[k], v);
     else
       out[k] = v;
+  }
+  return out;
+}
+
+json update_with_partners(const json& saved, const json& update) {
+  json out = update.is_object() ? update : json::object();
+  if (!saved.is_object()) return out;
+  static const char* pairs[][3] = {{"cpu", "quota", "period"}};
+  for (auto& [group, a, b] : pairs) {
+    if (!out.contains(group) || !out[group].is_object()) continue;
+    if (!saved.contains(group) || !saved[group].is_object()) continue;
+    json& u = out[group];
+    const json& sv = saved[group];
+    if (u.contains(a) && !u.contains(b) && sv.contains(b) && !sv[b].is_null()) u[b] = sv[b];
+    if (u.contains(b) && !u.contains(a) && sv.contains(a) && !sv[a].is_null()) u[a] = sv[a];
   }
   return out;
 }

@@ -90,11 +90,11 @@ std::vector<DeviceRule> allowed_device_rules();
 // "deny all" followed by allowed_device_rules() (what a container gets with no spec rules).
 std::vector<DeviceRule> default_device_rules();
 // The rule list to apply for a container, as runc builds it: the spec's
-// linux.resources.devices, then the allowed devices, then "rwm" for each linux.devices node
-// (type 'c'/'b', major, minor). Without spec rules the list starts with "deny all".
+// linux.resources.devices, then the allowed devices. Without spec rules the list starts with
+// "deny all". linux.devices nodes get no rule of their own (runc creates them but leaves
+// access to linux.resources.devices: a listed node that the rules deny stays unopenable).
 std::vector<DeviceRule> container_device_rules(
-    const std::optional<std::vector<DeviceRule>>& spec_rules,
-    const std::vector<DeviceRule>& linux_device_nodes = {});
+    const std::optional<std::vector<DeviceRule>>& spec_rules);
 
 // runc update's single-value flags. Empty optional = flag not given.
 struct UpdateFlags {
@@ -110,6 +110,12 @@ Result<nlohmann::json> resources_from_update_flags(const UpdateFlags& f);
 // The resources to save after `update`: base with the update's fields replacing its own
 // (objects merged key by key; arrays and scalars replaced).
 nlohmann::json merge_resources(const nlohmann::json& base, const nlohmann::json& update);
+// The resources `update` applies to the cgroup: the update, plus the saved cpu quota when
+// only the period is given and the reverse, since cgroup v2 writes both to one file
+// (cpu.max), as runc 1.1 does. Without this, `update --cpu-period P` on v2 wrote "max P" and
+// dropped the quota. (Memory limit and swap are not paired: runc leaves memory.swap.max
+// alone when only the limit changes.)
+nlohmann::json update_with_partners(const nlohmann::json& saved, const nlohmann::json& update);
 // "512m" / "1G" / "1024" / "-1" -> bytes (like docker's units.RAMInBytes).
 Result<int64_t> parse_size(const std::string& s);
 

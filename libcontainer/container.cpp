@@ -186,15 +186,9 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   if (!lx.resources.is_null()) {
     CR_ASSIGN(res, cgroups::parse_resources(lx.resources));
   }
-  {
-    // runc's device policy: the spec's rules, the always-allowed devices, then
-    // one rule per linux.devices node (deny-all first when the spec has none).
-    std::vector<cgroups::DeviceRule> nodes;
-    for (auto& d : lx.devices)
-      if (d.type == "c" || d.type == "b" || d.type == "u")
-        nodes.push_back({true, d.type == "b" ? 'b' : 'c', d.major, d.minor, "rwm"});
-    res.devices = cgroups::container_device_rules(res.devices, nodes);
-  }
+  // runc's device policy: the spec's rules, then the always-allowed devices (deny-all first
+  // when the spec has none); linux.devices nodes are not allowed implicitly.
+  res.devices = cgroups::container_device_rules(res.devices);
   CR_ASSIGN(auto cg, cgroups::make_manager(lx.cgroups_path, o.id, o.systemd_cgroup));
 
   std::vector<std::string> warnings;

@@ -1,8 +1,21 @@
-# cgroup v2 suite: the cgroup unit and [real] tests inside the v2vm guest (pure cgroup v2),
-# including the eBPF device filter and clone3 CLONE_INTO_CGROUP. A few minutes under TCG.
+# cgroup v2 suite: two groups, each in one throw-away v2vm guest (pure cgroup v2), each a
+# few minutes under TCG; they share a lock so that only one guest boots at a time.
+#  - the cgroup unit and [real] library tests, including the eBPF device filter and clone3
+#    CLONE_INTO_CGROUP;
+#  - tests/integration/test_cgroups.py against the crunner built here: the CLI on real
+#    containers (limits, pause/resume, update, events, ps, kill --all, devices deny/allow
+#    through the eBPF filter, placement of the init, no cgroup left after delete).
 add_test(NAME "cgroups-v2: cgroup tests in the v2 guest"
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/v2/run-cgroups-v2.sh $<TARGET_FILE:unit-tests>)
 set_tests_properties("cgroups-v2: cgroup tests in the v2 guest" PROPERTIES
   ENVIRONMENT "CRUNNER_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
   SKIP_RETURN_CODE 77
+  RESOURCE_LOCK v2vm
+  TIMEOUT 900)
+add_test(NAME "cgroups-v2: test_cgroups.py in the v2 guest"
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/v2/run-integration-v2.sh $<TARGET_FILE:crunner>)
+set_tests_properties("cgroups-v2: test_cgroups.py in the v2 guest" PROPERTIES
+  ENVIRONMENT "CRUNNER_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
+  SKIP_RETURN_CODE 77
+  RESOURCE_LOCK v2vm
   TIMEOUT 900)

@@ -147,8 +147,10 @@ void register_cgroups(CLI::App& app, Globals& g, Handler* out) {
   str_opt("--kernel-memory-tcp", uf.kernel_memory_tcp, "kernel TCP memory limit");
   str_opt("--cpuset-cpus", uf.cpuset_cpus, "CPUs allowed (0-3,5)");
   str_opt("--cpuset-mems", uf.cpuset_mems, "memory nodes allowed");
+  // runc's flag is --cpu-share; --cpu-shares (docker's spelling) is accepted too.
   up->add_option_function<uint64_t>(
-      "--cpu-shares", [](uint64_t v) { uf.cpu_shares = v; }, "CPU shares (relative weight)");
+      "--cpu-share,--cpu-shares", [](uint64_t v) { uf.cpu_shares = v; },
+      "CPU shares (relative weight)");
   up->add_option_function<uint64_t>(
       "--cpu-period", [](uint64_t v) { uf.cpu_period = v; }, "CPU CFS period (us)");
   up->add_option_function<uint64_t>(
@@ -189,7 +191,10 @@ void register_cgroups(CLI::App& app, Globals& g, Handler* out) {
       auto flags = cgroups::resources_from_update_flags(uf);
       if (!flags) return report(g, flags.error());
       j.merge_patch(*flags);
-      auto res = cgroups::parse_resources(j, "resources");
+      nlohmann::json saved;
+      if (lc->first.config.is_object() && lc->first.config.contains("linux"))
+        saved = lc->first.config["linux"].value("resources", nlohmann::json::object());
+      auto res = cgroups::parse_resources(cgroups::update_with_partners(saved, j), "resources");
       if (!res) return report(g, res.error());
       auto r = lc->second->apply(*res);
       if (!r) return report(g, r.error().context("update"));

@@ -189,16 +189,30 @@ TEST_CASE("merge_resources: update fields replace saved ones", "[cgroups]") {
   CHECK(merge_resources(nullptr, upd) == upd);
 }
 
-TEST_CASE("container device rules: spec rules, then runc's allowed devices, then nodes",
-          "[cgroups]") {
+TEST_CASE("update: the saved partner of a value sharing a v2 file is applied too", "[cgroups]") {
+  auto saved = json::parse(R"({"cpu":{"quota":20000,"period":100000,"shares":512},
+                               "memory":{"limit":100,"swap":200},"pids":{"limit":5}})");
+  CHECK(update_with_partners(saved, json::parse(R"({"cpu":{"period":50000}})")) ==
+        json::parse(R"({"cpu":{"period":50000,"quota":20000}})"));
+  CHECK(update_with_partners(saved, json::parse(R"({"cpu":{"quota":-1}})")) ==
+        json::parse(R"({"cpu":{"quota":-1,"period":100000}})"));
+  // other fields and groups are not pulled in (memory limit/swap neither, as runc)
+  CHECK(update_with_partners(saved, json::parse(R"({"memory":{"limit":150}})")) ==
+        json::parse(R"({"memory":{"limit":150}})"));
+  CHECK(update_with_partners(saved, json::parse(R"({"cpu":{"shares":2},"pids":{"limit":9}})")) ==
+        json::parse(R"({"cpu":{"shares":2},"pids":{"limit":9}})"));
+  CHECK(update_with_partners(nullptr, json::parse(R"({"cpu":{"period":7}})")) ==
+        json::parse(R"({"cpu":{"period":7}})"));
+}
+
+TEST_CASE("container device rules: spec rules, then runc's allowed devices", "[cgroups]") {
   std::vector<DeviceRule> spec = {{false, 'a', kWildcard, kWildcard, "rwm"},
                                   {false, 'c', 1, 3, "rwm"}};
-  auto v = container_device_rules(spec, {{false, 'c', 10, 229, "r"}});
-  REQUIRE(v.size() == 2 + allowed_device_rules().size() + 1);
+  auto v = container_device_rules(spec);
+  REQUIRE(v.size() == 2 + allowed_device_rules().size());
   CHECK(v[1].v1_string() == "c 1:3 rwm");
   CHECK(v[2].v1_string() == "c *:* m");
-  CHECK(v.back().v1_string() == "c 10:229 rwm");
-  CHECK(v.back().allow);
+  CHECK(v.back().v1_string() == allowed_device_rules().back().v1_string());
   auto none = container_device_rules(std::nullopt);
   CHECK(none[0].v1_string() == "a *:* rwm");
   CHECK_FALSE(none[0].allow);
