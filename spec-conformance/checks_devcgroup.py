@@ -2,9 +2,9 @@
 container by opening device nodes.
 
 The nodes use majors 240-254 ("local/experimental use": no driver is registered for them
-here), created on the host in the rootfs so that the runtime does not know them (crunner adds
-allow rules for linux.devices entries; runc and crun do not: the spec only requires the nodes
-to exist, their access is the allow list's business). Opening such a node gives ENXIO when
+here), created on the host in the rootfs and not listed in linux.devices (runtimes add no
+allow rules for linux.devices entries: the spec only requires the nodes to exist, their
+access is the allow list's business). Opening such a node gives ENXIO when
 the device cgroup allows the access (the kernel checks the cgroup first, then finds no
 driver) and EPERM when it denies it. Rules are chosen so that cgroup v1 (devices.allow/deny
 exceptions) and cgroup v2 (an eBPF program, last match wins) give the same answer."""
