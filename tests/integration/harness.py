@@ -20,12 +20,14 @@ Runtime-specific wording (crunner's own error texts) is checked only when the ru
 basename is `crunner` (see IS_CRUNNER / Case.crunner_only).
 """
 
+import array
 import glob
 import json
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -331,6 +333,30 @@ class Case:
         """Foreground `run` of `sh -c script` in a fresh bundle; returns (rc, out, err)."""
         b = self.bundle("sh", "-c", script, edit=edit)
         return self.rt(["run", "--bundle", b, *extra, cid], timeout=timeout)
+
+    def console_listener(self, name="console.sock"):
+        """A unix socket for --console-socket: (server socket, path); closed at cleanup."""
+        path = self.path(name)
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(1)
+        self.on_cleanup(srv.close)
+        return srv, path
+
+    def receive_console(self, srv):
+        """accept() + one recvmsg: (payload, [fds], conn); conn and fds closed at cleanup."""
+        srv.settimeout(30)
+        conn, _ = srv.accept()
+        self.on_cleanup(conn.close)
+        conn.settimeout(30)
+        fds = array.array("i")
+        msg, anc, _, _ = conn.recvmsg(4096, socket.CMSG_SPACE(4 * fds.itemsize))
+        for level, typ, data in anc:
+            if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                fds.frombytes(data[:len(data) - (len(data) % fds.itemsize)])
+        for fd in fds:
+            self.on_cleanup(lambda fd=fd: os.close(fd))
+        return msg, list(fds), conn
 
     def on_cleanup(self, fn):
         self.cleanups.append(fn)

@@ -12,7 +12,6 @@ Every check passes against runc 1.1.5 too (`CRUNNER=$(command -v runc)`); the cr
 ones (t.crunner_only()) check crunner's wording or where runc 1.1.5 deviates, and say why.
 """
 
-import array
 import fcntl
 import json
 import os
@@ -170,29 +169,6 @@ def with_fds(t, argv, fds_data, timeout=60):
     return rc, h.read_file(outp), datas
 
 
-def listener(t, name="console.sock"):
-    path = t.path(name)
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(path)
-    srv.listen(1)
-    t.on_cleanup(srv.close)
-    return srv, path
-
-
-def receive_console(t, srv):
-    """accept() + one recvmsg: (payload, [fds]); fds closed at cleanup."""
-    srv.settimeout(30)
-    conn, _ = srv.accept()
-    t.on_cleanup(conn.close)
-    conn.settimeout(30)
-    fds = array.array("i")
-    msg, anc, _, _ = conn.recvmsg(4096, socket.CMSG_SPACE(4 * fds.itemsize))
-    for level, typ, data in anc:
-        if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
-            fds.frombytes(data[:len(data) - (len(data) % fds.itemsize)])
-    for fd in fds:
-        t.on_cleanup(lambda fd=fd: os.close(fd))
-    return msg, list(fds)
 
 
 def read_until(fd, needle, timeout=30):
@@ -640,7 +616,7 @@ def process_file(t):
 @h.case
 def tty_with_console_socket(t):
     cid, init = running(t, "tty")
-    srv, sock = listener(t)
+    srv, sock = t.console_listener()
     pidf = t.path("tty.pid")
     # conmon's call: --pid-file P --process F --detach --tty --console-socket S
     proc = base_process(t, "sh", terminal=True, consoleSize={"height": 33, "width": 77})
@@ -648,7 +624,7 @@ def tty_with_console_socket(t):
     res = t.rt(["exec", "--pid-file", pidf, "--process", write_process(t, proc), "--detach",
                 "--tty", "--console-socket", sock, cid])
     t.ok("exec -d -t --console-socket", res)
-    msg, fds = receive_console(t, srv)
+    msg, fds, _ = t.receive_console(srv)
     t.eq("one pty master fd received", len(fds), 1)
     if fds:
         m = fds[0]
@@ -659,11 +635,11 @@ def tty_with_console_socket(t):
         t.contains("consoleSize applied", out, "33 77")
     t.check("pid file", h.read_file(pidf).isdigit())
     # CMD ARGS form: -t -d --console-socket
-    srv2, sock2 = listener(t, "c2.sock")
+    srv2, sock2 = t.console_listener("c2.sock")
     res = t.rt(["exec", "-t", "-d", "--console-socket", sock2, cid, "sh", "-c",
                 "tty; sleep 600"])
     t.ok("exec -t -d --console-socket CMD", res)
-    msg, fds = receive_console(t, srv2)
+    msg, fds, _ = t.receive_console(srv2)
     if t.check("master received (CMD form)", len(fds) == 1, fds):
         t.contains("tty output", read_until(fds[0], b"\r\n").decode(errors="replace"),
                    "/dev/pts/")

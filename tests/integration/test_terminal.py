@@ -3,13 +3,11 @@
 accept), consoleSize, the terminal/console-socket pairing errors, and foreground `run` with
 terminal true proxying the user's terminal."""
 
-import array
 import fcntl
 import os
 import pty
 import select
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -45,41 +43,18 @@ def read_until(fd, needle, timeout=30):
     return buf
 
 
-def listener(t, name="console.sock"):
-    path = t.path(name)
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(path)
-    srv.listen(1)
-    t.on_cleanup(srv.close)
-    return srv, path
-
-
-def receive_console(t, srv):
-    """accept() + one recvmsg: returns (payload, [fds], conn); fds are closed at cleanup."""
-    srv.settimeout(30)
-    conn, _ = srv.accept()
-    t.on_cleanup(conn.close)
-    conn.settimeout(30)
-    fds = array.array("i")
-    msg, anc, flags, _ = conn.recvmsg(4096, socket.CMSG_SPACE(4 * fds.itemsize))
-    for level, typ, data in anc:
-        if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
-            fds.frombytes(data[:len(data) - (len(data) % fds.itemsize)])
-    for fd in fds:
-        t.on_cleanup(lambda fd=fd: os.close(fd))
-    return msg, list(fds), conn
 
 
 @h.case
 def console_socket(t):
-    srv, sock = listener(t)
+    srv, sock = t.console_listener()
     b = t.bundle("sh", edit=terminal(True))
     cid = t.cid("cons")
     res = t.create(b, cid, ["--console-socket", sock])
     # create must have finished without anyone calling accept() yet
     t.require("create exits before accept", res[0] == 0, res)
     t.eq("status created", t.status(cid), "created")
-    msg, fds, conn = receive_console(t, srv)
+    msg, fds, conn = t.receive_console(srv)
     t.check("payload is the pty name", msg and msg.startswith(b"/"), msg)
     t.require("exactly one fd", len(fds) == 1, fds)
     master = fds[0]
@@ -106,11 +81,11 @@ def console_socket(t):
 
 @h.case
 def console_size(t):
-    srv, sock = listener(t)
+    srv, sock = t.console_listener()
     b = t.bundle("sh", "-c", "stty size; sleep 1000", edit=terminal(True, (37, 101)))
     cid = t.cid("size")
     t.require("create", t.create(b, cid, ["--console-socket", sock])[0] == 0)
-    _, fds, _ = receive_console(t, srv)
+    _, fds, _ = t.receive_console(srv)
     t.require("fd", len(fds) == 1)
     t.ok("start", t.rt(["start", cid]))
     out = read_until(fds[0], b"37 101\r\n")
@@ -121,12 +96,12 @@ def console_size(t):
 
 @h.case
 def run_detached_with_console_socket(t):
-    srv, sock = listener(t)
+    srv, sock = t.console_listener()
     b = t.bundle("sh", "-c", "echo detached-tty; sleep 1000", edit=terminal(True))
     cid = t.cid("rund")
     t.ok("run -d --console-socket", t.rt(["run", "-d", "--console-socket", sock, "--bundle", b,
                                           cid]))
-    _, fds, _ = receive_console(t, srv)
+    _, fds, _ = t.receive_console(srv)
     t.require("fd", len(fds) == 1)
     out = read_until(fds[0], b"detached-tty")
     t.contains("output through the master", out.decode(errors="replace"), "detached-tty")
@@ -144,7 +119,7 @@ def terminal_pairing_errors(t):
     t.fails("terminal true without --console-socket: run -d fails",
             t.rt(["run", "-d", "--bundle", b, cid]))
     t.eq("nothing created (run -d)", t.state(cid), None)
-    srv, sock = listener(t)
+    srv, sock = t.console_listener()
     b2 = t.bundle("sh", edit=terminal(False))
     cid = t.cid("notty")
     t.fails("--console-socket with terminal false fails", t.create(b2, cid,
