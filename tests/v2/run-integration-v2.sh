@@ -15,18 +15,7 @@ shift
 
 here=$(cd "$(dirname "$0")" && pwd)
 src=${CRUNNER_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
-V2VM=
-for cand in "${V2VM_TOOL:-}" "$src/../shared/tools/v2vm/run-in-v2vm.sh" \
-            /work/shared/tools/v2vm/run-in-v2vm.sh; do
-  if [ -n "$cand" ] && [ -f "$cand" ]; then
-    V2VM=$cand
-    break
-  fi
-done
-if [ -z "$V2VM" ]; then
-  echo "SKIP: v2vm tool (shared/tools/v2vm/run-in-v2vm.sh) not found" >&2
-  exit 77
-fi
+. "$here/find-v2vm.sh"
 [ -x "$BIN" ] || { echo "run-integration-v2: $BIN is not executable" >&2; exit 1; }
 
 stage=$(mktemp -d /tmp/crunner-test-v2int-XXXXXX)
