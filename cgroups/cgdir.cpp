@@ -141,6 +141,18 @@ Result<std::vector<pid_t>> cg_read_procs(const CgDir& d) {
   return pids;
 }
 
+// The names of the sub-directories (child cgroups) of an open directory, which it closes.
+static std::vector<std::string> take_subdirs(DIR* dir) {
+  std::vector<std::string> subs;
+  while (auto* e = ::readdir(dir)) {
+    std::string n = e->d_name;
+    if (n == "." || n == ".." || e->d_type != DT_DIR) continue;
+    subs.push_back(n);
+  }
+  ::closedir(dir);
+  return subs;
+}
+
 static Status walk_procs(const std::string& path, std::vector<pid_t>& out) {
   auto d = open_cgdir(path);
   if (!d) {
@@ -160,13 +172,7 @@ static Status walk_procs(const std::string& path, std::vector<pid_t>& out) {
     ::close(dfd);
     return sys_error("opendir `" + path + "`");
   }
-  std::vector<std::string> subs;
-  while (auto* e = ::readdir(dir)) {
-    std::string n = e->d_name;
-    if (n == "." || n == ".." || e->d_type != DT_DIR) continue;
-    subs.push_back(n);
-  }
-  ::closedir(dir);
+  std::vector<std::string> subs = take_subdirs(dir);
   for (auto& s : subs) CR_TRY(walk_procs(path + "/" + s, out));
   return {};
 }
@@ -195,13 +201,7 @@ Status rmdir_tree(const std::string& path) {
     if (errno == ENOENT) return {};
     return sys_error("open cgroup `" + path + "`");
   }
-  std::vector<std::string> subs;
-  while (auto* e = ::readdir(dir)) {
-    std::string n = e->d_name;
-    if (n == "." || n == ".." || e->d_type != DT_DIR) continue;
-    subs.push_back(n);
-  }
-  ::closedir(dir);
+  std::vector<std::string> subs = take_subdirs(dir);
   for (auto& s : subs) CR_TRY(rmdir_tree(path + "/" + s));
   return rmdir_one(path);
 }

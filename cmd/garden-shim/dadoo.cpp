@@ -31,11 +31,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "cmd/garden-shim/runtime.hpp"
+#include "libcontainer/utils.hpp"
 
 namespace {
 
@@ -56,32 +58,15 @@ void report(const std::string& line) {
   _exit(1);
 }
 
+// The whole file, or "" when it cannot be read.
 std::string read_all(const std::string& path) {
-  std::ifstream f(path);
-  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto r = crunner::read_file(path);
+  return r ? std::move(*r) : std::string();
 }
 
-std::string last_log_error(const std::string& path) {
-  std::ifstream f(path);
-  std::string line, last;
-  while (std::getline(f, line)) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_object() && j.value("level", "") == "error" && j.contains("msg") &&
-        j["msg"].is_string())
-      last = j["msg"].get<std::string>();
-  }
-  return last;
-}
-
+// Best effort: the shim treats a missing file as "not yet".
 void write_file_atomic(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return;
-  ssize_t w = write(fd, data.data(), data.size());
-  (void)w;
-  fsync(fd);
-  close(fd);
-  rename(tmp.c_str(), path.c_str());
+  (void)crunner::write_file_atomic(path, data);
 }
 
 int decode(int st) {
@@ -244,7 +229,7 @@ int main(int argc, char** argv) {
     rmdir(sockdir.c_str());
   }
   if (decode(rt_status) != 0) {
-    std::string msg = last_log_error(log);
+    std::string msg = garden::last_log_error(log);
     if (msg.empty() && !tty) {
       char buf[4096];
       fcntl(err[0], F_SETFL, O_NONBLOCK);
