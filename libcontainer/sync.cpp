@@ -35,7 +35,7 @@ const char* sync_type_name(SyncType t) {
   return "unknown";
 }
 
-Status send_with_fd(int sock, const void* data, size_t len, int fd) {
+Result<size_t> send_with_fd(int sock, const void* data, size_t len, int fd) {
   struct iovec iov = {const_cast<void*>(data), len};
   struct msghdr h = {};
   h.msg_iov = &iov;
@@ -50,8 +50,9 @@ Status send_with_fd(int sock, const void* data, size_t len, int fd) {
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &fd, sizeof(int));
   }
-  if (CR_RETRY(sendmsg(sock, &h, MSG_NOSIGNAL)) < 0) return sys_error("sendmsg");
-  return {};
+  ssize_t n = CR_RETRY(sendmsg(sock, &h, MSG_NOSIGNAL));
+  if (n < 0) return sys_error("sendmsg");
+  return static_cast<size_t>(n);
 }
 
 Status sync_send(int sock, SyncType type, int err, int64_t arg, const std::string& text, int fd) {

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "libcontainer/fd.hpp"
+#include "libcontainer/sync.hpp"
 #include "libcontainer/utils.hpp"
 #include "seccomp/seccomp.hpp"
 
@@ -70,22 +71,10 @@ Status send_to_listener(const Program& p, int notify_fd, pid_t pid, const json& 
   } catch (const std::exception& e) {
     return make_error(ErrorKind::Internal, ctx + ": encode state: " + e.what());
   }
-  iovec iov{payload.data(), payload.size()};
-  alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = cbuf;
-  msg.msg_controllen = sizeof cbuf;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &notify_fd, sizeof(int));
-  ssize_t n = CR_RETRY(sendmsg(sock.get(), &msg, MSG_NOSIGNAL));
-  if (n < 0) return sys_error(ctx + ": sendmsg");
+  auto sent = send_with_fd(sock.get(), payload.data(), payload.size(), notify_fd);
+  if (!sent) return sent.error().context(ctx);
   // The fd went with the first bytes; any rest of the JSON follows on the stream.
-  for (size_t off = static_cast<size_t>(n); off < payload.size();) {
+  for (size_t off = *sent; off < payload.size();) {
     ssize_t m =
         CR_RETRY(send(sock.get(), payload.data() + off, payload.size() - off, MSG_NOSIGNAL));
     if (m < 0) return sys_error(ctx + ": send");
