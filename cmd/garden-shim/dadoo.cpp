@@ -37,6 +37,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cmd/garden-shim/runtime.hpp"
+#include "libcontainer/process_setup.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace {
@@ -190,9 +191,7 @@ int main(int argc, char** argv) {
       dup2(out[1], 1);
       dup2(err[1], 2);
     }
-    std::vector<char*> av;
-    for (auto& a : args) av.push_back(const_cast<char*>(a.c_str()));
-    av.push_back(nullptr);
+    auto av = crunner::cstr_array(args);
     execv(av[0], av.data());
     _exit(127);
   }

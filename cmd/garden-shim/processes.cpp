@@ -21,6 +21,7 @@
 
 #include "cmd/garden-shim/process_spec.hpp"
 #include "cmd/garden-shim/server.hpp"
+#include "libcontainer/process_setup.hpp"
 #include "libcontainer/utils.hpp"
 
 extern char** environ;
@@ -66,9 +67,7 @@ int spawn_dadoo(const std::vector<std::string>& argv, int status_w) {
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, status_w, 3);
-  std::vector<char*> av;
-  for (auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
-  av.push_back(nullptr);
+  auto av = crunner::cstr_array(argv);
   pid_t pid = -1;
   int rc = posix_spawn(&pid, av[0], &fa, nullptr, av.data(), environ);
   posix_spawn_file_actions_destroy(&fa);

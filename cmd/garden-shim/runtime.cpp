@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "libcontainer/process_setup.hpp"
 #include "libcontainer/utils.hpp"
 
 extern char** environ;
@@ -54,9 +55,7 @@ CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& input
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_adddup2(&fa, err[1], 2);
   }
-  std::vector<char*> av;
-  for (auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
-  av.push_back(nullptr);
+  auto av = crunner::cstr_array(argv);
   pid_t pid = -1;
   int rc = posix_spawn(&pid, av[0], &fa, nullptr, av.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
