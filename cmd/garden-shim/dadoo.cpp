@@ -36,7 +36,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cmd/garden-shim/runtime.hpp"
+#include "garden/runtime/runtime.hpp"
 #include "libcontainer/process_setup.hpp"
 #include "libcontainer/utils.hpp"
 

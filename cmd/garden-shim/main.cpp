@@ -10,8 +10,8 @@
 #include <string>
 #include <thread>
 
-#include "cmd/garden-shim/http_server.hpp"
-#include "cmd/garden-shim/server.hpp"
+#include "garden/http/http_server.hpp"
+#include "garden/api/server.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace {

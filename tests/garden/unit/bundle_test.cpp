@@ -1,4 +1,4 @@
-#include "cmd/garden-shim/bundle.hpp"
+#include "garden/bundle/bundle.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "cmd/garden-shim/process_spec.hpp"
+#include "garden/bundle/process_spec.hpp"
 
 #include <sys/stat.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "cmd/garden-shim/rootfs_layer.hpp"
+#include "garden/rootfs/rootfs_layer.hpp"
 
 #include <fcntl.h>
 #include <sys/mount.h>

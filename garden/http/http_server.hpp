@@ -5,7 +5,7 @@
 #include <functional>
 #include <string>
 
-#include "cmd/garden-shim/http_io.hpp"
+#include "garden/http/http_io.hpp"
 
 namespace garden {
 

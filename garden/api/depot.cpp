@@ -9,8 +9,8 @@
 #include <iostream>
 #include <random>
 
-#include "cmd/garden-shim/rootfs_layer.hpp"
-#include "cmd/garden-shim/server.hpp"
+#include "garden/rootfs/rootfs_layer.hpp"
+#include "garden/api/server.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace garden {

@@ -1,11 +1,11 @@
-#include "cmd/garden-shim/process_spec.hpp"
+#include "garden/bundle/process_spec.hpp"
 
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "cmd/garden-shim/bundle.hpp"
+#include "garden/bundle/bundle.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace garden {

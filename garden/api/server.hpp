@@ -14,8 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cmd/garden-shim/http_io.hpp"
-#include "cmd/garden-shim/runtime.hpp"
+#include "garden/http/http_io.hpp"
+#include "garden/runtime/runtime.hpp"
 
 namespace garden {
 

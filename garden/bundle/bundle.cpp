@@ -1,4 +1,4 @@
-#include "cmd/garden-shim/bundle.hpp"
+#include "garden/bundle/bundle.hpp"
 
 #include <fcntl.h>
 #include <sys/prctl.h>

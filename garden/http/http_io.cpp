@@ -1,4 +1,4 @@
-#include "cmd/garden-shim/http_io.hpp"
+#include "garden/http/http_io.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>

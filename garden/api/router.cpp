@@ -1,7 +1,7 @@
 // Maps method + path to a route handler, following garden's routes table.
 #include <iostream>
 
-#include "cmd/garden-shim/server.hpp"
+#include "garden/api/server.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace garden {

@@ -10,9 +10,9 @@
 #include <regex>
 #include <thread>
 
-#include "cmd/garden-shim/bundle.hpp"
-#include "cmd/garden-shim/rootfs_layer.hpp"
-#include "cmd/garden-shim/server.hpp"
+#include "garden/bundle/bundle.hpp"
+#include "garden/rootfs/rootfs_layer.hpp"
+#include "garden/api/server.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace garden {

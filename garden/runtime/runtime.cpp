@@ -1,4 +1,4 @@
-#include "cmd/garden-shim/runtime.hpp"
+#include "garden/runtime/runtime.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -1,4 +1,4 @@
-#include "cmd/garden-shim/rootfs_layer.hpp"
+#include "garden/rootfs/rootfs_layer.hpp"
 
 #include <fcntl.h>
 #include <ftw.h>
@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "cmd/garden-shim/runtime.hpp"
+#include "garden/runtime/runtime.hpp"
 #include "libcontainer/fd.hpp"
 #include "libcontainer/utils.hpp"
 

@@ -1,5 +1,5 @@
 // The only translation unit that includes Boost.Beast (its compile time is large).
-#include "cmd/garden-shim/http_server.hpp"
+#include "garden/http/http_server.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,8 +1,8 @@
 // Stream-in and stream-out: tar archives unpacked or packed by the container's own tar,
 // run with `runtime exec` inside the container's namespaces as the requested user, so
 // paths are resolved in the container's mount namespace, never from the host side.
-#include "cmd/garden-shim/process_spec.hpp"
-#include "cmd/garden-shim/server.hpp"
+#include "garden/bundle/process_spec.hpp"
+#include "garden/api/server.hpp"
 #include "libcontainer/utils.hpp"
 
 #include <unistd.h>

@@ -19,8 +19,8 @@
 #include <filesystem>
 #include <thread>
 
-#include "cmd/garden-shim/process_spec.hpp"
-#include "cmd/garden-shim/server.hpp"
+#include "garden/bundle/process_spec.hpp"
+#include "garden/api/server.hpp"
 #include "libcontainer/process_setup.hpp"
 #include "libcontainer/utils.hpp"
 
