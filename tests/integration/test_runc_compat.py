@@ -86,7 +86,9 @@ def existing_cgroup_is_joined(t):
     t.eq("init joined it", cgroup_line(pid, "pids"), "/" + cid)
     t.ok("start", t.rt(["start", cid]))
     rc, out, _ = t.rt(["ps", "--format", "json", cid])
-    t.check("ps lists both", rc == 0 and sorted(json.loads(out)) == sorted([pid, other.pid]), out)
+    t.check("ps lists the init", rc == 0 and pid in json.loads(out), out)
+    if t.crunner_only():  # runc 1.1.5 lists the devices cgroup, where only the init is
+        t.check("ps lists the other process of the cgroup too", other.pid in json.loads(out), out)
     t.ok("delete --force", t.rt(["delete", "--force", cid]))
     t.check("the other process lives on", other.poll() is None)
     t.check("its cgroup stays", os.path.isdir(cg))
