@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "garden/http/http_io.hpp"
+#include "garden/http/request_parser.hpp"
 #include "garden/runtime/runtime.hpp"
 
 namespace garden {
@@ -73,6 +74,8 @@ class Server {
   // Reloads the containers and processes recorded in the depot.
   std::string load();
   Response handle(Request& req);
+  // Whether a request's body is streamed to its route rather than read whole (stream-in).
+  static bool streams_body(const RequestHead& head);
   // Destroys containers whose grace time has passed; called by the reaper thread.
   void reap_expired();
   const Config& config() const { return cfg_; }
