@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
 #include "garden/http/http_server.hpp"
 #include "libcontainer/utils.hpp"
@@ -163,7 +164,7 @@ int main(int argc, char** argv) {
     }
   }).detach();
   err = garden::serve(
-      lc, [&server](garden::Request& r) { return server.handle(r); }, garden::Server::streams_body,
+      lc, [&server](garden::Request& r) { return server.handle(r); }, garden::streams_body,
       [&] {
         if (cfg.log_level != "error")
           std::cerr << "garden-shim: listening on "

@@ -11,6 +11,20 @@ namespace garden {
 
 using json = nlohmann::json;
 
+bool streams_body(const RequestHead& head) {
+  if (head.method != "PUT") return false;
+  std::vector<std::string_view> parts;
+  std::string_view p = head.path;
+  while (!p.empty()) {
+    auto slash = p.find('/');
+    auto part = p.substr(0, slash);
+    if (!part.empty()) parts.push_back(part);
+    if (slash == std::string_view::npos) break;
+    p.remove_prefix(slash + 1);
+  }
+  return parts.size() == 3 && parts[0] == "containers" && parts[2] == "files";
+}
+
 bool valid_id(std::string_view id) {
   if (id.empty() || id.size() > kMaxIdLength || id == "." || id == "..") return false;
   for (char ch : id) {

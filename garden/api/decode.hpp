@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "garden/http/request_parser.hpp"
+
 namespace garden {
 
 // Handles and process ids: 1 to 255 bytes of [A-Za-z0-9_+.-] (runc's container id rule,
@@ -20,6 +22,10 @@ std::string check_id(const char* kind, std::string_view id);
 // parent + "/" + name, for a name that valid_id accepts; throws std::invalid_argument
 // otherwise (defence in depth: a depot path never leaves its parent).
 std::string depot_child(const std::string& parent, std::string_view name);
+
+// Whether a request's body is streamed to its route rather than read whole and size-capped:
+// PUT /containers/:handle/files (stream-in), whose tar goes to the container as it arrives.
+bool streams_body(const RequestHead& head);
 
 std::string check_container_spec(const nlohmann::json& spec);
 std::string check_process_spec(const nlohmann::json& spec);

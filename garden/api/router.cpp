@@ -76,14 +76,4 @@ Response Server::route(Request& req, const std::vector<std::string>& seg) {
   return error_response("", "no route for " + m + " " + req.path);
 }
 
-bool Server::streams_body(const RequestHead& head) {
-  // PUT /containers/:handle/files (stream-in): the tar goes to the container as it arrives.
-  if (head.method != "PUT") return false;
-  auto seg = crunner::split(head.path, '/');
-  std::vector<std::string> parts;
-  for (auto& s : seg)
-    if (!s.empty()) parts.push_back(s);
-  return parts.size() == 3 && parts[0] == "containers" && parts[2] == "files";
-}
-
 }  // namespace garden

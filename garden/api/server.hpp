@@ -74,8 +74,6 @@ class Server {
   // Reloads the containers and processes recorded in the depot.
   std::string load();
   Response handle(Request& req);
-  // Whether a request's body is streamed to its route rather than read whole (stream-in).
-  static bool streams_body(const RequestHead& head);
   // Destroys containers whose grace time has passed; called by the reaper thread.
   void reap_expired();
   const Config& config() const { return cfg_; }

@@ -25,6 +25,9 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
+// What is discarded of a streamed body its route did not read to the end.
+constexpr size_t kMaxDiscard = 256u << 20;
+
 // A body that stopped arriving for this long fails the request.
 constexpr int kBodyIdleTimeoutMs = 5 * 60 * 1000;
 
@@ -189,9 +192,24 @@ void serve_requests(int fd, const ListenConfig& cfg, const Handler& handler,
       }
       return;
     }
-    // A streamed body the handler did not read to its end leaves the connection unusable.
-    bool keep_alive = head.keep_alive && rp.body_done();
+    // A streamed body the route stopped reading (stream-in's tar failed) is read on and
+    // discarded, up to a bound, so the client that is still sending gets the answer rather
+    // than a reset; beyond the bound the connection is answered and closed.
+    bool drained = rp.body_done();
+    if (!drained) {
+      char buf[65536];
+      size_t discarded = 0;
+      long n = 0;
+      while (discarded < kMaxDiscard && (n = conn.read(buf, sizeof buf)) > 0)
+        discarded += static_cast<size_t>(n);
+      drained = rp.body_done();
+    }
+    bool keep_alive = head.keep_alive && drained;
     bool announce_close = !keep_alive && !resp.hijack_route;
+    if (!drained) {
+      if (write_response(fd, resp, false)) ::shutdown(fd, SHUT_WR);
+      return;
+    }
     if (!write_response(fd, resp, !announce_close) || !keep_alive) return;
   }
 }
