@@ -79,7 +79,7 @@ void usage() {
                "  --cgroup-parent NAME      cgroupsPath prefix (default garden)\n"
                "  --stop-timeout DUR        SIGTERM -> SIGKILL on stop (default 10s)\n"
                "  --max-connections N       connections served at once; more get 503\n"
-               "                            (default 1024)\n"
+               "                            (default 4096)\n"
                "  --header-timeout DUR      a request header must arrive within DUR; a\n"
                "                            partial one gets 408 (default 60s)\n"
                "  --log-level LEVEL         debug|info|error\n";

@@ -23,7 +23,7 @@ struct ListenConfig {
   std::string bind_socket;  // non-empty: listen on this unix socket instead
   // Connections served at once (run/attach/stream connections included); beyond it a
   // connection is answered 503 at once and closed (no queue).
-  int max_connections = 1024;
+  int max_connections = 4096;
   // A request header (or the next request of a kept-alive connection) must arrive in this
   // time; a partial one is answered 408. Hijacked process connections are not affected.
   long long header_timeout_ms = 60000;
