@@ -29,12 +29,12 @@ uint32_t root_host_id(const std::vector<IdRange>& m) {
 std::string IdMap::to_json() const {
   std::string s = "{\"uid\":[";
   for (size_t i = 0; i < uids.size(); i++)
-    s += (i ? "," : "") + std::to_string(uids[i].container) + ":" + std::to_string(uids[i].host) + ":" +
-         std::to_string(uids[i].size);
+    s += std::string(i ? "," : "") + "\"" + std::to_string(uids[i].container) + ":" + std::to_string(uids[i].host) +
+         ":" + std::to_string(uids[i].size) + "\"";
   s += "],\"gid\":[";
   for (size_t i = 0; i < gids.size(); i++)
-    s += (i ? "," : "") + std::to_string(gids[i].container) + ":" + std::to_string(gids[i].host) + ":" +
-         std::to_string(gids[i].size);
+    s += std::string(i ? "," : "") + "\"" + std::to_string(gids[i].container) + ":" + std::to_string(gids[i].host) +
+         ":" + std::to_string(gids[i].size) + "\"";
   return s + "]}";
 }
 

@@ -303,6 +303,9 @@ Status Registry::connect() {
       continue;
     }
     if (t.status == 401 && !t.www_authenticate.empty()) {
+      // Basic auth without credentials: the registry's 401 is the answer.
+      if (opts_.username.empty() && lower(t.www_authenticate).compare(0, 5, "basic") == 0)
+        return http_error("ping " + host_, t);
       CR_TRY_CTX(authenticate(t.www_authenticate), "authenticate to " + host_);
       if (!opts_.username.empty() || lower(t.www_authenticate).compare(0, 6, "bearer") == 0) {
         Transfer t2;

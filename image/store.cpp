@@ -55,6 +55,12 @@ std::string rand_suffix() {
   return std::to_string(getpid()) + "-" + std::to_string(n++);
 }
 
+// The idmapped lower mounts of an image (images/<id>/l/<n>).
+Status unmount_lowers(const std::string& dir) {
+  for (const auto& n : dir_names(dir + "/l")) CR_TRY(unmount_overlay(dir + "/l/" + n));
+  return {};
+}
+
 }  // namespace
 
 bool valid_image_id(const std::string& id) {
@@ -151,6 +157,7 @@ Result<CreatedImage> Store::create(const CreateSpec& spec) {
   bool mounted = false;
   auto fail = [&](Error e) -> Error {
     if (mounted) umount2((dir + "/rootfs").c_str(), MNT_DETACH);
+    (void)unmount_lowers(dir);
     (void)remove_quota(path_, dir);
     (void)remove_tree(dir);
     return e;
@@ -159,13 +166,25 @@ Result<CreatedImage> Store::create(const CreateSpec& spec) {
   if (!src.ok()) return fail(std::move(src).error());
   auto img = (*src)->resolve();
   if (!img.ok()) return fail(std::move(img).error());
-  std::string mkey = spec.map.key();
+  // Mapped images: idmapped mounts of the shared, unshifted layers where the kernel can;
+  // else layers unpacked with shifted owners, one copy per mapping (keyed by it).
+  UniqueFd userns;
+  bool idmapped = false;
+  if (!spec.map.empty() && spec.mount) {
+    auto u = userns_with(spec.map);
+    if (u.ok() && idmapped_mounts_work(path_ + "/layers", u->get())) {
+      userns = std::move(*u);
+      idmapped = true;
+    }
+  }
+  IdMap unpack_map = idmapped ? IdMap{} : spec.map;
+  std::string mkey = unpack_map.key();
   std::vector<std::string> keys;
   std::vector<std::string> lowers;  // top first
   uint64_t base_bytes = 0;
   for (const auto& l : img->layers) {
     std::string key = l.chain_id.substr(7) + (mkey.empty() ? "" : "-" + mkey);
-    auto st = ensure_layer(**src, l, key, spec.map);
+    auto st = ensure_layer(**src, l, key, unpack_map);
     if (!st.ok()) return fail(std::move(st).error());
     keys.push_back(key);
     lowers.insert(lowers.begin(), path_ + "/layers/" + key + "/diff");
@@ -177,6 +196,16 @@ Result<CreatedImage> Store::create(const CreateSpec& spec) {
   if (!img->directory.empty()) {
     lowers.push_back(img->directory);
     base_bytes += tree_bytes(img->directory);
+  }
+  if (idmapped) {
+    if (mkdir((dir + "/l").c_str(), 0700) < 0) return fail(sys_error("create `" + dir + "/l`"));
+    for (size_t i = 0; i < lowers.size(); i++) {
+      std::string mp = dir + "/l/" + std::to_string(i);
+      if (mkdir(mp.c_str(), 0700) < 0) return fail(sys_error("create `" + mp + "`"));
+      auto b = idmapped_bind(lowers[i], mp, userns.get());
+      if (!b.ok()) return fail(std::move(b).error());
+      lowers[i] = mp;
+    }
   }
   if (lowers.empty()) {
     // An image without layers: one empty lower directory of its own.
@@ -190,7 +219,10 @@ Result<CreatedImage> Store::create(const CreateSpec& spec) {
     if (mkdir(p.c_str(), 0755) < 0) return fail(sys_error("create `" + p + "`"));
     if (chown(p.c_str(), ruid, rgid) < 0) return fail(sys_error("chown `" + p + "`"));
   }
-  if (!spec.map.empty()) chmod(dir.c_str(), 0711);
+  // The container's root (a mapped uid) must be able to reach its rootfs.
+  if (!spec.map.empty())
+    for (const std::string& p : {path_, path_ + "/images", path_ + "/layers", dir})
+      if (chmod(p.c_str(), 0711) < 0) return fail(sys_error("chmod `" + p + "`"));
   if (spec.disk_limit > 0) {
     int64_t limit = spec.disk_limit;
     if (!spec.exclude_image_from_quota) {
@@ -224,7 +256,8 @@ Result<CreatedImage> Store::create(const CreateSpec& spec) {
             {"disk_limit", spec.disk_limit},
             {"exclude_image_from_quota", spec.exclude_image_from_quota},
             {"base_bytes", base_bytes},
-            {"mounted", spec.mount}};
+            {"mounted", spec.mount},
+            {"idmap", spec.map.empty() ? "" : idmapped ? "mount" : "copy"}};
   auto w = write_file_atomic(dir + "/image.json", meta.dump(), 0600);
   if (!w.ok()) return fail(std::move(w).error());
   return out;
@@ -235,6 +268,7 @@ Result<bool> Store::remove(const std::string& id) {
   std::string dir = path_ + "/images/" + id;
   if (!path_exists(dir)) return false;
   CR_TRY(unmount_overlay(dir + "/rootfs"));
+  CR_TRY(unmount_lowers(dir));
   (void)remove_quota(path_, dir);
   CR_TRY(remove_tree(dir));
   return true;

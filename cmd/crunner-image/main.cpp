@@ -52,7 +52,7 @@ bool valid_store_path(const std::string& p) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"crunner-image: container images and layered root filesystems (GrootFS's CLI)", "crunner-image"};
   app.require_subcommand(1);
   std::string store_path, config_path, log_level;
@@ -193,4 +193,12 @@ int main(int argc, char** argv) {
     return 0;
   }
   return 1;
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    return fail(make_error(ErrorKind::Internal, std::string("internal error: ") + e.what()));
+  }
 }

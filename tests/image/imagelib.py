@@ -53,13 +53,13 @@ def run(args, check=True, env=None, timeout=300, input=None):
 class Registry:
     """One docker-registry process; .host is "127.0.0.1:PORT"."""
 
-    def __init__(self, workdir, name, tls=False, users=None):
+    def __init__(self, workdir, name, tls=False, users=None, log_level="error"):
         self.dir = os.path.join(workdir, "registry-" + name)
         os.makedirs(self.dir)
         self.port = free_port()
         self.host = "127.0.0.1:%d" % self.port
         self.tls = tls
-        cfg = ["version: 0.1", "log:", "  level: error", "storage:",
+        cfg = ["version: 0.1", "log:", "  level: %s" % log_level, "storage:",
                "  filesystem:", "    rootdirectory: %s/data" % self.dir,
                "  delete:", "    enabled: true",
                "http:", "  addr: 127.0.0.1:%d" % self.port]
@@ -233,6 +233,7 @@ class Env:
 
     def __init__(self, tag):
         self.tmp = tempfile.mkdtemp(prefix="crimg-%s-" % tag)
+        os.chmod(self.tmp, 0o711)  # mapped container roots traverse it to their rootfs
         self.store = os.path.join(self.tmp, "store")
         self.registries = []
         self.containers = []
