@@ -8,7 +8,8 @@ namespace {
 
 std::string unquote(std::string v) {
   v = trim(v);
-  if (v.size() >= 2 && ((v.front() == '"' && v.back() == '"') || (v.front() == '\'' && v.back() == '\'')))
+  if (v.size() >= 2 &&
+      ((v.front() == '"' && v.back() == '"') || (v.front() == '\'' && v.back() == '\'')))
     return v.substr(1, v.size() - 2);
   return v;
 }
@@ -21,7 +22,8 @@ Result<Config> parse_config_text(const std::string& text, const std::string& nam
   std::vector<std::string>* list = nullptr;
   int lineno = 0;
   auto err = [&](const std::string& m) {
-    return invalid_spec("invalid config file `" + name + "` line " + std::to_string(lineno) + ": " + m);
+    return invalid_spec("invalid config file `" + name + "` line " + std::to_string(lineno) + ": " +
+                        m);
   };
   for (auto& raw : split(text, '\n')) {
     lineno++;
@@ -55,9 +57,12 @@ Result<Config> parse_config_text(const std::string& text, const std::string& nam
     };
     auto boolean = [&](std::optional<bool>& out) -> Status {
       std::string v = unquote(val);
-      if (v == "true") out = true;
-      else if (v == "false") out = false;
-      else return err("`" + full + "` wants true or false");
+      if (v == "true")
+        out = true;
+      else if (v == "false")
+        out = false;
+      else
+        return err("`" + full + "` wants true or false");
       return {};
     };
     auto lst = [&](std::vector<std::string>& out) -> Status {
@@ -73,22 +78,34 @@ Result<Config> parse_config_text(const std::string& text, const std::string& nam
       }
       return err("`" + full + "` wants a list");
     };
-    if (full == "store" || full == "store_path") c.store = unquote(val);
-    else if (full == "log_level") c.log_level = unquote(val);
-    else if (full == "init.store_size_bytes") CR_TRY(num(c.store_size_bytes));
-    else if (full == "init.uid_mappings") CR_TRY(lst(c.uid_mappings));
-    else if (full == "init.gid_mappings") CR_TRY(lst(c.gid_mappings));
-    else if (full == "create.disk_limit_size_bytes") CR_TRY(num(c.disk_limit_size_bytes));
-    else if (full == "create.exclude_image_from_quota") CR_TRY(boolean(c.exclude_image_from_quota));
-    else if (full == "create.without_mount") CR_TRY(boolean(c.without_mount));
+    if (full == "store" || full == "store_path")
+      c.store = unquote(val);
+    else if (full == "log_level")
+      c.log_level = unquote(val);
+    else if (full == "init.store_size_bytes")
+      CR_TRY(num(c.store_size_bytes));
+    else if (full == "init.uid_mappings")
+      CR_TRY(lst(c.uid_mappings));
+    else if (full == "init.gid_mappings")
+      CR_TRY(lst(c.gid_mappings));
+    else if (full == "create.disk_limit_size_bytes")
+      CR_TRY(num(c.disk_limit_size_bytes));
+    else if (full == "create.exclude_image_from_quota")
+      CR_TRY(boolean(c.exclude_image_from_quota));
+    else if (full == "create.without_mount")
+      CR_TRY(boolean(c.without_mount));
     else if (full == "create.with_mount") {
       std::optional<bool> w;
       CR_TRY(boolean(w));
       c.without_mount = !*w;
-    } else if (full == "create.insecure_registries") CR_TRY(lst(c.insecure_registries));
-    else if (full == "create.registry_mirror") c.registry_mirror = unquote(val);
-    else if (full == "clean.threshold_bytes") CR_TRY(num(c.clean_threshold_bytes));
-    else return err("unknown key `" + full + "` (crunner-image does not implement it)");
+    } else if (full == "create.insecure_registries")
+      CR_TRY(lst(c.insecure_registries));
+    else if (full == "create.registry_mirror")
+      c.registry_mirror = unquote(val);
+    else if (full == "clean.threshold_bytes")
+      CR_TRY(num(c.clean_threshold_bytes));
+    else
+      return err("unknown key `" + full + "` (crunner-image does not implement it)");
   }
   return c;
 }
@@ -96,7 +113,8 @@ Result<Config> parse_config_text(const std::string& text, const std::string& nam
 Result<Config> load_config(const std::string& path) {
   auto s = read_file(path);
   if (!s.ok()) return std::move(s).error().context("invalid config path");
-  if (s->size() > (1 << 20)) return invalid_spec("invalid config file `" + path + "`: larger than 1 MiB");
+  if (s->size() > (1 << 20))
+    return invalid_spec("invalid config file `" + path + "`: larger than 1 MiB");
   return parse_config_text(*s, path);
 }
 

@@ -18,9 +18,14 @@ Status remove_at(int dirfd, const std::string& name) {
     return sys_error("stat `" + name + "`");
   }
   if (!S_ISDIR(st.st_mode)) {
-    if (unlinkat(dirfd, name.c_str(), 0) < 0 && errno != ENOENT) return sys_error("remove `" + name + "`");
+    if (unlinkat(dirfd, name.c_str(), 0) < 0 && errno != ENOENT)
+      return sys_error("remove `" + name + "`");
     return {};
   }
+  // Never descend into another filesystem (a layer still mounted under an image dir).
+  struct stat parent;
+  if (fstat(dirfd, &parent) == 0 && parent.st_dev != st.st_dev)
+    return make_error(ErrorKind::BadState, "remove `" + name + "`: it is a mount point");
   int fd = openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return sys_error("open `" + name + "`");
   DIR* d = fdopendir(fd);
@@ -40,7 +45,8 @@ Status remove_at(int dirfd, const std::string& name) {
   }
   closedir(d);
   if (!st2.ok()) return st2;
-  if (unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) < 0 && errno != ENOENT) return sys_error("remove `" + name + "`");
+  if (unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) < 0 && errno != ENOENT)
+    return sys_error("remove `" + name + "`");
   return {};
 }
 
@@ -71,7 +77,8 @@ void add_bytes(int dirfd, uint64_t& total, std::set<std::pair<dev_t, ino_t>>& se
     if (n == "." || n == "..") continue;
     struct stat st;
     if (fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) continue;
-    if (st.st_nlink > 1 && !S_ISDIR(st.st_mode) && !seen.insert({st.st_dev, st.st_ino}).second) continue;
+    if (st.st_nlink > 1 && !S_ISDIR(st.st_mode) && !seen.insert({st.st_dev, st.st_ino}).second)
+      continue;
     total += static_cast<uint64_t>(st.st_blocks) * 512;
     if (S_ISDIR(st.st_mode)) {
       int fd = openat(::dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -110,14 +117,18 @@ Result<UniqueFd> walk_dirs(int root, const std::vector<std::string>& comps, size
     const std::string& c = comps[i];
     int next = openat(fd.get(), c.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (next < 0 && errno == ENOENT && create) {
-      if (mkdirat(fd.get(), c.c_str(), 0755) < 0 && errno != EEXIST) return sys_error("create directory `" + c + "`");
+      if (mkdirat(fd.get(), c.c_str(), 0755) < 0 && errno != EEXIST)
+        return sys_error("create directory `" + c + "`");
       next = openat(fd.get(), c.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     }
     if (next < 0) {
       if (errno == ENOTDIR || errno == ELOOP)
-        return invalid_spec("`" + join(std::vector<std::string>(comps.begin(), comps.begin() + i + 1), "/") +
-                            "` is not a directory (symlinks are never followed)");
-      return sys_error("open `" + join(std::vector<std::string>(comps.begin(), comps.begin() + i + 1), "/") + "`");
+        return invalid_spec(
+            "`" + join(std::vector<std::string>(comps.begin(), comps.begin() + i + 1), "/") +
+            "` is not a directory (symlinks are never followed)");
+      return sys_error("open `" +
+                       join(std::vector<std::string>(comps.begin(), comps.begin() + i + 1), "/") +
+                       "`");
     }
     fd.reset(next);
   }

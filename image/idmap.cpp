@@ -8,11 +8,13 @@ namespace crunner::image {
 Result<IdRange> parse_id_range(const std::string& s) {
   auto parts = split(s, ':');
   unsigned long long v[3];
-  if (parts.size() != 3 || !parse_u64(parts[0], v[0]) || !parse_u64(parts[1], v[1]) || !parse_u64(parts[2], v[2]))
+  if (parts.size() != 3 || !parse_u64(parts[0], v[0]) || !parse_u64(parts[1], v[1]) ||
+      !parse_u64(parts[2], v[2]))
     return invalid_spec("parse id mapping `" + s + "`: want containerID:hostID:size");
   if (v[2] == 0 || v[0] + v[2] > (1ull << 32) || v[1] + v[2] > (1ull << 32))
     return invalid_spec("parse id mapping `" + s + "`: range out of bounds");
-  return IdRange{static_cast<uint32_t>(v[0]), static_cast<uint32_t>(v[1]), static_cast<uint32_t>(v[2])};
+  return IdRange{static_cast<uint32_t>(v[0]), static_cast<uint32_t>(v[1]),
+                 static_cast<uint32_t>(v[2])};
 }
 
 uint32_t map_id(const std::vector<IdRange>& m, uint32_t id) {
@@ -29,12 +31,12 @@ uint32_t root_host_id(const std::vector<IdRange>& m) {
 std::string IdMap::to_json() const {
   std::string s = "{\"uid\":[";
   for (size_t i = 0; i < uids.size(); i++)
-    s += std::string(i ? "," : "") + "\"" + std::to_string(uids[i].container) + ":" + std::to_string(uids[i].host) +
-         ":" + std::to_string(uids[i].size) + "\"";
+    s += std::string(i ? "," : "") + "\"" + std::to_string(uids[i].container) + ":" +
+         std::to_string(uids[i].host) + ":" + std::to_string(uids[i].size) + "\"";
   s += "],\"gid\":[";
   for (size_t i = 0; i < gids.size(); i++)
-    s += std::string(i ? "," : "") + "\"" + std::to_string(gids[i].container) + ":" + std::to_string(gids[i].host) +
-         ":" + std::to_string(gids[i].size) + "\"";
+    s += std::string(i ? "," : "") + "\"" + std::to_string(gids[i].container) + ":" +
+         std::to_string(gids[i].host) + ":" + std::to_string(gids[i].size) + "\"";
   return s + "]}";
 }
 

@@ -27,14 +27,17 @@ std::string str(const json& j, const char* key) {
 }
 
 Result<Descriptor> descriptor(const json& j, const char* what) {
-  if (!j.is_object()) return invalid_spec(std::string("parse ") + what + ": descriptor is not an object");
+  if (!j.is_object())
+    return invalid_spec(std::string("parse ") + what + ": descriptor is not an object");
   Descriptor d;
   d.media_type = str(j, "mediaType");
   d.digest = str(j, "digest");
-  if (!valid_digest(d.digest)) return invalid_spec(std::string("parse ") + what + ": invalid digest `" + d.digest + "`");
+  if (!valid_digest(d.digest))
+    return invalid_spec(std::string("parse ") + what + ": invalid digest `" + d.digest + "`");
   auto sz = j.find("size");
   if (sz == j.end() || !sz->is_number_integer() || sz->get<int64_t>() < 0)
-    return invalid_spec(std::string("parse ") + what + ": descriptor " + d.digest + " has no valid size");
+    return invalid_spec(std::string("parse ") + what + ": descriptor " + d.digest +
+                        " has no valid size");
   d.size = sz->get<int64_t>();
   if (auto p = j.find("platform"); p != j.end() && p->is_object()) {
     d.os = str(*p, "os");
@@ -54,19 +57,24 @@ Result<ManifestKind> manifest_kind(const std::string& media_type, const std::str
   if (mt == kMediaOciManifest || mt == kMediaDockerManifest) return ManifestKind::Manifest;
   CR_ASSIGN(json j, parse_json(body, "manifest"));
   std::string inner = str(j, "mediaType");
-  if (inner == kMediaOciIndex || inner == kMediaDockerList || (inner.empty() && j.contains("manifests")))
+  if (inner == kMediaOciIndex || inner == kMediaDockerList ||
+      (inner.empty() && j.contains("manifests")))
     return ManifestKind::Index;
-  if (inner == kMediaOciManifest || inner == kMediaDockerManifest || (inner.empty() && j.contains("layers")))
+  if (inner == kMediaOciManifest || inner == kMediaDockerManifest ||
+      (inner.empty() && j.contains("layers")))
     return ManifestKind::Manifest;
   if (j.value("schemaVersion", 0) == 1)
-    return make_error(ErrorKind::Unsupported, "parse manifest: docker schema 1 manifests are not supported");
-  return make_error(ErrorKind::Unsupported, "parse manifest: unsupported media type `" + (mt.empty() ? inner : mt) + "`");
+    return make_error(ErrorKind::Unsupported,
+                      "parse manifest: docker schema 1 manifests are not supported");
+  return make_error(ErrorKind::Unsupported,
+                    "parse manifest: unsupported media type `" + (mt.empty() ? inner : mt) + "`");
 }
 
 Result<std::vector<Descriptor>> parse_index(const std::string& body) {
   CR_ASSIGN(json j, parse_json(body, "image index"));
   auto m = j.find("manifests");
-  if (m == j.end() || !m->is_array()) return invalid_spec("parse image index: no `manifests` array");
+  if (m == j.end() || !m->is_array())
+    return invalid_spec("parse image index: no `manifests` array");
   if (m->size() > 4096) return invalid_spec("parse image index: more than 4096 manifests");
   std::vector<Descriptor> out;
   for (const auto& e : *m) {
@@ -91,9 +99,10 @@ Result<Descriptor> select_platform(const std::vector<Descriptor>& entries, const
     }
   }
   if (!found)
-    return make_error(ErrorKind::NotFound, "select manifest: no image for " + os + "/" + arch +
-                                               (have.empty() ? std::string(" (the index names no platforms)")
-                                                             : " (the index has " + have + ")"));
+    return make_error(ErrorKind::NotFound,
+                      "select manifest: no image for " + os + "/" + arch +
+                          (have.empty() ? std::string(" (the index names no platforms)")
+                                        : " (the index has " + have + ")"));
   return *found;
 }
 
@@ -126,7 +135,8 @@ Result<ImageConfig> parse_config(const std::string& body) {
   auto r = j.find("rootfs");
   if (r == j.end() || !r->is_object()) return invalid_spec("parse image config: no `rootfs`");
   auto d = r->find("diff_ids");
-  if (d == r->end() || !d->is_array()) return invalid_spec("parse image config: no `rootfs.diff_ids`");
+  if (d == r->end() || !d->is_array())
+    return invalid_spec("parse image config: no `rootfs.diff_ids`");
   for (const auto& v : *d) {
     if (!v.is_string() || !valid_digest(v.get<std::string>()))
       return invalid_spec("parse image config: invalid diff id in `rootfs.diff_ids`");

@@ -11,8 +11,10 @@ namespace crunner::image {
 
 inline constexpr const char* kMediaOciIndex = "application/vnd.oci.image.index.v1+json";
 inline constexpr const char* kMediaOciManifest = "application/vnd.oci.image.manifest.v1+json";
-inline constexpr const char* kMediaDockerList = "application/vnd.docker.distribution.manifest.list.v2+json";
-inline constexpr const char* kMediaDockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
+inline constexpr const char* kMediaDockerList =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
+inline constexpr const char* kMediaDockerManifest =
+    "application/vnd.docker.distribution.manifest.v2+json";
 inline constexpr size_t kMaxManifestBytes = 4u << 20;
 inline constexpr size_t kMaxConfigBytes = 8u << 20;
 

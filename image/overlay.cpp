@@ -72,7 +72,9 @@ Result<UniqueFd> userns_with(const IdMap& map) {
   }
   auto write_map = [&](const char* file, const std::vector<IdRange>& m) -> Status {
     std::string s;
-    for (const auto& r : m) s += std::to_string(r.container) + " " + std::to_string(r.host) + " " + std::to_string(r.size) + "\n";
+    for (const auto& r : m)
+      s += std::to_string(r.container) + " " + std::to_string(r.host) + " " +
+           std::to_string(r.size) + "\n";
     return write_file("/proc/" + std::to_string(pid) + "/" + file, s);
   };
   Status st = write_map("uid_map", map.uids);
@@ -104,7 +106,8 @@ Status idmapped_bind(const std::string& src, const std::string& dst, int userns_
   struct mount_attr attr = {};
   attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY;
   attr.userns_fd = static_cast<uint64_t>(userns_fd);
-  if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) return sys_error("idmap mount of `" + src + "`");
+  if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+    return sys_error("idmap mount of `" + src + "`");
   if (move_mount(tree, "", AT_FDCWD, dst.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0)
     return sys_error("move the idmapped mount of `" + src + "` to `" + dst + "`");
   return {};

@@ -40,7 +40,8 @@ Status run(const std::vector<std::string>& argv) {
   int status = 0;
   if (CR_RETRY(waitpid(pid, &status, 0)) < 0) return sys_error("wait for `" + argv[0] + "`");
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    return make_error(ErrorKind::Internal, "`" + join(argv, " ") + "` failed (status " + std::to_string(status) + ")");
+    return make_error(ErrorKind::Internal,
+                      "`" + join(argv, " ") + "` failed (status " + std::to_string(status) + ")");
   return {};
 }
 
@@ -56,10 +57,12 @@ Result<uint32_t> next_project_id(const std::string& store) {
   if (CR_RETRY(flock(fd.get(), LOCK_EX)) < 0) return sys_error("lock `" + p + "`");
   CR_ASSIGN(std::string cur, read_fd(fd.get()));
   unsigned long long n = 1000;
-  if (!trim(cur).empty() && !parse_u64(trim(cur), n)) return invalid_spec("read `" + p + "`: not a number");
+  if (!trim(cur).empty() && !parse_u64(trim(cur), n))
+    return invalid_spec("read `" + p + "`: not a number");
   n++;
   std::string s = std::to_string(n);
-  if (pwrite(fd.get(), s.data(), s.size(), 0) < 0 || ftruncate(fd.get(), static_cast<off_t>(s.size())) < 0)
+  if (pwrite(fd.get(), s.data(), s.size(), 0) < 0 ||
+      ftruncate(fd.get(), static_cast<off_t>(s.size())) < 0)
     return sys_error("write `" + p + "`");
   return static_cast<uint32_t>(n);
 }
@@ -67,17 +70,20 @@ Result<uint32_t> next_project_id(const std::string& store) {
 Status set_project(const std::string& path, uint32_t id) {
   CR_ASSIGN(UniqueFd fd, open_path(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
   struct fsxattr fsx {};
-  if (ioctl(fd.get(), FS_IOC_FSGETXATTR, &fsx) < 0) return sys_error("get project of `" + path + "`");
+  if (ioctl(fd.get(), FS_IOC_FSGETXATTR, &fsx) < 0)
+    return sys_error("get project of `" + path + "`");
   fsx.fsx_projid = id;
   fsx.fsx_xflags |= FS_XFLAG_PROJINHERIT;
-  if (ioctl(fd.get(), FS_IOC_FSSETXATTR, &fsx) < 0) return sys_error("set project of `" + path + "`");
+  if (ioctl(fd.get(), FS_IOC_FSSETXATTR, &fsx) < 0)
+    return sys_error("set project of `" + path + "`");
   return {};
 }
 
 Result<uint32_t> project_of(const std::string& path) {
   CR_ASSIGN(UniqueFd fd, open_path(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW));
   struct fsxattr fsx {};
-  if (ioctl(fd.get(), FS_IOC_FSGETXATTR, &fsx) < 0) return sys_error("get project of `" + path + "`");
+  if (ioctl(fd.get(), FS_IOC_FSGETXATTR, &fsx) < 0)
+    return sys_error("get project of `" + path + "`");
   return fsx.fsx_projid;
 }
 
@@ -103,11 +109,13 @@ bool is_xfs(const std::string& path) {
 }
 
 Status mount_xfs_backing(const std::string& store, uint64_t size_bytes) {
-  if (size_bytes < (300ull << 20)) return invalid_spec("init store: --store-size-bytes must be at least 300 MiB (XFS)");
+  if (size_bytes < (300ull << 20))
+    return invalid_spec("init store: --store-size-bytes must be at least 300 MiB (XFS)");
   std::string file = store + ".backing-store";
   {
     CR_ASSIGN(UniqueFd fd, open_path(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600));
-    if (ftruncate(fd.get(), static_cast<off_t>(size_bytes)) < 0) return sys_error("size `" + file + "`");
+    if (ftruncate(fd.get(), static_cast<off_t>(size_bytes)) < 0)
+      return sys_error("size `" + file + "`");
   }
   auto st = run({"mkfs.xfs", "-q", "-f", file});
   if (st.ok()) st = run({"mount", "-t", "xfs", "-o", "loop,prjquota,noatime", file, store});
@@ -130,8 +138,9 @@ Status unmount_xfs_backing(const std::string& store) {
 
 Status apply_quota(const std::string& store, const std::string& image_dir, uint64_t bytes) {
   if (!is_xfs(store))
-    return make_error(ErrorKind::Unsupported,
-                      "disk limits need a store on XFS with project quotas (init-store --store-size-bytes)");
+    return make_error(
+        ErrorKind::Unsupported,
+        "disk limits need a store on XFS with project quotas (init-store --store-size-bytes)");
   CR_ASSIGN(uint32_t id, next_project_id(store));
   for (const char* sub : {"", "/diff", "/work"}) CR_TRY(set_project(image_dir + sub, id));
   return set_limit(store, id, bytes);

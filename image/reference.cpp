@@ -14,7 +14,8 @@ bool valid_digest(const std::string& d) {
 }
 
 bool valid_repository(const std::string& r) {
-  static const std::regex re("[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*");
+  static const std::regex re(
+      "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*");
   return r.size() <= 255 && std::regex_match(r, re);
 }
 
@@ -39,7 +40,8 @@ Result<Reference> parse_docker(const std::string& s, std::string rest) {
   if (rest.compare(0, 2, "//") == 0) {
     rest = rest.substr(2);
     auto slash = rest.find('/');
-    if (slash == std::string::npos) return invalid_spec("parse image reference `" + s + "`: no image name");
+    if (slash == std::string::npos)
+      return invalid_spec("parse image reference `" + s + "`: no image name");
     host = rest.substr(0, slash);
     rest = rest.substr(slash + 1);
   }
@@ -53,18 +55,22 @@ Result<Reference> parse_docker(const std::string& s, std::string rest) {
   if (colon != std::string::npos && rest.find('/', colon) == std::string::npos) {
     r.tag = rest.substr(colon + 1);
     rest = rest.substr(0, colon);
-    if (!valid_tag(r.tag)) return invalid_spec("parse image reference `" + s + "`: invalid tag `" + r.tag + "`");
+    if (!valid_tag(r.tag))
+      return invalid_spec("parse image reference `" + s + "`: invalid tag `" + r.tag + "`");
   }
   if (r.tag.empty() && r.digest.empty()) r.tag = "latest";
-  if (host.empty() || host == "docker.io" || host == "index.docker.io" || host == "registry.hub.docker.com") {
+  if (host.empty() || host == "docker.io" || host == "index.docker.io" ||
+      host == "registry.hub.docker.com") {
     r.registry = kDockerHub;
     if (rest.find('/') == std::string::npos) rest = "library/" + rest;
   } else {
-    if (!valid_host(host)) return invalid_spec("parse image reference `" + s + "`: invalid registry `" + host + "`");
+    if (!valid_host(host))
+      return invalid_spec("parse image reference `" + s + "`: invalid registry `" + host + "`");
     r.registry = host;
   }
   if (!valid_repository(rest))
-    return invalid_spec("parse image reference `" + s + "`: invalid repository name `" + rest + "`");
+    return invalid_spec("parse image reference `" + s + "`: invalid repository name `" + rest +
+                        "`");
   r.repository = rest;
   return r;
 }
@@ -89,7 +95,8 @@ Result<Reference> parse_reference(const std::string& s) {
     if (colon != std::string::npos && rest.find('/', colon) == std::string::npos) {
       r.tag = rest.substr(colon + 1);
       rest = rest.substr(0, colon);
-      if (!valid_tag(r.tag)) return invalid_spec("parse image reference `" + s + "`: invalid tag `" + r.tag + "`");
+      if (!valid_tag(r.tag))
+        return invalid_spec("parse image reference `" + s + "`: invalid tag `" + r.tag + "`");
     }
     r.path = rest;
     return r;
@@ -101,12 +108,16 @@ Result<Reference> parse_reference(const std::string& s) {
       Reference r;
       r.original = s;
       r.path = s.substr(scheme_end + 3);
-      if (r.path.empty() || r.path[0] != '/') return invalid_spec("parse image reference `" + s + "`: want an absolute path");
+      if (r.path.empty() || r.path[0] != '/')
+        return invalid_spec("parse image reference `" + s + "`: want an absolute path");
       return r;
     }
-    return make_error(ErrorKind::Unsupported, "parse image reference `" + s + "`: unsupported scheme `" + scheme + "`");
+    return make_error(ErrorKind::Unsupported,
+                      "parse image reference `" + s + "`: unsupported scheme `" + scheme + "`");
   }
-  if (s[0] != '/') return invalid_spec("parse image reference `" + s + "`: a local image must be an absolute path");
+  if (s[0] != '/')
+    return invalid_spec("parse image reference `" + s +
+                        "`: a local image must be an absolute path");
   Reference r;
   r.original = s;
   r.path = s;

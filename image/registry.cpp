@@ -14,7 +14,8 @@ namespace crunner::image {
 namespace {
 
 constexpr const char* kInsecureText =
-    "This registry is insecure. To pull images from this registry, please use the --insecure-registry option.";
+    "This registry is insecure. To pull images from this registry, please use the "
+    "--insecure-registry option.";
 
 struct CurlGlobal {
   CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
@@ -125,7 +126,8 @@ struct Registry::Transfer {
   }
 };
 
-Registry::Registry(Reference ref, RegistryOptions opts) : ref_(std::move(ref)), opts_(std::move(opts)) {
+Registry::Registry(Reference ref, RegistryOptions opts)
+    : ref_(std::move(ref)), opts_(std::move(opts)) {
   static CurlGlobal global;
   curl_ = curl_easy_init();
   host_ = ref_.registry;
@@ -153,24 +155,28 @@ Registry::~Registry() {
 Error Registry::http_error(const std::string& what, const Transfer& t) const {
   if (t.status == 401 || t.status == 403) {
     if (!opts_.username.empty())
-      return make_error(ErrorKind::Permission, "authorization failed: username and password are invalid");
+      return make_error(ErrorKind::Permission,
+                        "authorization failed: username and password are invalid");
     return make_error(ErrorKind::Permission,
                       ref_.original + " does not exist or you do not have permissions to see it.");
   }
   if (t.status == 404)
-    return make_error(ErrorKind::NotFound, ref_.original + " does not exist or you do not have permissions to see it.");
+    return make_error(ErrorKind::NotFound,
+                      ref_.original + " does not exist or you do not have permissions to see it.");
   std::string detail;
   try {
     auto j = nlohmann::json::parse(t.body);
-    if (j.contains("errors") && j["errors"].is_array() && !j["errors"].empty() && j["errors"][0].is_object())
+    if (j.contains("errors") && j["errors"].is_array() && !j["errors"].empty() &&
+        j["errors"][0].is_object())
       detail = ": " + j["errors"][0].value("message", std::string());
   } catch (...) {
   }
-  return make_error(ErrorKind::Internal,
-                    what + ": registry " + host_ + " answered " + std::to_string(t.status) + detail);
+  return make_error(ErrorKind::Internal, what + ": registry " + host_ + " answered " +
+                                             std::to_string(t.status) + detail);
 }
 
-Status Registry::perform(const std::string& path, const std::vector<std::string>& headers, Transfer& t) {
+Status Registry::perform(const std::string& path, const std::vector<std::string>& headers,
+                         Transfer& t) {
   if (!curl_) return make_error(ErrorKind::Internal, "initialize libcurl");
   curl_easy_reset(curl_);
   std::string url = path.compare(0, 4, "http") == 0 ? path : base() + path;
@@ -191,7 +197,8 @@ Status Registry::perform(const std::string& path, const std::vector<std::string>
   struct curl_slist* hl = nullptr;
   for (const auto& h : headers) hl = curl_slist_append(hl, h.c_str());
   // The registry's credentials go to the registry only (not to token realms given as URLs).
-  if (!auth_header_.empty() && path.compare(0, 4, "http") != 0) hl = curl_slist_append(hl, auth_header_.c_str());
+  if (!auth_header_.empty() && path.compare(0, 4, "http") != 0)
+    hl = curl_slist_append(hl, auth_header_.c_str());
   curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, hl);
   curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, &Transfer::on_header);
   curl_easy_setopt(curl_, CURLOPT_HEADERDATA, &t);
@@ -205,7 +212,8 @@ Status Registry::perform(const std::string& path, const std::vector<std::string>
   if (t.write_errno) return sys_error("write the blob from " + url, t.write_errno);
   if (t.overflow) return invalid_spec("fetch " + url + ": the response is larger than expected");
   if (rc == CURLE_PEER_FAILED_VERIFICATION) return make_error(ErrorKind::Permission, kInsecureText);
-  if (rc != CURLE_OK) return make_error(ErrorKind::Syscall, "fetch " + url + ": " + curl_easy_strerror(rc));
+  if (rc != CURLE_OK)
+    return make_error(ErrorKind::Syscall, "fetch " + url + ": " + curl_easy_strerror(rc));
   return {};
 }
 
@@ -241,7 +249,8 @@ Status Registry::authenticate(const std::string& challenge) {
     }
     return {};
   }
-  if (scheme != "bearer") return make_error(ErrorKind::Unsupported, "unsupported authentication scheme `" + scheme + "`");
+  if (scheme != "bearer")
+    return make_error(ErrorKind::Unsupported, "unsupported authentication scheme `" + scheme + "`");
   std::string realm = param("realm");
   if (realm.compare(0, 8, "https://") != 0 && realm.compare(0, 7, "http://") != 0)
     return invalid_spec("authenticate: invalid token realm `" + realm + "`");
@@ -265,10 +274,14 @@ Status Registry::authenticate(const std::string& challenge) {
   CR_TRY_CTX(perform(url, h, t), "fetch a registry token");
   if (t.status == 401 || t.status == 403) {
     if (!opts_.username.empty())
-      return make_error(ErrorKind::Permission, "authorization failed: username and password are invalid");
-    return make_error(ErrorKind::Permission, "unable to retrieve auth token: " + std::to_string(t.status));
+      return make_error(ErrorKind::Permission,
+                        "authorization failed: username and password are invalid");
+    return make_error(ErrorKind::Permission,
+                      "unable to retrieve auth token: " + std::to_string(t.status));
   }
-  if (t.status != 200) return make_error(ErrorKind::Internal, "fetch a registry token: status " + std::to_string(t.status));
+  if (t.status != 200)
+    return make_error(ErrorKind::Internal,
+                      "fetch a registry token: status " + std::to_string(t.status));
   try {
     auto j = nlohmann::json::parse(t.body);
     std::string tok = j.value("token", std::string());
@@ -326,8 +339,8 @@ Result<std::pair<std::string, std::string>> Registry::manifest(const std::string
   CR_TRY(connect());
   Transfer t;
   t.max = kMaxManifestBytes;
-  std::string accept = std::string("Accept: ") + kMediaOciIndex + ", " + kMediaDockerList + ", " + kMediaOciManifest +
-                       ", " + kMediaDockerManifest;
+  std::string accept = std::string("Accept: ") + kMediaOciIndex + ", " + kMediaDockerList + ", " +
+                       kMediaOciManifest + ", " + kMediaDockerManifest;
   CR_TRY(perform("/v2/" + ref_.repository + "/manifests/" + ref, {accept}, t));
   if (t.status != 200) return http_error("fetch manifest " + ref, t);
   if (valid_digest(ref)) {
@@ -347,17 +360,19 @@ Status Registry::blob(const std::string& digest, int64_t size, int fd) {
   CR_TRY(perform("/v2/" + ref_.repository + "/blobs/" + digest, {}, t));
   if (t.status != 200) return http_error("fetch blob " + digest, t);
   std::string got = "sha256:" + t.hash.hexdigest();
-  if (got != digest) return invalid_spec("verify blob " + digest + ": digest mismatch (got " + got + ")");
+  if (got != digest)
+    return invalid_spec("verify blob " + digest + ": digest mismatch (got " + got + ")");
   if (t.written != size)
-    return invalid_spec("verify blob " + digest + ": size " + std::to_string(t.written) + ", manifest says " +
-                        std::to_string(size));
+    return invalid_spec("verify blob " + digest + ": size " + std::to_string(t.written) +
+                        ", manifest says " + std::to_string(size));
   return {};
 }
 
 Result<std::string> Registry::blob_bytes(const std::string& digest, int64_t size, size_t max) {
   if (!valid_digest(digest)) return invalid_spec("fetch blob: invalid digest `" + digest + "`");
   if (size < 0 || static_cast<size_t>(size) > max)
-    return invalid_spec("fetch blob " + digest + ": size " + std::to_string(size) + " is over the limit");
+    return invalid_spec("fetch blob " + digest + ": size " + std::to_string(size) +
+                        " is over the limit");
   CR_TRY(connect());
   Transfer t;
   t.max = max;
@@ -365,7 +380,8 @@ Result<std::string> Registry::blob_bytes(const std::string& digest, int64_t size
   CR_TRY(perform("/v2/" + ref_.repository + "/blobs/" + digest, {}, t));
   if (t.status != 200) return http_error("fetch blob " + digest, t);
   std::string got = "sha256:" + seccomp::Sha256::hex(t.body);
-  if (got != digest) return invalid_spec("verify blob " + digest + ": digest mismatch (got " + got + ")");
+  if (got != digest)
+    return invalid_spec("verify blob " + digest + ": digest mismatch (got " + got + ")");
   return std::move(t.body);
 }
 

@@ -16,7 +16,7 @@ namespace crunner::image {
 struct RegistryOptions {
   std::string username, password;
   std::vector<std::string> insecure_registries;  // host[:port]: TLS unverified, plain HTTP allowed
-  std::string mirror;                            // used instead of Docker Hub: [http[s]://]host[:port]
+  std::string mirror;  // used instead of Docker Hub: [http[s]://]host[:port]
 };
 
 class Registry {

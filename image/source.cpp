@@ -23,8 +23,10 @@ Result<ResolvedImage> layers_of(const Manifest& m, const std::string& config_bod
   auto chains = chain_ids(img.config.diff_ids);
   for (size_t i = 0; i < m.layers.size(); i++) {
     const auto& d = m.layers[i];
-    if (d.media_type.find("nondistributable") != std::string::npos || d.media_type.find("foreign") != std::string::npos)
-      return make_error(ErrorKind::Unsupported, "layer " + d.digest + ": foreign layers are not supported");
+    if (d.media_type.find("nondistributable") != std::string::npos ||
+        d.media_type.find("foreign") != std::string::npos)
+      return make_error(ErrorKind::Unsupported,
+                        "layer " + d.digest + ": foreign layers are not supported");
     img.layers.push_back(Layer{d.digest, chains[i], d.size});
   }
   return img;
@@ -42,7 +44,8 @@ class DockerSource : public Source {
       CR_ASSIGN(Descriptor d, select_platform(entries, kOs, kArch));
       CR_ASSIGN(got, reg_.manifest(d.digest));
       CR_ASSIGN(kind, manifest_kind(got.second, got.first));
-      if (kind != ManifestKind::Manifest) return invalid_spec("manifest " + d.digest + " is an index inside an index");
+      if (kind != ManifestKind::Manifest)
+        return invalid_spec("manifest " + d.digest + " is an index inside an index");
     }
     CR_ASSIGN(Manifest m, parse_manifest(got.first));
     CR_ASSIGN(std::string cfg, reg_.blob_bytes(m.config.digest, m.config.size, kMaxConfigBytes));
@@ -57,7 +60,8 @@ class DockerSource : public Source {
 };
 
 // Copies `path` to `fd` while hashing; checks the digest (and size when >= 0).
-Status copy_verified(const std::string& path, const std::string& digest, int64_t size, int fd, int64_t max) {
+Status copy_verified(const std::string& path, const std::string& digest, int64_t size, int fd,
+                     int64_t max) {
   CR_ASSIGN(UniqueFd in, open_path(path, O_RDONLY | O_NOFOLLOW));
   seccomp::Sha256 h;
   char buf[1 << 16];
@@ -67,16 +71,18 @@ Status copy_verified(const std::string& path, const std::string& digest, int64_t
     if (n < 0) return sys_error("read `" + path + "`");
     if (n == 0) break;
     total += n;
-    if ((size >= 0 && total > size) || total > max) return invalid_spec("read `" + path + "`: larger than expected");
+    if ((size >= 0 && total > size) || total > max)
+      return invalid_spec("read `" + path + "`: larger than expected");
     h.update(buf, static_cast<size_t>(n));
     if (fd >= 0) CR_TRY(write_all(fd, buf, static_cast<size_t>(n)));
   }
   std::string got = "sha256:" + h.hexdigest();
   if (!digest.empty() && got != digest)
-    return invalid_spec("verify blob " + digest + " (`" + path + "`): digest mismatch (got " + got + ")");
+    return invalid_spec("verify blob " + digest + " (`" + path + "`): digest mismatch (got " + got +
+                        ")");
   if (size >= 0 && total != size)
-    return invalid_spec("verify blob " + digest + ": size " + std::to_string(total) + ", manifest says " +
-                        std::to_string(size));
+    return invalid_spec("verify blob " + digest + ": size " + std::to_string(total) +
+                        ", manifest says " + std::to_string(size));
   return {};
 }
 
@@ -87,22 +93,27 @@ class OciSource : public Source {
   Result<std::string> read_blob(const std::string& digest, int64_t size, size_t max) {
     if (!valid_digest(digest)) return invalid_spec("invalid digest `" + digest + "`");
     std::string path = ref_.path + "/blobs/sha256/" + digest.substr(7);
-    if (size < 0 || static_cast<size_t>(size) > max) return invalid_spec("blob " + digest + " is too large");
+    if (size < 0 || static_cast<size_t>(size) > max)
+      return invalid_spec("blob " + digest + " is too large");
     CR_ASSIGN(std::string body, read_file(path));
-    if (static_cast<int64_t>(body.size()) != size || "sha256:" + seccomp::Sha256::hex(body) != digest)
+    if (static_cast<int64_t>(body.size()) != size ||
+        "sha256:" + seccomp::Sha256::hex(body) != digest)
       return invalid_spec("verify blob " + digest + " (`" + path + "`): digest mismatch");
     return body;
   }
 
   Result<ResolvedImage> resolve() override {
     auto idx = read_file(ref_.path + "/index.json");
-    if (!idx.ok()) return make_error(ErrorKind::NotFound, "Image source doesn't exist: `" + ref_.path + "/index.json`");
+    if (!idx.ok())
+      return make_error(ErrorKind::NotFound,
+                        "Image source doesn't exist: `" + ref_.path + "/index.json`");
     CR_ASSIGN(auto entries, parse_index(*idx));
     std::vector<Descriptor> picked;
     for (auto& e : entries)
       if (ref_.tag.empty() || e.ref_name == ref_.tag) picked.push_back(e);
     if (picked.empty())
-      return make_error(ErrorKind::NotFound, "oci layout `" + ref_.path + "` has no image tagged `" + ref_.tag + "`");
+      return make_error(ErrorKind::NotFound,
+                        "oci layout `" + ref_.path + "` has no image tagged `" + ref_.tag + "`");
     Descriptor d = picked[0];
     if (picked.size() > 1) {
       CR_ASSIGN(d, select_platform(picked, kOs, kArch));
@@ -120,7 +131,8 @@ class OciSource : public Source {
   }
 
   Status fetch(const Layer& l, int fd) override {
-    return copy_verified(ref_.path + "/blobs/sha256/" + l.digest.substr(7), l.digest, l.size, fd, INT64_MAX);
+    return copy_verified(ref_.path + "/blobs/sha256/" + l.digest.substr(7), l.digest, l.size, fd,
+                         INT64_MAX);
   }
 
  private:
@@ -135,13 +147,15 @@ class LocalSource : public Source {
 
   Result<ResolvedImage> resolve() override {
     struct stat st;
-    if (stat(ref_.path.c_str(), &st) < 0) return make_error(ErrorKind::NotFound, "Image source doesn't exist");
+    if (stat(ref_.path.c_str(), &st) < 0)
+      return make_error(ErrorKind::NotFound, "Image source doesn't exist");
     ResolvedImage img;
     if (S_ISDIR(st.st_mode)) {
       img.directory = ref_.path;
       return img;
     }
-    if (!S_ISREG(st.st_mode)) return invalid_spec("invalid base image: `" + ref_.path + "` is not a tar file");
+    if (!S_ISREG(st.st_mode))
+      return invalid_spec("invalid base image: `" + ref_.path + "` is not a tar file");
     CR_ASSIGN(UniqueFd fd, open_path(ref_.path, O_RDONLY));
     seccomp::Sha256 h;
     char buf[1 << 16];
@@ -159,7 +173,9 @@ class LocalSource : public Source {
     return img;
   }
 
-  Status fetch(const Layer& l, int fd) override { return copy_verified(ref_.path, l.digest, l.size, fd, INT64_MAX); }
+  Status fetch(const Layer& l, int fd) override {
+    return copy_verified(ref_.path, l.digest, l.size, fd, INT64_MAX);
+  }
 
  private:
   Reference ref_;

@@ -91,7 +91,8 @@ Status Store::init(const IdMap& map, uint64_t size_bytes) {
   if (initialized()) return {};
   CR_TRY(mkdir_p(path_, 0755));
   if (size_bytes > 0) CR_TRY(mount_xfs_backing(path_, size_bytes));
-  for (const char* d : {"meta", "layers", "images", "locks", "tmp"}) CR_TRY(mkdir_p(path_ + "/" + d, 0700));
+  for (const char* d : {"meta", "layers", "images", "locks", "tmp"})
+    CR_TRY(mkdir_p(path_ + "/" + d, 0700));
   // Images of mapped containers are reached by their root: let it traverse to them.
   if (!map.empty()) {
     chmod((path_ + "/images").c_str(), 0711);
@@ -102,9 +103,11 @@ Status Store::init(const IdMap& map, uint64_t size_bytes) {
   j["uid_mappings"] = json::array();
   j["gid_mappings"] = json::array();
   for (const auto& r : map.uids)
-    j["uid_mappings"].push_back(std::to_string(r.container) + ":" + std::to_string(r.host) + ":" + std::to_string(r.size));
+    j["uid_mappings"].push_back(std::to_string(r.container) + ":" + std::to_string(r.host) + ":" +
+                                std::to_string(r.size));
   for (const auto& r : map.gids)
-    j["gid_mappings"].push_back(std::to_string(r.container) + ":" + std::to_string(r.host) + ":" + std::to_string(r.size));
+    j["gid_mappings"].push_back(std::to_string(r.container) + ":" + std::to_string(r.host) + ":" +
+                                std::to_string(r.size));
   return write_file_atomic(path_ + "/meta/namespace.json", j.dump());
 }
 
@@ -122,7 +125,8 @@ Status Store::ensure_layer(Source& src, const Layer& l, const std::string& key, 
   };
   Status st = [&]() -> Status {
     CR_TRY(mkdir_p(tmp + "/diff", 0755));
-    if (!map.empty() && chown((tmp + "/diff").c_str(), root_host_id(map.uids), root_host_id(map.gids)) < 0)
+    if (!map.empty() &&
+        chown((tmp + "/diff").c_str(), root_host_id(map.uids), root_host_id(map.gids)) < 0)
       return sys_error("chown `" + tmp + "/diff`");
     {
       CR_ASSIGN(UniqueFd b, open_path(blob, O_RDWR | O_CREAT | O_EXCL, 0600));
@@ -135,7 +139,8 @@ Status Store::ensure_layer(Source& src, const Layer& l, const std::string& key, 
     unlink(blob.c_str());
     json meta{{"digest", l.digest}, {"chain_id", l.chain_id}, {"size", tree_bytes(tmp + "/diff")}};
     CR_TRY(write_file(tmp + "/meta.json", meta.dump(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
-    if (rename(tmp.c_str(), dst.c_str()) < 0) return sys_error("rename `" + tmp + "` to `" + dst + "`");
+    if (rename(tmp.c_str(), dst.c_str()) < 0)
+      return sys_error("rename `" + tmp + "` to `" + dst + "`");
     return {};
   }();
   if (!st.ok()) cleanup();
@@ -143,15 +148,18 @@ Status Store::ensure_layer(Source& src, const Layer& l, const std::string& key, 
 }
 
 Result<CreatedImage> Store::create(const CreateSpec& spec) {
-  if (!valid_image_id(spec.id)) return invalid_spec("invalid id `" + spec.id + "`: want [A-Za-z0-9_+.-]+");
-  if (!initialized()) return make_error(ErrorKind::BadState, "Store path is not initialized. Please run init-store.");
+  if (!valid_image_id(spec.id))
+    return invalid_spec("invalid id `" + spec.id + "`: want [A-Za-z0-9_+.-]+");
+  if (!initialized())
+    return make_error(ErrorKind::BadState, "Store path is not initialized. Please run init-store.");
   if (spec.disk_limit < 0) return invalid_spec("invalid argument: disk limit cannot be negative");
   CR_ASSIGN(Reference ref, parse_reference(spec.image));
   CR_ASSIGN(FileLock store_lock, FileLock::take(path_ + "/locks/store.lock", LOCK_SH));
   (void)store_lock;
   std::string dir = path_ + "/images/" + spec.id;
   if (mkdir(dir.c_str(), 0700) < 0) {
-    if (errno == EEXIST) return make_error(ErrorKind::Exists, "image for id `" + spec.id + "` already exists");
+    if (errno == EEXIST)
+      return make_error(ErrorKind::Exists, "image for id `" + spec.id + "` already exists");
     return sys_error("create `" + dir + "`");
   }
   bool mounted = false;
@@ -189,7 +197,8 @@ Result<CreatedImage> Store::create(const CreateSpec& spec) {
     keys.push_back(key);
     lowers.insert(lowers.begin(), path_ + "/layers/" + key + "/diff");
     try {
-      base_bytes += json::parse(read_file(path_ + "/layers/" + key + "/meta.json").value()).value("size", 0ull);
+      base_bytes += json::parse(read_file(path_ + "/layers/" + key + "/meta.json").value())
+                        .value("size", 0ull);
     } catch (...) {
     }
   }
@@ -209,7 +218,8 @@ Result<CreatedImage> Store::create(const CreateSpec& spec) {
   }
   if (lowers.empty()) {
     // An image without layers: one empty lower directory of its own.
-    if (mkdir((dir + "/empty").c_str(), 0755) < 0) return fail(sys_error("create `" + dir + "/empty`"));
+    if (mkdir((dir + "/empty").c_str(), 0755) < 0)
+      return fail(sys_error("create `" + dir + "/empty`"));
     lowers.push_back(dir + "/empty");
   }
   uid_t ruid = root_host_id(spec.map.uids);
@@ -229,10 +239,12 @@ Result<CreatedImage> Store::create(const CreateSpec& spec) {
       limit -= static_cast<int64_t>(base_bytes);
       if (limit <= 0)
         return fail(invalid_spec("disk limit is smaller than volume size: the image needs " +
-                                 std::to_string(base_bytes) + " bytes, the limit is " + std::to_string(spec.disk_limit)));
+                                 std::to_string(base_bytes) + " bytes, the limit is " +
+                                 std::to_string(spec.disk_limit)));
     }
     auto q = apply_quota(path_, dir, static_cast<uint64_t>(limit));
-    if (!q.ok()) return fail(std::move(q).error().context("apply disk limit to `" + dir + "/diff`"));
+    if (!q.ok())
+      return fail(std::move(q).error().context("apply disk limit to `" + dir + "/diff`"));
   }
   OverlaySpec ov{lowers, dir + "/diff", dir + "/work", dir + "/rootfs"};
   CreatedImage out;
@@ -257,7 +269,9 @@ Result<CreatedImage> Store::create(const CreateSpec& spec) {
             {"exclude_image_from_quota", spec.exclude_image_from_quota},
             {"base_bytes", base_bytes},
             {"mounted", spec.mount},
-            {"idmap", spec.map.empty() ? "" : idmapped ? "mount" : "copy"}};
+            {"idmap", spec.map.empty() ? ""
+                      : idmapped       ? "mount"
+                                       : "copy"}};
   auto w = write_file_atomic(dir + "/image.json", meta.dump(), 0600);
   if (!w.ok()) return fail(std::move(w).error());
   return out;
@@ -292,7 +306,8 @@ Result<DiskUsage> Store::stats(const std::string& id) {
 }
 
 Result<std::vector<std::string>> Store::list() {
-  if (!initialized()) return make_error(ErrorKind::BadState, "Store path is not initialized. Please run init-store.");
+  if (!initialized())
+    return make_error(ErrorKind::BadState, "Store path is not initialized. Please run init-store.");
   std::vector<std::string> out;
   for (const auto& n : dir_names(path_ + "/images")) out.push_back(path_ + "/images/" + n);
   std::sort(out.begin(), out.end());
@@ -313,7 +328,8 @@ uint64_t Store::layers_bytes() const {
 }
 
 Result<long> Store::clean(uint64_t threshold) {
-  if (!initialized()) return make_error(ErrorKind::BadState, "Store path is not initialized. Please run init-store.");
+  if (!initialized())
+    return make_error(ErrorKind::BadState, "Store path is not initialized. Please run init-store.");
   CR_ASSIGN(FileLock lock, FileLock::take(path_ + "/locks/store.lock", LOCK_EX));
   (void)lock;
   if (threshold > 0 && layers_bytes() <= threshold) return -1;
@@ -322,7 +338,8 @@ Result<long> Store::clean(uint64_t threshold) {
     auto s = read_file(path_ + "/images/" + n + "/image.json");
     if (!s.ok()) continue;
     try {
-      for (const auto& k : json::parse(*s).value("layers", json::array())) used.insert(k.get<std::string>());
+      for (const auto& k : json::parse(*s).value("layers", json::array()))
+        used.insert(k.get<std::string>());
     } catch (...) {
     }
   }

@@ -56,7 +56,8 @@ class Store {
   uint64_t layers_bytes() const;
 
  private:
-  Status ensure_layer(class Source& src, const struct Layer& l, const std::string& key, const IdMap& map);
+  Status ensure_layer(class Source& src, const struct Layer& l, const std::string& key,
+                      const IdMap& map);
   std::string path_;
 };
 

@@ -23,8 +23,8 @@ struct ArchiveDeleter {
   void operator()(struct archive* a) const { archive_read_free(a); }
 };
 
-Status set_owner_mode_times(int parent, const std::string& name, struct archive_entry* e, const IdMap& map,
-                            bool is_link) {
+Status set_owner_mode_times(int parent, const std::string& name, struct archive_entry* e,
+                            const IdMap& map, bool is_link) {
   uid_t uid = map_id(map.uids, static_cast<uint32_t>(archive_entry_uid(e)));
   gid_t gid = map_id(map.gids, static_cast<uint32_t>(archive_entry_gid(e)));
   if (fchownat(parent, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
@@ -33,7 +33,8 @@ Status set_owner_mode_times(int parent, const std::string& name, struct archive_
     return sys_error("chmod `" + name + "`");
   struct timespec ts[2];
   ts[0].tv_sec = archive_entry_atime_is_set(e) ? archive_entry_atime(e) : archive_entry_mtime(e);
-  ts[0].tv_nsec = archive_entry_atime_is_set(e) ? archive_entry_atime_nsec(e) : archive_entry_mtime_nsec(e);
+  ts[0].tv_nsec =
+      archive_entry_atime_is_set(e) ? archive_entry_atime_nsec(e) : archive_entry_mtime_nsec(e);
   ts[1].tv_sec = archive_entry_mtime(e);
   ts[1].tv_nsec = archive_entry_mtime_nsec(e);
   utimensat(parent, name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
@@ -71,7 +72,8 @@ Result<UnpackStats> unpack_layer(int archive_fd, int dir_fd, const IdMap& map) {
   for (;;) {
     int r = archive_read_next_header(a.get(), &e);
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) return invalid_spec(std::string("read layer archive: ") + archive_error_string(a.get()));
+    if (r < ARCHIVE_WARN)
+      return invalid_spec(std::string("read layer archive: ") + archive_error_string(a.get()));
     stats.entries++;
     const char* raw = archive_entry_pathname(e);
     std::string path = raw ? raw : "";
@@ -113,7 +115,8 @@ Result<UnpackStats> unpack_layer(int archive_fd, int dir_fd, const IdMap& map) {
     if (hard) {
       auto tc = safe_components(hard);
       if (!tc.ok()) return std::move(tc).error().context("unpack layer: hard link `" + path + "`");
-      if (tc->empty()) return invalid_spec("unpack layer: hard link `" + path + "` to the layer's root");
+      if (tc->empty())
+        return invalid_spec("unpack layer: hard link `" + path + "` to the layer's root");
       CR_ASSIGN(UniqueFd tparent, walk_dirs(dir_fd, *tc, tc->size() - 1, false));
       if (linkat(tparent.get(), tc->back().c_str(), parent.get(), name.c_str(), 0) < 0)
         return sys_error("hard link `" + path + "` to `" + hard + "`");
@@ -123,7 +126,8 @@ Result<UnpackStats> unpack_layer(int archive_fd, int dir_fd, const IdMap& map) {
       case AE_IFDIR: {
         if (mkdirat(parent.get(), name.c_str(), 0700) < 0 && errno != EEXIST)
           return sys_error("create directory `" + path + "`");
-        int fd = openat(parent.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int fd =
+            openat(parent.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) return sys_error("open `" + path + "`");
         UniqueFd d(fd);
         CR_TRY(set_owner_mode_times(parent.get(), name, e, map, false));
@@ -131,7 +135,8 @@ Result<UnpackStats> unpack_layer(int archive_fd, int dir_fd, const IdMap& map) {
         break;
       }
       case AE_IFREG: {
-        int fd = openat(parent.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        int fd = openat(parent.get(), name.c_str(),
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0) return sys_error("create `" + path + "`");
         UniqueFd f(fd);
         const void* buf;
@@ -141,7 +146,8 @@ Result<UnpackStats> unpack_layer(int archive_fd, int dir_fd, const IdMap& map) {
           int dr = archive_read_data_block(a.get(), &buf, &size, &off);
           if (dr == ARCHIVE_EOF) break;
           if (dr < ARCHIVE_WARN)
-            return invalid_spec("read `" + path + "` from the layer: " + archive_error_string(a.get()));
+            return invalid_spec("read `" + path +
+                                "` from the layer: " + archive_error_string(a.get()));
           const char* p = static_cast<const char*>(buf);
           while (size > 0) {
             ssize_t w = CR_RETRY(pwrite(f.get(), p, size, off));
@@ -151,7 +157,8 @@ Result<UnpackStats> unpack_layer(int archive_fd, int dir_fd, const IdMap& map) {
             size -= static_cast<size_t>(w);
           }
         }
-        if (ftruncate(f.get(), archive_entry_size(e)) < 0) return sys_error("truncate `" + path + "`");
+        if (ftruncate(f.get(), archive_entry_size(e)) < 0)
+          return sys_error("truncate `" + path + "`");
         // Owner first: chown clears setuid/setgid and file capabilities.
         CR_TRY(set_owner_mode_times(parent.get(), name, e, map, false));
         CR_TRY(set_xattrs(f.get(), path, e));
@@ -160,15 +167,18 @@ Result<UnpackStats> unpack_layer(int archive_fd, int dir_fd, const IdMap& map) {
       }
       case AE_IFLNK: {
         const char* target = archive_entry_symlink(e);
-        if (!target || !*target) return invalid_spec("unpack layer: symlink `" + path + "` without a target");
-        if (symlinkat(target, parent.get(), name.c_str()) < 0) return sys_error("create symlink `" + path + "`");
+        if (!target || !*target)
+          return invalid_spec("unpack layer: symlink `" + path + "` without a target");
+        if (symlinkat(target, parent.get(), name.c_str()) < 0)
+          return sys_error("create symlink `" + path + "`");
         CR_TRY(set_owner_mode_times(parent.get(), name, e, map, true));
         break;
       }
       case AE_IFCHR:
       case AE_IFBLK:
       case AE_IFIFO: {
-        if (mknodat(parent.get(), name.c_str(), type | (archive_entry_perm(e) & 0777), archive_entry_rdev(e)) < 0)
+        if (mknodat(parent.get(), name.c_str(), type | (archive_entry_perm(e) & 0777),
+                    archive_entry_rdev(e)) < 0)
           return sys_error("create device node `" + path + "`");
         CR_TRY(set_owner_mode_times(parent.get(), name, e, map, false));
         break;

@@ -5,11 +5,11 @@
 //                 [--uid-mapping C:H:S]... [--gid-mapping C:H:S]...
 //   crunner-image ... create [--disk-limit-size-bytes N] [--exclude-image-from-quota]
 //                 [--uid-mapping ..] [--gid-mapping ..] [--username U --password P]
-//                 [--insecure-registry HOST]... [--registry-mirror URL] [--with-mount|--without-mount]
-//                 IMAGE ID
+//                 [--insecure-registry HOST]... [--registry-mirror URL]
+//                 [--with-mount|--without-mount] IMAGE ID
 //   crunner-image ... delete ID | stats ID | list | clean [--threshold-bytes N] | delete-store
-#include <CLI/CLI.hpp>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <iostream>
@@ -42,18 +42,21 @@ Result<IdMap> parse_maps(const std::vector<std::string>& u, const std::vector<st
     CR_ASSIGN(IdRange r, parse_id_range(s));
     m.gids.push_back(r);
   }
-  if (m.uids.empty() != m.gids.empty()) return invalid_spec("give both --uid-mapping and --gid-mapping, or neither");
+  if (m.uids.empty() != m.gids.empty())
+    return invalid_spec("give both --uid-mapping and --gid-mapping, or neither");
   return m;
 }
 
 bool valid_store_path(const std::string& p) {
-  return !p.empty() && p[0] == '/' && p.find_first_of(",:\\\n") == std::string::npos && p.size() < 1024;
+  return !p.empty() && p[0] == '/' && p.find_first_of(",:\\\n") == std::string::npos &&
+         p.size() < 1024;
 }
 
 }  // namespace
 
 int run(int argc, char** argv) {
-  CLI::App app{"crunner-image: container images and layered root filesystems (GrootFS's CLI)", "crunner-image"};
+  CLI::App app{"crunner-image: container images and layered root filesystems (GrootFS's CLI)",
+               "crunner-image"};
   app.require_subcommand(1);
   std::string store_path, config_path, log_level;
   app.add_option("--store", store_path, "store directory (default /var/lib/crunner-image)");
@@ -64,7 +67,8 @@ int run(int argc, char** argv) {
   auto* init = app.add_subcommand("init-store", "initialize a store");
   uint64_t store_size = 0;
   std::vector<std::string> init_uid, init_gid;
-  init->add_option("--store-size-bytes", store_size, "make the store a loop-mounted XFS file of this size");
+  init->add_option("--store-size-bytes", store_size,
+                   "make the store a loop-mounted XFS file of this size");
   init->add_option("--uid-mapping", init_uid, "containerID:hostID:size")->take_all();
   init->add_option("--gid-mapping", init_gid, "containerID:hostID:size")->take_all();
 
@@ -73,17 +77,23 @@ int run(int argc, char** argv) {
   bool exclude = false, with_mount = false, without_mount = false;
   std::vector<std::string> uidm, gidm, insecure;
   std::string username, password, mirror, image_ref, id;
-  create->add_option("--disk-limit-size-bytes", disk_limit, "disk limit (includes the image's layers)");
-  create->add_flag("--exclude-image-from-quota", exclude, "the disk limit excludes the image's layers");
+  create->add_option("--disk-limit-size-bytes", disk_limit,
+                     "disk limit (includes the image's layers)");
+  create->add_flag("--exclude-image-from-quota", exclude,
+                   "the disk limit excludes the image's layers");
   create->add_option("--uid-mapping", uidm, "containerID:hostID:size (repeatable)");
   create->add_option("--gid-mapping", gidm, "containerID:hostID:size (repeatable)");
   create->add_option("--username", username, "registry username");
   create->add_option("--password", password, "registry password");
-  create->add_option("--insecure-registry", insecure, "registry host[:port] with unverified TLS or plain HTTP");
-  create->add_option("--registry-mirror", mirror, "mirror used for Docker Hub images ([http[s]://]host[:port])");
+  create->add_option("--insecure-registry", insecure,
+                     "registry host[:port] with unverified TLS or plain HTTP");
+  create->add_option("--registry-mirror", mirror,
+                     "mirror used for Docker Hub images ([http[s]://]host[:port])");
   create->add_flag("--with-mount", with_mount, "mount the rootfs (default for root)");
   create->add_flag("--without-mount", without_mount, "print the overlay mount instead of mounting");
-  create->add_option("image", image_ref, "docker://..., oci:///path[:tag], a rootfs directory or tar")->required();
+  create
+      ->add_option("image", image_ref, "docker://..., oci:///path[:tag], a rootfs directory or tar")
+      ->required();
   create->add_option("id", id, "image id")->required();
 
   auto* del = app.add_subcommand("delete", "delete the image ID");
@@ -113,10 +123,12 @@ int run(int argc, char** argv) {
   if (store_path.empty()) store_path = cfg.store.value_or("/var/lib/crunner-image");
   if (log_level.empty()) log_level = cfg.log_level.value_or("info");
   if (log_level != "debug" && log_level != "info" && log_level != "error" && log_level != "fatal")
-    return fail(invalid_spec("invalid --log-level `" + log_level + "`: want debug, info, error or fatal"));
+    return fail(
+        invalid_spec("invalid --log-level `" + log_level + "`: want debug, info, error or fatal"));
   while (store_path.size() > 1 && store_path.back() == '/') store_path.pop_back();
   if (!valid_store_path(store_path))
-    return fail(invalid_spec("invalid --store `" + store_path + "`: want an absolute path without `,` `:` `\\`"));
+    return fail(invalid_spec("invalid --store `" + store_path +
+                             "`: want an absolute path without `,` `:` `\\`"));
   Store store(store_path);
 
   if (*init) {
@@ -130,13 +142,16 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (*create) {
-    if (with_mount && without_mount) return fail(invalid_spec("with-mount and without-mount cannot be used together"));
+    if (with_mount && without_mount)
+      return fail(invalid_spec("with-mount and without-mount cannot be used together"));
     CreateSpec spec;
     spec.id = id;
     spec.image = image_ref;
-    spec.disk_limit = disk_limit >= 0 ? disk_limit : static_cast<int64_t>(cfg.disk_limit_size_bytes.value_or(0));
+    spec.disk_limit =
+        disk_limit >= 0 ? disk_limit : static_cast<int64_t>(cfg.disk_limit_size_bytes.value_or(0));
     spec.exclude_image_from_quota = exclude || cfg.exclude_image_from_quota.value_or(false);
-    spec.mount = with_mount || (!without_mount && !cfg.without_mount.value_or(false) && geteuid() == 0);
+    spec.mount =
+        with_mount || (!without_mount && !cfg.without_mount.value_or(false) && geteuid() == 0);
     IdMap m;
     if (!uidm.empty() || !gidm.empty()) {
       auto r = parse_maps(uidm, gidm);
@@ -178,7 +193,8 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (*clean) {
-    uint64_t t = threshold >= 0 ? static_cast<uint64_t>(threshold) : cfg.clean_threshold_bytes.value_or(0);
+    uint64_t t =
+        threshold >= 0 ? static_cast<uint64_t>(threshold) : cfg.clean_threshold_bytes.value_or(0);
     auto r = store.clean(t);
     if (!r.ok()) return fail(r.error());
     if (*r < 0)

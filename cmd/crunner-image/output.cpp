@@ -10,11 +10,21 @@ std::string go_json_string(const std::string& s) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     char buf[8];
     switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      case '\r': o += "\\r"; break;
-      case '\t': o += "\\t"; break;
+      case '"':
+        o += "\\\"";
+        break;
+      case '\\':
+        o += "\\\\";
+        break;
+      case '\n':
+        o += "\\n";
+        break;
+      case '\r':
+        o += "\\r";
+        break;
+      case '\t':
+        o += "\\t";
+        break;
       case '<':
       case '>':
       case '&':
@@ -26,7 +36,8 @@ std::string go_json_string(const std::string& s) {
           snprintf(buf, sizeof buf, "\\u%04x", c);
           o += buf;
         } else if (c == 0xe2 && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
-                   (static_cast<unsigned char>(s[i + 2]) == 0xa8 || static_cast<unsigned char>(s[i + 2]) == 0xa9)) {
+                   (static_cast<unsigned char>(s[i + 2]) == 0xa8 ||
+                    static_cast<unsigned char>(s[i + 2]) == 0xa9)) {
           o += static_cast<unsigned char>(s[i + 2]) == 0xa8 ? "\\u2028" : "\\u2029";
           i += 2;
         } else {
@@ -50,7 +61,8 @@ std::string create_output(const CreatedImage& img) {
   if (!img.env.empty()) o += "\"env\":" + array(img.env) + ",";
   o += "\"cwd\":\"\"},\"root\":{\"path\":" + go_json_string(img.rootfs) + "}";
   if (!img.options.empty())
-    o += ",\"mounts\":[{\"destination\":\"/\",\"type\":\"overlay\",\"source\":\"overlay\",\"options\":" +
+    o += ",\"mounts\":[{\"destination\":\"/"
+         "\",\"type\":\"overlay\",\"source\":\"overlay\",\"options\":" +
          array(img.options) + "}]";
   return o + "}";
 }

@@ -199,7 +199,7 @@ def add_zstd_layer(layout, tag, files):
         json.dump(idx, f)
 
 
-def build_layout(workdir):
+def build_layout(workdir, zstd=True):
     """OCI layout with tag "test": busybox base (gzip, umoci), crafted layer (gzip), a zstd
     layer; env FOO=bar and workdir /data. Returns the layout path."""
     layout = os.path.join(workdir, "layout")
@@ -216,7 +216,8 @@ def build_layout(workdir):
     os.unlink(crafted)
     run(["umoci", "config", "--image", layout + ":test", "--config.env", "FOO=bar&<baz>",
          "--config.workingdir", "/data"])
-    add_zstd_layer(layout, "test", {"zstd-file": b"from a zstd layer\n"})
+    if zstd:  # umoci 0.4's unpack cannot read zstd layers (the benchmark compares with it)
+        add_zstd_layer(layout, "test", {"zstd-file": b"from a zstd layer\n"})
     return layout
 
 

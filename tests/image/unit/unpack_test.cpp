@@ -104,7 +104,9 @@ TEST_CASE("unpack refuses entries that escape the layer", "[image][unpack]") {
 
 TEST_CASE("unpack turns whiteouts into overlayfs form", "[image][unpack]") {
   Tmp t;
-  auto r = t.unpack({{"dir/", AE_IFDIR, ""}, {"dir/.wh.gone", AE_IFREG, ""}, {"opq/.wh..wh..opq", AE_IFREG, ""},
+  auto r = t.unpack({{"dir/", AE_IFDIR, ""},
+                     {"dir/.wh.gone", AE_IFREG, ""},
+                     {"opq/.wh..wh..opq", AE_IFREG, ""},
                      {"abs", AE_IFLNK, "", "/etc/passwd"}});
   REQUIRE(r.ok());
   CHECK(r->whiteouts == 1);
