@@ -31,6 +31,21 @@ def oci_layout_source(env, ctx):
 
 
 @case
+def log_level(env, ctx):
+    oci = "oci://%s:test" % ctx["layout"]
+    p = L.run([L.IMAGE_BIN, "--store", env.store, "--log-level", "debug", "create", oci, "log1"])
+    lines = [json.loads(l) for l in p.stderr.splitlines()]
+    check("--log-level debug: lager-style JSON lines on stderr",
+          any(l["message"] == "crunner-image.create.layer-cached" and l["log_level"] == 0 for l in lines), p.stderr)
+    p = L.run([L.IMAGE_BIN, "--store", env.store, "--log-level", "error", "create", oci, "log2"])
+    eq("--log-level error: nothing on stderr", p.stderr, "")
+    p = L.run([L.IMAGE_BIN, "--store", env.store, "--log-level", "loud", "list"], check=False)
+    check("an unknown level is refused", p.returncode == 1 and "invalid --log-level" in p.stdout, p.stdout)
+    env.image("delete", "log1")
+    env.image("delete", "log2")
+
+
+@case
 def tar_and_directory_sources(env, ctx):
     src = os.path.join(env.tmp, "stack")
     L.busybox_rootfs(src)
