@@ -319,7 +319,11 @@ Status Registry::connect() {
       // Basic auth without credentials: the registry's 401 is the answer.
       if (opts_.username.empty() && lower(t.www_authenticate).compare(0, 5, "basic") == 0)
         return http_error("ping " + host_, t);
-      CR_TRY_CTX(authenticate(t.www_authenticate), "authenticate to " + host_);
+      if (auto a = authenticate(t.www_authenticate); !a.ok()) {
+        // GrootFS's wordings for credentials reach the user as they are.
+        if (a.error().kind == ErrorKind::Permission) return std::move(a).error();
+        return std::move(a.error().context("authenticate to " + host_));
+      }
       if (!opts_.username.empty() || lower(t.www_authenticate).compare(0, 6, "bearer") == 0) {
         Transfer t2;
         CR_TRY(perform("/v2/", {}, t2));
