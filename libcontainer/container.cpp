@@ -49,12 +49,26 @@ std::string describe_status(int status) {
 
 // Owns a half-created container: kills and reaps the init and removes the
 // state directory unless released.
+// A cgroup the container joined (it existed before create) is removed only once nothing runs
+// in it: its other processes are not ours to kill.
+void destroy_if_empty(cgroups::Manager& m) {
+  if (auto ps = m.pids(); ps.ok() && ps->empty()) (void)m.destroy();
+}
+
+// The state's cgroup was joined, not created (see create_container).
+bool joined_cgroup(const ContainerState& s) {
+  if (!s.cgroup.is_object()) return false;
+  auto it = s.cgroup.find("shared");
+  return it != s.cgroup.end() && it->is_boolean() && it->get<bool>();
+}
+
 struct CreateGuard {
   const StateStore& store;
   std::string id;
   pid_t pid = -1;
   bool armed = true;
   cgroups::Manager* cg = nullptr;
+  bool cg_shared = false;  // the cgroup existed before create: others' processes may be there
   const std::vector<spec::Hook>* poststop = nullptr;  // set once create hooks may have run
   std::string stopped_state;
   ~CreateGuard() {
@@ -63,9 +77,11 @@ struct CreateGuard {
       kill(pid, SIGKILL);
       waitpid(pid, nullptr, 0);
     }
-    if (cg) {
+    if (cg && !cg_shared) {
       (void)cg->kill_all(SIGKILL);
       (void)cg->destroy();
+    } else if (cg) {
+      destroy_if_empty(*cg);
     }
     (void)store.remove(id);
     // runtime.md: a failed create hook stops the container and continues with
@@ -96,7 +112,8 @@ void wait_gone(const ContainerState& st) {
 Result<int> parse_signal(const std::string& s) {
   long long n;
   if (parse_i64(s, n)) {
-    if (n <= 0 || n > SIGRTMAX) return make_error(ErrorKind::InvalidSpec, "invalid signal " + s);
+    // 0 is accepted, as runc: it only checks that the process is there.
+    if (n < 0 || n > SIGRTMAX) return make_error(ErrorKind::InvalidSpec, "invalid signal " + s);
     return static_cast<int>(n);
   }
   std::string u;
@@ -111,13 +128,30 @@ Result<int> parse_signal(const std::string& s) {
   return make_error(ErrorKind::InvalidSpec, "unknown signal \"" + s + "\"");
 }
 
+Status check_selinux_label(const std::string& field, const std::string& label) {
+  if (label.empty()) return {};
+  return make_error(ErrorKind::Unsupported,
+                    field + " `" + label + "`: " +
+                        (path_exists("/sys/fs/selinux/enforce")
+                             ? "setting SELinux labels is not supported by crunner"
+                             : "selinux is disabled or not supported on this host"));
+}
+
 Result<Launched> create_container(const StateStore& store, const CreateOptions& o) {
   if (!valid_container_id(o.id))
     return make_error(ErrorKind::InvalidSpec, "invalid container ID format");
   std::string bundle = abs_path(o.bundle.empty() ? "." : o.bundle);
   if (bundle.empty()) return sys_error("bundle `" + o.bundle + "`");
-  CR_ASSIGN(spec::Spec sp, spec::load_spec(bundle));
-  CR_TRY(spec::validate(sp));
+  // A config the runtime refuses: runc's words ("invalid configuration"), which callers
+  // match, then ours.
+  auto invalid_config = [](Error e) {
+    if (e.kind == ErrorKind::InvalidSpec) e.context("invalid configuration");
+    return e;
+  };
+  auto loaded = spec::load_spec(bundle);
+  if (!loaded) return invalid_config(std::move(loaded).error());
+  spec::Spec sp = std::move(*loaded);
+  if (auto v = spec::validate(sp); !v) return invalid_config(std::move(v).error());
   const spec::Process& proc = *sp.process;
   const spec::Linux& lx = sp.linux_or_empty();
   if (proc.terminal && o.console_socket.empty() && !o.foreground)
@@ -187,15 +221,21 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   // Resources: parsed up front, so a bad value is reported before anything exists.
   cgroups::Resources res;
   if (!lx.resources.is_null()) {
-    CR_ASSIGN(res, cgroups::parse_resources(lx.resources));
+    auto r = cgroups::parse_resources(lx.resources);
+    if (!r) return invalid_config(std::move(r).error());
+    res = std::move(*r);
   }
   // runc's device policy: the spec's rules, then the always-allowed devices (deny-all first
   // when the spec has none); linux.devices nodes are not allowed implicitly.
   res.devices = cgroups::container_device_rules(res.devices);
-  CR_ASSIGN(auto cg, cgroups::make_manager(lx.cgroups_path, o.id, o.systemd_cgroup));
+  cgroups::ManagerOptions mopts;
+  mopts.rootless = o.rootless_cgroups;
+  CR_ASSIGN(auto cg, cgroups::make_manager(lx.cgroups_path, o.id, o.systemd_cgroup, mopts));
 
   std::vector<std::string> warnings;
   CR_TRY_CTX(apparmor::check_profile(proc.apparmor_profile), "process.apparmorProfile");
+  CR_TRY(check_selinux_label("process.selinuxLabel", proc.selinux_label));
+  CR_TRY(check_selinux_label("linux.mountLabel", lx.mount_label));
   // seccomp is compiled here (or taken from the cache); the init only loads it.
   std::optional<seccomp::Program> filter;
   if (!lx.seccomp.is_null()) {
@@ -235,12 +275,24 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
       return sys_error("--console-socket `" + o.console_socket + "`");
   }
 
-  // cgroups exist before the init, so it never runs outside them.
-  if (cg->exists())
-    return make_error(ErrorKind::Exists, "cgroup `" + cg->path() + "` already exists");
+  // cgroups exist before the init, so it never runs outside them. An existing cgroup is
+  // joined, as runc does (a caller may have prepared it); only a frozen one is refused, since
+  // the init could never run there. Such a shared cgroup's other processes are not ours: a
+  // failed create or a delete kills only our init and leaves a non-empty cgroup in place.
+  const bool shared_cg = cg->exists();
+  if (shared_cg) {
+    if (auto f = cg->frozen(); f.ok() && *f)
+      return make_error(ErrorKind::BadState,
+                        "container's cgroup unexpectedly frozen: `" + cg->path() + "`");
+    if (auto ps = cg->pids(); ps.ok() && !ps->empty())
+      fprintf(stderr, "warning: container's cgroup `%s` is not empty: %zu process(es) found\n",
+              cg->path().c_str(), ps->size());
+  }
+  if (shared_cg) st.cgroup["shared"] = true;
   CR_TRY(store.save(st));
   CR_TRY_CTX(cg->create(), "create cgroup");
   guard.cg = cg.get();
+  guard.cg_shared = shared_cg;
   CR_TRY_CTX(cg->apply(res), "linux.resources");
   UniqueFd cg_fd;
   if (cg->mode() == cgroups::Mode::Unified) {
@@ -278,6 +330,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   plan.new_keyring = !o.no_new_keyring;
   plan.id = o.id;
   plan.new_userns = new_userns;
+  plan.maps_by_unprivileged = new_userns && !two_stage && geteuid() != 0;
   plan.new_cgroupns = new_cgroupns;
   plan.new_netns = new_netns;
   plan.env = proc.env;
@@ -357,12 +410,22 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   };
 
   auto write_maps = [&]() -> Status {
+    // Without CAP_SETGID in the parent namespace (rootless), the kernel takes a gid_map only
+    // once setgroups is denied; runc does the same.
+    if (geteuid() != 0) {
+      if (auto r = write_file("/proc/" + std::to_string(pid) + "/setgroups", "deny"); !r)
+        return r.error().context("linux.gidMappings (rootless)");
+    }
     if (auto r = write_id_map(pid, "gid_map", lx.gid_mappings); !r)
       return r.error().context("linux.gidMappings");
     if (auto r = write_id_map(pid, "uid_map", lx.uid_mappings); !r)
       return r.error().context("linux.uidMappings");
     return {};
   };
+  if (plan.maps_by_unprivileged) {  // the init says when it is dumpable (see init.cpp)
+    auto ready = sync_expect(psock, SyncType::UserNs);
+    if (!ready) return child_failed(std::move(ready).error());
+  }
   if (new_userns && !two_stage) CR_TRY(write_maps());
   // cgroups: joined here (idempotent after CLONE_INTO_CGROUP), before the
   // child may unshare its cgroup namespace.
@@ -575,7 +638,8 @@ Status kill_container(const StateStore& store, const std::string& id, int sig, b
 namespace {
 
 // Kills what is left of a creation that never finished (its creator was killed): the
-// init recorded in the provisional state and everything in its cgroups.
+// init recorded in the provisional state and everything in its cgroups (in a joined
+// cgroup only our init; the cgroup goes when it is then empty).
 Status clean_provisional(const StateStore& store, const ContainerState& s) {
   if (s.pid > 0) {
     UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, s.pid, 0)));
@@ -586,8 +650,12 @@ Status clean_provisional(const StateStore& store, const ContainerState& s) {
     }
   }
   if (auto m = cgroup_of(s); m && m->exists()) {
-    CR_TRY_CTX(m->kill_all(SIGKILL), "kill the processes of cgroup `" + m->path() + "`");
-    CR_TRY_CTX(m->destroy(), "remove cgroup");
+    if (joined_cgroup(s)) {  // a cgroup we joined keeps its other processes
+      destroy_if_empty(*m);
+    } else {
+      CR_TRY_CTX(m->kill_all(SIGKILL), "kill the processes of cgroup `" + m->path() + "`");
+      CR_TRY_CTX(m->destroy(), "remove cgroup");
+    }
   }
   return store.remove(s.id);
 }
@@ -642,12 +710,15 @@ Status delete_container(const StateStore& store, const std::string& id, bool for
                                                  " that is not stopped: " + status_name(st));
   }
   if (st != ContainerStatus::Stopped && st != ContainerStatus::Creating) {
-    CR_TRY(kill_container(store, id, SIGKILL, true));
+    // In a joined (shared) cgroup only our init is killed, as runc does.
+    CR_TRY(kill_container(store, id, SIGKILL, !joined_cgroup(s)));
     wait_gone(s);
   }
   bool run_poststop = st != ContainerStatus::Creating;
   if (auto m = cgroup_of(s)) {
-    if (m->exists()) {
+    if (m->exists() && joined_cgroup(s)) {
+      destroy_if_empty(*m);
+    } else if (m->exists()) {
       (void)m->kill_all(SIGKILL);
       CR_TRY_CTX(m->destroy(), "remove cgroup");
     }

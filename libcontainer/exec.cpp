@@ -65,7 +65,7 @@ struct ChildPlan {
   }
   if (setsid() < 0) child_fail(p.sock, sys_error("setsid"));
   if (proc.terminal) {
-    auto m = setup_container_pty(proc.user.uid, proc.user.gid, proc.console_size, false);
+    auto m = setup_container_pty(proc.user.uid, proc.console_size, false);
     if (!m) child_fail(p.sock, m.error().context("set up terminal"));
     if (auto r = sync_send(p.sock, SyncType::Tty, 0, 0, "", m->get()); !r) _exit(1);
   }
@@ -150,12 +150,7 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   }
   std::vector<std::string> warnings;
   CR_TRY_CTX(apparmor::check_profile(proc.apparmor_profile), "process.apparmorProfile");
-  if (!proc.selinux_label.empty())
-    return make_error(ErrorKind::Unsupported,
-                      "process.selinuxLabel `" + proc.selinux_label + "`: " +
-                          (path_exists("/sys/fs/selinux/enforce")
-                               ? "setting SELinux labels is not supported by crunner"
-                               : "selinux is disabled or not supported on this host"));
+  CR_TRY(check_selinux_label("process.selinuxLabel", proc.selinux_label));
   std::optional<seccomp::Program> filter;
   if (s.config.is_object() && s.config.contains("linux") && s.config["linux"].contains("seccomp") &&
       !s.config["linux"]["seccomp"].is_null()) {

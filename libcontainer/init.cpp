@@ -59,7 +59,14 @@ void container_init(InitPlan& p) {
   child_preamble(p.close_fds, p.preserve_fds);
 
   // 3. Wait for the parent: id maps written, cgroups joined.
+  //    Rootless, the parent may write our maps (and setgroups) only while we are dumpable
+  //    (else /proc/<pid> belongs to root); nothing of the container runs yet (runc does so).
+  if (p.maps_by_unprivileged) {
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    if (auto r = sync_send(p.sock, SyncType::UserNs); !r) _exit(1);
+  }
   auto go = sync_expect(p.sock, SyncType::MapsDone);
+  if (p.maps_by_unprivileged) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (!go) _exit(1);
   if (p.two_stage) {
     // Joins first (user first), while we still hold the caps they need.
@@ -113,6 +120,10 @@ void container_init(InitPlan& p) {
   auto hooks_done = sync_expect(p.sock, SyncType::HooksDone);
   if (!hooks_done) _exit(1);
   std::string state = hooks_done->text;
+  // createContainer hooks run in the container's mount namespace with the rootfs as cwd,
+  // as runc runs them.
+  if (!s.hooks.create_container.empty() && chdir(p.rootfs.c_str()) < 0)
+    fail(p.sock, sys_error("chdir `" + p.rootfs + "` for the createContainer hooks"));
   INIT_TRY(run_hooks(s.hooks.create_container, "createContainer", state), "createContainer hook");
 
   // 7. pivot_root, masked and readonly paths, sysctl, read-only root.
@@ -126,7 +137,7 @@ void container_init(InitPlan& p) {
 
   // 8. Terminal: the pty lives in the container's devpts; the parent gets the master.
   if (proc.terminal) {
-    auto m = setup_container_pty(proc.user.uid, proc.user.gid, proc.console_size);
+    auto m = setup_container_pty(proc.user.uid, proc.console_size);
     if (!m) fail(p.sock, m.error().context("set up terminal"));
     INIT_TRY(sync_send(p.sock, SyncType::Tty, 0, 0, "", m->get()), "send pty master");
   }

@@ -20,10 +20,15 @@ struct Globals {
   bool debug = false;
   bool systemd_cgroup = false;
   std::string rootless = "auto";
+  bool rootless_cgroups = false;  // --rootless resolved after parsing (runc's rule for auto)
   std::string criu = "criu";
 
   StateStore store() const { return StateStore(root); }
 };
+
+// runc's default --root: $XDG_RUNTIME_DIR/crunner when not running as real root (euid != 0,
+// or in a user namespace as a USER other than root), else /run/crunner.
+std::string default_root();
 
 // What a command does once parsing succeeded; returns the exit code.
 using Handler = std::function<int()>;

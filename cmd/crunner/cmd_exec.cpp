@@ -30,6 +30,8 @@ Result<spec::Process> build_process(const std::pair<ContainerState, ContainerSta
     CR_ASSIGN(std::string text, read_regular_file(f.process_file));
     auto j = nlohmann::json::parse(text, nullptr, false);
     if (j.is_discarded()) return invalid_spec("--process `" + f.process_file + "`: invalid JSON");
+    // runc's exec takes a missing user as uid 0, gid 0.
+    if (j.is_object() && !j.contains("user")) j["user"] = {{"uid", 0}, {"gid", 0}};
     auto p = spec::parse_process(j, "process");
     if (!p) return p.error().context("--process `" + f.process_file + "`");
     return p;

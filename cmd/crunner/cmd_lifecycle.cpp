@@ -40,6 +40,7 @@ void register_lifecycle(CLI::App& app, Globals& g, Handler* out) {
     *out = [&g] {
       cf.o.id = id;
       cf.o.systemd_cgroup = g.systemd_cgroup;
+      cf.o.rootless_cgroups = g.rootless_cgroups;
       auto r = create_container(g.store(), cf.o);
       if (!r) return report(g, r.error().context("create container"));
       return 0;
@@ -65,6 +66,7 @@ void register_lifecycle(CLI::App& app, Globals& g, Handler* out) {
     *out = [&g] {
       rf.o.id = id;
       rf.o.systemd_cgroup = g.systemd_cgroup;
+      rf.o.rootless_cgroups = g.rootless_cgroups;
       rf.o.foreground = !rf.detach;
       rf.o.for_run = true;
       StateStore store = g.store();

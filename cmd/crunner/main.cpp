@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cgroups/manager.hpp"
 #include "cmd/crunner/cli.hpp"
 #include "libcontainer/selfexe.hpp"
 #include "libcontainer/utils.hpp"
@@ -15,6 +16,17 @@ namespace crunner::cli {
 
 CLI::Option* add_id(CLI::App* cmd, std::string* id) {
   return cmd->add_option("container-id", *id, "the container's ID")->required();
+}
+
+std::string default_root() {
+  const char* xdg = getenv("XDG_RUNTIME_DIR");
+  if (!xdg || !*xdg) return "/run/crunner";
+  bool honor = geteuid() != 0;
+  if (!honor && cgroups::in_user_namespace()) {
+    const char* user = getenv("USER");
+    honor = user && *user && std::string(user) != "root";
+  }
+  return honor ? std::string(xdg) + "/crunner" : "/run/crunner";
 }
 
 static void write_log(const Globals& g, const char* level, const std::string& msg) {
@@ -57,7 +69,9 @@ using crunner::cli::Globals;
 // (`create ID --pid-file P`), except for exec and ps, whose flags end at the
 // first positional (`exec ID ls -la` passes `-la` through): we tell CLI11 by
 // inserting "--" there.
-std::vector<std::string> normalise(CLI::App& app, std::vector<std::string> a) {
+// `unknown` receives the command word when it names no command.
+std::vector<std::string> normalise(CLI::App& app, std::vector<std::string> a,
+                                   std::string* unknown) {
   auto fix = [](CLI::App* scope, std::string& tok) -> CLI::Option* {
     if (tok.size() > 2 && tok[0] == '-' && tok[1] != '-') {
       std::string name = tok.substr(1, tok.find('=') - 1);
@@ -85,6 +99,7 @@ std::vector<std::string> normalise(CLI::App& app, std::vector<std::string> a) {
   try {
     sub = app.get_subcommand(a[i]);
   } catch (const CLI::OptionNotFound&) {
+    *unknown = a[i];
     return a;
   }
   size_t j = i + 1;
@@ -102,6 +117,7 @@ std::vector<std::string> normalise(CLI::App& app, std::vector<std::string> a) {
 int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   Globals g;
+  g.root = crunner::cli::default_root();
   CLI::App app{
       "crunner: an OCI container runtime (a drop-in for runc).\n"
       "Reads an OCI bundle's config.json and creates, starts, signals and deletes containers."};
@@ -115,7 +131,12 @@ int main(int argc, char** argv) {
   app.add_flag("--debug", g.debug, "write debug lines to the log");
   app.add_flag("--systemd-cgroup", g.systemd_cgroup,
                "cgroupsPath is slice:prefix:name, managed through systemd");
-  app.add_option("--rootless", g.rootless, "true, false or auto")->capture_default_str();
+  app.add_option("--rootless", g.rootless,
+                 "true, false or auto (auto: true when not real root): the rootless cgroup "
+                 "manager (no device rules; cgroups it may not create are skipped when no "
+                 "limits need them)")
+      ->check(CLI::IsMember({"true", "false", "auto"}))
+      ->capture_default_str();
   app.add_option("--criu", g.criu, "path to criu (accepted; checkpoint is not supported)");
   bool version = false;
   app.add_flag("-v,--version", version, "print the version");
@@ -128,7 +149,14 @@ int main(int argc, char** argv) {
   crunner::cli::register_cgroups(app, g, &handler);
 
   std::vector<std::string> args(argv + 1, argv + argc);
-  args = normalise(app, args);
+  std::string unknown;
+  args = normalise(app, args, &unknown);
+  // An unknown command is an error even with -h (runc: "No help topic", non-zero).
+  if (!unknown.empty())
+    return crunner::cli::report(
+        g, crunner::make_error(crunner::ErrorKind::InvalidSpec,
+                               "unknown command `" + unknown + "`: no help topic for '" + unknown +
+                                   "'; see crunner --help"));
   std::reverse(args.begin(), args.end());  // CLI11 takes them reversed
   try {
     app.parse(args);
@@ -138,6 +166,11 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     return crunner::cli::report(g, crunner::make_error(crunner::ErrorKind::InvalidSpec, e.what()));
+  }
+  if (auto rl = crunner::cgroups::rootless_cgroups(g.rootless); rl.ok()) {
+    g.rootless_cgroups = *rl;
+  } else {
+    return crunner::cli::report(g, rl.error());
   }
   if (version) {
     printf("crunner version %s\ncommit: %s\nspec: 1.2.0\n", CRUNNER_VERSION, CRUNNER_COMMIT);
