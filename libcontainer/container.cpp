@@ -163,6 +163,9 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   std::string root_path = sp.root.path[0] == '/' ? sp.root.path : bundle + "/" + sp.root.path;
   std::string rootfs = abs_path(root_path);
   if (rootfs.empty()) return sys_error("root.path: rootfs `" + root_path + "`");
+  if (rootfs == "/")
+    return invalid_spec("root.path: rootfs `" + root_path +
+                        "` resolves to the host's root directory `/`");
   if (!lx.has_ns(spec::NsType::Mount))
     return invalid_spec("linux.namespaces: a mount namespace is required");
 
@@ -243,17 +246,32 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   plan.caps = cap_sets(proc.capabilities, &warnings);
   for (auto& w : warnings) fprintf(stderr, "warning: %s\n", w.c_str());
 
+  CR_TRY(check_pid_file(o.pid_file));
+  CR_TRY(check_preserve_fds(o.preserve_fds));
+
   // The container exists from here on; the guard removes it on failure.
   CR_TRY(store.create_dir(o.id));
   CreateGuard guard{store, o.id};
   CR_ASSIGN(UniqueFd lock, store.lock(o.id));
+  // The provisional record: saved before anything else exists and again as each pid
+  // appears, so that `delete --force` finds every step's leftovers (cgroups, the init)
+  // even when this process is killed half-way. It stays "creating" until the last save.
+  ContainerState st;
+  st.id = o.id;
+  st.oci_version = sp.oci_version;
+  st.bundle = bundle;
+  st.rootfs = rootfs;
+  st.annotations = sp.annotations;
+  st.cgroup = cg->to_json();
+  st.systemd_cgroup = o.systemd_cgroup;
+  st.provisional = true;
   std::string fifo = store.fifo_path(o.id);
   if (mkfifo(fifo.c_str(), 0622) < 0) return sys_error("create `" + fifo + "`");
   CR_ASSIGN(UniqueFd fifo_r, open_path(fifo, O_RDONLY | O_NONBLOCK));
   CR_ASSIGN(UniqueFd fifo_w, open_path(fifo, O_WRONLY));
   if (!o.console_socket.empty()) {
-    struct stat st;
-    if (stat(o.console_socket.c_str(), &st) < 0)
+    struct stat sock_st;
+    if (stat(o.console_socket.c_str(), &sock_st) < 0)
       return sys_error("--console-socket `" + o.console_socket + "`");
   }
 
@@ -270,6 +288,8 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
       fprintf(stderr, "warning: container's cgroup `%s` is not empty: %zu process(es) found\n",
               cg->path().c_str(), ps->size());
   }
+  if (shared_cg) st.cgroup["shared"] = true;
+  CR_TRY(store.save(st));
   CR_TRY_CTX(cg->create(), "create cgroup");
   guard.cg = cg.get();
   guard.cg_shared = shared_cg;
@@ -357,19 +377,33 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   if (own_time) setns(own_time.get(), CLONE_NEWTIME);
   if (pid < 0) return sys_error("clone container init", clone_err);
   guard.pid = pid;
+  st.pid = pid;
+  st.start_time = process_start_time(pid);
+  CR_TRY(store.save(st));
   Launched l;
   l.pidfd.reset(pidfd);
   child_sock.reset();
   int psock = parent_sock.get();
 
   // Reports the child's error, or how it died when it could not say.
+  // A child killed by the OOM killer (a memory limit below what setup needs) resets the
+  // socket (ECONNRESET) rather than closing it: both mean "say how it died".
   auto child_failed = [&](Error e) -> Error {
-    if (e.message == "peer closed" && e.err == 0) {
+    if ((e.message == "peer closed" && e.err == 0) || e.err == ECONNRESET) {
       int status = 0;
       if (waitpid(pid, &status, 0) == pid) {
         guard.pid = -1;
-        return make_error(ErrorKind::Internal,
-                          "container init " + describe_status(status) + " during setup");
+        std::string how = "container init " + describe_status(status) + " during setup";
+        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+          auto stats = cg->stats();
+          if (stats && stats->memory.oom_kill > 0)
+            how =
+                "container init was killed by the OOM killer during setup: "
+                "linux.resources.memory.limit " +
+                (res.memory.limit ? std::to_string(*res.memory.limit) : std::string("")) +
+                " is too low";
+        }
+        return make_error(ErrorKind::Internal, how);
       }
     }
     return e;
@@ -403,18 +437,6 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   }
   CR_TRY(sync_send(psock, SyncType::MapsDone));
 
-  ContainerState st;
-  st.id = o.id;
-  st.oci_version = sp.oci_version;
-  st.pid = pid;
-  st.start_time = process_start_time(pid);
-  st.bundle = bundle;
-  st.rootfs = rootfs;
-  st.annotations = sp.annotations;
-  st.config = sp.raw;
-  st.cgroup = cg->to_json();
-  if (shared_cg) st.cgroup["shared"] = true;
-  st.systemd_cgroup = o.systemd_cgroup;
   st.created = now_rfc3339_nano();
 
   for (;;) {
@@ -433,6 +455,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
       l.pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
       st.pid = pid;
       st.start_time = process_start_time(pid);
+      CR_TRY(store.save(st));
     } else if (m->type == SyncType::Hooks) {
       std::string s = hook_state(st, ContainerStatus::Created);
       guard.poststop = &sp.hooks.poststop;
@@ -458,6 +481,8 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
     }
   }
 
+  st.config = sp.raw;
+  st.provisional = false;
   CR_TRY(store.save(st));
   if (!o.pid_file.empty())
     CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid)), "--pid-file");
@@ -610,21 +635,75 @@ Status kill_container(const StateStore& store, const std::string& id, int sig, b
   return {};
 }
 
+namespace {
+
+// Kills what is left of a creation that never finished (its creator was killed): the
+// init recorded in the provisional state and everything in its cgroups (in a joined
+// cgroup only our init; the cgroup goes when it is then empty).
+Status clean_provisional(const StateStore& store, const ContainerState& s) {
+  if (s.pid > 0) {
+    UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, s.pid, 0)));
+    // The identity check comes after taking the pidfd: a reused pid is never signalled.
+    if (pidfd && init_alive(s)) {
+      syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+      wait_gone(s);
+    }
+  }
+  if (auto m = cgroup_of(s); m && m->exists()) {
+    if (joined_cgroup(s)) {  // a cgroup we joined keeps its other processes
+      destroy_if_empty(*m);
+    } else {
+      CR_TRY_CTX(m->kill_all(SIGKILL), "kill the processes of cgroup `" + m->path() + "`");
+      CR_TRY_CTX(m->destroy(), "remove cgroup");
+    }
+  }
+  return store.remove(s.id);
+}
+
+// delete --force of a container whose state.json cannot be read: the default cgroup
+// (derived from the id alone) is emptied and removed when it exists. Nothing else can
+// be derived, so otherwise the error stands: success could hide a live container.
+Status delete_unreadable(const StateStore& store, const std::string& id, Error why) {
+  for (bool systemd : {false, true}) {
+    auto m = cgroups::make_manager("", id, systemd);
+    if (!m || !(*m)->exists()) continue;
+    CR_TRY_CTX((*m)->kill_all(SIGKILL), "kill the processes of cgroup `" + (*m)->path() + "`");
+    CR_TRY_CTX((*m)->destroy(), "remove cgroup");
+    return store.remove(id);
+  }
+  return why.context(
+      "delete --force: cannot tell which processes and cgroups the container "
+      "has (remove `" +
+      store.dir(id) + "` by hand once they are gone)");
+}
+
+}  // namespace
+
 Status delete_container(const StateStore& store, const std::string& id, bool force) {
   if (!valid_container_id(id))
     return make_error(ErrorKind::InvalidSpec, "invalid container ID format");
-  auto loaded = store.load(id);
-  if (!loaded) {
-    if (force && loaded.error().kind != ErrorKind::NotFound) return store.remove(id);
-    if (force) {
+  // Lock first, then read: of concurrent deletes one wins and the others find the
+  // directory gone ("does not exist"), so poststop hooks run exactly once.
+  auto lock = store.lock(id);
+  if (!lock) {
+    if (force && lock.error().kind == ErrorKind::NotFound) {
       (void)store.remove(id);
       return {};
     }
+    return std::move(lock).error();
+  }
+  auto loaded = store.load(id);
+  if (!loaded) {
+    if (force && loaded.error().kind == ErrorKind::NotFound) {
+      (void)store.remove(id);
+      return {};
+    }
+    if (force) return delete_unreadable(store, id, std::move(loaded).error());
     return std::move(loaded).error();
   }
-  CR_ASSIGN(UniqueFd lock, store.lock(id));
   ContainerState s = std::move(*loaded);
   ContainerStatus st = derive_status(s, store, false);
+  if (st == ContainerStatus::Creating) return clean_provisional(store, s);
   if (st == ContainerStatus::Running || st == ContainerStatus::Paused) {
     if (!force)
       return make_error(ErrorKind::BadState, "cannot delete container " + id +

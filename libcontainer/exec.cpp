@@ -113,6 +113,13 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
                       "cannot exec in a paused container (use --ignore-paused to override)");
   const spec::Process& proc = o.process;
   if (proc.args.empty()) return invalid_spec("process.args: must not be empty");
+  CR_TRY(check_pid_file(o.pid_file));
+  CR_TRY(check_preserve_fds(o.preserve_fds));
+  for (size_t i = 0; i < proc.env.size(); i++)
+    if (proc.env[i].find('=') == std::string::npos)
+      return invalid_spec("process.env[" + std::to_string(i) +
+                          "]: invalid environment variable \"" + proc.env[i] +
+                          "\" (expected KEY=VALUE)");
   if (proc.terminal && o.console_socket.empty() && o.detach)
     return invalid_spec("--tty with --detach requires --console-socket");
   if (!proc.terminal && !o.console_socket.empty())

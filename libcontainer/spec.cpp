@@ -689,7 +689,7 @@ Result<Spec> parse_spec(const std::string& text) {
 
 Result<Spec> load_spec(const std::string& bundle) {
   std::string path = bundle + "/config.json";
-  auto text = read_file(path);
+  auto text = read_regular_file(path);
   if (!text) {
     Error e = text.error();
     if (e.err == ENOENT) e.message = "open `" + path + "`";

@@ -2,7 +2,7 @@
 # Installs every build, test and benchmark dependency from Debian's archive.
 # Idempotent: packages already installed are not fetched again.
 set -euo pipefail
-PKGS=(build-essential cmake ninja-build pkg-config git clang-format
+PKGS=(build-essential cmake ninja-build pkg-config git clang-format clang libclang-rt-dev
       libseccomp-dev libcap-dev nlohmann-json3-dev libcli11-dev catch2
       libboost-dev libboost-system-dev libarchive-dev
       busybox-static python3 iproute2 iptables procps util-linux jq e2fsprogs

@@ -185,11 +185,11 @@ void register_cgroups(CLI::App& app, Globals& g, Handler* out) {
       if (!resources.empty()) {
         std::string text;
         if (resources == "-") {
-          std::stringstream ss;
-          ss << std::cin.rdbuf();
-          text = ss.str();
+          auto t = read_fd(STDIN_FILENO, kMaxInputFile);
+          if (!t) return report(g, t.error().context("--resources=-"));
+          text = *t;
         } else {
-          auto t = read_file(resources);
+          auto t = read_regular_file(resources);
           if (!t) return report(g, t.error().context("--resources"));
           text = *t;
         }
