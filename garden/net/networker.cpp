@@ -273,7 +273,8 @@ std::string Networker::attach(const std::string& handle, pid_t pid, const json& 
                        ? bw["burst"].get<uint64_t>()
                        : 0;
   if (rate > 0)
-    if (auto e = set_bandwidth(host_if, rate, burst); !e.empty()) return "bandwidth limits: " + e;
+    if (auto e = set_bandwidth(host_if, pid, cont_if, rate, burst); !e.empty())
+      return "bandwidth limits: " + e;
   return "";
 }
 

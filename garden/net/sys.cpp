@@ -282,25 +282,46 @@ int bridge_ports(const std::string& bridge) {
   return n;
 }
 
-std::string set_bandwidth(const std::string& ifname, uint64_t rate, uint64_t burst) {
+namespace {
+
+std::string tc_tbf(const std::string& ifname, uint64_t rate, uint64_t burst) {
   std::string tc = find_program("tc");
   if (tc.empty()) return "tc not found in PATH";
-  if (burst == 0) burst = rate / 10 > 2048 ? rate / 10 : 2048;
-  std::string r = std::to_string(rate) + "bps", b = std::to_string(burst);
-  // tbf shapes what the host sends to the container; the ingress policer drops what the
-  // container sends above the rate.
-  std::string batch = "qdisc replace dev " + ifname + " root tbf rate " + r + " burst " + b +
-                      " latency 25ms\n"
-                      "qdisc replace dev " +
-                      ifname +
-                      " ingress\n"
-                      "filter replace dev " +
-                      ifname + " parent ffff: prio 1 protocol all matchall action police rate " +
-                      r + " burst " + b + " conform-exceed drop\n";
-  auto res = run_cmd({tc, "-batch", "-"}, batch);
+  auto res =
+      run_cmd({tc, "qdisc", "replace", "dev", ifname, "root", "tbf", "rate",
+               std::to_string(rate) + "bps", "burst", std::to_string(burst), "latency", "25ms"});
   if (res.status != 0)
     return "tc on " + ifname + ": " + crunner::trim(res.err.empty() ? res.out : res.err);
   return "";
+}
+
+}  // namespace
+
+std::string set_bandwidth(const std::string& host_if, pid_t pid, const std::string& cont_if,
+                          uint64_t rate, uint64_t burst) {
+  // tbf needs a burst of at least one MTU-sized packet.
+  if (burst < 2048) burst = 2048;
+  if (auto e = tc_tbf(host_if, rate, burst); !e.empty()) return e;
+  // What the container sends is shaped on its own end: tc runs in a thread that entered the
+  // container's network namespace (a child inherits the namespaces of the thread that
+  // spawned it).
+  std::string err;
+  std::thread t([&] {
+    auto fd = crunner::open_path("/proc/" + std::to_string(pid) + "/ns/net", O_RDONLY | O_CLOEXEC);
+    if (!fd) {
+      err = std::string("open network namespace of pid ") + std::to_string(pid) + ": " +
+            fd.error().what();
+      return;
+    }
+    if (setns(fd->get(), CLONE_NEWNET) < 0) {
+      err = "enter network namespace of pid " + std::to_string(pid) + ": " +
+            crunner::errno_text(errno);
+      return;
+    }
+    err = tc_tbf(cont_if, rate, burst);
+  });
+  t.join();
+  return err;
 }
 
 }  // namespace garden::net

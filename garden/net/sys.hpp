@@ -31,9 +31,11 @@ std::string delete_link(const std::string& name);
 // The number of interfaces enslaved to a bridge (-1 when it does not exist).
 int bridge_ports(const std::string& bridge);
 
-// Shapes a host-side veth: tbf egress (towards the container) and an ingress policer (from
-// it), rate and burst in bytes (per second). Replaces what was there.
-std::string set_bandwidth(const std::string& ifname, uint64_t rate, uint64_t burst);
+// Shapes both directions with tbf (rate in bytes per second, burst in bytes): the host end
+// of the veth (traffic to the container) and the container's end inside pid's network
+// namespace (traffic from it). Replaces what was there.
+std::string set_bandwidth(const std::string& host_if, pid_t pid, const std::string& cont_if,
+                          uint64_t rate, uint64_t burst);
 
 }  // namespace garden::net
 

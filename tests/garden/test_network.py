@@ -83,13 +83,13 @@ class NetTestCase(ShimTestCase):
             return []
 
     def tcp(self, h, ip, port=9000):
-        code, out, _ = self.run_proc(h, "nc", "-w", "3", ip, str(port), stdin=b"")
+        code, out, _ = self.run_proc(h, "nc", "-w", "3", ip, str(port), stdin="")
         return "pong" in out
 
     def udp(self, h, ip):
         """Whether a DNS query from the container reached the peer's UDP 53 on ip."""
         before = len(self.peer_lines("udp"))
-        self.run_proc(h, "nslookup", "-timeout=1", "-retry=0", "x.invalid", ip)
+        self.run_proc(h, "nslookup", "-timeout=1", "-retry=1", "x.invalid", ip)
         return len(self.peer_lines("udp")) > before
 
     def ping(self, h, ip):
@@ -193,8 +193,10 @@ class TestNetIn(NetTestCase):
                       "httpd -p %d -h /www" % (h, port))
 
     def fetch(self, port):
-        return sh("ip", "netns", "exec", self.ns_out, "busybox", "wget", "-q", "-T", "5", "-O", "-",
-                  "http://192.0.2.1:%d/index.html" % port, check=False)
+        return sh("nsenter", "--net=/run/netns/" + self.ns_out, "--", sys.executable, "-c",
+                  "import urllib.request as u; "
+                  "print(u.urlopen('http://192.0.2.1:%d/index.html', timeout=5).read().decode())"
+                  % port, check=False)
 
     def test_net_in_from_outside(self):
         h = self.create(handle="crn-net-in")
@@ -291,7 +293,7 @@ class TestNetOut(NetTestCase):
         self.assertTrue(self.udp(h, "192.0.2.2"))
         self.assertTrue(self.ping(h, "192.0.2.2"))
         # IP ranges: .10-.15 allowed, .20 not.
-        self.assertFalse(self.ping(h, "198.51.100.10"))
+        self.assertFalse(self.tcp(h, "198.51.100.10"))
         self.client.call("POST", "/containers/%s/net/out" % h,
                          {"protocol": 0,
                           "networks": [{"start": "198.51.100.10", "end": "198.51.100.15"}]})
@@ -344,18 +346,22 @@ class TestBandwidth(NetTestCase):
         q = self.in_shim_ns("tc", "qdisc", "show", "dev", host_if)
         self.assertIn("tbf", q)
         self.assertIn("rate 1600Kbit", q)  # 200000 bytes/s
-        f = self.in_shim_ns("tc", "filter", "show", "dev", host_if, "ingress")
-        self.assertIn("police", f)
-        self.assertIn("rate 1600Kbit", f)
+        # The container's own end shapes what it sends (this kernel has no ingress
+        # policing action); container root lacks CAP_NET_ADMIN to undo it.
+        _, q, _ = self.run_proc(h, "tc", "qdisc", "show")
+        cont_if = self.client.info(h)["Properties"]["kawasaki.container-interface"]
+        self.assertRegex(q, r"qdisc tbf \S+ dev %s root" % cont_if)
         # The container sends as fast as it can for ~2 s; whatever the load, the peer cannot
         # get more than rate * elapsed + burst (plus a TCP window of slack). Unshaped, the
         # same pipe moves hundreds of megabytes.
+        # Everything the peer counts passed the shaper between start and the moment its
+        # count shows up (the socket buffer drains after nc is killed).
         start = time.monotonic()
         self.run_proc(h, "sh", "-c", "timeout 2 nc 192.0.2.2 9002 < /dev/zero")
-        elapsed = time.monotonic() - start
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while not self.peer_lines("sink") and time.monotonic() < deadline:
             time.sleep(0.1)
+        elapsed = time.monotonic() - start
         got = int(self.peer_lines("sink")[-1])
         self.assertGreater(got, 0)
         self.assertLess(got, rate * elapsed + 2 * burst + 256 * 1024)
