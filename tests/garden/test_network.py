@@ -250,12 +250,34 @@ class TestNetIn(NetTestCase):
         self.assertNotEqual(self.client.info(h2)["ContainerIP"], ip)
         self.assertTrue(self.ping(h2, "192.0.2.2"))
 
+    def snapshot(self):
+        links = re.sub(r"^\d+: ", "", self.in_shim_ns("ip", "-d", "-o", "link"), flags=re.M)
+        rules = re.sub(r"\[\d+:\d+\]", "", self.in_shim_ns("iptables-save"))
+        rules = "\n".join(l for l in rules.splitlines() if not l.startswith("#"))
+        return sorted(links.splitlines()), rules
+
+    def test_destroy_containers_on_startup(self):
+        before = self.snapshot()
+        h = self.create(handle="crn-net-gone", netin=[{"host_port": 6700, "container_port": 1}])
+        self.create(handle="crn-net-gone2", network="10.254.2.0/24")
+        self.assertNotEqual(self.snapshot(), before)
+        os.kill(self.shim.proc.pid, 9)
+        self.shim.kill()
+        self.shim.extra.append("--destroy-containers-on-startup")
+        try:
+            type(self).client = self.client = self.shim.start()
+        finally:
+            self.shim.extra.remove("--destroy-containers-on-startup")
+        self.assertEqual(self.client.list(), [])
+        self.assertEqual(self.snapshot(), before)
+        self.assertFalse(os.path.exists(os.path.join(self.shim.depot, "containers", h)))
+        self.created = []
+        # The pool starts empty again.
+        h = self.create(handle="crn-net-new")
+        self.assertEqual(self.client.info(h)["ContainerIP"], "10.254.0.2")
+
     def test_destroy_leaves_nothing(self):
-        def snapshot():
-            links = re.sub(r"^\d+: ", "", self.in_shim_ns("ip", "-d", "-o", "link"), flags=re.M)
-            rules = re.sub(r"\[\d+:\d+\]", "", self.in_shim_ns("iptables-save"))
-            rules = "\n".join(l for l in rules.splitlines() if not l.startswith("#"))
-            return sorted(links.splitlines()), rules
+        snapshot = self.snapshot
         before = snapshot()
         a = self.create(handle="crn-net-d1", netin=[{"host_port": 6600, "container_port": 1}],
                         netout_rules=[{"protocol": 1, "log": True}])
