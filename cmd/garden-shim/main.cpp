@@ -92,7 +92,9 @@ void usage() {
                "  --dns-server IP           repeatable (default: the host's resolv.conf)\n"
                "  --additional-dns-server IP  repeatable\n"
                "  --additional-host-entry LINE  repeatable, appended to /etc/hosts\n"
-               "  --destroy-containers-on-startup\n";
+               "  --destroy-containers-on-startup\n"
+               "  --network-plugin PATH     external networker (Guardian's up/down contract)\n"
+               "  --network-plugin-extra-arg ARG  repeatable, passed before --action\n";
 }
 
 }  // namespace
@@ -181,6 +183,10 @@ int main(int argc, char** argv) {
       cfg.net.additional_dns.push_back(val);
     else if (a == "--additional-host-entry")
       cfg.net.additional_hosts.push_back(val);
+    else if (a == "--network-plugin")
+      cfg.net.plugin = val;
+    else if (a == "--network-plugin-extra-arg")
+      cfg.net.plugin_args.push_back(val);
     else {
       std::cerr << "garden-shim: invalid flag or value: " << a << " " << val << "\n";
       return 2;

@@ -53,7 +53,7 @@ Response Server::net_out(const std::string& handle, const Request& req, bool bul
     network = c->meta.value("network", json::object());
   }
   if (network.empty()) return error_response("", "container has no network", handle);
-  std::string err = net_->net_out(network, bulk ? body : json::array({body}));
+  std::string err = net_->net_out(network, bulk ? body : json::array({body}), bulk);
   if (!err.empty()) return error_response("", err, handle);
   return json_response(200, json::object());
 }

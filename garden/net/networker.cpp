@@ -8,6 +8,7 @@
 #include <random>
 
 #include "garden/net/sys.hpp"
+#include "garden/runtime/runtime.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace garden::net {
@@ -110,6 +111,7 @@ std::string Networker::start(bool clean) {
     return "external IP: " + err;
   }
   mtu_ = cfg_.mtu > 0 ? cfg_.mtu : (have_route ? mtu : 1500);
+  if (!cfg_.plugin.empty()) return "";            // the plugin owns the kernel side
   if (mtu_ > 1500 && cfg_.mtu == 0) mtu_ = 1500;  // as Guardian caps it
   if (auto st = crunner::write_file("/proc/sys/net/ipv4/ip_forward", "1"); !st)
     return std::string("enable IPv4 forwarding: ") + st.error().what();
@@ -136,7 +138,7 @@ std::string Networker::start(bool clean) {
 }
 
 std::string Networker::restore(const json& net) {
-  if (!cfg_.enabled || !net.is_object() || net.empty()) return "";
+  if (!cfg_.enabled || !net.is_object() || net.empty() || net.contains("plugin")) return "";
   Allocation a;
   if (!load_alloc(net, a)) return "invalid network state in the depot";
   std::lock_guard<std::mutex> lk(mu_);
@@ -148,8 +150,16 @@ std::string Networker::restore(const json& net) {
   return "";
 }
 
-std::string Networker::resolv_conf(uint32_t gateway) const {
-  std::vector<std::string> servers = cfg_.dns_servers, other;
+std::string Networker::resolv_conf(uint32_t gateway, const std::vector<std::string>& plugin_dns,
+                                   const std::vector<std::string>& search) const {
+  // A plugin's servers win over the host's, the operator's (--dns-server) over both.
+  std::vector<std::string> servers = cfg_.dns_servers.empty() ? plugin_dns : cfg_.dns_servers,
+                           other;
+  if (!search.empty()) {
+    std::string line = "search";
+    for (auto& d : search) line += " " + d;
+    other.push_back(line);
+  }
   if (servers.empty()) {
     auto text = crunner::read_file(cfg_.host_resolv);
     if (text) {
@@ -183,7 +193,8 @@ std::string Networker::resolv_conf(uint32_t gateway) const {
           } else {
             servers.push_back(f[1]);
           }
-        } else if (!f.empty() && (f[0] == "search" || f[0] == "options" || f[0] == "domain")) {
+        } else if (!f.empty() && (f[0] == "search" || f[0] == "options" || f[0] == "domain") &&
+                   (search.empty() || f[0] == "options")) {
           other.push_back(crunner::trim(line));
         }
       }
@@ -204,6 +215,14 @@ std::string Networker::resolv_conf(uint32_t gateway) const {
 std::string Networker::prepare(const std::string& handle, const json& spec, uid_t root_uid,
                                const std::string& hosts_file, const std::string& resolv_file,
                                json& net) {
+  if (!cfg_.plugin.empty()) {
+    net = {{"plugin", true},           {"external_ip", ip_str(external_ip_)},
+           {"hosts_file", hosts_file}, {"resolv_file", resolv_file},
+           {"root_uid", root_uid},     {"mapped_ports", json::array()}};
+    std::string e =
+        write_owned(hosts_file, hosts_text(handle, "", cfg_.additional_hosts), root_uid);
+    return e.empty() ? write_owned(resolv_file, resolv_conf(0), root_uid) : e;
+  }
   std::string want = spec.value("network", "");
   Allocation a;
   {
@@ -238,7 +257,66 @@ std::string Networker::prepare(const std::string& handle, const json& spec, uid_
   return e;
 }
 
+std::string Networker::plugin_exec(const std::string& action, const std::string& handle,
+                                   const json& in, json* out) {
+  std::vector<std::string> argv{cfg_.plugin};
+  argv.insert(argv.end(), cfg_.plugin_args.begin(), cfg_.plugin_args.end());
+  argv.insert(argv.end(), {"--action", action, "--handle", handle});
+  auto r = run_cmd(argv, in.dump());
+  if (r.status != 0)
+    return "external networker " + action + ": exit status " + std::to_string(r.status) + ": " +
+           crunner::trim(r.err.substr(0, 4096));
+  if (out && !crunner::trim(r.out).empty()) {
+    *out = json::parse(r.out, nullptr, false);
+    if (out->is_discarded() || !out->is_object())
+      return "external networker " + action + ": its output is not a JSON object";
+  }
+  return "";
+}
+
+std::string Networker::plugin_attach(const std::string& handle, pid_t pid, const json& spec,
+                                     json& net) {
+  json props = json::object();
+  if (spec.contains("properties") && spec["properties"].is_object())
+    for (auto& [k, v] : spec["properties"].items())
+      if (k.rfind("network.", 0) == 0 && v.is_string()) props[k.substr(8)] = v;
+  json in = {{"Pid", pid}, {"Properties", props}};
+  if (spec.contains("netout_rules") && spec["netout_rules"].is_array() &&
+      !spec["netout_rules"].empty())
+    in["netout_rules"] = spec["netout_rules"];
+  if (spec.contains("netin") && spec["netin"].is_array() && !spec["netin"].empty())
+    in["netin"] = spec["netin"];
+  json out = json::object();
+  if (auto e = plugin_exec("up", handle, in, &out); !e.empty()) return e;
+  json outprops = json::object();
+  if (out.contains("Properties") && out["Properties"].is_object())
+    for (auto& [k, v] : out["Properties"].items())
+      if (v.is_string()) outprops[k] = v;
+  net["properties"] = outprops;
+  std::string ip = outprops.value("garden.network.container-ip", "");
+  uint32_t cip = 0;
+  if (!ip.empty() && parse_ip(ip, cip)) {
+    net["ip"] = ip;
+    net["gateway"] = outprops.value("garden.network.host-ip", "");
+    std::vector<std::string> dns, search;
+    for (const char* k : {"dns_servers", "search_domains"})
+      if (out.contains(k) && out[k].is_array())
+        for (auto& d : out[k])
+          if (d.is_string()) (std::string(k) == "dns_servers" ? dns : search).push_back(d);
+    uid_t uid = net.value("root_uid", 0u);
+    std::string e = write_owned(net.value("hosts_file", ""),
+                                hosts_text(handle, ip, cfg_.additional_hosts), uid);
+    if (e.empty()) e = write_owned(net.value("resolv_file", ""), resolv_conf(0, dns, search), uid);
+    if (!e.empty()) return e;
+  }
+  return "";
+}
+
 std::string Networker::attach(const std::string& handle, pid_t pid, const json& spec, json& net) {
+  if (net.contains("plugin")) {
+    net["handle"] = handle;
+    return plugin_attach(handle, pid, spec, net);
+  }
   Allocation a;
   if (!load_alloc(net, a)) return "invalid network state";
   std::string id = net["id"], bridge = net["bridge"], host_if = net["host_interface"],
@@ -280,6 +358,8 @@ std::string Networker::attach(const std::string& handle, pid_t pid, const json& 
 
 std::string Networker::teardown(const json& net) {
   if (!net.is_object() || net.empty()) return "";
+  if (net.contains("plugin"))
+    return net.contains("handle") ? plugin_exec("down", net["handle"], nullptr, nullptr) : "";
   Allocation a;
   if (!load_alloc(net, a)) return "invalid network state";
   std::string id = net.value("id", ""), err;
@@ -304,6 +384,22 @@ std::string Networker::net_in(json& net, uint32_t& host_port, uint32_t& containe
   if (host_port > 65535) return "host_port: " + std::to_string(host_port) + " is not a port";
   if (container_port > 65535)
     return "container_port: " + std::to_string(container_port) + " is not a port";
+  if (net.contains("plugin")) {
+    json out = json::object();
+    json in = {{"HostIP", net.value("external_ip", "")},
+               {"HostPort", host_port},
+               {"ContainerIP", net.value("ip", "")},
+               {"ContainerPort", container_port}};
+    if (auto e = plugin_exec("net-in", net.value("handle", ""), in, &out); !e.empty()) return e;
+    host_port = out.contains("host_port") && out["host_port"].is_number_unsigned()
+                    ? out["host_port"].get<uint32_t>()
+                    : 0;
+    container_port = out.contains("container_port") && out["container_port"].is_number_unsigned()
+                         ? out["container_port"].get<uint32_t>()
+                         : 0;
+    net["mapped_ports"].push_back({{"HostPort", host_port}, {"ContainerPort", container_port}});
+    return "";
+  }
   uint32_t ip = 0;
   parse_ip(net.value("ip", ""), ip);
   std::lock_guard<std::mutex> lk(mu_);
@@ -326,8 +422,18 @@ std::string Networker::net_in(json& net, uint32_t& host_port, uint32_t& containe
   return "";
 }
 
-std::string Networker::net_out(const json& net, const json& rules) {
+std::string Networker::net_out(const json& net, const json& rules, bool bulk) {
   std::string err;
+  if (net.contains("plugin")) {
+    if (!rules.is_array()) return "net-out rules: expected an array";
+    return !bulk && rules.size() == 1
+               ? plugin_exec("net-out", net.value("handle", ""),
+                             {{"container_ip", net.value("ip", "")}, {"netout_rule", rules[0]}},
+                             nullptr)
+               : plugin_exec("bulk-net-out", net.value("handle", ""),
+                             {{"container_ip", net.value("ip", "")}, {"netout_rules", rules}},
+                             nullptr);
+  }
   std::string batch = netout_batch(names_, net.value("id", ""), rules, err);
   if (!err.empty()) return err;
   return apply(batch);
@@ -336,6 +442,13 @@ std::string Networker::net_out(const json& net, const json& rules) {
 void Networker::set_properties(const json& net, json& props) {
   if (!net.is_object() || net.empty()) return;
   auto s = [&](const char* k) { return net.value(k, ""); };
+  if (net.contains("plugin")) {
+    json own = net.value("properties", json::object());
+    for (auto& [k, v] : own.items()) props[k] = v;
+    props["garden.network.external-ip"] = s("external_ip");
+    props["garden.network.mapped-ports"] = net.value("mapped_ports", json::array()).dump();
+    return;
+  }
   props["garden.network.container-ip"] = s("ip");
   props["garden.network.host-ip"] = s("gateway");
   props["garden.network.external-ip"] = s("external_ip");

@@ -35,7 +35,9 @@ struct Config {
   std::vector<std::string> additional_dns;    // --additional-dns-server
   std::vector<std::string> additional_hosts;  // --additional-host-entry
   std::string host_resolv = "/etc/resolv.conf";
-  bool destroy_on_startup = false;  // --destroy-containers-on-startup
+  bool destroy_on_startup = false;       // --destroy-containers-on-startup
+  std::string plugin;                    // --network-plugin: replaces the built-in networker
+  std::vector<std::string> plugin_args;  // --network-plugin-extra-arg
 };
 
 // Checks the flags; "" or an error naming the flag.
@@ -66,13 +68,20 @@ class Networker {
   std::string teardown(const nlohmann::json& net);
 
   std::string net_in(nlohmann::json& net, uint32_t& host_port, uint32_t& container_port);
-  std::string net_out(const nlohmann::json& net, const nlohmann::json& rules);
+  // bulk: the request was .../net/out/bulk (a plugin gets bulk-net-out, else net-out).
+  std::string net_out(const nlohmann::json& net, const nlohmann::json& rules, bool bulk = true);
 
   // garden.network.* and kawasaki.* properties, as Guardian records them.
   static void set_properties(const nlohmann::json& net, nlohmann::json& props);
 
  private:
-  std::string resolv_conf(uint32_t gateway) const;
+  std::string resolv_conf(uint32_t gateway, const std::vector<std::string>& plugin_dns = {},
+                          const std::vector<std::string>& search = {}) const;
+  // --network-plugin: `PATH [extra args] --action A --handle H`, JSON in on stdin, JSON out.
+  std::string plugin_exec(const std::string& action, const std::string& handle,
+                          const nlohmann::json& in, nlohmann::json* out);
+  std::string plugin_attach(const std::string& handle, pid_t pid, const nlohmann::json& spec,
+                            nlohmann::json& net);
   Config cfg_;
   FirewallNames names_;
   Cidr pool_cidr_;

@@ -4,10 +4,12 @@ namespace standing for the outside world ("out": 192.0.2.2, plus 198.51.100.10 a
 its loopback, running net_peer.py). Nothing here touches the host's interfaces, routes or
 firewall; both namespaces are deleted afterwards."""
 
+import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -356,6 +358,57 @@ class TestNetOut(NetTestCase):
                       '-j LOG --log-prefix "crn-net-spec "' % inst, rules)
         self.assertRegex(rules, r"-A w--instance-%s -p tcp -m tcp --dport 9000:9002 "
                                 r"-g w--instance-%s-log" % (inst, inst))
+
+
+class TestPlugin(NetTestCase):
+    """--network-plugin replaces the built-in networker (Guardian's external networker)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.state = tempfile.mkdtemp(prefix="crn-net-plugin-")
+        cls.addClassCleanup(subprocess.run, ["rm", "-rf", cls.state])
+        cls.shim_flags = ["--network-plugin", os.path.join(HERE, "net_plugin.py"),
+                          "--network-plugin-extra-arg", cls.state]
+        super().setUpClass()
+
+    def calls(self):
+        with open(os.path.join(self.state, "calls")) as f:
+            return [json.loads(l) for l in f]
+
+    def test_up_net_in_net_out_down(self):
+        h = self.create(handle="crn-net-plug", properties={"network.label": "blue", "x": "y"},
+                        netout_rules=[{"protocol": 1}])
+        up = [c for c in self.calls() if c["handle"] == h][0]
+        self.assertEqual(up["action"], "up")
+        self.assertEqual(up["stdin"]["Properties"], {"label": "blue"})
+        self.assertEqual(up["stdin"]["netout_rules"], [{"protocol": 1}])
+        self.assertGreater(up["stdin"]["Pid"], 1)
+        info = self.client.info(h)
+        self.assertEqual(info["ContainerIP"], "10.99.0.2")
+        self.assertEqual(info["HostIP"], "10.99.0.1")
+        self.assertEqual(info["ExternalIP"], "192.0.2.1")
+        self.assertEqual(info["Properties"]["plugin.label"], "blue")
+        _, out, _ = self.run_proc(h, "cat", "/etc/resolv.conf")
+        self.assertEqual(out, "nameserver 10.99.0.53\nsearch plugin.example\n")
+        _, out, _ = self.run_proc(h, "cat", "/etc/hosts")
+        self.assertIn("10.99.0.2 crn-net-plug\n", out)
+        self.assertTrue(self.ping(h, "10.99.0.1"))  # the plugin's wiring is real
+        r = self.client.call("POST", "/containers/%s/net/in" % h, {"host_port": 0, "container_port": 80})
+        self.assertEqual(r, {"host_port": 7777, "container_port": 80})
+        self.assertEqual(self.client.info(h)["MappedPorts"], [{"HostPort": 7777, "ContainerPort": 80}])
+        self.client.call("POST", "/containers/%s/net/out" % h, {"protocol": 2})
+        self.client.call("POST", "/containers/%s/net/out/bulk" % h, [{"protocol": 3}])
+        acts = [c for c in self.calls() if c["handle"] == h]
+        self.assertEqual([c["action"] for c in acts], ["up", "net-in", "net-out", "bulk-net-out"])
+        self.assertEqual(acts[1]["stdin"], {"HostIP": "192.0.2.1", "HostPort": 0,
+                                            "ContainerIP": "10.99.0.2", "ContainerPort": 80})
+        self.assertEqual(acts[2]["stdin"], {"container_ip": "10.99.0.2", "netout_rule": {"protocol": 2}})
+        self.assertEqual(acts[3]["stdin"], {"container_ip": "10.99.0.2",
+                                            "netout_rules": [{"protocol": 3}]})
+        self.client.destroy(h)
+        self.created.remove(h)
+        self.assertEqual(self.calls()[-1], {"action": "down", "handle": h, "stdin": None})
+        self.assertNotIn("p2-0", self.in_shim_ns("ip", "-o", "link"))
 
 
 class TestBandwidth(NetTestCase):
