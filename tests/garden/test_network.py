@@ -42,6 +42,7 @@ class NetTestCase(ShimTestCase):
         S, O = ("ip", "-n", cls.ns_shim), ("ip", "-n", cls.ns_out)
         sh(*S, "link", "add", "ext0", "type", "veth", "peer", "name", "ext0", "netns", cls.ns_out)
         sh(*S, "addr", "add", "192.0.2.1/24", "dev", "ext0")
+        sh(*S, "addr", "add", "192.0.2.100/24", "dev", "ext0")  # secondary: --external-ip
         sh(*O, "addr", "add", "192.0.2.2/24", "dev", "ext0")
         for ns in (S, O):
             sh(*ns, "link", "set", "ext0", "up")
@@ -171,6 +172,9 @@ class TestBasics(NetTestCase):
         other = self.client.info(d)["ContainerIP"]
         self.assertFalse(self.ping(a, other))
         self.assertFalse(self.ping(d, "10.254.1.2"))
+        # Without --allow-host-access the host (gateway, external address) rejects them.
+        self.assertFalse(self.ping(a, "10.254.1.1"))
+        self.assertFalse(self.ping(a, "192.0.2.1"))
 
     def test_bad_network_requests(self):
         self.create(handle="crn-net-st", network="10.254.2.5/24")
@@ -188,7 +192,8 @@ class TestBasics(NetTestCase):
 
 
 class TestNetIn(NetTestCase):
-    shim_flags = ["--port-pool-start", "61001", "--port-pool-size", "3"]
+    shim_flags = ["--port-pool-start", "61001", "--port-pool-size", "3",
+                  "--external-ip", "192.0.2.100", "--allow-host-access"]
 
     def serve(self, h, port):
         self.run_proc(h, "sh", "-c", "mkdir -p /www && echo hello-from-%s > /www/index.html && "
@@ -197,7 +202,7 @@ class TestNetIn(NetTestCase):
     def fetch(self, port):
         return sh("nsenter", "--net=/run/netns/" + self.ns_out, "--", sys.executable, "-c",
                   "import urllib.request as u; "
-                  "print(u.urlopen('http://192.0.2.1:%d/index.html', timeout=5).read().decode())"
+                  "print(u.urlopen('http://192.0.2.100:%d/index.html', timeout=5).read().decode())"
                   % port, check=False)
 
     def test_net_in_from_outside(self):
@@ -207,6 +212,9 @@ class TestNetIn(NetTestCase):
                              {"host_port": 0, "container_port": 8080})
         self.assertEqual(r, {"host_port": 61001, "container_port": 8080})
         self.assertIn("hello-from-crn-net-in", self.fetch(61001))
+        self.assertEqual(self.client.info(h)["ExternalIP"], "192.0.2.100")
+        # --allow-host-access: the host answers the container (TestBasics: it does not).
+        self.assertTrue(self.ping(h, "10.254.0.1"))
         # Explicit host port; container port 0 = the host port.
         r = self.client.call("POST", "/containers/%s/net/in" % h, {"host_port": 7000})
         self.assertEqual(r, {"host_port": 7000, "container_port": 7000})
