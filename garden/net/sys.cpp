@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <functional>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -104,6 +105,28 @@ std::string add_addr(nl_sock* sk, const std::string& name, uint32_t ip, int pref
   if (e < 0 && e != -NLE_EXIST)
     return nlerr("add address " + ip_str(ip) + "/" + std::to_string(prefix) + " to " + name, e);
   return "";
+}
+
+// Runs fn on a short-lived thread that entered pid's network namespace: setns(CLONE_NEWNET)
+// affects the calling thread only, and children it spawns inherit it.
+std::string in_netns(pid_t pid, const std::function<std::string()>& fn) {
+  std::string err;
+  std::thread t([&] {
+    auto fd = crunner::open_path("/proc/" + std::to_string(pid) + "/ns/net", O_RDONLY | O_CLOEXEC);
+    if (!fd) {
+      err = std::string("open network namespace of pid ") + std::to_string(pid) + ": " +
+            fd.error().what();
+      return;
+    }
+    if (setns(fd->get(), CLONE_NEWNET) < 0) {
+      err = "enter network namespace of pid " + std::to_string(pid) + ": " +
+            crunner::errno_text(errno);
+      return;
+    }
+    err = fn();
+  });
+  t.join();
+  return err;
 }
 
 }  // namespace
@@ -207,35 +230,15 @@ std::string create_veth(const std::string& host, const std::string& peer, int mt
 
 std::string configure_container(pid_t pid, const std::string& ifname, uint32_t ip, int prefix,
                                 uint32_t gw) {
-  std::string err;
-  // setns(CLONE_NEWNET) affects the calling thread only: a short-lived thread enters the
-  // container's namespace, opens its netlink socket there and configures it.
-  std::thread t([&] {
-    auto fd = crunner::open_path("/proc/" + std::to_string(pid) + "/ns/net", O_RDONLY | O_CLOEXEC);
-    if (!fd) {
-      err = std::string("open network namespace of pid ") + std::to_string(pid) + ": " +
-            fd.error().what();
-      return;
-    }
-    if (setns(fd->get(), CLONE_NEWNET) < 0) {
-      err = "enter network namespace of pid " + std::to_string(pid) + ": " +
-            crunner::errno_text(errno);
-      return;
-    }
+  return in_netns(pid, [&]() -> std::string {
     Sock s;
-    if (s.err < 0) {
-      err = nlerr("netlink socket in the container", s.err);
-      return;
-    }
-    if (err = change_link(s.sk, "lo", 0, 0, true); !err.empty()) return;
-    if (err = add_addr(s.sk, ifname, ip, prefix); !err.empty()) return;
-    if (err = change_link(s.sk, ifname, 0, 0, true); !err.empty()) return;
+    if (s.err < 0) return nlerr("netlink socket in the container", s.err);
+    if (auto e = change_link(s.sk, "lo", 0, 0, true); !e.empty()) return e;
+    if (auto e = add_addr(s.sk, ifname, ip, prefix); !e.empty()) return e;
+    if (auto e = change_link(s.sk, ifname, 0, 0, true); !e.empty()) return e;
     LinkPtr l;
     int e = rtnl_link_get_kernel(s.sk, 0, ifname.c_str(), &l.l);
-    if (e < 0) {
-      err = nlerr("look up " + ifname, e);
-      return;
-    }
+    if (e < 0) return nlerr("look up " + ifname, e);
     rtnl_route* r = rtnl_route_alloc();
     auto dst = v4(0, 0);
     auto via = v4(gw, 32);
@@ -251,10 +254,9 @@ std::string configure_container(pid_t pid, const std::string& ifname, uint32_t i
     rtnl_route_add_nexthop(r, nh);
     e = rtnl_route_add(s.sk, r, NLM_F_CREATE);
     rtnl_route_put(r);
-    if (e < 0 && e != -NLE_EXIST) err = nlerr("add default route via " + ip_str(gw), e);
+    if (e < 0 && e != -NLE_EXIST) return nlerr("add default route via " + ip_str(gw), e);
+    return "";
   });
-  t.join();
-  return err;
 }
 
 std::string delete_link(const std::string& name) {
@@ -302,26 +304,8 @@ std::string set_bandwidth(const std::string& host_if, pid_t pid, const std::stri
   // tbf needs a burst of at least one MTU-sized packet.
   if (burst < 2048) burst = 2048;
   if (auto e = tc_tbf(host_if, rate, burst); !e.empty()) return e;
-  // What the container sends is shaped on its own end: tc runs in a thread that entered the
-  // container's network namespace (a child inherits the namespaces of the thread that
-  // spawned it).
-  std::string err;
-  std::thread t([&] {
-    auto fd = crunner::open_path("/proc/" + std::to_string(pid) + "/ns/net", O_RDONLY | O_CLOEXEC);
-    if (!fd) {
-      err = std::string("open network namespace of pid ") + std::to_string(pid) + ": " +
-            fd.error().what();
-      return;
-    }
-    if (setns(fd->get(), CLONE_NEWNET) < 0) {
-      err = "enter network namespace of pid " + std::to_string(pid) + ": " +
-            crunner::errno_text(errno);
-      return;
-    }
-    err = tc_tbf(cont_if, rate, burst);
-  });
-  t.join();
-  return err;
+  // What the container sends is shaped on its own end (tc runs in its namespace).
+  return in_netns(pid, [&] { return tc_tbf(cont_if, rate, burst); });
 }
 
 }  // namespace garden::net
