@@ -115,6 +115,9 @@ Response Server::capacity() {
       mem = v * 1024;
       break;
     }
+  long long max_containers = cfg_.max_containers;
+  if (net_->capacity() < static_cast<unsigned long long>(max_containers))
+    max_containers = static_cast<long long>(net_->capacity());
   struct statvfs sv;
   unsigned long long disk = 0;
   if (statvfs(cfg_.depot.c_str(), &sv) == 0)
@@ -122,7 +125,7 @@ Response Server::capacity() {
   return json_response(200, nlohmann::ordered_json{{"memory_in_bytes", mem},
                                                    {"disk_in_bytes", disk},
                                                    {"schedulable_disk_in_bytes", disk},
-                                                   {"max_containers", cfg_.max_containers}});
+                                                   {"max_containers", max_containers}});
 }
 
 Response Server::create(const Request& req) {

@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -48,6 +49,10 @@ class Networker {
   explicit Networker(Config cfg);
   const Config& config() const { return cfg_; }
   bool enabled() const { return cfg_.enabled; }
+  // How many containers the pool can network (Guardian caps max_containers with it).
+  uint64_t capacity() const {
+    return cfg_.enabled && cfg_.plugin.empty() ? SubnetPool(pool_cidr_).capacity() : UINT64_MAX;
+  }
 
   // Start-up: external IP and MTU, global chains. With clean, every chain and bridge of
   // ours goes first (--destroy-containers-on-startup).

@@ -139,6 +139,8 @@ class TestBasics(NetTestCase):
         self.assertIn("mtu 1400", out)
         out = self.in_shim_ns("ip", "-d", "link", "show", "w%s-0" % inst)
         self.assertIn("master wbrdg-0afe0000", out)
+        # Capacity is capped by the pool: 10.254.0.0/22 holds 256 /30s.
+        self.assertEqual(self.client.capacity()["max_containers"], 256)
         # bulk_info carries the same.
         bulk = self.client.bulk_info([h])
         self.assertEqual(bulk[h]["Info"]["ContainerIP"], "10.254.0.2")
