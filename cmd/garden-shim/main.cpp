@@ -82,7 +82,24 @@ void usage() {
                "                            (default 4096)\n"
                "  --header-timeout DUR      a request header must arrive within DUR; a\n"
                "                            partial one gets 408 (default 60s)\n"
-               "  --log-level LEVEL         debug|info|error\n";
+               "  --log-level LEVEL         debug|info|error\n"
+               "networking (Guardian's kawasaki; details in garden/net/README.md):\n"
+               "  --disable-networking      containers get a loopback only\n"
+               "  --network-pool CIDR       (default 10.254.0.0/22, a /30 per container)\n"
+               "  --mtu N                   (default: the external interface's, at most 1500)\n"
+               "  --external-ip IP          net-in address (default: the default route's)\n"
+               "  --port-pool-start N       (default 61001)\n"
+               "  --port-pool-size N        (default 4534)\n"
+               "  --iptable-prefix P        (default w--)\n"
+               "  --network-interface-prefix P  (default w)\n"
+               "  --deny-network CIDR       repeatable\n"
+               "  --allow-host-access       containers may reach the host\n"
+               "  --dns-server IP           repeatable (default: the host's resolv.conf)\n"
+               "  --additional-dns-server IP  repeatable\n"
+               "  --additional-host-entry LINE  repeatable, appended to /etc/hosts\n"
+               "  --destroy-containers-on-startup\n"
+               "  --network-plugin PATH     external networker (Guardian's up/down contract)\n"
+               "  --network-plugin-extra-arg ARG  repeatable, passed before --action\n";
 }
 
 }  // namespace
@@ -103,6 +120,18 @@ int main(int argc, char** argv) {
     if (a.rfind("--", 0) != 0) {
       std::cerr << "garden-shim: unexpected argument `" << a << "`\n";
       return 2;
+    }
+    if (a == "--allow-host-access") {
+      cfg.net.allow_host_access = true;
+      continue;
+    }
+    if (a == "--destroy-containers-on-startup") {
+      cfg.net.destroy_on_startup = true;
+      continue;
+    }
+    if (a == "--disable-networking") {
+      cfg.net.enabled = false;
+      continue;
     }
     auto eq = a.find('=');
     if (eq != std::string::npos) {
@@ -141,12 +170,42 @@ int main(int argc, char** argv) {
       cfg.cgroup_parent = val;
     else if (a == "--log-level")
       cfg.log_level = val;
+    else if (a == "--network-pool")
+      cfg.net.pool = val;
+    else if (a == "--mtu" && crunner::parse_i64(val, n) && n > 0 && n < 65536)
+      cfg.net.mtu = static_cast<int>(n);
+    else if (a == "--external-ip")
+      cfg.net.external_ip = val;
+    else if (a == "--port-pool-start" && crunner::parse_i64(val, n) && n > 0 && n < 65536)
+      cfg.net.port_pool_start = static_cast<uint32_t>(n);
+    else if (a == "--port-pool-size" && crunner::parse_i64(val, n) && n > 0 && n < 65536)
+      cfg.net.port_pool_size = static_cast<uint32_t>(n);
+    else if (a == "--iptable-prefix")
+      cfg.net.iptable_prefix = val;
+    else if (a == "--network-interface-prefix")
+      cfg.net.interface_prefix = val;
+    else if (a == "--deny-network")
+      cfg.net.deny_networks.push_back(val);
+    else if (a == "--dns-server")
+      cfg.net.dns_servers.push_back(val);
+    else if (a == "--additional-dns-server")
+      cfg.net.additional_dns.push_back(val);
+    else if (a == "--additional-host-entry")
+      cfg.net.additional_hosts.push_back(val);
+    else if (a == "--network-plugin")
+      cfg.net.plugin = val;
+    else if (a == "--network-plugin-extra-arg")
+      cfg.net.plugin_args.push_back(val);
     else {
       std::cerr << "garden-shim: invalid flag or value: " << a << " " << val << "\n";
       return 2;
     }
   }
   if (cfg.default_rootfs.rfind("raw://", 0) == 0) cfg.default_rootfs.erase(0, 6);
+  if (auto e = garden::net::validate(cfg.net); !e.empty() && cfg.net.enabled) {
+    std::cerr << "garden-shim: " << e << "\n";
+    return 2;
+  }
   garden::Server server(cfg);
   std::string err = server.load();
   if (!err.empty()) {

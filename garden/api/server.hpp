@@ -16,6 +16,7 @@
 
 #include "garden/http/http_io.hpp"
 #include "garden/http/request_parser.hpp"
+#include "garden/net/networker.hpp"
 #include "garden/runtime/runtime.hpp"
 
 namespace garden {
@@ -33,6 +34,7 @@ struct Config {
   long long stop_timeout_ms = 10000;     // SIGTERM -> SIGKILL on stop
   int max_containers = 1024;
   std::string log_level = "info";
+  net::Config net;  // networking flags (garden/net/)
 };
 
 // One stream id of a process: the run/attach connection and its stdout/stderr connections.
@@ -113,12 +115,17 @@ class Server {
   Response bulk_metrics(const Request& req);
   nlohmann::ordered_json metrics_json(Container& c, std::string& err);
 
+  // net routes (garden/net/ does the work)
+  Response net_in(const std::string& handle, const Request& req);
+  Response net_out(const std::string& handle, const Request& req, bool bulk);
+
   // files.cpp
   Response stream_in(const std::string& handle, const Request& req);
   Response stream_out(const std::string& handle, const Request& req);
 
   Config cfg_;
   Runtime runtime_;
+  std::unique_ptr<net::Networker> net_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Container>> containers_;
 };

@@ -188,7 +188,7 @@ class ContainerTest(ShimTestCase):
             with self.assertRaises(GardenError) as e:
                 self.client.call("POST", "/containers/%s%s" % (h, path), body)
             self.assertEqual(e.exception.status, 500)
-            self.assertIn("not supported", e.exception.message)
+            self.assertIn("networking is disabled", e.exception.message)
         with self.assertRaises(GardenError) as e:
             self.client.call("POST", "/containers/crunner-test-nope/net/in", {})
         self.assertEqual(e.exception.status, 404)
