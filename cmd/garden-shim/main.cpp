@@ -10,8 +10,9 @@
 #include <string>
 #include <thread>
 
-#include "garden/http/http_server.hpp"
 #include "garden/api/server.hpp"
+#include "garden/debug/debug_server.hpp"
+#include "garden/http/http_server.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace {
@@ -77,7 +78,9 @@ void usage() {
                "  --max-containers N        (default 1024)\n"
                "  --cgroup-parent NAME      cgroupsPath prefix (default garden)\n"
                "  --stop-timeout DUR        SIGTERM -> SIGKILL on stop (default 10s)\n"
-               "  --log-level LEVEL         debug|info|error\n";
+               "  --log-level LEVEL         debug|info|error\n"
+               "  --debug-bind-ip IP        serve expvar JSON at /debug/vars (default: off)\n"
+               "  --debug-bind-port PORT    (default 17013)\n";
 }
 
 }  // namespace
@@ -86,6 +89,8 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   garden::Config cfg;
   garden::ListenConfig lc;
+  garden::DebugServerConfig dbg;
+  for (int i = 0; i < argc; ++i) dbg.cmdline.push_back(argv[i]);
   cfg.bin_dir = self_dir();
   cfg.runtime = cfg.bin_dir + "/../crunner/crunner";
   if (!crunner::path_exists(cfg.runtime)) cfg.runtime = cfg.bin_dir + "/crunner";
@@ -130,6 +135,10 @@ int main(int argc, char** argv) {
       cfg.max_containers = static_cast<int>(n);
     else if (a == "--cgroup-parent")
       cfg.cgroup_parent = val;
+    else if (a == "--debug-bind-ip" && !val.empty())
+      dbg.bind_ip = val;
+    else if (a == "--debug-bind-port" && crunner::parse_i64(val, n) && n >= 0 && n < 65536)
+      dbg.bind_port = static_cast<int>(n);
     else if (a == "--log-level")
       cfg.log_level = val;
     else {
@@ -139,6 +148,14 @@ int main(int argc, char** argv) {
   }
   if (cfg.default_rootfs.rfind("raw://", 0) == 0) cfg.default_rootfs.erase(0, 6);
   garden::Server server(cfg);
+  if (!dbg.bind_ip.empty()) {
+    dbg.depot = cfg.depot;
+    std::string derr = garden::start_debug_server(dbg);
+    if (!derr.empty()) {
+      std::cerr << "garden-shim: " << derr << "\n";
+      return 1;
+    }
+  }
   std::string err = server.load();
   if (!err.empty()) {
     std::cerr << "garden-shim: load depot: " << err << "\n";

@@ -10,9 +10,9 @@
 #include <regex>
 #include <thread>
 
+#include "garden/api/server.hpp"
 #include "garden/bundle/bundle.hpp"
 #include "garden/rootfs/rootfs_layer.hpp"
-#include "garden/api/server.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace garden {
@@ -177,7 +177,7 @@ Response Server::create(const Request& req) {
       return fail(st.error().what(), false);
     chmod(c->dir.c_str(), 0755);
     Layer layer;
-    err = create_layer(c->dir, image, dl, layer);
+    err = create_layer(c->dir, image, dl, layer, spec.value("privileged", false));
     if (!err.empty()) return fail("rootfs layer: " + err, false);
     const std::string& rootfs = layer.merged;
     BundleParams bp;
