@@ -58,7 +58,7 @@ bool resolve_user(const std::string& rootfs, const std::string& spec, User& u, s
     bool match = user.empty() ? uid == 0 : numeric ? uid == num : f[0] == user;
     if (match) {
       matched = f[0];
-      u = {f[0], uid, gid, f[5]};
+      u = {f[0], uid, gid, f[5].empty() ? "/" : f[5]};
       break;
     }
   }
