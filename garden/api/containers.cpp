@@ -381,21 +381,30 @@ Response Server::stop(const std::string& handle, const Request& req) {
   json body = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
   if (!body.is_object()) return error_response("", "invalid stop request: malformed JSON", handle);
   bool kill_now = body.value("kill", false);
-  if (!kill_now) {
-    runtime_.kill(handle, SIGTERM, true);
-    // Wait for everything but garden-init (which ignores SIGTERM) to exit.
+  // Guardian (rundmc/containerizer.go Stop -> stopper.StopAll with the init's pid saved):
+  // every process but the container's init gets TERM, then KILL after the timeout (at once
+  // with kill:true); the init lives on, so processes can still run and files still stream.
+  long long init_pid = 0;
+  if (auto t = crunner::read_file(c->dir + "/init.pid"))
+    crunner::parse_i64(crunner::trim(*t), init_pid);
+  auto others = [&] {
+    std::vector<int> v;
+    for (int pid : runtime_.pids(handle))
+      if (pid != init_pid) v.push_back(pid);
+    return v;
+  };
+  auto signal_all = [&](int sig) {
+    auto v = others();
+    for (int pid : v) ::kill(pid, sig);
+    return !v.empty();
+  };
+  if (!kill_now && signal_all(SIGTERM)) {
     auto deadline = Clock::now() + std::chrono::milliseconds(cfg_.stop_timeout_ms);
-    while (Clock::now() < deadline) {
-      if (runtime_.pids(handle).size() <= 1) break;
+    while (Clock::now() < deadline && !others().empty())
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
   }
-  runtime_.kill(handle, SIGKILL, true);
-  for (int i = 0; i < 100; ++i) {
-    std::string st = runtime_.status(handle);
-    if (st == "stopped" || st.empty()) break;
+  for (int i = 0; i < 100 && signal_all(SIGKILL); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
   std::lock_guard<std::mutex> lk(c->mu);
   c->meta["state"] = "stopped";
   save_meta(*c);

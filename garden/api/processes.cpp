@@ -220,8 +220,6 @@ Response Server::run(const std::string& handle, const Request& req) {
     std::lock_guard<std::mutex> lk(c->mu);
     meta = c->meta;
   }
-  if (meta.value("state", "") != "active")
-    return error_response("", "cannot run a process in a stopped container", handle);
   if (spec.contains("image") && spec["image"].is_object() &&
       !spec["image"].value("uri", "").empty())
     return error_response("", "processes with their own image are not supported", handle);
