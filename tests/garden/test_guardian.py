@@ -173,6 +173,15 @@ class GuardianParityTest(ShimTestCase):
         code, out, _ = self.sh(self.u, "echo $PATH")
         self.assertEqual(out, "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n")
 
+    def test_process_defaults(self):
+        # Guardian sets neither umask, no_new_privs nor an oom score: runc's 0022, off, and
+        # the server's own score are what processes get.
+        with open("/proc/self/oom_score_adj") as f:
+            own = f.read().strip()
+        code, out, _ = self.sh(self.u, "umask; grep NoNewPrivs: /proc/self/status; "
+                                       "cat /proc/self/oom_score_adj", user="user")
+        self.assertEqual(out.split(), ["0022", "NoNewPrivs:", "0", own])
+
     def test_tty_default_window_size(self):
         p = self.client.run(self.u, {"path": "stty", "args": ["size"], "tty": {}}, stderr=False)
         out = p.read_stream("stdout")
