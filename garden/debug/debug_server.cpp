@@ -80,7 +80,9 @@ std::string debug_vars_json(const DebugServerConfig& cfg) {
   };
   std::string out = "{\n";
   for (size_t i = 0; i < vars.size(); ++i) {
-    out += nlohmann::json(vars[i].first).dump() + ": " + vars[i].second.dump();
+    // Arguments need not be UTF-8: replaced, never thrown on.
+    out += nlohmann::json(vars[i].first).dump() + ": " +
+           vars[i].second.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     out += i + 1 < vars.size() ? ",\n" : "\n";
   }
   return out + "}";
@@ -102,7 +104,11 @@ std::string start_debug_server(const DebugServerConfig& cfg) {
             Response resp;
             resp.status = 200;
             resp.content_type = "application/json; charset=utf-8";
-            resp.body = debug_vars_json(*conf);
+            try {
+              resp.body = debug_vars_json(*conf);
+            } catch (const std::exception& e) {
+              return error_response("", std::string("debug vars: ") + e.what());
+            }
             return resp;
           }
           Response nf = error_response("", "no debug route for " + r.method + " " + r.path);
