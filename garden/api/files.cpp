@@ -18,11 +18,11 @@ std::string query(const Request& req, const char* k) {
 
 }  // namespace
 
-// Runs args in the container (foreground exec) as user u, in directory cwd, with input on
-// stdin.
+// Runs args in the container (foreground exec) as user u, in directory cwd. With a body
+// stream, stdin is the request body as it arrives.
 static CmdResult exec_in(const Runtime& rt, const std::string& handle, const json& meta,
                          const std::string& dir, const User& u, const std::string& cwd,
-                         const std::vector<std::string>& args, const std::string& input,
+                         const std::vector<std::string>& args, BodySource* input,
                          std::string& err) {
   json spec = {{"path", args[0]}, {"args", json::array()}, {"dir", cwd}};
   for (size_t i = 1; i < args.size(); ++i) spec["args"].push_back(args[i]);
@@ -34,7 +34,15 @@ static CmdResult exec_in(const Runtime& rt, const std::string& handle, const jso
   }
   auto argv = rt.base();
   argv.insert(argv.end(), {"exec", "--process", pfile, handle});
-  CmdResult r = run_cmd(argv, input);
+  CmdResult r;
+  if (input)
+    r = run_cmd_streaming(argv, [input](char* buf, size_t cap, std::string& e) -> long {
+      long n = input->read(buf, cap);
+      if (n < 0) e = input->error();
+      return n;
+    });
+  else
+    r = run_cmd(argv);
   unlink(pfile.c_str());
   return r;
 }
@@ -79,8 +87,9 @@ Response Server::stream_in(const std::string& handle, const Request& req) {
                     "error streaming in: create destination");
   if (!err.empty()) return error_response("", err, handle);
   CmdResult r = exec_in(runtime_, handle, meta, c->dir, u, path, {"tar", "-x", "-o", "-f", "-"},
-                        req.body, err);
+                        req.body_stream, err);
   if (!err.empty()) return error_response("", "error streaming in: " + err, handle);
+  if (!r.input_err.empty()) return error_response("", "error streaming in: " + r.input_err, handle);
   if (r.status != 0) return error_response("", "error streaming in: " + cmd_failure(r), handle);
   return json_response(200, json::object());
 }
@@ -115,8 +124,8 @@ Response Server::stream_out(const std::string& handle, const Request& req) {
     parent = slash == 0 ? "/" : s.substr(0, slash);
     name = s.substr(slash + 1);
   }
-  CmdResult r =
-      exec_in(runtime_, handle, meta, c->dir, u, parent, {"tar", "-c", "-f", "-", name}, "", err);
+  CmdResult r = exec_in(runtime_, handle, meta, c->dir, u, parent, {"tar", "-c", "-f", "-", name},
+                        nullptr, err);
   if (!err.empty()) return error_response("", "error streaming out: " + err, handle);
   if (r.status != 0) return error_response("", "error streaming out: " + cmd_failure(r), handle);
   Response resp;

@@ -92,6 +92,7 @@ std::string start_debug_server(const DebugServerConfig& cfg) {
   ListenConfig lc;
   lc.bind_ip = cfg.bind_ip;
   lc.bind_port = cfg.bind_port;
+  lc.max_connections = 64;  // a handful of operators' tools, never Diego's traffic
   auto ready = std::make_shared<std::promise<std::string>>();
   auto fut = ready->get_future();
   auto conf = std::make_shared<DebugServerConfig>(cfg);
@@ -115,6 +116,7 @@ std::string start_debug_server(const DebugServerConfig& cfg) {
           nf.status = 404;
           return nf;
         },
+        [](const RequestHead&) { return false; },
         [ready, answered] {
           *answered = true;
           ready->set_value("");
