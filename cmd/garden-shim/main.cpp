@@ -12,6 +12,7 @@
 
 #include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
+#include "garden/debug/debug_server.hpp"
 #include "garden/http/http_server.hpp"
 #include "libcontainer/utils.hpp"
 
@@ -83,6 +84,8 @@ void usage() {
                "  --header-timeout DUR      a request header must arrive within DUR; a\n"
                "                            partial one gets 408 (default 60s)\n"
                "  --log-level LEVEL         debug|info|error\n"
+               "  --debug-bind-ip IP        serve expvar JSON at /debug/vars (default: off)\n"
+               "  --debug-bind-port PORT    (default 17013)\n"
                "networking (Guardian's kawasaki; details in garden/net/README.md):\n"
                "  --disable-networking      containers get a loopback only\n"
                "  --network-pool CIDR       (default 10.254.0.0/22, a /30 per container)\n"
@@ -100,6 +103,7 @@ void usage() {
                "  --destroy-containers-on-startup\n"
                "  --network-plugin PATH     external networker (Guardian's up/down contract)\n"
                "  --network-plugin-extra-arg ARG  repeatable, passed before --action\n";
+
 }
 
 }  // namespace
@@ -108,6 +112,8 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   garden::Config cfg;
   garden::ListenConfig lc;
+  garden::DebugServerConfig dbg;
+  for (int i = 0; i < argc; ++i) dbg.cmdline.push_back(argv[i]);
   cfg.bin_dir = self_dir();
   cfg.runtime = cfg.bin_dir + "/../crunner/crunner";
   if (!crunner::path_exists(cfg.runtime)) cfg.runtime = cfg.bin_dir + "/crunner";
@@ -168,6 +174,10 @@ int main(int argc, char** argv) {
       lc.header_timeout_ms = n / 1000000;
     else if (a == "--cgroup-parent")
       cfg.cgroup_parent = val;
+    else if (a == "--debug-bind-ip" && !val.empty())
+      dbg.bind_ip = val;
+    else if (a == "--debug-bind-port" && crunner::parse_i64(val, n) && n >= 0 && n < 65536)
+      dbg.bind_port = static_cast<int>(n);
     else if (a == "--log-level")
       cfg.log_level = val;
     else if (a == "--network-pool")
@@ -207,6 +217,14 @@ int main(int argc, char** argv) {
     return 2;
   }
   garden::Server server(cfg);
+  if (!dbg.bind_ip.empty()) {
+    dbg.depot = cfg.depot;
+    std::string derr = garden::start_debug_server(dbg);
+    if (!derr.empty()) {
+      std::cerr << "garden-shim: " << derr << "\n";
+      return 1;
+    }
+  }
   std::string err = server.load();
   if (!err.empty()) {
     std::cerr << "garden-shim: load depot: " << err << "\n";

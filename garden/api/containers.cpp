@@ -178,7 +178,7 @@ Response Server::create(const Request& req) {
       return fail(st.error().what(), false);
     chmod(c->dir.c_str(), 0755);
     Layer layer;
-    err = create_layer(c->dir, image, dl, layer);
+    err = create_layer(c->dir, image, dl, layer, spec.value("privileged", false));
     if (!err.empty()) return fail("rootfs layer: " + err, false);
     const std::string& rootfs = layer.merged;
     BundleParams bp;
@@ -426,21 +426,30 @@ Response Server::stop(const std::string& handle, const Request& req) {
   if (body.contains("kill") && !body["kill"].is_boolean() && !body["kill"].is_null())
     return bad_request("invalid stop request: kill: expected true or false", handle);
   bool kill_now = body.contains("kill") && body["kill"].is_boolean() && body["kill"].get<bool>();
-  if (!kill_now) {
-    runtime_.kill(handle, SIGTERM, true);
-    // Wait for everything but garden-init (which ignores SIGTERM) to exit.
+  // Guardian (rundmc/containerizer.go Stop -> stopper.StopAll with the init's pid saved):
+  // every process but the container's init gets TERM, then KILL after the timeout (at once
+  // with kill:true); the init lives on, so processes can still run and files still stream.
+  long long init_pid = 0;
+  if (auto t = crunner::read_file(c->dir + "/init.pid"))
+    crunner::parse_i64(crunner::trim(*t), init_pid);
+  auto others = [&] {
+    std::vector<int> v;
+    for (int pid : runtime_.pids(handle))
+      if (pid != init_pid) v.push_back(pid);
+    return v;
+  };
+  auto signal_all = [&](int sig) {
+    auto v = others();
+    for (int pid : v) ::kill(pid, sig);
+    return !v.empty();
+  };
+  if (!kill_now && signal_all(SIGTERM)) {
     auto deadline = Clock::now() + std::chrono::milliseconds(cfg_.stop_timeout_ms);
-    while (Clock::now() < deadline) {
-      if (runtime_.pids(handle).size() <= 1) break;
+    while (Clock::now() < deadline && !others().empty())
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
   }
-  runtime_.kill(handle, SIGKILL, true);
-  for (int i = 0; i < 100; ++i) {
-    std::string st = runtime_.status(handle);
-    if (st == "stopped" || st.empty()) break;
+  for (int i = 0; i < 100 && signal_all(SIGKILL); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
   std::lock_guard<std::mutex> lk(c->mu);
   c->meta["state"] = "stopped";
   save_meta(*c);

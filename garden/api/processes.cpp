@@ -121,12 +121,64 @@ std::string payload(const nlohmann::ordered_json& j) {
 }
 
 bool is_exec_not_found(const std::string& msg) {
+  if (msg.find("cwd") != std::string::npos) return false;  // the working directory, not the binary
   return msg.find("executable file not found") != std::string::npos ||
          msg.find("no such file or directory") != std::string::npos ||
          msg.find("not found in $PATH") != std::string::npos;
 }
 
 }  // namespace
+
+// The host id of a container id: unprivileged containers map 0 to 4294967294 and every other
+// id to itself (bundle.cpp); privileged ones are not mapped.
+long long host_id(long long id, bool privileged) {
+  return !privileged && id == 0 ? 4294967294LL : id;
+}
+
+// Guardian creates a process's working directory and every missing parent, mode 0755, owned
+// by the process's user (rundmc/runrunc/exec_preparer.go ensureDirExists ->
+// preparerootfs mkdir). Resolved inside the container's root as its init sees it (mounts
+// included), never following a path out of it.
+std::string make_dir_as(const std::string& cdir, const std::string& dir, long long uid,
+                        long long gid, const std::string& what) {
+  auto pid_text = crunner::read_file(cdir + "/init.pid");
+  long long pid = 0;
+  if (!pid_text || !crunner::parse_i64(crunner::trim(*pid_text), pid) || pid <= 0)
+    return "" + what + " `" + dir + "`: no container init pid";
+  std::string rootp = "/proc/" + std::to_string(pid) + "/root";
+  crunner::UniqueFd root(open(rootp.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root)
+    return "" + what + " `" + dir + "`: open `" + rootp + "`: " + crunner::errno_text(errno);
+  auto resolve = [&](const std::string& rel) {
+    open_how how{};
+    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    return static_cast<int>(
+        syscall(SYS_openat2, root.get(), rel.empty() ? "." : rel.c_str(), &how, sizeof how));
+  };
+  std::string prefix;
+  for (auto& comp : crunner::split(dir, '/')) {
+    if (comp.empty() || comp == ".") continue;
+    if (comp == "..") return "" + what + " `" + dir + "`: `..` is not allowed";
+    std::string next = prefix.empty() ? comp : prefix + "/" + comp;
+    int fd = resolve(next);
+    if (fd >= 0) {
+      close(fd);
+      prefix = next;
+      continue;
+    }
+    if (errno != ENOENT) return "" + what + " `" + dir + "`: " + crunner::errno_text(errno);
+    crunner::UniqueFd parent(resolve(prefix));
+    if (!parent) return "" + what + " `" + dir + "`: " + crunner::errno_text(errno);
+    if (mkdirat(parent.get(), comp.c_str(), 0755) < 0 && errno != EEXIST)
+      return "" + what + " `" + dir + "`: " + crunner::errno_text(errno);
+    if (fchownat(parent.get(), comp.c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(gid),
+                 AT_SYMLINK_NOFOLLOW) < 0)
+      return "" + what + " `" + dir + "`: chown: " + crunner::errno_text(errno);
+    prefix = next;
+  }
+  return "";
+}
 
 void Server::load_processes(Container& c) {
   std::error_code ec;
@@ -172,8 +224,6 @@ Response Server::run(const std::string& handle, const Request& req) {
     std::lock_guard<std::mutex> lk(c->mu);
     meta = c->meta;
   }
-  if (meta.value("state", "") != "active")
-    return error_response("", "cannot run a process in a stopped container", handle);
   if (spec.contains("image") && spec["image"].is_object() &&
       !spec["image"].value("uri", "").empty())
     return error_response("", "processes with their own image are not supported", handle);
@@ -201,6 +251,11 @@ Response Server::run(const std::string& handle, const Request& req) {
   if (!resolve_user(meta.value("rootfs", ""), spec.value("user", ""), u, err))
     return error_response("", err, handle, id);
   json pj = build_process(spec, meta, u);
+  bool privileged = meta.value("privileged", false);
+  long long huid = host_id(u.uid, privileged), hgid = host_id(u.gid, privileged);
+  if (auto e = make_dir_as(c->dir, pj.value("cwd", "/"), huid, hgid, "create working directory");
+      !e.empty())
+    return error_response("", e, handle, id);
   auto p = std::make_shared<Process>();
   p->id = id;
   p->dir = depot_child(c->dir + "/processes", id);
@@ -226,8 +281,9 @@ Response Server::run(const std::string& handle, const Request& req) {
   int sp[2];
   if (pipe2(sp, O_CLOEXEC) < 0)
     return forget(error_response("", "pipe: " + crunner::errno_text(errno), handle, id));
-  pid_t dpid = spawn_dadoo(
-      {cfg_.bin_dir + "/garden-dadoo", runtime_.bin(), runtime_.root(), handle, p->dir}, sp[1]);
+  pid_t dpid = spawn_dadoo({cfg_.bin_dir + "/garden-dadoo", runtime_.bin(), runtime_.root(), handle,
+                            p->dir, std::to_string(huid) + ":" + std::to_string(hgid)},
+                           sp[1]);
   close(sp[1]);
   if (dpid < 0) {
     close(sp[0]);

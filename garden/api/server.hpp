@@ -146,5 +146,11 @@ inline bool is_ready(const json& meta) {
          meta["ready"].get<bool>();
 }
 long long now_unix_ns();
+// The host id of a container uid/gid (unprivileged: 0 -> 4294967294, others unchanged).
+long long host_id(long long id, bool privileged);
+// Creates dir and its missing parents (0755, owned by host uid:gid) inside the root of the
+// container whose depot directory is cdir, as its init sees it; "" or "<what> `dir`: ...".
+std::string make_dir_as(const std::string& cdir, const std::string& dir, long long uid,
+                        long long gid, const std::string& what);
 
 }  // namespace garden

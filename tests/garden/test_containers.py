@@ -193,11 +193,13 @@ class ContainerTest(ShimTestCase):
             self.client.call("POST", "/containers/crunner-test-nope/net/in", {})
         self.assertEqual(e.exception.status, 404)
 
-    def test_run_in_stopped_container_fails(self):
+    def test_run_in_stopped_container_works(self):
+        # Guardian stops every process but the init: the container still runs processes.
         h = self.create()
         self.client.stop(h, kill=True)
-        with self.assertRaises(GardenError):
-            self.client.run(h, {"path": "true"})
+        code, out, _ = self.run_proc(h, "sh", "-c", "head -1 /proc/1/status")
+        self.assertEqual((code, out), (0, "Name:\tgarden-init\n"))
+        self.assertEqual(self.client.info(h)["State"], "stopped")
 
     def test_bad_rootfs(self):
         with self.assertRaises(GardenError) as e:
