@@ -21,6 +21,7 @@
 #include "libcontainer/hooks.hpp"
 #include "libcontainer/init.hpp"
 #include "libcontainer/mount.hpp"
+#include "libcontainer/phase.hpp"
 #include "libcontainer/spec.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
@@ -131,6 +132,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   if (rootfs.empty()) return sys_error("root.path: rootfs `" + root_path + "`");
   if (!lx.has_ns(spec::NsType::Mount))
     return invalid_spec("linux.namespaces: a mount namespace is required");
+  phase::mark("parse");
 
   // Namespaces: new ones are clone flags; joined ones are opened now.
   uint64_t flags = 0;
@@ -202,6 +204,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   }
   plan.caps = cap_sets(proc.capabilities, &warnings);
   for (auto& w : warnings) fprintf(stderr, "warning: %s\n", w.c_str());
+  phase::mark("prepare");
 
   // The container exists from here on; the guard removes it on failure.
   CR_TRY(store.create_dir(o.id));
@@ -217,12 +220,14 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
       return sys_error("--console-socket `" + o.console_socket + "`");
   }
 
+  phase::mark("state-dir");
   // cgroups exist before the init, so it never runs outside them.
   if (cg->exists())
     return make_error(ErrorKind::Exists, "cgroup `" + cg->path() + "` already exists");
   CR_TRY_CTX(cg->create(), "create cgroup");
   guard.cg = cg.get();
   CR_TRY_CTX(cg->apply(res), "linux.resources");
+  phase::mark("cgroups");
   UniqueFd cg_fd;
   if (cg->mode() == cgroups::Mode::Unified) {
     auto fd = cg->unified_dir_fd();
@@ -304,6 +309,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   if (own_pid) setns(own_pid.get(), CLONE_NEWPID);
   if (own_time) setns(own_time.get(), CLONE_NEWTIME);
   if (pid < 0) return sys_error("clone container init", clone_err);
+  phase::mark("clone");
   guard.pid = pid;
   Launched l;
   l.pidfd.reset(pidfd);
@@ -340,6 +346,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
                "process.oomScoreAdj");
   }
   CR_TRY(sync_send(psock, SyncType::MapsDone));
+  phase::mark("cgroup-join");
 
   ContainerState st;
   st.id = o.id;
@@ -388,6 +395,8 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
                                              oci_state(st, ContainerStatus::Creating)),
                    "linux.seccomp.listenerPath");
     } else if (m->type == SyncType::Ready) {
+      phase::mark("wait-init");
+      phase::replay(std::string(m->text, strnlen(m->text, sizeof m->text)), "init:");
       break;
     } else {
       return make_error(ErrorKind::Internal,
@@ -399,6 +408,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   if (!o.pid_file.empty())
     CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid)), "--pid-file");
   guard.armed = false;
+  phase::mark("state");
   l.state = std::move(st);
   if (o.for_run) l.fifo_w = std::move(fifo_w);
   return l;
@@ -497,10 +507,13 @@ Status start_container(const StateStore& store, const std::string& id) {
   }
   ::close(probe);
   CR_ASSIGN(UniqueFd rfd, open_path(fifo, O_RDONLY | O_NONBLOCK));
+  phase::mark("load-state");
   auto r = signal_and_await(fifo, rfd.get());
   (void)unlink(fifo.c_str());
   CR_TRY(r);
+  phase::mark("exec");
   run_poststart(s);
+  phase::mark("poststart");
   return {};
 }
 
@@ -511,7 +524,9 @@ Status start_launched(const StateStore& store, Launched& l) {
   auto r = signal_and_await(fifo, rfd.get());
   (void)unlink(fifo.c_str());
   CR_TRY(r);
+  phase::mark("exec");
   run_poststart(l.state);
+  phase::mark("poststart");
   return {};
 }
 
@@ -562,6 +577,7 @@ Status delete_container(const StateStore& store, const std::string& id, bool for
   CR_ASSIGN(UniqueFd lock, store.lock(id));
   ContainerState s = std::move(*loaded);
   ContainerStatus st = derive_status(s, store, false);
+  phase::mark("load-state");
   if (st == ContainerStatus::Running || st == ContainerStatus::Paused) {
     if (!force)
       return make_error(ErrorKind::BadState, "cannot delete container " + id +
@@ -570,6 +586,7 @@ Status delete_container(const StateStore& store, const std::string& id, bool for
   if (st != ContainerStatus::Stopped && st != ContainerStatus::Creating) {
     CR_TRY(kill_container(store, id, SIGKILL, true));
     wait_gone(s);
+    phase::mark("kill");
   }
   bool run_poststop = st != ContainerStatus::Creating;
   if (auto m = cgroup_of(s)) {
@@ -578,11 +595,14 @@ Status delete_container(const StateStore& store, const std::string& id, bool for
       CR_TRY_CTX(m->destroy(), "remove cgroup");
     }
   }
+  phase::mark("cgroups");
   CR_TRY(store.remove(id));
+  phase::mark("state");
   if (run_poststop && s.config.is_object()) {
     auto sp = spec::parse_spec(s.config.dump());
     if (sp && !sp->hooks.poststop.empty())
       run_hooks_warn(sp->hooks.poststop, "poststop", hook_state(s, ContainerStatus::Stopped));
+    phase::mark("poststop");
   }
   return {};
 }

@@ -38,8 +38,11 @@ void register_cgroups(CLI::App& app, Globals& g, Handler* out);    // pause resu
 // Prints the error once: text on stderr, and a line in --log (JSON with
 // --log-format json). Returns 1.
 int report(const Globals& g, const Error& e);
-// Debug line in the log when --debug.
+// Debug line in the log (stderr without --log) when --debug.
 void debug(const Globals& g, const std::string& msg);
+// --debug: reports each phase (libcontainer/phase.hpp) as a debug line; the
+// first phase starts at t0_ns.
+void enable_phases(const Globals& g, long long t0_ns);
 
 // Adds the positional "container-id" plus optional trailing arguments.
 CLI::Option* add_id(CLI::App* cmd, std::string* id);
