@@ -406,7 +406,8 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
 
   CR_TRY(store.save(st));
   if (!o.pid_file.empty())
-    CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid)), "--pid-file");
+    CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644, Durability::Rename),
+               "--pid-file");
   guard.armed = false;
   phase::mark("state");
   l.state = std::move(st);
@@ -482,7 +483,13 @@ static Status signal_and_await(const std::string& fifo, int rfd) {
   return make_error(ErrorKind::BadState, "the container's init exited before it was started");
 }
 
+// The saved config's hooks, parsed only when it has any (a whole-spec parse is not free).
+static bool has_hooks(const ContainerState& s) {
+  return s.config.is_object() && s.config.contains("hooks") && !s.config.at("hooks").empty();
+}
+
 static void run_poststart(const ContainerState& s) {
+  if (!has_hooks(s)) return;
   auto sp = spec::parse_spec(s.config.dump());
   if (sp && !sp->hooks.poststart.empty())
     run_hooks_warn(sp->hooks.poststart, "poststart", hook_state(s, ContainerStatus::Running));
@@ -598,7 +605,7 @@ Status delete_container(const StateStore& store, const std::string& id, bool for
   phase::mark("cgroups");
   CR_TRY(store.remove(id));
   phase::mark("state");
-  if (run_poststop && s.config.is_object()) {
+  if (run_poststop && has_hooks(s)) {
     auto sp = spec::parse_spec(s.config.dump());
     if (sp && !sp->hooks.poststop.empty())
       run_hooks_warn(sp->hooks.poststop, "poststop", hook_state(s, ContainerStatus::Stopped));

@@ -232,7 +232,8 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   // status shows to a foreground caller).
   phase::mark("exec");
   if (!o.pid_file.empty())
-    CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid)), "--pid-file");
+    CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644, Durability::Rename),
+               "--pid-file");
   reaper.armed = false;
   return l;
 }

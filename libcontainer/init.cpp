@@ -113,13 +113,17 @@ void container_init(InitPlan& p) {
   INIT_TRY(prepare_rootfs(rc), "prepare rootfs");
   phase::mark("mounts");
 
-  // 6. prestart/createRuntime hooks run in the parent; it sends the state.
-  if (auto r = sync_send(p.sock, SyncType::Hooks); !r) _exit(1);
-  auto hooks_done = sync_expect(p.sock, SyncType::HooksDone);
-  if (!hooks_done) _exit(1);
-  std::string state = hooks_done->text;
-  INIT_TRY(run_hooks(s.hooks.create_container, "createContainer", state), "createContainer hook");
-  phase::mark("hooks");
+  // 6. prestart/createRuntime hooks run in the parent; it sends the state. Without any
+  //    hook in the config there is nothing to run and no state to pass: no round trip.
+  std::string state;
+  if (!s.hooks.empty()) {
+    if (auto r = sync_send(p.sock, SyncType::Hooks); !r) _exit(1);
+    auto hooks_done = sync_expect(p.sock, SyncType::HooksDone);
+    if (!hooks_done) _exit(1);
+    state = hooks_done->text;
+    INIT_TRY(run_hooks(s.hooks.create_container, "createContainer", state), "createContainer hook");
+    phase::mark("hooks");
+  }
 
   // 7. pivot_root, masked and readonly paths, sysctl, read-only root.
   INIT_TRY(finalize_rootfs(rc), "finalize rootfs");

@@ -34,6 +34,7 @@ void register_lifecycle(CLI::App& app, Globals& g, Handler* out);  // create sta
 void register_info(CLI::App& app, Globals& g, Handler* out);       // state list spec features
 void register_exec(CLI::App& app, Globals& g, Handler* out);       // exec
 void register_cgroups(CLI::App& app, Globals& g, Handler* out);    // pause resume ps events update
+void register_check(CLI::App& app, Globals& g, Handler* out);      // check
 
 // Prints the error once: text on stderr, and a line in --log (JSON with
 // --log-format json). Returns 1.

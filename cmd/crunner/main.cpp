@@ -155,7 +155,9 @@ int main(int argc, char** argv) {
   app.add_option("--log-format", g.log_format, "log format: text or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
-  app.add_flag("--debug", g.debug, "write debug lines (one per phase, with its duration) to the log, or to stderr without --log");
+  app.add_flag("--debug", g.debug,
+               "write debug lines (one per phase, with its duration) to the log, or to stderr "
+               "without --log");
   app.add_flag("--systemd-cgroup", g.systemd_cgroup,
                "cgroupsPath is slice:prefix:name, managed through systemd");
   app.add_option("--rootless", g.rootless, "true, false or auto")->capture_default_str();
@@ -169,6 +171,7 @@ int main(int argc, char** argv) {
   crunner::cli::register_info(app, g, &handler);
   crunner::cli::register_exec(app, g, &handler);
   crunner::cli::register_cgroups(app, g, &handler);
+  crunner::cli::register_check(app, g, &handler);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   args = normalise(app, args);
