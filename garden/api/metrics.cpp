@@ -5,8 +5,9 @@
 #include <fstream>
 #include <limits>
 
-#include "garden/rootfs/rootfs_layer.hpp"
+#include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
+#include "garden/rootfs/rootfs_layer.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace garden {
@@ -163,6 +164,9 @@ Response Server::bulk_metrics(const Request& req) {
   ojson out = ojson::object();
   auto it = req.query.find("handles");
   if (it == req.query.end()) return json_response(200, out);
+  for (auto& h : crunner::split(it->second, ','))
+    if (!h.empty())
+      if (auto e = check_id("handle", h); !e.empty()) return bad_request(e);
   for (auto& h : crunner::split(it->second, ',')) {
     if (h.empty()) continue;
     auto c = find(h);
