@@ -140,7 +140,7 @@ _crunner() {{
   if [[ $cur == -* ]]; then
     COMPREPLY=($(compgen -W "$cmd_flags" -- "$cur"))
   elif ((takes_id)); then
-    COMPREPLY=($(compgen -W "$(crunner "${{root[@]}}" list -q 2>/dev/null)" -- "$cur"))
+    COMPREPLY=($(compgen -W "$("${{words[0]}}" "${{root[@]}}" list -q 2>/dev/null)" -- "$cur"))
   fi
 }}
 complete -F _crunner crunner
