@@ -21,6 +21,7 @@
 #include "libcontainer/hooks.hpp"
 #include "libcontainer/init.hpp"
 #include "libcontainer/mount.hpp"
+#include "libcontainer/phase.hpp"
 #include "libcontainer/spec.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
@@ -168,6 +169,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
                         "` resolves to the host's root directory `/`");
   if (!lx.has_ns(spec::NsType::Mount))
     return invalid_spec("linux.namespaces: a mount namespace is required");
+  phase::mark("parse");
 
   // Namespaces: new ones are clone flags; joined ones are opened now.
   uint64_t flags = 0;
@@ -245,6 +247,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   }
   plan.caps = cap_sets(proc.capabilities, &warnings);
   for (auto& w : warnings) fprintf(stderr, "warning: %s\n", w.c_str());
+  phase::mark("prepare");
 
   CR_TRY(check_pid_file(o.pid_file));
   CR_TRY(check_preserve_fds(o.preserve_fds));
@@ -275,6 +278,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
       return sys_error("--console-socket `" + o.console_socket + "`");
   }
 
+  phase::mark("state-dir");
   // cgroups exist before the init, so it never runs outside them. An existing cgroup is
   // joined, as runc does (a caller may have prepared it); only a frozen one is refused, since
   // the init could never run there. Such a shared cgroup's other processes are not ours: a
@@ -294,6 +298,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   guard.cg = cg.get();
   guard.cg_shared = shared_cg;
   CR_TRY_CTX(cg->apply(res), "linux.resources");
+  phase::mark("cgroups");
   UniqueFd cg_fd;
   if (cg->mode() == cgroups::Mode::Unified) {
     auto fd = cg->unified_dir_fd();
@@ -376,6 +381,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   if (own_pid) setns(own_pid.get(), CLONE_NEWPID);
   if (own_time) setns(own_time.get(), CLONE_NEWTIME);
   if (pid < 0) return sys_error("clone container init", clone_err);
+  phase::mark("clone");
   guard.pid = pid;
   st.pid = pid;
   st.start_time = process_start_time(pid);
@@ -436,6 +442,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
                "process.oomScoreAdj");
   }
   CR_TRY(sync_send(psock, SyncType::MapsDone));
+  phase::mark("cgroup-join");
 
   st.created = now_rfc3339_nano();
 
@@ -474,6 +481,8 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
                                              oci_state(st, ContainerStatus::Creating)),
                    "linux.seccomp.listenerPath");
     } else if (m->type == SyncType::Ready) {
+      phase::mark("wait-init");
+      phase::replay(std::string(m->text, strnlen(m->text, sizeof m->text)), "init:");
       break;
     } else {
       return make_error(ErrorKind::Internal,
@@ -485,8 +494,10 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   st.provisional = false;
   CR_TRY(store.save(st));
   if (!o.pid_file.empty())
-    CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid)), "--pid-file");
+    CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644, Durability::Rename),
+               "--pid-file");
   guard.armed = false;
+  phase::mark("state");
   l.state = std::move(st);
   if (o.for_run) l.fifo_w = std::move(fifo_w);
   return l;
@@ -560,7 +571,13 @@ static Status signal_and_await(const std::string& fifo, int rfd) {
   return make_error(ErrorKind::BadState, "the container's init exited before it was started");
 }
 
+// The saved config's hooks, parsed only when it has any (a whole-spec parse is not free).
+static bool has_hooks(const ContainerState& s) {
+  return s.config.is_object() && s.config.contains("hooks") && !s.config.at("hooks").empty();
+}
+
 static void run_poststart(const ContainerState& s) {
+  if (!has_hooks(s)) return;
   auto sp = spec::parse_spec(s.config.dump());
   if (sp && !sp->hooks.poststart.empty())
     run_hooks_warn(sp->hooks.poststart, "poststart", hook_state(s, ContainerStatus::Running));
@@ -585,10 +602,13 @@ Status start_container(const StateStore& store, const std::string& id) {
   }
   ::close(probe);
   CR_ASSIGN(UniqueFd rfd, open_path(fifo, O_RDONLY | O_NONBLOCK));
+  phase::mark("load-state");
   auto r = signal_and_await(fifo, rfd.get());
   (void)unlink(fifo.c_str());
   CR_TRY(r);
+  phase::mark("exec");
   run_poststart(s);
+  phase::mark("poststart");
   return {};
 }
 
@@ -599,7 +619,9 @@ Status start_launched(const StateStore& store, Launched& l) {
   auto r = signal_and_await(fifo, rfd.get());
   (void)unlink(fifo.c_str());
   CR_TRY(r);
+  phase::mark("exec");
   run_poststart(l.state);
+  phase::mark("poststart");
   return {};
 }
 
@@ -704,6 +726,7 @@ Status delete_container(const StateStore& store, const std::string& id, bool for
   ContainerState s = std::move(*loaded);
   ContainerStatus st = derive_status(s, store, false);
   if (st == ContainerStatus::Creating) return clean_provisional(store, s);
+  phase::mark("load-state");
   if (st == ContainerStatus::Running || st == ContainerStatus::Paused) {
     if (!force)
       return make_error(ErrorKind::BadState, "cannot delete container " + id +
@@ -713,6 +736,7 @@ Status delete_container(const StateStore& store, const std::string& id, bool for
     // In a joined (shared) cgroup only our init is killed, as runc does.
     CR_TRY(kill_container(store, id, SIGKILL, !joined_cgroup(s)));
     wait_gone(s);
+    phase::mark("kill");
   }
   bool run_poststop = st != ContainerStatus::Creating;
   if (auto m = cgroup_of(s)) {
@@ -723,11 +747,14 @@ Status delete_container(const StateStore& store, const std::string& id, bool for
       CR_TRY_CTX(m->destroy(), "remove cgroup");
     }
   }
+  phase::mark("cgroups");
   CR_TRY(store.remove(id));
-  if (run_poststop && s.config.is_object()) {
+  phase::mark("state");
+  if (run_poststop && has_hooks(s)) {
     auto sp = spec::parse_spec(s.config.dump());
     if (sp && !sp->hooks.poststop.empty())
       run_hooks_warn(sp->hooks.poststop, "poststop", hook_state(s, ContainerStatus::Stopped));
+    phase::mark("poststop");
   }
   return {};
 }

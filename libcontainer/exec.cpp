@@ -18,6 +18,7 @@
 #include "cgroups/cgdir.hpp"
 #include "libcontainer/container.hpp"
 #include "libcontainer/exec_cgroup.hpp"
+#include "libcontainer/phase.hpp"
 #include "libcontainer/process_setup.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
@@ -106,6 +107,7 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
     CR_ASSIGN(cs, container_status(store, o.id));
   }
   auto& [s, st] = cs;
+  phase::mark("load-state");
   if (st == ContainerStatus::Stopped)
     return make_error(ErrorKind::BadState, "cannot exec in a stopped container");
   if (st == ContainerStatus::Paused && !o.ignore_paused)
@@ -178,6 +180,7 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
     CR_ASSIGN(cg_fd, open_path(cgt.unified_dir, O_RDONLY | O_DIRECTORY));
   }
 
+  phase::mark("prepare");
   int sp[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) return sys_error("socketpair");
   UniqueFd parent_sock(sp[0]), child_sock(sp[1]);
@@ -190,6 +193,7 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   int clone_err = errno;
   if (own_pid) setns(own_pid.get(), CLONE_NEWPID);
   if (r < 0) return sys_error("clone process", clone_err);
+  phase::mark("clone");
   pid_t pid = static_cast<pid_t>(r);
   child_sock.reset();
   struct Reaper {
@@ -204,6 +208,7 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   } reaper{pid};
   CR_TRY_CTX(join_cgroups(pid, cgt), "join the container's cgroup");
   CR_TRY(sync_send(parent_sock.get(), SyncType::MapsDone));
+  phase::mark("cgroup-join");
   ExecLaunched l;
   l.pid = pid;
   for (;;) {
@@ -227,8 +232,10 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   }
   // EOF: execve closed the socket (or the child was killed, which its exit
   // status shows to a foreground caller).
+  phase::mark("exec");
   if (!o.pid_file.empty())
-    CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid)), "--pid-file");
+    CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644, Durability::Rename),
+               "--pid-file");
   reaper.armed = false;
   return l;
 }

@@ -101,7 +101,9 @@ Result<UniqueFd> StateStore::lock(const std::string& id) const {
 }
 
 Status StateStore::save(const ContainerState& s) const {
-  return write_file_atomic(dir(s.id) + "/state.json", s.to_json().dump(), 0600);
+  // No fsync: the state describes processes that a reboot ends anyway; rename is enough
+  // for readers never to see a partial file.
+  return write_file_atomic(dir(s.id) + "/state.json", s.to_json().dump(), 0600, Durability::Rename);
 }
 
 bool StateStore::exists(const std::string& id) const {

@@ -141,7 +141,8 @@ Status write_file_at(int dirfd, const std::string& name, std::string_view data) 
   return {};
 }
 
-Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode,
+                         Durability d) {
   std::string tmp = path + ".tmp." + std::to_string(getpid());
   int fd = CR_RETRY(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (fd < 0) return sys_error("create `" + tmp + "`");
@@ -150,7 +151,7 @@ Status write_file_atomic(const std::string& path, std::string_view data, mode_t 
     unlink(tmp.c_str());
     return sys_error("write `" + tmp + "`", r.error().err);
   }
-  if (fsync(fd) < 0) {
+  if (d == Durability::Fsync && fsync(fd) < 0) {
     int e = errno;
     unlink(tmp.c_str());
     return sys_error("fsync `" + tmp + "`", e);
@@ -238,7 +239,9 @@ std::string rfc3339_nano(long long sec, long long nsec) {
   struct tm tm;
   gmtime_r(&t, &tm);
   char buf[64];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  // snprintf, not strftime: strftime reads /etc/localtime (tzset) on every first call.
+  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   std::string s = buf;
   if (nsec > 0) {
     char frac[32];

@@ -47,8 +47,12 @@ Result<std::string> read_regular_file(const std::string& path, size_t max = kMax
 Status write_file(const std::string& path, std::string_view data, int flags = O_WRONLY | O_TRUNC,
                   mode_t mode = 0644);
 Status write_file_at(int dirfd, const std::string& name, std::string_view data);
-// temp file in the same directory + fsync + rename.
-Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// temp file in the same directory + fsync + rename. Durability::Rename skips the fsync: for
+// files that cannot outlive a reboot's meaning anyway (container state under /run, pid
+// files), the rename alone keeps readers from seeing a partial file.
+enum class Durability { Fsync, Rename };
+Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644,
+                         Durability d = Durability::Fsync);
 Status write_all(int fd, const void* buf, size_t len);
 Status mkdir_p(const std::string& path, mode_t mode = 0755);
 // --pid-file: a path that exists must be a regular file (we replace it by rename, and

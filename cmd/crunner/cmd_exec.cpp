@@ -9,6 +9,7 @@
 #include "libcontainer/exec.hpp"
 #include "libcontainer/exec_cgroup.hpp"
 #include "libcontainer/foreground.hpp"
+#include "libcontainer/phase.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace crunner::cli {
@@ -162,7 +163,9 @@ void register_exec(CLI::App& app, Globals& g, Handler* out) {
         return 255;
       }
       if (f.detach) return 0;
-      return wait_foreground(l->pid, l->tty_master.get());
+      int code = wait_foreground(l->pid, l->tty_master.get());
+      phase::mark("wait");
+      return code;
     };
   });
 }

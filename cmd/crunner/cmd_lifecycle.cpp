@@ -5,6 +5,7 @@
 #include "cmd/crunner/cli.hpp"
 #include "libcontainer/container.hpp"
 #include "libcontainer/foreground.hpp"
+#include "libcontainer/phase.hpp"
 
 namespace crunner::cli {
 
@@ -83,6 +84,7 @@ void register_lifecycle(CLI::App& app, Globals& g, Handler* out) {
       }
       if (rf.detach) return 0;
       int code = wait_foreground(l->state.pid, l->tty_master.get());
+      phase::mark("wait");
       if (!rf.keep) {
         if (auto r = delete_container(store, id, true); !r) report(g, r.error());
       }

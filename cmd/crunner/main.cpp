@@ -9,6 +9,7 @@
 
 #include "cgroups/manager.hpp"
 #include "cmd/crunner/cli.hpp"
+#include "libcontainer/phase.hpp"
 #include "libcontainer/selfexe.hpp"
 #include "libcontainer/utils.hpp"
 
@@ -29,21 +30,33 @@ std::string default_root() {
   return honor ? std::string(xdg) + "/crunner" : "/run/crunner";
 }
 
-static void write_log(const Globals& g, const char* level, const std::string& msg) {
-  if (g.log.empty()) return;
-  int fd = ::open(g.log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return;
+// One line in runc's log format: text `time="..." level=L msg="..." k=v...` or
+// JSON {"level":L,"msg":...,k:v...,"time":...}. Goes to --log; debug lines go to
+// stderr when there is no --log (as runc's do).
+static void write_log(const Globals& g, const char* level, const std::string& msg,
+                      const nlohmann::ordered_json& fields = nlohmann::ordered_json::object()) {
+  bool to_stderr = g.log.empty();
+  if (to_stderr && std::string_view(level) != "debug") return;
   std::string line;
   if (g.log_format == "json") {
     nlohmann::ordered_json j;
     j["level"] = level;
     j["msg"] = msg;
+    for (auto& [k, v] : fields.items()) j[k] = v;
     j["time"] = now_rfc3339();
     line = j.dump() + "\n";
   } else {
-    line = "time=\"" + now_rfc3339() + "\" level=" + level + " msg=" + nlohmann::json(msg).dump() +
-           "\n";
+    line = "time=\"" + now_rfc3339() + "\" level=" + level + " msg=" + nlohmann::json(msg).dump();
+    for (auto& [k, v] : fields.items())
+      line += " " + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+    line += "\n";
   }
+  if (to_stderr) {
+    (void)write_all(STDERR_FILENO, line.data(), line.size());
+    return;
+  }
+  int fd = ::open(g.log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return;
   (void)write_all(fd, line.data(), line.size());
   ::close(fd);
 }
@@ -57,6 +70,22 @@ int report(const Globals& g, const Error& e) {
 
 void debug(const Globals& g, const std::string& msg) {
   if (g.debug) write_log(g, "debug", msg);
+}
+
+// --debug: one line per phase of the command (libcontainer/phase.hpp).
+static const Globals* g_phase_globals = nullptr;
+static void phase_line(const char* name, double ms) {
+  char took[32];
+  snprintf(took, sizeof took, "%.3f", ms);
+  nlohmann::ordered_json f;
+  f["phase"] = name;
+  f["ms"] = std::stod(took);
+  write_log(*g_phase_globals, "debug", std::string("phase ") + name + " took " + took + "ms", f);
+}
+
+void enable_phases(const Globals& g, long long t0_ns) {
+  g_phase_globals = &g;
+  phase::enable(phase_line, t0_ns);
 }
 
 }  // namespace crunner::cli
@@ -114,7 +143,21 @@ std::vector<std::string> normalise(CLI::App& app, std::vector<std::string> a,
 
 }  // namespace
 
+// --debug across the read-only re-exec: the time just before execveat, so the
+// new image reports the re-exec as a phase of its own.
+constexpr const char* kReexecT0 = "_CRUNNER_DEBUG_T0";
+
 int main(int argc, char** argv) {
+  long long t0 = crunner::phase::now_ns(), entry = t0;
+  bool reexeced = false;
+  if (const char* v = getenv(kReexecT0)) {
+    long long t;
+    if (crunner::parse_i64(v, t) && t > 0 && t <= entry) {
+      t0 = t;
+      reexeced = true;
+    }
+    unsetenv(kReexecT0);
+  }
   signal(SIGPIPE, SIG_IGN);
   Globals g;
   g.root = crunner::cli::default_root();
@@ -128,7 +171,9 @@ int main(int argc, char** argv) {
   app.add_option("--log-format", g.log_format, "log format: text or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
-  app.add_flag("--debug", g.debug, "write debug lines to the log");
+  app.add_flag("--debug", g.debug,
+               "write debug lines (one per phase, with its duration) to the log, or to stderr "
+               "without --log");
   app.add_flag("--systemd-cgroup", g.systemd_cgroup,
                "cgroupsPath is slice:prefix:name, managed through systemd");
   app.add_option("--rootless", g.rootless,
@@ -147,6 +192,7 @@ int main(int argc, char** argv) {
   crunner::cli::register_info(app, g, &handler);
   crunner::cli::register_exec(app, g, &handler);
   crunner::cli::register_cgroups(app, g, &handler);
+  crunner::cli::register_check(app, g, &handler);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string unknown;
@@ -182,12 +228,23 @@ int main(int argc, char** argv) {
   }
   // Commands whose children enter a container run from a read-only mount of
   // this binary (see libcontainer/selfexe.hpp); the re-exec parses again.
-  for (const char* name : {"create", "run", "exec"})
-    if (app.got_subcommand(name)) crunner::reexec_from_readonly_mount(argv, environ);
+  if (g.debug) {
+    crunner::cli::enable_phases(g, t0);
+    if (reexeced) crunner::phase::mark("reexec", entry);
+  }
+  for (const char* name : {"create", "run", "exec"}) {
+    if (!app.got_subcommand(name)) continue;
+    if (g.debug) setenv(kReexecT0, std::to_string(crunner::phase::now_ns()).c_str(), 1);
+    crunner::reexec_from_readonly_mount(argv, environ);
+    unsetenv(kReexecT0);
+  }
   crunner::cli::debug(
       g, "command: " + crunner::join(std::vector<std::string>(argv, argv + argc), " "));
+  crunner::phase::mark("startup");
   try {
-    return handler();
+    int code = handler();
+    crunner::phase::mark("finish");
+    return code;
   } catch (const std::exception& e) {
     return crunner::cli::report(g, crunner::make_error(crunner::ErrorKind::Internal, e.what()));
   }
