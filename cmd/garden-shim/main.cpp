@@ -103,7 +103,6 @@ void usage() {
                "  --destroy-containers-on-startup\n"
                "  --network-plugin PATH     external networker (Guardian's up/down contract)\n"
                "  --network-plugin-extra-arg ARG  repeatable, passed before --action\n";
-
 }
 
 }  // namespace
