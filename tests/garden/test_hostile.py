@@ -13,6 +13,10 @@ import time
 from harness import ShimTestCase, main
 
 MiB = 1 << 20
+# scripts/sanitize.sh runs this file against an ASan build, whose allocator quarantine and
+# shadow memory make the shim's peak RSS say nothing about its buffers: the memory bounds
+# are then printed, not asserted.
+SANITIZED = os.environ.get("CRUNNER_SANITIZED") == "1"
 
 
 def shim_status(pid, key):
@@ -166,7 +170,8 @@ class HostileInputTest(ShimTestCase):
         self.assertEqual((code, out.strip()), (0, str(size)))
         peak_kib = shim_status(self.shim.proc.pid, "VmHWM")
         print("shim peak RSS after a %d MiB stream-in: %d KiB" % (size // MiB, peak_kib))
-        self.assertLess(peak_kib * 1024, 64 * MiB)
+        if not SANITIZED:
+            self.assertLess(peak_kib * 1024, 64 * MiB)
 
     # --- handles and process ids -----------------------------------------------------------
 
@@ -388,7 +393,7 @@ def tar_of_one_file_size(body):
 
 class StreamOutTest(ShimTestCase):
     shim_extra = ["--send-timeout", "3s"]
-    SIZE = 256 * MiB
+    SIZE = 128 * MiB
 
     @classmethod
     def setUpClass(cls):
@@ -438,7 +443,8 @@ class StreamOutTest(ShimTestCase):
         self.assertGreater(total, self.SIZE)
         peak_kib = shim_status(self.shim.proc.pid, "VmHWM")
         print("shim peak RSS after a %d MiB stream-out: %d KiB" % (self.SIZE // MiB, peak_kib))
-        self.assertLess(peak_kib * 1024, 64 * MiB)
+        if not SANITIZED:
+            self.assertLess(peak_kib * 1024, 64 * MiB)
 
     def test_client_that_never_reads_is_dropped(self):
         pid = self.shim.proc.pid
