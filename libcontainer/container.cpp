@@ -14,7 +14,9 @@
 
 #include <climits>
 #include <cstring>
+#include <optional>
 #include <thread>
+#include <utility>
 
 #include "apparmor/apparmor.hpp"
 #include "cgroups/manager.hpp"
@@ -22,6 +24,7 @@
 #include "libcontainer/init.hpp"
 #include "libcontainer/mount.hpp"
 #include "libcontainer/phase.hpp"
+#include "libcontainer/rootfs.hpp"
 #include "libcontainer/spec.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
@@ -70,6 +73,9 @@ struct CreateGuard {
   bool armed = true;
   cgroups::Manager* cg = nullptr;
   bool cg_shared = false;  // the cgroup existed before create: others' processes may be there
+  // No mount namespace: the mounts under this rootfs in the host's namespace are undone,
+  // except those that were there before.
+  std::optional<std::pair<std::string, std::vector<int>>> host_mounts;
   const std::vector<spec::Hook>* poststop = nullptr;  // set once create hooks may have run
   std::string stopped_state;
   ~CreateGuard() {
@@ -78,6 +84,7 @@ struct CreateGuard {
       kill(pid, SIGKILL);
       waitpid(pid, nullptr, 0);
     }
+    if (host_mounts) (void)release_host_mounts(host_mounts->first, host_mounts->second);
     if (cg && !cg_shared) {
       (void)cg->kill_all(SIGKILL);
       (void)cg->destroy();
@@ -167,8 +174,17 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   if (rootfs == "/")
     return invalid_spec("root.path: rootfs `" + root_path +
                         "` resolves to the host's root directory `/`");
-  if (!lx.has_ns(spec::NsType::Mount))
-    return invalid_spec("linux.namespaces: a mount namespace is required");
+  // Without a mount namespace (the spec: an unlisted namespace is inherited) the init
+  // mounts into the host's, under the rootfs, and chroots; what would change the host's
+  // own mounts is refused (runc refuses masked and readonly paths the same way).
+  const bool host_mounts = !lx.has_ns(spec::NsType::Mount);
+  if (host_mounts) {
+    const char* why = " needs a private mount namespace (linux.namespaces has no \"mount\")";
+    if (!lx.masked_paths.empty()) return invalid_spec(std::string("linux.maskedPaths:") + why);
+    if (!lx.readonly_paths.empty()) return invalid_spec(std::string("linux.readonlyPaths:") + why);
+    if (!lx.rootfs_propagation.empty())
+      return invalid_spec(std::string("linux.rootfsPropagation:") + why);
+  }
   phase::mark("parse");
 
   // Namespaces: new ones are clone flags; joined ones are opened now.
@@ -268,6 +284,11 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   st.cgroup = cg->to_json();
   st.systemd_cgroup = o.systemd_cgroup;
   st.provisional = true;
+  if (host_mounts) {
+    st.host_mount_ns = true;
+    CR_ASSIGN(st.host_mounts_before, mount_ids_under(rootfs));
+    guard.host_mounts.emplace(rootfs, st.host_mounts_before);
+  }
   std::string fifo = store.fifo_path(o.id);
   if (mkfifo(fifo.c_str(), 0622) < 0) return sys_error("create `" + fifo + "`");
   CR_ASSIGN(UniqueFd fifo_r, open_path(fifo, O_RDONLY | O_NONBLOCK));
@@ -659,6 +680,13 @@ Status kill_container(const StateStore& store, const std::string& id, int sig, b
 
 namespace {
 
+Status release_mounts_of(const ContainerState& s) {
+  if (!s.host_mount_ns) return {};
+  CR_TRY_CTX(release_host_mounts(s.rootfs, s.host_mounts_before),
+             "unmount the container's mounts under `" + s.rootfs + "`");
+  return {};
+}
+
 // Kills what is left of a creation that never finished (its creator was killed): the
 // init recorded in the provisional state and everything in its cgroups (in a joined
 // cgroup only our init; the cgroup goes when it is then empty).
@@ -679,6 +707,7 @@ Status clean_provisional(const StateStore& store, const ContainerState& s) {
       CR_TRY_CTX(m->destroy(), "remove cgroup");
     }
   }
+  CR_TRY(release_mounts_of(s));
   return store.remove(s.id);
 }
 
@@ -739,6 +768,7 @@ Status delete_container(const StateStore& store, const std::string& id, bool for
     phase::mark("kill");
   }
   bool run_poststop = st != ContainerStatus::Creating;
+  CR_TRY(release_mounts_of(s));
   if (auto m = cgroup_of(s)) {
     if (m->exists() && joined_cgroup(s)) {
       destroy_if_empty(*m);

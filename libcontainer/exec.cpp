@@ -49,6 +49,7 @@ struct ChildPlan {
   CapSets caps;
   const seccomp::Program* seccomp = nullptr;
   std::vector<int> close_fds;
+  int root_fd = -1;  // the init's root, chrooted into when the container has no mount namespace
 };
 
 [[noreturn]] void exec_child(const ChildPlan& p) {
@@ -58,6 +59,8 @@ struct ChildPlan {
   if (!go) _exit(1);
   for (auto& [fd, type] : p.joins)
     if (setns(fd, type) < 0) child_fail(p.sock, sys_error("join the container's namespace"));
+  if (p.root_fd >= 0 && (fchdir(p.root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0))
+    child_fail(p.sock, sys_error("chroot into the container's root"));
   // In the container's user namespace, become its root (as runc's nsexec does),
   // so what we create (the pty) is owned by a mapped id.
   if (!p.joins.empty() && p.joins.front().second == CLONE_NEWUSER) {
@@ -144,6 +147,13 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
     CR_ASSIGN(UniqueFd fd, open_path("/proc/" + std::to_string(s.pid) + "/ns/" + name, O_RDONLY));
     plan.joins.emplace_back(fd.get(), spec::ns_clone_flag(type));
     fds.push_back(std::move(fd));
+  }
+  // No mount namespace of its own: the init's root is a directory of the host's, entered
+  // by chroot as the init did.
+  UniqueFd root_fd;
+  if (s.host_mount_ns) {
+    CR_ASSIGN(root_fd, open_path("/proc/" + std::to_string(s.pid) + "/root", O_PATH | O_DIRECTORY));
+    plan.root_fd = root_fd.get();
   }
   UniqueFd pidns, own_pid;
   if (!same_ns(s.pid, "pid")) {
