@@ -513,6 +513,10 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
 
   st.config = sp.raw;
   st.provisional = false;
+  // Rootless: the hierarchies create/add_pid had to drop (permission denied, no limits
+  // asked) are not the container's: exec, stats and delete must not look for them.
+  st.cgroup = cg->to_json();
+  if (shared_cg) st.cgroup["shared"] = true;
   CR_TRY(store.save(st));
   if (!o.pid_file.empty())
     CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644, Durability::Rename),
