@@ -106,6 +106,39 @@ Status write_id_map(pid_t pid, const char* file, const std::vector<spec::IdMappi
   return write_file("/proc/" + std::to_string(pid) + "/" + file, text);
 }
 
+// One mapping of the caller's own id: what an unprivileged process may write itself.
+bool own_id_only(const std::vector<spec::IdMapping>& m, unsigned own) {
+  return m.size() == 1 && m[0].size == 1 && m[0].host_id == own;
+}
+
+// newuidmap/newgidmap (shadow's setuid helpers, checked against /etc/subuid and /etc/subgid):
+// how a non-root caller maps more than its own id, as runc does when writing the map fails.
+Status run_id_map_tool(const char* tool, pid_t pid, const std::vector<spec::IdMapping>& m) {
+  std::string path;
+  for (const char* dir : {"/usr/bin/", "/bin/", "/usr/sbin/", "/sbin/"})
+    if (access((std::string(dir) + tool).c_str(), X_OK) == 0) {
+      path = std::string(dir) + tool;
+      break;
+    }
+  std::string ctx = std::string(tool) + " for pid " + std::to_string(pid);
+  if (path.empty())
+    return make_error(ErrorKind::Unsupported,
+                      ctx +
+                          ": not installed (apt-get install uidmap): a non-root caller needs "
+                          "it to map more than its own id");
+  spec::Hook h;
+  h.path = path;
+  h.args = {tool, std::to_string(pid)};
+  for (auto& e : m) {
+    h.args.push_back(std::to_string(e.container_id));
+    h.args.push_back(std::to_string(e.host_id));
+    h.args.push_back(std::to_string(e.size));
+  }
+  h.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  h.timeout = 30;
+  return run_program(h, "", ctx);
+}
+
 std::string hook_state(const ContainerState& st, ContainerStatus s) {
   return oci_state(st, s).dump();
 }
@@ -438,15 +471,22 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
 
   auto write_maps = [&]() -> Status {
     // Without CAP_SETGID in the parent namespace (rootless), the kernel takes a gid_map only
-    // once setgroups is denied; runc does the same.
-    if (geteuid() != 0) {
+    // once setgroups is denied; runc does the same. More than the caller's own id needs
+    // newgidmap/newuidmap (runc: when writing the map itself is refused), and then
+    // setgroups stays allowed, as runc leaves it.
+    const bool rootless = geteuid() != 0;
+    if (rootless && own_id_only(lx.gid_mappings, getegid())) {
       if (auto r = write_file("/proc/" + std::to_string(pid) + "/setgroups", "deny"); !r)
         return r.error().context("linux.gidMappings (rootless)");
     }
-    if (auto r = write_id_map(pid, "gid_map", lx.gid_mappings); !r)
-      return r.error().context("linux.gidMappings");
-    if (auto r = write_id_map(pid, "uid_map", lx.uid_mappings); !r)
-      return r.error().context("linux.uidMappings");
+    if (auto r = write_id_map(pid, "gid_map", lx.gid_mappings); !r) {
+      if (!rootless || r.error().err != EPERM) return r.error().context("linux.gidMappings");
+      CR_TRY_CTX(run_id_map_tool("newgidmap", pid, lx.gid_mappings), "linux.gidMappings");
+    }
+    if (auto r = write_id_map(pid, "uid_map", lx.uid_mappings); !r) {
+      if (!rootless || r.error().err != EPERM) return r.error().context("linux.uidMappings");
+      CR_TRY_CTX(run_id_map_tool("newuidmap", pid, lx.uid_mappings), "linux.uidMappings");
+    }
     return {};
   };
   if (plan.maps_by_unprivileged) {  // the init says when it is dumpable (see init.cpp)

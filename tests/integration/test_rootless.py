@@ -175,5 +175,47 @@ def rootless_podman(t):
             os.listdir(state_root) if os.path.isdir(state_root) else os.listdir(xdg))
 
 
+def sub_range(path, name):
+    for ln in h.read_file(path).splitlines():
+        f = ln.split(":")
+        if len(f) == 3 and f[0] == name:
+            return int(f[1]), int(f[2])
+    return None
+
+
+@h.case
+def rootless_subid_mappings(t):
+    # More than the caller's own id (its /etc/subuid and /etc/subgid ranges) is mapped through
+    # shadow's setuid newuidmap/newgidmap, as runc does when writing the map itself is
+    # refused; crunner failed with "linux.gidMappings: ... operation not permitted".
+    u = make_user(t)
+    xdg = user_dirs(t, u)
+    su, sg = sub_range("/etc/subuid", u.pw_name), sub_range("/etc/subgid", u.pw_name)
+    t.require("subordinate ranges", su and sg, (su, sg))
+
+    def maps(c):
+        c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": u.pw_uid, "size": 1},
+                                     {"containerID": 1, "hostID": su[0], "size": 1000}]
+        c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": u.pw_gid, "size": 1},
+                                     {"containerID": 1, "hostID": sg[0], "size": 1000}]
+        c["root"]["readonly"] = False
+        for k in ("bounding", "effective", "permitted"):
+            c["process"]["capabilities"][k].append("CAP_CHOWN")
+    b = rootless_bundle(t, u, xdg, ["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; "
+                                    "touch /tmp/f && chown 7:7 /tmp/f && stat -c %u:%g /tmp/f"],
+                        edit=maps)
+    rc, out, err = as_user(t, u, [h.RUNTIME, "--rootless", "true", "run", "--bundle", b,
+                                  t.cid("subid")], xdg)
+    t.eq("run with subordinate id mappings", (rc, err), (0, ""))
+    rows = [ln.split() for ln in out.splitlines()]
+    t.check("uid_map: own uid and the subuid range",
+            ["0", str(u.pw_uid), "1"] in rows and ["1", str(su[0]), "1000"] in rows, out)
+    t.check("gid_map: own gid and the subgid range",
+            ["0", str(u.pw_gid), "1"] in rows and ["1", str(sg[0]), "1000"] in rows, out)
+    t.check("a mapped id other than root is usable inside", "7:7" in out, out)
+    t.check("on the host that file belongs to the subordinate ids",
+            os.stat(os.path.join(b, "rootfs", "tmp", "f")).st_uid == su[0] + 6, out)
+
+
 if __name__ == "__main__":
     h.main()
