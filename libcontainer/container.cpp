@@ -30,6 +30,7 @@
 #include "libcontainer/terminal.hpp"
 #include "libcontainer/utils.hpp"
 #include "seccomp/seccomp.hpp"
+#include "selinux/selinux.hpp"
 
 namespace crunner {
 
@@ -169,15 +170,6 @@ Result<int> parse_signal(const std::string& s) {
   return make_error(ErrorKind::InvalidSpec, "unknown signal \"" + s + "\"");
 }
 
-Status check_selinux_label(const std::string& field, const std::string& label) {
-  if (label.empty()) return {};
-  return make_error(ErrorKind::Unsupported,
-                    field + " `" + label + "`: " +
-                        (path_exists("/sys/fs/selinux/enforce")
-                             ? "setting SELinux labels is not supported by crunner"
-                             : "selinux is disabled or not supported on this host"));
-}
-
 Result<Launched> create_container(const StateStore& store, const CreateOptions& o) {
   if (!valid_container_id(o.id))
     return make_error(ErrorKind::InvalidSpec, "invalid container ID format");
@@ -285,8 +277,8 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
 
   std::vector<std::string> warnings;
   CR_TRY_CTX(apparmor::check_profile(proc.apparmor_profile), "process.apparmorProfile");
-  CR_TRY(check_selinux_label("process.selinuxLabel", proc.selinux_label));
-  CR_TRY(check_selinux_label("linux.mountLabel", lx.mount_label));
+  CR_TRY(selinux::check_label("process.selinuxLabel", proc.selinux_label));
+  CR_TRY(selinux::check_label("linux.mountLabel", lx.mount_label));
   // seccomp is compiled here (or taken from the cache); the init only loads it.
   std::optional<seccomp::Program> filter;
   if (!lx.seccomp.is_null()) {

@@ -23,6 +23,7 @@
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
 #include "libcontainer/utils.hpp"
+#include "selinux/selinux.hpp"
 
 namespace crunner {
 
@@ -162,7 +163,7 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   }
   std::vector<std::string> warnings;
   CR_TRY_CTX(apparmor::check_profile(proc.apparmor_profile), "process.apparmorProfile");
-  CR_TRY(check_selinux_label("process.selinuxLabel", proc.selinux_label));
+  CR_TRY(selinux::check_label("process.selinuxLabel", proc.selinux_label));
   std::optional<seccomp::Program> filter;
   if (s.config.is_object() && s.config.contains("linux") && s.config["linux"].contains("seccomp") &&
       !s.config["linux"]["seccomp"].is_null()) {

@@ -247,6 +247,7 @@ Status prepare_rootfs(const RootfsConfig& c) {
   ctx.bundle = c.bundle;
   ctx.in_userns = c.in_userns;
   ctx.source_fds = &c.source_fds;
+  ctx.mount_label = s.linux_or_empty().mount_label;
   ctx.cgroupns = c.cgroupns.value_or(s.linux_or_empty().has_ns(spec::NsType::Cgroup));
   for (const spec::Mount& m : s.mounts) CR_TRY(mount_entry(rootfd.get(), m, ctx));
 
