@@ -73,7 +73,8 @@ std::shared_ptr<Container> Server::find(const std::string& handle) {
 
 void Server::save_meta(Container& c) {
   // caller holds c.mu
-  auto st = crunner::write_file_atomic(c.dir + "/meta.json", c.meta.dump());
+  auto st = crunner::write_file_atomic(c.dir + "/meta.json", c.meta.dump(), 0644,
+                                       crunner::Durability::Rename);
   (void)st;
 }
 

@@ -276,7 +276,9 @@ Response Server::run(const std::string& handle, const Request& req) {
     c->processes.erase(id);
     return r;
   };
-  if (auto st = crunner::write_file_atomic(p->dir + "/process.json", pj.dump()); !st)
+  if (auto st = crunner::write_file_atomic(p->dir + "/process.json", pj.dump(), 0644,
+                                           crunner::Durability::Rename);
+      !st)
     return forget(error_response("", st.error().what(), handle, id));
   int sp[2];
   if (pipe2(sp, O_CLOEXEC) < 0)
