@@ -1,6 +1,6 @@
 #include "image/registry.hpp"
 
-#include <openssl/evp.h>
+#include <nettle/base64.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -230,11 +230,8 @@ Status Registry::authenticate(const std::string& challenge) {
     if (opts_.username.empty()) return make_error(ErrorKind::Permission, "no credentials");
     std::string creds = opts_.username + ":" + opts_.password;
     if (creds.size() > 4096) return invalid_spec("registry credentials longer than 4096 bytes");
-    std::string b64(4 * ((creds.size() + 2) / 3) + 1, '\0');
-    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
-                            reinterpret_cast<const unsigned char*>(creds.data()),
-                            static_cast<int>(creds.size()));
-    b64.resize(static_cast<size_t>(n));
+    std::string b64(BASE64_ENCODE_RAW_LENGTH(creds.size()), '\0');
+    base64_encode_raw(b64.data(), creds.size(), reinterpret_cast<const uint8_t*>(creds.data()));
     auth_header_ = "Authorization: Basic " + b64;
     return {};
   }

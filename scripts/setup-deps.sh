@@ -2,8 +2,8 @@
 # Installs every build, test and benchmark dependency from Debian's archive.
 # Idempotent: packages already installed are not fetched again.
 set -euo pipefail
-PKGS=(build-essential cmake ninja-build pkg-config git clang-format clang libclang-rt-dev
-      libseccomp-dev libcap-dev nlohmann-json3-dev libcli11-dev catch2
+PKGS=(build-essential cmake ninja-build lld pkg-config git clang-format clang libclang-rt-dev
+      libseccomp-dev libcap-dev nettle-dev nlohmann-json3-dev libcli11-dev catch2
       libboost-dev libboost-system-dev libarchive-dev
       libnl-3-dev libnl-route-3-dev
       busybox-static python3 iproute2 iptables procps util-linux jq e2fsprogs

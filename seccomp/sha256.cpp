@@ -1,18 +1,9 @@
 #include "seccomp/sha256.hpp"
 
-#include <openssl/evp.h>
-
-#include <cstdlib>
-
 namespace crunner::seccomp {
 
-// EVP_DigestInit_ex on SHA-256 fails only when allocation fails: treat it like a failed new.
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  if (!ctx_ || EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1) std::abort();
-}
-
-Sha256::~Sha256() {
-  EVP_MD_CTX_free(ctx_);
+Sha256::Sha256() {
+  sha256_init(&ctx_);
 }
 
 void Sha256::update(std::string_view data) {
@@ -20,13 +11,12 @@ void Sha256::update(std::string_view data) {
 }
 
 void Sha256::update(const void* data, size_t len) {
-  EVP_DigestUpdate(ctx_, data, len);
+  sha256_update(&ctx_, len, static_cast<const uint8_t*>(data));
 }
 
 std::array<uint8_t, 32> Sha256::digest() {
   std::array<uint8_t, 32> out{};
-  unsigned int n = 0;
-  EVP_DigestFinal_ex(ctx_, out.data(), &n);
+  sha256_digest(&ctx_, out.size(), out.data());
   return out;
 }
 

@@ -1,20 +1,21 @@
 // SHA-256 for the seccomp filter cache key (and the image store's digests): a thin streaming
-// wrapper over OpenSSL's libcrypto EVP interface.
+// wrapper over nettle's sha256 (Debian's nettle-dev). Not OpenSSL's libcrypto: linked into
+// the static crunner it added ~2.2 MB of text and ~340 KB of relocated data to every start
+// (peak RSS) and three glibc static-link warnings (dlopen, getaddrinfo, gethostbyname).
 #pragma once
+
+#include <nettle/sha2.h>
 
 #include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-typedef struct evp_md_ctx_st EVP_MD_CTX;
-
 namespace crunner::seccomp {
 
 class Sha256 {
  public:
   Sha256();
-  ~Sha256();
   Sha256(const Sha256&) = delete;
   Sha256& operator=(const Sha256&) = delete;
   void update(std::string_view data);
@@ -24,7 +25,7 @@ class Sha256 {
   static std::string hex(std::string_view data);
 
  private:
-  EVP_MD_CTX* ctx_;
+  sha256_ctx ctx_;
 };
 
 }  // namespace crunner::seccomp

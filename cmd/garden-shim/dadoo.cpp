@@ -71,7 +71,7 @@ std::string read_all(const std::string& path) {
 
 // Best effort: the shim treats a missing file as "not yet".
 void write_file_atomic(const std::string& path, const std::string& data) {
-  (void)crunner::write_file_atomic(path, data);
+  (void)crunner::write_file_atomic(path, data, 0644, crunner::Durability::Rename);
 }
 
 int decode(int st) {
@@ -377,8 +377,6 @@ int main(int argc, char** argv) {
     pump(out_i, out_r, outf);
     pump(err_i, err_r, errf);
   }
-  fsync(outf);
-  fsync(errf);
   write_file_atomic(g_dir + "/exit_status", std::to_string(code));
   return 0;
 }

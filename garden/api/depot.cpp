@@ -73,15 +73,24 @@ std::shared_ptr<Container> Server::find(const std::string& handle) {
 
 void Server::save_meta(Container& c) {
   // caller holds c.mu
-  auto st = crunner::write_file_atomic(c.dir + "/meta.json", c.meta.dump());
+  auto st = crunner::write_file_atomic(c.dir + "/meta.json", c.meta.dump(), 0644,
+                                       crunner::Durability::Rename);
   (void)st;
 }
 
 std::string Server::load() {
-  for (const char* d : {"", "/containers", "/runtime"}) {
+  for (const char* d : {"", "/containers", "/runtime", "/trash"}) {
     auto st = crunner::mkdir_p(cfg_.depot + d, 0755);
     if (!st) return st.error().what();
     chmod((cfg_.depot + d).c_str(), 0755);
+  }
+  // Destroyed containers' trees a previous shim had not finished deleting (see destroy).
+  {
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator(cfg_.depot + "/trash", ec)) {
+      std::error_code ec2;
+      if (unmount_under(e.path().string()).empty()) std::filesystem::remove_all(e.path(), ec2);
+    }
   }
   // Each container's rootfs lives in the depot, and an unprivileged container's root (a
   // user namespace's uid) resolves it: every ancestor must be searchable by others.

@@ -32,7 +32,8 @@ static CmdResult exec_in(const Runtime& rt, const std::string& handle, const jso
   for (size_t i = 1; i < args.size(); ++i) spec["args"].push_back(args[i]);
   json pj = build_process(spec, meta, u);
   std::string pfile = dir + "/stream-" + new_uuid() + ".json";
-  if (auto st = crunner::write_file_atomic(pfile, pj.dump()); !st) {
+  if (auto st = crunner::write_file_atomic(pfile, pj.dump(), 0644, crunner::Durability::Rename);
+      !st) {
     err = st.error().what();
     return {};
   }

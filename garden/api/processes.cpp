@@ -95,11 +95,16 @@ class DirWatch {
   crunner::UniqueFd fd_;
 };
 
-// Waits for the client fd to be readable or the watch to fire; true when fd is readable.
-bool wait_client_or_change(int fd, DirWatch& w, int timeout_ms) {
-  pollfd p[2] = {{fd, POLLIN, 0}, {w.fd(), POLLIN, 0}};
-  int n = poll(p, 2, timeout_ms);
+// Waits for the client fd to be readable, the watch to fire or wake (an eventfd, -1 for none)
+// to be written; true when fd is readable.
+bool wait_client_or_change(int fd, DirWatch& w, int timeout_ms, int wake = -1) {
+  pollfd p[3] = {{fd, POLLIN, 0}, {w.fd(), POLLIN, 0}, {wake, POLLIN, 0}};
+  int n = poll(p, wake >= 0 ? 3 : 2, timeout_ms);
   if (n > 0 && p[1].revents) w.drain();
+  if (n > 0 && wake >= 0 && p[2].revents) {
+    uint64_t v;
+    (void)!read(wake, &v, sizeof v);
+  }
   return n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR));
 }
 
@@ -276,7 +281,9 @@ Response Server::run(const std::string& handle, const Request& req) {
     c->processes.erase(id);
     return r;
   };
-  if (auto st = crunner::write_file_atomic(p->dir + "/process.json", pj.dump()); !st)
+  if (auto st = crunner::write_file_atomic(p->dir + "/process.json", pj.dump(), 0644,
+                                           crunner::Durability::Rename);
+      !st)
     return forget(error_response("", st.error().what(), handle, id));
   int sp[2];
   if (pipe2(sp, O_CLOEXEC) < 0)
@@ -448,8 +455,10 @@ void Server::serve_process(std::shared_ptr<Container> c, std::shared_ptr<Process
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       continue;
     }
-    // Once exited, only the stream threads are awaited (no file event for those).
-    if (wait_client_or_change(fd, watch, exit_seen == Clock::time_point{} ? 250 : 5)) {
+    // Once exited, only the stream threads are awaited: they write a->wake when done (a
+    // stream never opened is given up on after a second).
+    int timeout = exit_seen == Clock::time_point{} || a->wake ? 250 : 5;
+    if (wait_client_or_change(fd, watch, timeout, a->wake.get())) {
       char buf[65536];
       ssize_t r = read(fd, buf, sizeof buf);
       if (r > 0) {
@@ -560,6 +569,10 @@ Response Server::attach_stream(const std::string& handle, const std::string& pid
     ::shutdown(fd, SHUT_WR);
     std::lock_guard<std::mutex> lk(p->mu);
     (is_out ? a->out_done : a->err_done) = true;
+    if (a->wake) {
+      uint64_t one = 1;
+      (void)!write(a->wake.get(), &one, sizeof one);
+    }
   };
   return r;
 }

@@ -2,6 +2,7 @@
 // its methods are called concurrently from the connection threads.
 #pragma once
 
+#include <sys/eventfd.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -19,6 +20,7 @@
 #include "garden/http/request_parser.hpp"
 #include "garden/net/networker.hpp"
 #include "garden/runtime/runtime.hpp"
+#include "libcontainer/fd.hpp"
 
 namespace garden {
 
@@ -44,6 +46,9 @@ struct Attach {
   off_t out_pos = 0, err_pos = 0;  // how far each stream has delivered
   bool out_open = false, out_done = false, err_open = false, err_done = false;
   bool live = true;  // its run/attach connection is (about to be) served
+  // Written by a stream thread when it is done, so the run/attach connection sends the
+  // exit status at once instead of polling for out_done/err_done.
+  crunner::UniqueFd wake{eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
 };
 
 struct Process {

@@ -46,6 +46,21 @@ class RestartTest(ShimTestCase):
         code, out, _ = self.run_proc(h, "echo", "still")
         self.assertEqual(out, "still\n")
 
+    def test_destroyed_trees_left_in_the_trash_go_at_start(self):
+        # destroy renames the container's tree into <depot>/trash and deletes it in the
+        # background; what a killed shim left there is deleted by the next start.
+        h = self.create(handle="crunner-test-trash")
+        cdir = os.path.join(self.shim.depot, "containers", h)
+        self.client.destroy(h)
+        self.assertFalse(os.path.exists(cdir))
+        left = os.path.join(self.shim.depot, "trash", "crunner-test-trash.left")
+        os.makedirs(os.path.join(left, "layer", "upper", "etc"))
+        with open(os.path.join(left, "meta.json"), "w") as f:
+            f.write("{}")
+        self.shim.kill()
+        type(self).client = self.client = self.shim.start()
+        self.assertEqual(os.listdir(os.path.join(self.shim.depot, "trash")), [])
+
     def test_restart_keeps_the_container_layer(self):
         h = self.create(handle="crunner-test-layer",
                         limits={"disk_limits": {"byte_hard": 8 << 20, "scope": 1}})

@@ -295,6 +295,22 @@ TEST_CASE("sha256 matches the FIPS 180-2 test vectors", "[seccomp][sha256]") {
   std::string chunk(1000, 'a');
   for (int i = 0; i < 1000; i++) s.update(chunk);
   REQUIRE(s.hexdigest() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  // Updates split across block boundaries give the one-shot digest (values: Python's hashlib).
+  std::string bytes;
+  for (int r = 0; r < 5; r++)
+    for (int i = 0; i < 256; i++) bytes.push_back(static_cast<char>(i));
+  const char* want = "d414b085826eb06778483ba35564dc849e643359f69ed9747878ba6e54985bed";
+  REQUIRE(Sha256::hex(bytes) == want);
+  Sha256 parts;
+  size_t at = 0;
+  for (size_t n : {0, 1, 62, 1, 64, 65, 127, 0, 3}) {
+    parts.update(std::string_view(bytes).substr(at, n));
+    at += n;
+  }
+  parts.update(bytes.data() + at, bytes.size() - at);
+  REQUIRE(parts.hexdigest() == want);
+  REQUIRE(Sha256::hex("crunner seccomp cache v1\n") ==
+          "05dc0126a83a2f74c08015f8ac2af77365034c8c9df0faabd425bbe04ea2b431");
 }
 
 TEST_CASE("seccomp features lists what this build and kernel support", "[seccomp]") {
