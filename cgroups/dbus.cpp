@@ -184,7 +184,9 @@ Result<Message> parse_message(std::string_view raw) {
   while (r.pos() < 16 + fields_len) {
     CR_TRY(r.align(8));
     CR_ASSIGN(uint8_t code, r.byte());
-    CR_ASSIGN(std::string vsig, r.sig());
+    auto vs = r.sig();
+    if (!vs) return std::move(vs).error();
+    const std::string vsig = *vs;
     if (vsig == "s" || vsig == "o") {
       CR_ASSIGN(std::string v, r.str());
       if (code == 1) m.path = v;

@@ -99,7 +99,11 @@ Status SystemdManager::connect() {
 
 Status SystemdManager::create() {
   if (started_) return fs_->create();
-  return connect();
+  // Only a check (and systemd's version): the init, cloned next, would inherit the
+  // connection until its execve; add_pid connects again.
+  CR_TRY(connect());
+  bus_.reset();
+  return {};
 }
 
 Status SystemdManager::wait_job(const std::string& job, const std::string& what) {
@@ -181,6 +185,7 @@ Status SystemdManager::add_pid(pid_t pid) {
   if (started_) return fs_->add_pid(pid);
   CR_TRY(start_unit(pid));
   started_ = true;
+  bus_.reset();
   // The cgroupfs side: the directories systemd does not manage (v1 hierarchies without a
   // systemd controller), the pid in each, and every limit as a file.
   CR_TRY(fs_->create());

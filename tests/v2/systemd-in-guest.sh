@@ -23,14 +23,20 @@ Description=crunner tests: nothing but the manager
 EOF
 : > "$work/systemd.log"
 
-# The delegated subtree: this script moves into it, so the namespaces' cgroup root is it.
+# The delegated subtree. Only the new namespaces' PID 1 moves into it (writing 0 to
+# cgroup.procs moves the writer), before it unshares its cgroup namespace: that cgroup is
+# then the namespace's root, and no process outside systemd's reach sits in it (the
+# no-internal-processes rule would keep systemd from enabling any controller below it).
 cg=/sys/fs/cgroup/crunner-systemd
 mkdir -p "$cg"
-echo $$ > "$cg/cgroup.procs"
 
 # PID 1 of the new namespaces: a private cgroup2 mount (rooted at our cgroup, by the cgroup
 # namespace), /proc, an empty /run, no generators, the console to a log file; then systemd.
-unshare --pid --mount --cgroup --fork --propagation private bash -c '
+unshare --pid --mount --fork --propagation private bash -c '
+  set -e
+  echo 0 > '"$cg"'/cgroup.procs
+  exec unshare --cgroup bash -c "$1" "$0"
+' "$work" '
   set -e
   umount /sys/fs/cgroup
   mount -t cgroup2 cgroup2 /sys/fs/cgroup
@@ -43,7 +49,7 @@ unshare --pid --mount --cgroup --fork --propagation private bash -c '
   export container=crunner-test SYSTEMD_UNIT_PATH="$0/units"
   exec '"$SD"' --system --unit=crunner-test.target --log-target="${SYSTEMD_LOG_TARGET:-console}" --log-level="${SYSTEMD_LOG_LEVEL:-notice}" \
     </dev/null >>"$0/systemd.log" 2>&1
-' "$work" &
+' &
 outer=$!
 
 # systemd's pid (as seen here) and its socket; systemd creates /run/systemd/private once its
@@ -65,9 +71,16 @@ if [ -z "$sdpid" ] || [ ! -S "/proc/$sdpid/root/run/systemd/private" ]; then
 fi
 echo "# systemd $($SD --version | head -1 | cut -d' ' -f2) is pid 1 of its namespaces (pid $sdpid here), up after ${SECONDS}s"
 
+# The command starts in a cgroup inside systemd's tree (the guest mounts cgroup2 with
+# nsdelegate: systemd may not pull a process in from outside its cgroup namespace), then
+# systemd-run makes it a scope.
+stage="$cg/crunner-stage"
+mkdir -p "$stage"
 rc=0
-nsenter -t "$sdpid" -m -p -C -- systemd-run --quiet --scope --unit=crunner-tests.scope \
+bash -c 'echo 0 > "$0/cgroup.procs" && exec "$@"' "$stage" \
+  nsenter -t "$sdpid" -m -p -C -- systemd-run --quiet --scope --unit=crunner-tests.scope \
   -p Delegate=no -- "$@" || rc=$?
+rmdir "$stage" 2>/dev/null || true
 if [ $rc -ne 0 ]; then
   echo "# systemd log:" >&2
   tail -n 40 "$work/systemd.log" >&2
