@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cgroups/managers_impl.hpp"
+#include "cgroups/systemd.hpp"
 #include "libcontainer/mountinfo.hpp"
 #include "libcontainer/utils.hpp"
 
@@ -125,9 +126,18 @@ Result<std::unique_ptr<Manager>> make_manager(const std::string& cgroups_path,
                         "systemd cgroup driver requested (--systemd-cgroup), but systemd is "
                         "not running as pid 1 here (no " +
                             opts.systemd_marker + "); run without --systemd-cgroup");
-    return make_error(ErrorKind::Unsupported,
-                      "the systemd cgroup driver (--systemd-cgroup) is not implemented; run "
-                      "without it");
+    if (opts.rootless)
+      return make_error(ErrorKind::Unsupported,
+                        "the systemd cgroup driver for rootless containers (systemd's user "
+                        "manager) is not implemented; run without --systemd-cgroup");
+    CR_ASSIGN(auto unit, systemd::parse_cgroups_path(cgroups_path, id));
+    CR_ASSIGN(std::string cg, systemd::unit_cgroup_path(unit));
+    // The scope's directory in every hierarchy, from each hierarchy's root (absolute path).
+    ManagerOptions fs_opts = opts;
+    fs_opts.rootless = false;
+    CR_ASSIGN(auto fs, make_manager(cg, id, false, fs_opts));
+    return std::unique_ptr<Manager>(
+        new SystemdManager(std::move(fs), systemd::unit_name(unit), unit.slice, false));
   }
   Mode mode;
   if (opts.mode) {
@@ -194,6 +204,14 @@ Result<bool> rootless_cgroups(const std::string& flag) {
 
 Result<std::unique_ptr<Manager>> load_manager(const nlohmann::json& j) {
   try {
+    if (j.value("driver", "") == "systemd") {
+      nlohmann::json fs = j;
+      fs.erase("driver");
+      CR_ASSIGN(auto inner, load_manager(fs));
+      return std::unique_ptr<Manager>(new SystemdManager(std::move(inner),
+                                                         j.at("unit").get<std::string>(),
+                                                         j.at("slice").get<std::string>(), true));
+    }
     std::string mode = j.at("mode").get<std::string>();
     std::string root = j.at("root").get<std::string>();
     std::string inner = j.at("path").get<std::string>();

@@ -7,7 +7,9 @@
 //
 // cgroupsPath as runc: absolute -> relative to each hierarchy's root; relative -> below the
 // calling process's own cgroup (v1, hybrid) or its parent (v2); absent -> relative "<id>".
-// --systemd-cgroup ("slice:prefix:name") is refused with a clear error: no systemd here.
+// --systemd-cgroup: cgroupsPath "slice:prefix:name" (default system.slice:crunner:<id>), a
+// transient scope <prefix>-<name>.scope created over D-Bus with Delegate=yes (SystemdManager);
+// without a running systemd, a clear error.
 #pragma once
 
 #include <sys/types.h>

@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "cgroups/dbus.hpp"
 #include "cgroups/manager.hpp"
 
 namespace crunner::cgroups {
@@ -76,6 +77,41 @@ class V2Manager : public Manager {
 
  private:
   std::string root_, inner_, path_;
+};
+
+// The systemd driver (--systemd-cgroup): a transient scope with Delegate=yes, created over
+// D-Bus when the init's pid is known (systemd needs a pid to start a scope), its resources
+// as unit properties; everything else, and the files systemd has no property for, through
+// the cgroupfs manager of the scope's directory (`fs`).
+class SystemdManager : public Manager {
+ public:
+  SystemdManager(std::unique_ptr<Manager> fs, std::string unit, std::string slice, bool started);
+  Mode mode() const override { return fs_->mode(); }
+  const std::string& path() const override { return fs_->path(); }
+  Status create() override;  // connects to systemd: its absence fails before the init exists
+  Status add_pid(pid_t pid) override;  // the first one starts the scope
+  Status apply(const Resources& r) override;
+  Status freeze(bool frozen) override { return fs_->freeze(frozen); }
+  Result<bool> frozen() const override { return fs_->frozen(); }
+  Result<std::vector<pid_t>> pids() const override { return fs_->pids(); }
+  Result<Stats> stats() const override { return fs_->stats(); }
+  Status kill_all(int sig) override { return fs_->kill_all(sig); }
+  Status destroy() override;  // StopUnit (waits for the job), reset-failed, then rmdir
+  bool exists() const override { return fs_->exists(); }
+  Result<UniqueFd> unified_dir_fd() override;  // Unsupported until the scope exists
+  Result<std::unique_ptr<OomWatch>> watch_oom() override { return fs_->watch_oom(); }
+  nlohmann::json to_json() const override;
+
+ private:
+  Status connect();
+  Status start_unit(pid_t pid);
+  Status wait_job(const std::string& job, const std::string& what);
+  std::unique_ptr<Manager> fs_;
+  std::string unit_, slice_;
+  bool started_;
+  int version_ = 0;
+  std::optional<Resources> pending_;  // apply() before the scope exists
+  std::unique_ptr<dbus::Connection> bus_;
 };
 
 // Signals every pid of a manager with the freezer held around it (shared by v1 and v2).

@@ -62,7 +62,7 @@ nlohmann::ordered_json features() {
   oj lx;
   lx["namespaces"] = oj::array({"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"});
   lx["capabilities"] = spec::known_capabilities();
-  lx["cgroup"] = {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}};
+  lx["cgroup"] = {{"v1", true}, {"v2", true}, {"systemd", true}, {"systemdUser", false}};
   lx["seccomp"] = seccomp::features();
   lx["apparmor"] = {{"enabled", apparmor::is_enabled()}};
   lx["selinux"] = {{"enabled", selinux::is_enabled()}};

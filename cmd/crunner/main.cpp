@@ -177,7 +177,9 @@ int main(int argc, char** argv) {
                "write debug lines (one per phase, with its duration) to the log, or to stderr "
                "without --log");
   app.add_flag("--systemd-cgroup", g.systemd_cgroup,
-               "cgroupsPath is slice:prefix:name, managed through systemd");
+               "systemd cgroup driver: cgroupsPath is slice:prefix:name (default "
+               "system.slice:crunner:<id>), the container a transient scope of systemd "
+               "(over D-Bus, Delegate=yes)");
   app.add_option("--rootless", g.rootless,
                  "true, false or auto (auto: true when not real root): the rootless cgroup "
                  "manager (no device rules; cgroups it may not create are skipped when no "
