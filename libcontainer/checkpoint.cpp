@@ -144,10 +144,16 @@ Status feature_check(const CriuFlags& f, const criu::Features& want) {
   return {};
 }
 
-std::string freezer_of(const cgroups::Manager& m) {
-  if (m.mode() == cgroups::Mode::Unified) return "/sys/fs/cgroup" + m.path();
-  std::string v1 = "/sys/fs/cgroup/freezer" + m.path();
-  return path_exists(v1) ? v1 : "";
+// The freezer directory criu freezes the container with (runc: cgroup v1's freezer, or the
+// v2 cgroup itself), from the cgroup manager's saved description.
+std::string freezer_of(const nlohmann::json& cg) {
+  if (!cg.is_object()) return "";
+  if (auto p = cg.find("paths");
+      p != cg.end() && p->is_object() && p->contains("freezer") && p->at("freezer").is_string())
+    return p->at("freezer").get<std::string>();
+  if (cg.value("mode", "") == "unified" && cg.contains("unified") && cg["unified"].is_string())
+    return cg["unified"].get<std::string>();
+  return "";
 }
 
 }  // namespace
@@ -204,11 +210,7 @@ Status checkpoint_container(const StateStore& store, const CheckpointOptions& o)
     opts.external.push_back(std::string(criu_ns(t)) + "[" + std::to_string(st.st_ino) +
                             "]:" + ext_key(t));
   }
-  auto cg = cgroup_of(s);
-  if (cg) {
-    std::string f = freezer_of(*cg);
-    if (!f.empty()) opts.freeze_cgroup = f;
-  }
+  opts.freeze_cgroup = freezer_of(s.cgroup);
   if (o.pre_dump) CR_TRY(feature_check(o.criu, {.mem_track = true, .lazy_pages = false}));
   if (o.criu.lazy_pages) {
     CR_TRY(feature_check(o.criu, {.mem_track = false, .lazy_pages = true}));

@@ -322,9 +322,11 @@ Result<Response> swrk(ReqType type, Opts opts, const Call& call) {
     if (!resp.success) {
       std::string msg = where + " failed";
       if (resp.cr_errmsg && *resp.cr_errmsg) msg += ": " + trim(resp.cr_errmsg);
-      if (resp.has_cr_errno && resp.cr_errno)
-        msg += std::string(": ") + strerror(resp.cr_errno) + " (errno " +
-               std::to_string(resp.cr_errno) + ")";
+      if (resp.has_cr_errno && resp.cr_errno) {
+        std::string e = strerror(resp.cr_errno);
+        if (!e.empty()) e[0] = static_cast<char>(tolower(static_cast<unsigned char>(e[0])));
+        msg += ": " + e + " (errno " + std::to_string(resp.cr_errno) + ")";
+      }
       return with_log(make_error(ErrorKind::Internal, msg));
     }
     if (resp.type == CRIU_REQ_TYPE__NOTIFY) {

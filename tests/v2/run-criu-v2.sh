@@ -36,6 +36,6 @@ exec python3 -u "$CRUNNER_SOURCE_DIR/tests/integration/test_checkpoint.py" "$@"'
 echo "== v2 guest: test_checkpoint.py (criu) against $BIN ${*:-}"
 rc=0
 bash "$V2VM" -d "$stage" -s 2 -m 1024 -t 840 \
-  -e CRUNNER="$stage/bin/crunner" -e CRUNNER_SOURCE_DIR="$stage/src" -e STAGE="$stage" -- \
+  -e CRUNNER="$stage/bin/crunner" -e CRUNNER_SOURCE_DIR="$stage/src" -e STAGE="$stage" -e CRUNNER_CRIU_CHECKED=1 -- \
   /usr/bin/bash -c "$inner" test_checkpoint "$@" || rc=$?
 exit $rc
