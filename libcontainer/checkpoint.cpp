@@ -33,12 +33,6 @@ constexpr const char* kRestoreLog = "restore.log";
 // criu_cg_mode values (rpc.proto)
 constexpr int kCgIgnore = 0, kCgSoft = 3, kCgFull = 4, kCgStrict = 5;
 
-std::string abs_path(const std::string& p) {
-  char buf[PATH_MAX];
-  if (realpath(p.c_str(), buf)) return buf;
-  return {};
-}
-
 std::string cwd_join(const std::string& p) {
   if (!p.empty() && p[0] == '/') return p;
   char buf[PATH_MAX];
@@ -320,28 +314,17 @@ std::vector<std::pair<std::string, std::string>> cgroups_of(pid_t pid) {
 Result<int> restore_container(const StateStore& store, const RestoreOptions& o) {
   if (!valid_container_id(o.id))
     return make_error(ErrorKind::InvalidSpec, "invalid container ID format");
-  std::string bundle = abs_path(o.bundle.empty() ? "." : o.bundle);
-  if (bundle.empty()) return sys_error("bundle `" + o.bundle + "`");
-  auto loaded = spec::load_spec(bundle);
-  if (!loaded) return std::move(loaded).error().context("invalid configuration");
-  spec::Spec sp = std::move(*loaded);
-  if (auto v = spec::validate(sp); !v) return std::move(v).error().context("invalid configuration");
+  CR_ASSIGN(LoadedBundle lb, load_bundle(o.bundle));
+  const std::string& bundle = lb.dir;
+  const spec::Spec& sp = lb.spec;
   const spec::Linux& lx = sp.linux_or_empty();
   if (sp.process->terminal && o.console_socket.empty() && o.detach)
     return make_error(ErrorKind::InvalidSpec,
                       "process.terminal is true: --console-socket is required");
-  std::string root_path = sp.root.path[0] == '/' ? sp.root.path : bundle + "/" + sp.root.path;
-  std::string rootfs = abs_path(root_path);
-  if (rootfs.empty()) return sys_error("root.path: rootfs `" + root_path + "`");
-  if (rootfs == "/")
-    return invalid_spec("root.path: rootfs `" + root_path +
-                        "` resolves to the host's root directory `/`");
-  if (!lx.has_ns(spec::NsType::Mount))
-    return invalid_spec("linux.namespaces: a mount namespace is required");
   cgroups::Resources res;
   if (!lx.resources.is_null()) {
     auto r = cgroups::parse_resources(lx.resources);
-    if (!r) return std::move(r).error().context("invalid configuration");
+    if (!r) return invalid_config(std::move(r).error());
     res = std::move(*r);
   }
   res.devices = cgroups::container_device_rules(res.devices);
@@ -393,15 +376,7 @@ Result<int> restore_container(const StateStore& store, const RestoreOptions& o) 
   CR_TRY(store.create_dir(o.id));
   RestoreGuard guard{store, o.id};
   CR_ASSIGN(UniqueFd lock, store.lock(o.id));
-  ContainerState st;
-  st.id = o.id;
-  st.oci_version = sp.oci_version;
-  st.bundle = bundle;
-  st.rootfs = rootfs;
-  st.annotations = sp.annotations;
-  st.cgroup = cg->to_json();
-  st.systemd_cgroup = o.systemd_cgroup;
-  st.provisional = true;
+  ContainerState st = provisional_state(o.id, lb, *cg, o.systemd_cgroup);
   CR_TRY(store.save(st));
   CR_TRY_CTX(cg->create(), "create cgroup");
   guard.cg = cg.get();
@@ -412,8 +387,8 @@ Result<int> restore_container(const StateStore& store, const RestoreOptions& o) 
   guard.criu_root = store.dir(o.id) + "/criu-root";
   if (mkdir(guard.criu_root.c_str(), 0755) < 0)
     return sys_error("create `" + guard.criu_root + "`");
-  if (mount(rootfs.c_str(), guard.criu_root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
-    return sys_error("bind mount rootfs `" + rootfs + "` on `" + guard.criu_root + "`");
+  if (mount(lb.rootfs.c_str(), guard.criu_root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
+    return sys_error("bind mount rootfs `" + lb.rootfs + "` on `" + guard.criu_root + "`");
   guard.mounted = true;
   opts.root = guard.criu_root;
 

@@ -138,21 +138,52 @@ Status check_selinux_label(const std::string& field, const std::string& label) {
                              : "selinux is disabled or not supported on this host"));
 }
 
+Error invalid_config(Error e) {
+  if (e.kind == ErrorKind::InvalidSpec) e.context("invalid configuration");
+  return e;
+}
+
+Result<LoadedBundle> load_bundle(const std::string& bundle_arg) {
+  LoadedBundle b;
+  b.dir = abs_path(bundle_arg.empty() ? "." : bundle_arg);
+  if (b.dir.empty()) return sys_error("bundle `" + bundle_arg + "`");
+  auto loaded = spec::load_spec(b.dir);
+  if (!loaded) return invalid_config(std::move(loaded).error());
+  b.spec = std::move(*loaded);
+  if (auto v = spec::validate(b.spec); !v) return invalid_config(std::move(v).error());
+  const spec::Spec& sp = b.spec;
+  std::string root_path = sp.root.path[0] == '/' ? sp.root.path : b.dir + "/" + sp.root.path;
+  b.rootfs = abs_path(root_path);
+  if (b.rootfs.empty()) return sys_error("root.path: rootfs `" + root_path + "`");
+  if (b.rootfs == "/")
+    return invalid_spec("root.path: rootfs `" + root_path +
+                        "` resolves to the host's root directory `/`");
+  if (!sp.linux_or_empty().has_ns(spec::NsType::Mount))
+    return invalid_spec("linux.namespaces: a mount namespace is required");
+  return b;
+}
+
+ContainerState provisional_state(const std::string& id, const LoadedBundle& b,
+                                 const cgroups::Manager& cg, bool systemd_cgroup) {
+  ContainerState st;
+  st.id = id;
+  st.oci_version = b.spec.oci_version;
+  st.bundle = b.dir;
+  st.rootfs = b.rootfs;
+  st.annotations = b.spec.annotations;
+  st.cgroup = cg.to_json();
+  st.systemd_cgroup = systemd_cgroup;
+  st.provisional = true;
+  return st;
+}
+
 Result<Launched> create_container(const StateStore& store, const CreateOptions& o) {
   if (!valid_container_id(o.id))
     return make_error(ErrorKind::InvalidSpec, "invalid container ID format");
-  std::string bundle = abs_path(o.bundle.empty() ? "." : o.bundle);
-  if (bundle.empty()) return sys_error("bundle `" + o.bundle + "`");
-  // A config the runtime refuses: runc's words ("invalid configuration"), which callers
-  // match, then ours.
-  auto invalid_config = [](Error e) {
-    if (e.kind == ErrorKind::InvalidSpec) e.context("invalid configuration");
-    return e;
-  };
-  auto loaded = spec::load_spec(bundle);
-  if (!loaded) return invalid_config(std::move(loaded).error());
-  spec::Spec sp = std::move(*loaded);
-  if (auto v = spec::validate(sp); !v) return invalid_config(std::move(v).error());
+  CR_ASSIGN(LoadedBundle lb, load_bundle(o.bundle));
+  const std::string& bundle = lb.dir;
+  const std::string& rootfs = lb.rootfs;
+  spec::Spec& sp = lb.spec;
   const spec::Process& proc = *sp.process;
   const spec::Linux& lx = sp.linux_or_empty();
   if (proc.terminal && o.console_socket.empty() && !o.foreground)
@@ -161,14 +192,6 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   if (!proc.terminal && !o.console_socket.empty())
     return make_error(ErrorKind::InvalidSpec,
                       "--console-socket given but process.terminal is false");
-  std::string root_path = sp.root.path[0] == '/' ? sp.root.path : bundle + "/" + sp.root.path;
-  std::string rootfs = abs_path(root_path);
-  if (rootfs.empty()) return sys_error("root.path: rootfs `" + root_path + "`");
-  if (rootfs == "/")
-    return invalid_spec("root.path: rootfs `" + root_path +
-                        "` resolves to the host's root directory `/`");
-  if (!lx.has_ns(spec::NsType::Mount))
-    return invalid_spec("linux.namespaces: a mount namespace is required");
   phase::mark("parse");
 
   // Namespaces: new ones are clone flags; joined ones are opened now.
@@ -259,15 +282,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   // The provisional record: saved before anything else exists and again as each pid
   // appears, so that `delete --force` finds every step's leftovers (cgroups, the init)
   // even when this process is killed half-way. It stays "creating" until the last save.
-  ContainerState st;
-  st.id = o.id;
-  st.oci_version = sp.oci_version;
-  st.bundle = bundle;
-  st.rootfs = rootfs;
-  st.annotations = sp.annotations;
-  st.cgroup = cg->to_json();
-  st.systemd_cgroup = o.systemd_cgroup;
-  st.provisional = true;
+  ContainerState st = provisional_state(o.id, lb, *cg, o.systemd_cgroup);
   std::string fifo = store.fifo_path(o.id);
   if (mkfifo(fifo.c_str(), 0622) < 0) return sys_error("create `" + fifo + "`");
   CR_ASSIGN(UniqueFd fifo_r, open_path(fifo, O_RDONLY | O_NONBLOCK));

@@ -7,4 +7,4 @@ set_tests_properties("criu-v2: test_checkpoint.py in the v2 guest" PROPERTIES
   ENVIRONMENT "CRUNNER_SOURCE_DIR=${CMAKE_SOURCE_DIR}"
   SKIP_RETURN_CODE 77
   RESOURCE_LOCK v2vm
-  TIMEOUT 900)
+  TIMEOUT 1200)

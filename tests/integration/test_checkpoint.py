@@ -15,6 +15,7 @@ keeps running. Nothing is timed: waits poll with generous timeouts.
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -282,6 +283,54 @@ def pre_dump_then_dump(t):
     no_cgroup_left(t, cid)
     res = t.rt(["checkpoint", "--parent-path", "/abs", "--image-path", final, cid])
     t.fails("an absolute --parent-path is refused", res)
+
+
+@h.case
+def terminal(t):
+    """A container with a terminal: criu restores its pty slave and sends a new master
+    (orphan-pts-master), which restore passes to --console-socket, as runc does."""
+    if not CRIU_OK:
+        return
+    data = t.path("data")
+    os.makedirs(data)
+
+    def edit(c):
+        c["process"]["terminal"] = True
+        c["mounts"].append({"destination": "/data", "type": "bind", "source": data,
+                            "options": ["rbind", "rw"]})
+    b = t.bundle("sh", "-c", COUNTER.replace("sleep 1;", "echo n=$i; sleep 1;"), edit=edit)
+    cid = t.cid("tty")
+    srv, sock = t.console_listener()
+    t.require("run -d with a terminal",
+              t.rt(["run", "-d", "--console-socket", sock, "--bundle", b, cid])[0] == 0)
+    t.receive_console(srv)
+    t.require("counts", h.wait_for(lambda: count(data) >= 2, WAIT) is True)
+    img = t.path("img")
+    res = t.rt(["checkpoint", "--image-path", img, cid], timeout=WAIT * 2)
+    t.require("checkpoint of a terminal container", res[0] == 0, f"{res}")
+    c0 = count(data)
+    srv2, sock2 = t.console_listener("c2.sock")
+    res = t.rt(["restore", "-d", "--console-socket", sock2, "--image-path", img, "--bundle", b,
+                cid], timeout=WAIT * 2)
+    t.require("restore with --console-socket", res[0] == 0, f"{res}")
+    _, fds, _ = t.receive_console(srv2)
+    t.eq("a new pty master was sent", len(fds), 1)
+    t.eq("running", t.status(cid), "running")
+    t.check("counts on", h.wait_for(lambda: count(data) > c0, WAIT) is True)
+    got = b""
+    if fds:
+        os.set_blocking(fds[0], False)
+
+        def more():
+            nonlocal got
+            try:
+                got += os.read(fds[0], 4096)
+            except BlockingIOError:
+                pass
+            return any(int(n) > c0 for n in re.findall(rb"n=(\d+)", got))
+        t.check("its output reaches the new master", h.wait_for(more, WAIT) is True, f"{got!r}")
+    t.ok("delete -f", t.rt(["delete", "-f", cid]))
+    no_cgroup_left(t, cid)
 
 
 @h.case
