@@ -164,6 +164,10 @@ Status checkpoint_container(const StateStore& store, const CheckpointOptions& o)
   if (!parsed) return std::move(parsed).error().context("saved config of " + o.id);
   const spec::Spec& sp = *parsed;
   const spec::Linux& lx = sp.linux_or_empty();
+  if (!lx.has_ns(spec::NsType::Mount))
+    return make_error(ErrorKind::Unsupported,
+                      "checkpoint needs the container's own mount namespace (linux.namespaces "
+                      "has no \"mount\")");
 
   if (!o.parent_path.empty() && o.parent_path[0] == '/')
     return make_error(ErrorKind::InvalidSpec, "--parent-path must be relative");
@@ -318,6 +322,10 @@ Result<int> restore_container(const StateStore& store, const RestoreOptions& o) 
   const std::string& bundle = lb.dir;
   const spec::Spec& sp = lb.spec;
   const spec::Linux& lx = sp.linux_or_empty();
+  if (!lx.has_ns(spec::NsType::Mount))
+    return invalid_spec(
+        "linux.namespaces: restore needs the container's own mount namespace (criu restores "
+        "it)");
   if (sp.process->terminal && o.console_socket.empty() && o.detach)
     return make_error(ErrorKind::InvalidSpec,
                       "process.terminal is true: --console-socket is required");

@@ -39,7 +39,7 @@ struct Launched {
 
 // A bundle as create and restore read it: config.json loaded and validated (a config crunner
 // refuses says "invalid configuration", runc's words, then why), the rootfs resolved (never
-// the host's `/`), a mount namespace required.
+// the host's `/`).
 struct LoadedBundle {
   std::string dir, rootfs;
   spec::Spec spec;
@@ -70,10 +70,5 @@ Status pause_container(const StateStore& store, const std::string& id, bool paus
 std::unique_ptr<cgroups::Manager> cgroup_of(const ContainerState& s);
 // Parses "9", "KILL", "SIGKILL", "sigkill"; error names the signal.
 Result<int> parse_signal(const std::string& s);
-
-// SELinux labels (process.selinuxLabel, linux.mountLabel, exec --process-label): a clear
-// error when one is set, naming `field`; none when label is empty. Where SELinux is off
-// (this kind of host) runc ignores them silently; crunner says so instead.
-Status check_selinux_label(const std::string& field, const std::string& label);
 
 }  // namespace crunner
