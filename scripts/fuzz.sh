@@ -3,6 +3,9 @@
 # build directory and runs each one for SECONDS (default 60) over its committed seeds
 # in fuzz/corpus/<target>/ (every seed, regression inputs included, is replayed first).
 # New inputs go to $BUILD/corpus/<target>/, never into the repository's corpus.
+# FUZZ_RUNS=N (CI, scripts/test.sh): each target runs N inputs from seed ${FUZZ_SEED:-1}
+# over the committed corpus only (a fresh work corpus), so every run tries the same inputs
+# and the outcome does not depend on the machine's load; SECONDS is then only a cap.
 # Fails on the first crash, leak, timeout or out-of-memory of any target; the input that
 # caused it is saved as $BUILD/crashes/<target>/<kind>-<sha1>: fix the bug, then commit
 # the input into fuzz/corpus/<target>/ so every later run replays it.
@@ -29,16 +32,27 @@ cmake --build "$BUILD" -j"$(nproc)" --target "${TARGETS[@]}"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+BOUND=(-max_total_time="$SECS")
+what="${SECS}s each"
+if [ -n "${FUZZ_RUNS:-}" ]; then
+  BOUND+=(-runs="$FUZZ_RUNS" -seed="${FUZZ_SEED:-1}")
+  what="$FUZZ_RUNS inputs each (seed ${FUZZ_SEED:-1}, at most ${SECS}s)"
+fi
 failed=()
+execs=0
+start=$SECONDS
 for t in "${TARGETS[@]}"; do
   work="$BUILD/corpus/$t" crashes="$BUILD/crashes/$t"
+  [ -z "${FUZZ_RUNS:-}" ] || rm -rf "$work"
   mkdir -p "$work" "$crashes" "fuzz/corpus/$t"
-  echo "fuzz: $t for ${SECS}s"
+  echo "fuzz: $t for $what"
   log="$BUILD/$t.log"
-  if "$BUILD/fuzz/$t" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  if "$BUILD/fuzz/$t" "${BOUND[@]}" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
        -print_final_stats=1 -artifact_prefix="$crashes/" "$work" "fuzz/corpus/$t" >"$log" 2>&1; then
     grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)' "$log" |
       sed "s/^/fuzz: $t /" || true
+    n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
+    execs=$((execs + ${n:-0}))
   else
     echo "fuzz: $t FAILED; the input is in $crashes/:" >&2
     ls -l "$crashes" >&2 || true
@@ -47,7 +61,7 @@ for t in "${TARGETS[@]}"; do
   fi
 done
 if [ ${#failed[@]} -gt 0 ]; then
-  echo "fuzz: failed: ${failed[*]}" >&2
+  echo "fuzz: FAILED: ${failed[*]} (inputs in $BUILD/crashes/); $((SECONDS - start)) s" >&2
   exit 1
 fi
-echo "fuzz: ${#TARGETS[@]} targets ran ${SECS}s each without a crash"
+echo "fuzz: passed: ${#TARGETS[@]} targets ran $what without a finding ($execs inputs, $((SECONDS - start)) s)"

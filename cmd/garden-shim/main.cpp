@@ -83,6 +83,8 @@ void usage() {
                "                            (default 4096)\n"
                "  --header-timeout DUR      a request header must arrive within DUR; a\n"
                "                            partial one gets 408 (default 60s)\n"
+               "  --send-timeout DUR        a client that takes none of a response for DUR\n"
+               "                            is dropped (default 60s)\n"
                "  --log-level LEVEL         debug|info|error\n"
                "  --debug-bind-ip IP        serve expvar JSON at /debug/vars (default: off)\n"
                "  --debug-bind-port PORT    (default 17013)\n"
@@ -171,6 +173,8 @@ int main(int argc, char** argv) {
       lc.max_connections = static_cast<int>(n);
     else if (a == "--header-timeout" && parse_duration(val, n) && n >= 1000000)
       lc.header_timeout_ms = n / 1000000;
+    else if (a == "--send-timeout" && parse_duration(val, n) && n >= 1000000)
+      lc.send_timeout_ms = n / 1000000;
     else if (a == "--cgroup-parent")
       cfg.cgroup_parent = val;
     else if (a == "--debug-bind-ip" && !val.empty())

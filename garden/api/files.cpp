@@ -7,6 +7,9 @@
 
 #include <unistd.h>
 
+#include <memory>
+#include <optional>
+
 namespace garden {
 
 namespace {
@@ -19,11 +22,12 @@ std::string query(const Request& req, const char* k) {
 }  // namespace
 
 // Runs args in the container (foreground exec) as user u, in directory cwd. With a body
-// stream, stdin is the request body as it arrives.
+// stream, stdin is the request body as it arrives; with a sink, stdout goes to it as the
+// command writes it.
 static CmdResult exec_in(const Runtime& rt, const std::string& handle, const json& meta,
                          const std::string& dir, const User& u, const std::string& cwd,
                          const std::vector<std::string>& args, BodySource* input,
-                         std::string& err) {
+                         const OutputSink* sink, std::string& err) {
   json spec = {{"path", args[0]}, {"args", json::array()}, {"dir", cwd}};
   for (size_t i = 1; i < args.size(); ++i) spec["args"].push_back(args[i]);
   json pj = build_process(spec, meta, u);
@@ -34,15 +38,12 @@ static CmdResult exec_in(const Runtime& rt, const std::string& handle, const jso
   }
   auto argv = rt.base();
   argv.insert(argv.end(), {"exec", "--process", pfile, handle});
-  CmdResult r;
-  if (input)
-    r = run_cmd_streaming(argv, [input](char* buf, size_t cap, std::string& e) -> long {
-      long n = input->read(buf, cap);
-      if (n < 0) e = input->error();
-      return n;
-    });
-  else
-    r = run_cmd(argv);
+  InputSource from_body = [input](char* buf, size_t cap, std::string& e) -> long {
+    long n = input->read(buf, cap);
+    if (n < 0) e = input->error();
+    return n;
+  };
+  CmdResult r = run_cmd_streaming(argv, input ? &from_body : nullptr, sink);
   unlink(pfile.c_str());
   return r;
 }
@@ -62,57 +63,69 @@ std::string cmd_failure(const CmdResult& r) {
   return "exit status " + std::to_string(r.status) + ". Output: " + out;
 }
 
+// Stream-out's body is held back up to this size before its head is sent, so that a tar
+// that fails at once (a missing source) is still answered with an error.
+constexpr size_t kStreamOutHoldBack = 64 << 10;
+
 }  // namespace
 
-Response Server::stream_in(const std::string& handle, const Request& req) {
-  auto c = find(handle);
-  if (!c) return unknown_handle(handle);
-  ActiveGuard g(c);
-  std::string dest = query(req, "destination");
+// What stream-in and stream-out share: the container (marked busy while g lives), its meta,
+// the user (default root) and the path of the query parameter `param` resolved in its home.
+struct Server::StreamCall {
+  std::shared_ptr<Container> c;
+  std::shared_ptr<ActiveGuard> g;
   json meta;
+  User u;
+  std::string path;
+};
+
+std::optional<Response> Server::stream_call(const std::string& handle, const Request& req,
+                                            const char* param, const char* what, StreamCall& call) {
+  call.c = find(handle);
+  if (!call.c) return unknown_handle(handle);
+  call.g = std::make_shared<ActiveGuard>(call.c);
   {
-    std::lock_guard<std::mutex> lk(c->mu);
-    meta = c->meta;
+    std::lock_guard<std::mutex> lk(call.c->mu);
+    call.meta = call.c->meta;
   }
   std::string user = query(req, "user");
   if (user.empty()) user = "root";
-  User u;
   std::string err;
-  if (!resolve_user(meta.value("rootfs", ""), user, u, err))
-    return error_response("", "error streaming in: " + err, handle);
-  std::string path = in_home(u, dest);
+  if (!resolve_user(call.meta.value("rootfs", ""), user, call.u, err))
+    return error_response("", std::string(what) + ": " + err, handle);
+  call.path = in_home(call.u, query(req, param));
+  return std::nullopt;
+}
+
+Response Server::stream_in(const std::string& handle, const Request& req) {
+  StreamCall call;
+  if (auto failed = stream_call(handle, req, "destination", "error streaming in", call))
+    return *failed;
+  const User& u = call.u;
   // nstar: the destination and its missing parents are created by root, owned by the user.
-  bool privileged = meta.value("privileged", false);
-  err = make_dir_as(c->dir, path, host_id(u.uid, privileged), host_id(u.gid, privileged),
-                    "error streaming in: create destination");
+  bool privileged = call.meta.value("privileged", false);
+  std::string err =
+      make_dir_as(call.c->dir, call.path, host_id(u.uid, privileged), host_id(u.gid, privileged),
+                  "error streaming in: create destination");
   if (!err.empty()) return error_response("", err, handle);
-  CmdResult r = exec_in(runtime_, handle, meta, c->dir, u, path, {"tar", "-x", "-o", "-f", "-"},
-                        req.body_stream, err);
+  CmdResult r = exec_in(runtime_, handle, call.meta, call.c->dir, u, call.path,
+                        {"tar", "-x", "-o", "-f", "-"}, req.body_stream, nullptr, err);
   if (!err.empty()) return error_response("", "error streaming in: " + err, handle);
   if (!r.input_err.empty()) return error_response("", "error streaming in: " + r.input_err, handle);
   if (r.status != 0) return error_response("", "error streaming in: " + cmd_failure(r), handle);
   return json_response(200, json::object());
 }
 
+// The tar's output is sent as it comes, in chunks (Garden's server streams it the same way),
+// so memory stays bounded whatever the size; a client that stops reading is dropped after
+// the send timeout, which stops the tar.
 Response Server::stream_out(const std::string& handle, const Request& req) {
-  auto c = find(handle);
-  if (!c) return unknown_handle(handle);
-  ActiveGuard g(c);
-  std::string src = query(req, "source");
-  json meta;
-  {
-    std::lock_guard<std::mutex> lk(c->mu);
-    meta = c->meta;
-  }
-  std::string user = query(req, "user");
-  if (user.empty()) user = "root";
-  User u;
-  std::string err;
-  if (!resolve_user(meta.value("rootfs", ""), user, u, err))
-    return error_response("", "error streaming out: " + err, handle);
+  auto call = std::make_shared<StreamCall>();
+  if (auto failed = stream_call(handle, req, "source", "error streaming out", *call))
+    return *failed;
   // nstar.go: "dir/" packs the directory's contents as "./..."; otherwise the last path
   // component is packed from its parent directory.
-  std::string path = in_home(u, src);
+  const std::string& path = call->path;
   std::string parent, name;
   if (path.size() > 1 && path.back() == '/') {
     parent = path;
@@ -124,14 +137,34 @@ Response Server::stream_out(const std::string& handle, const Request& req) {
     parent = slash == 0 ? "/" : s.substr(0, slash);
     name = s.substr(slash + 1);
   }
-  CmdResult r = exec_in(runtime_, handle, meta, c->dir, u, parent, {"tar", "-c", "-f", "-", name},
-                        nullptr, err);
-  if (!err.empty()) return error_response("", "error streaming out: " + err, handle);
-  if (r.status != 0) return error_response("", "error streaming out: " + cmd_failure(r), handle);
   Response resp;
   resp.status = 200;
   resp.content_type = "application/x-tar";
-  resp.body = std::move(r.out);
+  resp.produce = [this, handle, call, parent, name](const Emit& emit, Response& failed) {
+    std::string held;
+    bool sent = false, client_ok = true;
+    OutputSink sink = [&](const char* data, size_t len) {
+      if (!sent) {
+        held.append(data, len);
+        if (held.size() < kStreamOutHoldBack) return true;
+        sent = true;
+        client_ok = emit(held.data(), held.size());
+        std::string().swap(held);
+        return client_ok;
+      }
+      return client_ok = emit(data, len);
+    };
+    std::string err;
+    CmdResult r = exec_in(runtime_, handle, call->meta, call->c->dir, call->u, parent,
+                          {"tar", "-c", "-f", "-", name}, nullptr, &sink, err);
+    if (!sent && (!err.empty() || r.status != 0)) {
+      failed = error_response("", "error streaming out: " + (err.empty() ? cmd_failure(r) : err),
+                              handle);
+      return false;
+    }
+    if (!client_ok || !err.empty() || r.status != 0) return false;
+    return held.empty() || emit(held.data(), held.size());
+  };
   return resp;
 }
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -120,6 +121,9 @@ class Server {
   Response net_out(const std::string& handle, const Request& req, bool bulk);
 
   // files.cpp
+  struct StreamCall;
+  std::optional<Response> stream_call(const std::string& handle, const Request& req,
+                                      const char* param, const char* what, StreamCall& call);
   Response stream_in(const std::string& handle, const Request& req);
   Response stream_out(const std::string& handle, const Request& req);
 

@@ -1,9 +1,10 @@
 #include "garden/http/http_io.hpp"
 
-#include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 
@@ -84,12 +85,7 @@ bool write_all_fd(int fd, const void* data, size_t len) {
     ssize_t n = ::send(fd, p, len, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        pollfd pfd{fd, POLLOUT, 0};
-        ::poll(&pfd, 1, 1000);
-        continue;
-      }
-      return false;
+      return false;  // EAGAIN included: the send timeout passed
     }
     p += n;
     len -= static_cast<size_t>(n);
@@ -97,7 +93,7 @@ bool write_all_fd(int fd, const void* data, size_t len) {
   return true;
 }
 
-bool write_response(int fd, const Response& r, bool keep_alive) {
+std::string serialize_response(const Response& r, bool keep_alive) {
   std::string body = r.body;
   if (r.content_type == "application/json") body += "\n";
   std::string head = "HTTP/1.1 " + std::to_string(r.status) + " " + status_text(r.status) +
@@ -106,7 +102,45 @@ bool write_response(int fd, const Response& r, bool keep_alive) {
   if (!keep_alive) head += "Connection: close\r\n";
   head += "\r\n";
   head += body;
-  return write_all_fd(fd, head.data(), head.size());
+  return head;
+}
+
+bool write_response(int fd, const Response& r, bool keep_alive) {
+  return write_all_fd(fd, serialize_response(r, keep_alive));
+}
+
+bool write_chunked_head(int fd, int status, const std::string& content_type, bool keep_alive) {
+  std::string head = "HTTP/1.1 " + std::to_string(status) + " " + status_text(status) +
+                     "\r\nContent-Type: " + content_type + "\r\nTransfer-Encoding: chunked\r\n";
+  if (!keep_alive) head += "Connection: close\r\n";
+  head += "\r\n";
+  return write_all_fd(fd, head);
+}
+
+bool write_chunk(int fd, const char* data, size_t len) {
+  char size[32];
+  int n = snprintf(size, sizeof size, "%zx\r\n", len);
+  iovec iov[3] = {{size, static_cast<size_t>(n)},
+                  {const_cast<char*>(data), len},
+                  {const_cast<char*>("\r\n"), 2}};
+  // One sendmsg for the common case; what it leaves goes through write_all_fd.
+  msghdr m{};
+  m.msg_iov = iov;
+  m.msg_iovlen = 3;
+  ssize_t w;
+  do {
+    w = ::sendmsg(fd, &m, MSG_NOSIGNAL);
+  } while (w < 0 && errno == EINTR);
+  if (w < 0) return false;
+  size_t done = static_cast<size_t>(w);
+  for (auto& v : iov) {
+    size_t skip = std::min(done, v.iov_len);
+    done -= skip;
+    if (skip < v.iov_len &&
+        !write_all_fd(fd, static_cast<char*>(v.iov_base) + skip, v.iov_len - skip))
+      return false;
+  }
+  return true;
 }
 
 bool write_stream_header(int fd, int status) {

@@ -34,6 +34,17 @@ struct Request {
 // until it returns, and the server closes fd afterwards.
 using Hijack = std::function<void(int fd, std::string leftover)>;
 
+struct Response;
+
+// Sends one piece of a produced body; false once the client is gone or stopped reading
+// (the send timeout passed): the producer should stop then.
+using Emit = std::function<bool(const char* data, size_t len)>;
+// A body produced while it is sent (stream-out), in bounded pieces: the server writes a
+// chunked head before the first piece. Returns true when the body ended well; false with
+// nothing emitted: *failed is sent instead; false after a piece: the connection closes
+// without the last chunk (the client sees a truncated body).
+using Produce = std::function<bool(const Emit& emit, Response& failed)>;
+
 struct Response {
   int status = 200;
   std::string body;  // JSON text (newline appended when written)
@@ -42,6 +53,7 @@ struct Response {
   // A run/attach/stream route: its errors must not announce "Connection: close" (the Go
   // client treats that as "persistent connection closed").
   bool hijack_route = false;
+  Produce produce;  // set: body is empty, the body is produced while sent
 };
 
 Response json_response(int status, const nlohmann::json& j);
@@ -57,11 +69,18 @@ Response unknown_handle(const std::string& handle);
 // A request the server refuses as malformed (400), in Garden's error shape.
 Response bad_request(const std::string& message, const std::string& handle = "");
 
-// Writes a complete response. keep_alive=false adds "Connection: close".
+// A complete response's bytes. keep_alive=false adds "Connection: close".
+std::string serialize_response(const Response& r, bool keep_alive);
+// Writes a complete response (serialize_response).
 bool write_response(int fd, const Response& r, bool keep_alive);
+// The head of a chunked response (Response::produce), and one chunk of its body.
+bool write_chunked_head(int fd, int status, const std::string& content_type, bool keep_alive);
+bool write_chunk(int fd, const char* data, size_t len);
 // The header of a streaming success response: "Transfer-Encoding: chunked" (the bytes that
 // follow are raw, as the Go client expects of hijacked connections), no Connection: close.
 bool write_stream_header(int fd, int status);
+// Every byte, or false: a closed connection, or a send timeout (the connection's
+// SO_SNDTIMEO, set by the server: EAGAIN is a failure, never retried).
 bool write_all_fd(int fd, const void* data, size_t len);
 inline bool write_all_fd(int fd, const std::string& s) {
   return write_all_fd(fd, s.data(), s.size());

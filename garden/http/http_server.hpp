@@ -1,7 +1,11 @@
-// The listening side of garden-shim: accepts on TCP or a unix socket (every fd CLOEXEC) and
-// runs one thread per connection, up to a cap; requests are parsed incrementally
-// (request_parser.hpp) with a header-read timeout and size-capped bodies, and handed to a
-// handler. One request can never end the server: every connection catches what it throws.
+// The listening side of garden-shim: accepts on TCP or a unix socket (every fd CLOEXEC), up
+// to a connection cap. Request headers are read by one event loop (poll) for every
+// connection, with a header-read timeout, so an idle or half-open connection costs an fd,
+// not a thread; a request whose header is complete is served on a worker thread (body,
+// handler, response), and a kept-alive connection then returns to the loop. Requests are
+// parsed incrementally (request_parser.hpp) with size-capped bodies; every write to a client
+// has a send timeout. One request can never end the server: every worker catches what it
+// throws.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +31,9 @@ struct ListenConfig {
   // A request header (or the next request of a kept-alive connection) must arrive in this
   // time; a partial one is answered 408. Hijacked process connections are not affected.
   long long header_timeout_ms = 60000;
+  // Every write to a client (responses, stream-out's body, process output) fails once the
+  // client has taken nothing for this long; the connection is then closed. 0: no timeout.
+  long long send_timeout_ms = 60000;
 };
 
 using Handler = std::function<Response(Request&)>;

@@ -36,8 +36,11 @@ std::string trim_err(const CmdResult& r) {
 
 namespace {
 
+// What stderr keeps of a command whose stdout goes to a sink.
+constexpr size_t kSinkErrCap = 64 << 10;
+
 CmdResult run_cmd_source(const std::vector<std::string>& argv, const InputSource* source,
-                         bool detached_stdio) {
+                         bool detached_stdio, const OutputSink* sink = nullptr) {
   CmdResult res;
   int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
   posix_spawn_file_actions_t fa;
@@ -131,8 +134,15 @@ CmdResult run_cmd_source(const std::vector<std::string>& argv, const InputSource
         }
         char buf[65536];
         ssize_t r = read(fds[map[i]], buf, sizeof buf);
-        if (r > 0) {
-          bufs[map[i]]->append(buf, static_cast<size_t>(r));
+        if (r > 0 && sink && map[i] == 0) {
+          if (!(*sink)(buf, static_cast<size_t>(r))) {
+            close(fds[0]);
+            fds[0] = -1;
+          }
+        } else if (r > 0) {
+          size_t keep = static_cast<size_t>(r);
+          if (sink) keep = std::min(keep, kSinkErrCap - std::min(kSinkErrCap, res.err.size()));
+          bufs[map[i]]->append(buf, keep);
         } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
           close(fds[map[i]]);
           fds[map[i]] = -1;
@@ -161,8 +171,9 @@ CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& input
   return run_cmd_source(argv, input.empty() ? nullptr : &from_string, detached_stdio);
 }
 
-CmdResult run_cmd_streaming(const std::vector<std::string>& argv, const InputSource& source) {
-  return run_cmd_source(argv, &source, false);
+CmdResult run_cmd_streaming(const std::vector<std::string>& argv, const InputSource* source,
+                            const OutputSink* sink) {
+  return run_cmd_source(argv, source, false, sink);
 }
 
 std::string last_log_error(const std::string& path) {

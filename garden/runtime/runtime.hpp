@@ -24,9 +24,16 @@ using InputSource = std::function<long(char* buf, size_t cap, std::string& err)>
 // With detached_stdio, stdio is /dev/null (for commands whose children inherit it).
 CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& input = "",
                   bool detached_stdio = false);
+// Takes the next piece of a command's stdout; false stops reading it (the command's stdout
+// is closed: it gets EPIPE/SIGPIPE on its next write).
+using OutputSink = std::function<bool(const char* data, size_t len)>;
+
 // As run_cmd, with stdin pulled from source as the command takes it (bounded memory: one
-// 64 KiB piece at a time), for request bodies streamed into the container.
-CmdResult run_cmd_streaming(const std::vector<std::string>& argv, const InputSource& source);
+// 64 KiB piece at a time), for request bodies streamed into the container. With a sink,
+// stdout goes to it as it comes (out stays empty) and stderr is kept up to 64 KiB, so
+// memory stays bounded whatever the command writes (stream-out).
+CmdResult run_cmd_streaming(const std::vector<std::string>& argv, const InputSource* source,
+                            const OutputSink* sink = nullptr);
 
 class Runtime {
  public:

@@ -34,6 +34,31 @@ def _read_head(sock):
     return status, headers, rest
 
 
+def _read_chunked(sock, buf):
+    """De-chunks a chunked body (buf: what was read past the head); raises ConnectionError
+    when the connection ends before the last chunk (a truncated body)."""
+    body = bytearray()
+
+    def need(n):
+        nonlocal buf
+        while len(buf) < n:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError("chunked body truncated after %d bytes" % len(body))
+            buf += chunk
+
+    while True:
+        while b"\r\n" not in buf:
+            need(len(buf) + 1)
+        line, buf = buf.split(b"\r\n", 1)
+        size = int(line.split(b";")[0], 16)
+        need(size + 2)
+        body += buf[:size]
+        buf = buf[size + 2:]
+        if size == 0:
+            return bytes(body)
+
+
 class Process:
     """A run or attach: the hijacked connection plus optional stdout/stderr streams."""
 
@@ -169,6 +194,8 @@ class Client:
                     if not chunk:
                         break
                     rest += chunk
+            elif hdrs.get("transfer-encoding", "").lower() == "chunked":
+                rest = _read_chunked(s, rest)
             else:
                 while True:
                     chunk = s.recv(65536)
