@@ -170,21 +170,50 @@ Result<int> parse_signal(const std::string& s) {
   return make_error(ErrorKind::InvalidSpec, "unknown signal \"" + s + "\"");
 }
 
+Error invalid_config(Error e) {
+  if (e.kind == ErrorKind::InvalidSpec) e.context("invalid configuration");
+  return e;
+}
+
+Result<LoadedBundle> load_bundle(const std::string& bundle_arg) {
+  LoadedBundle b;
+  b.dir = abs_path(bundle_arg.empty() ? "." : bundle_arg);
+  if (b.dir.empty()) return sys_error("bundle `" + bundle_arg + "`");
+  auto loaded = spec::load_spec(b.dir);
+  if (!loaded) return invalid_config(std::move(loaded).error());
+  b.spec = std::move(*loaded);
+  if (auto v = spec::validate(b.spec); !v) return invalid_config(std::move(v).error());
+  const spec::Spec& sp = b.spec;
+  std::string root_path = sp.root.path[0] == '/' ? sp.root.path : b.dir + "/" + sp.root.path;
+  b.rootfs = abs_path(root_path);
+  if (b.rootfs.empty()) return sys_error("root.path: rootfs `" + root_path + "`");
+  if (b.rootfs == "/")
+    return invalid_spec("root.path: rootfs `" + root_path +
+                        "` resolves to the host's root directory `/`");
+  return b;
+}
+
+ContainerState provisional_state(const std::string& id, const LoadedBundle& b,
+                                 const cgroups::Manager& cg, bool systemd_cgroup) {
+  ContainerState st;
+  st.id = id;
+  st.oci_version = b.spec.oci_version;
+  st.bundle = b.dir;
+  st.rootfs = b.rootfs;
+  st.annotations = b.spec.annotations;
+  st.cgroup = cg.to_json();
+  st.systemd_cgroup = systemd_cgroup;
+  st.provisional = true;
+  return st;
+}
+
 Result<Launched> create_container(const StateStore& store, const CreateOptions& o) {
   if (!valid_container_id(o.id))
     return make_error(ErrorKind::InvalidSpec, "invalid container ID format");
-  std::string bundle = abs_path(o.bundle.empty() ? "." : o.bundle);
-  if (bundle.empty()) return sys_error("bundle `" + o.bundle + "`");
-  // A config the runtime refuses: runc's words ("invalid configuration"), which callers
-  // match, then ours.
-  auto invalid_config = [](Error e) {
-    if (e.kind == ErrorKind::InvalidSpec) e.context("invalid configuration");
-    return e;
-  };
-  auto loaded = spec::load_spec(bundle);
-  if (!loaded) return invalid_config(std::move(loaded).error());
-  spec::Spec sp = std::move(*loaded);
-  if (auto v = spec::validate(sp); !v) return invalid_config(std::move(v).error());
+  CR_ASSIGN(LoadedBundle lb, load_bundle(o.bundle));
+  const std::string& bundle = lb.dir;
+  const std::string& rootfs = lb.rootfs;
+  spec::Spec& sp = lb.spec;
   const spec::Process& proc = *sp.process;
   const spec::Linux& lx = sp.linux_or_empty();
   if (proc.terminal && o.console_socket.empty() && !o.foreground)
@@ -193,12 +222,6 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   if (!proc.terminal && !o.console_socket.empty())
     return make_error(ErrorKind::InvalidSpec,
                       "--console-socket given but process.terminal is false");
-  std::string root_path = sp.root.path[0] == '/' ? sp.root.path : bundle + "/" + sp.root.path;
-  std::string rootfs = abs_path(root_path);
-  if (rootfs.empty()) return sys_error("root.path: rootfs `" + root_path + "`");
-  if (rootfs == "/")
-    return invalid_spec("root.path: rootfs `" + root_path +
-                        "` resolves to the host's root directory `/`");
   // Without a mount namespace (the spec: an unlisted namespace is inherited) the init
   // mounts into the host's, under the rootfs, and chroots; what would change the host's
   // own mounts is refused (runc refuses masked and readonly paths the same way).
@@ -300,15 +323,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   // The provisional record: saved before anything else exists and again as each pid
   // appears, so that `delete --force` finds every step's leftovers (cgroups, the init)
   // even when this process is killed half-way. It stays "creating" until the last save.
-  ContainerState st;
-  st.id = o.id;
-  st.oci_version = sp.oci_version;
-  st.bundle = bundle;
-  st.rootfs = rootfs;
-  st.annotations = sp.annotations;
-  st.cgroup = cg->to_json();
-  st.systemd_cgroup = o.systemd_cgroup;
-  st.provisional = true;
+  ContainerState st = provisional_state(o.id, lb, *cg, o.systemd_cgroup);
   if (host_mounts) {
     st.host_mount_ns = true;
     CR_ASSIGN(st.host_mounts_before, mount_ids_under(rootfs));

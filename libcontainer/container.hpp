@@ -11,6 +11,7 @@
 
 #include "libcontainer/error.hpp"
 #include "libcontainer/fd.hpp"
+#include "libcontainer/spec.hpp"
 #include "libcontainer/state.hpp"
 
 namespace crunner {
@@ -35,6 +36,21 @@ struct Launched {
   UniqueFd tty_master;  // foreground run with a terminal
   UniqueFd fifo_w;      // foreground run: writing one byte starts the container
 };
+
+// A bundle as create and restore read it: config.json loaded and validated (a config crunner
+// refuses says "invalid configuration", runc's words, then why), the rootfs resolved (never
+// the host's `/`).
+struct LoadedBundle {
+  std::string dir, rootfs;
+  spec::Spec spec;
+};
+Result<LoadedBundle> load_bundle(const std::string& bundle);
+// A config the runtime refuses: runc's words ("invalid configuration"), which callers
+// match, then ours (InvalidSpec errors only).
+Error invalid_config(Error e);
+// The first state record of a container being created or restored ("creating").
+ContainerState provisional_state(const std::string& id, const LoadedBundle& b,
+                                 const cgroups::Manager& cg, bool systemd_cgroup);
 
 // Builds the container and leaves its init blocked before execve. On failure
 // nothing is left behind (state dir, process, cgroups).

@@ -35,11 +35,12 @@ using Handler = std::function<int()>;
 
 // Every command registers itself on `app`, storing its handler in `*out` when
 // it is the one selected.
-void register_lifecycle(CLI::App& app, Globals& g, Handler* out);  // create start run delete kill
-void register_info(CLI::App& app, Globals& g, Handler* out);       // state list spec features
-void register_exec(CLI::App& app, Globals& g, Handler* out);       // exec
-void register_cgroups(CLI::App& app, Globals& g, Handler* out);    // pause resume ps events update
-void register_check(CLI::App& app, Globals& g, Handler* out);      // check
+void register_lifecycle(CLI::App& app, Globals& g, Handler* out);   // create start run delete kill
+void register_info(CLI::App& app, Globals& g, Handler* out);        // state list spec features
+void register_exec(CLI::App& app, Globals& g, Handler* out);        // exec
+void register_cgroups(CLI::App& app, Globals& g, Handler* out);     // pause resume ps events update
+void register_check(CLI::App& app, Globals& g, Handler* out);       // check
+void register_checkpoint(CLI::App& app, Globals& g, Handler* out);  // checkpoint restore
 
 // Prints the error once: text on stderr, and a line in --log (JSON with
 // --log-format json). Returns 1.

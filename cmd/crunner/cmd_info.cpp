@@ -138,20 +138,6 @@ void register_info(CLI::App& app, Globals& g, Handler* out) {
     };
   });
 
-  // criu 3.17 from Debian cannot run on this kernel, so checkpoint/restore are
-  // not implemented: say so instead of pretending.
-  for (const char* name : {"checkpoint", "restore"}) {
-    auto* c =
-        app.add_subcommand(name, std::string(name) + " a container with criu (not supported)");
-    c->allow_extras();
-    c->callback([&g, out, name] {
-      *out = [&g, name] {
-        return report(g, make_error(ErrorKind::Unsupported,
-                                    std::string(name) + " is not supported by crunner yet"));
-      };
-    });
-  }
-
   auto* feat = app.add_subcommand("features", "print what this runtime supports as JSON");
   feat->callback([out] {
     *out = [] {

@@ -186,7 +186,8 @@ int main(int argc, char** argv) {
                  "limits need them)")
       ->check(CLI::IsMember({"true", "false", "auto"}))
       ->capture_default_str();
-  app.add_option("--criu", g.criu, "path to criu (accepted; checkpoint is not supported)");
+  app.add_option("--criu", g.criu,
+                 "path to criu for checkpoint and restore (default: criu in PATH)");
   bool version = false;
   app.add_flag("-v,--version", version, "print the version");
   app.require_subcommand(0, 1);
@@ -197,6 +198,7 @@ int main(int argc, char** argv) {
   crunner::cli::register_exec(app, g, &handler);
   crunner::cli::register_cgroups(app, g, &handler);
   crunner::cli::register_check(app, g, &handler);
+  crunner::cli::register_checkpoint(app, g, &handler);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string unknown;

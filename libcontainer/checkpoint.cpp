@@ -1,0 +1,467 @@
+#include "libcontainer/checkpoint.hpp"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cgroups/manager.hpp"
+#include "libcontainer/container.hpp"
+#include "libcontainer/criu.hpp"
+#include "libcontainer/foreground.hpp"
+#include "libcontainer/hooks.hpp"
+#include "libcontainer/mount.hpp"
+#include "libcontainer/spec.hpp"
+#include "libcontainer/terminal.hpp"
+#include "libcontainer/utils.hpp"
+
+namespace crunner {
+
+namespace {
+
+// runc's file of the init's stdio links ("pipe:[123]", "/dev/null"), next to the image:
+// restore hands the caller's fds to criu in place of the pipes (inherit_fd).
+constexpr const char* kDescriptors = "descriptors.json";
+constexpr const char* kDumpLog = "dump.log";
+constexpr const char* kRestoreLog = "restore.log";
+// criu_cg_mode values (rpc.proto)
+constexpr int kCgIgnore = 0, kCgSoft = 3, kCgFull = 4, kCgStrict = 5;
+
+std::string cwd_join(const std::string& p) {
+  if (!p.empty() && p[0] == '/') return p;
+  char buf[PATH_MAX];
+  if (!getcwd(buf, sizeof buf)) return p;
+  return std::string(buf) + "/" + p;
+}
+
+Result<int> cg_mode(const std::string& m) {
+  if (m.empty()) return -1;  // criu's default (soft)
+  if (m == "soft") return kCgSoft;
+  if (m == "full") return kCgFull;
+  if (m == "strict") return kCgStrict;
+  if (m == "ignore") return kCgIgnore;
+  return make_error(ErrorKind::InvalidSpec, "invalid --manage-cgroups-mode value `" + m +
+                                                "` (soft, full, strict or ignore)");
+}
+
+// runc never lets criu restore the network's devices: the net namespace is always "empty".
+Result<uint32_t> empty_ns_mask(const std::vector<std::string>& names) {
+  uint32_t mask = CLONE_NEWNET;
+  for (auto& n : names) {
+    if (n != "network")
+      return make_error(ErrorKind::InvalidSpec,
+                        "--empty-ns: namespace \"" + n + "\" is not supported (only \"network\")");
+    mask |= CLONE_NEWNET;
+  }
+  return mask;
+}
+
+struct Dirs {
+  std::string image, work, log;
+  UniqueFd image_fd, work_fd;
+};
+
+// The image directory (made when `create`), the work directory (always made) and where
+// criu's log goes (the work directory when given, else the image directory).
+Result<Dirs> open_dirs(const CriuFlags& f, bool create, const char* log_name) {
+  Dirs d;
+  d.image = cwd_join(f.image_path.empty() ? "checkpoint" : f.image_path);
+  if (create) CR_TRY_CTX(mkdir_p(d.image, 0700), "--image-path");
+  auto fd = open_path(d.image, O_RDONLY | O_DIRECTORY);
+  if (!fd) return std::move(fd).error().context("--image-path");
+  d.image_fd = std::move(*fd);
+  d.log = d.image + "/" + log_name;
+  if (!f.work_path.empty()) {
+    d.work = cwd_join(f.work_path);
+    CR_TRY_CTX(mkdir_p(d.work, 0700), "--work-path");
+    CR_ASSIGN(d.work_fd, open_path(d.work, O_RDONLY | O_DIRECTORY));
+    d.log = d.work + "/" + log_name;
+  }
+  return d;
+}
+
+Result<criu::Opts> common_opts(const CriuFlags& f, const Dirs& d, const char* log_name) {
+  criu::Opts o;
+  o.images_dir_fd = d.image_fd.get();
+  o.work_dir_fd = d.work_fd.get();
+  o.log_file = log_name;
+  o.log_level = 4;
+  o.manage_cgroups = true;
+  CR_ASSIGN(o.manage_cgroups_mode, cg_mode(f.manage_cgroups_mode));
+  o.notify_scripts = true;
+  o.shell_job = f.shell_job;
+  o.tcp_established = f.tcp_established;
+  o.ext_unix_sk = f.ext_unix_sk;
+  o.file_locks = f.file_locks;
+  CR_ASSIGN(o.empty_ns, empty_ns_mask(f.empty_ns));
+  o.orphan_pts_master = true;
+  o.auto_dedup = f.auto_dedup;
+  o.lazy_pages = f.lazy_pages;
+  return o;
+}
+
+// runc's criu configuration file: the annotation org.criu.config names one ("" = none),
+// else /etc/criu/runc.conf (criu ignores a missing file).
+void config_file(const spec::Spec& sp, criu::Opts& o) {
+  auto it = sp.annotations.find("org.criu.config");
+  if (it == sp.annotations.end())
+    o.config_file = "/etc/criu/runc.conf";
+  else
+    o.config_file = it->second;
+}
+
+// criu's names for namespaces in join_ns / external keys.
+const char* criu_ns(spec::NsType t) {
+  return spec::ns_proc_name(t);
+}
+std::string ext_key(spec::NsType t) {
+  return t == spec::NsType::Network ? "extRootNetNS" : "extRootPidNS";
+}
+
+Status feature_check(const CriuFlags& f, const criu::Features& want) {
+  criu::Call c;
+  c.criu = f.criu;
+  c.want = want;
+  CR_ASSIGN(criu::Response r, criu::swrk(criu::ReqType::FeatureCheck, criu::Opts{}, c));
+  std::vector<std::string> missing;
+  if (want.mem_track && !r.features.mem_track) missing.push_back("MemTrack");
+  if (want.lazy_pages && !r.features.lazy_pages) missing.push_back("LazyPages");
+  if (!missing.empty())
+    return make_error(ErrorKind::Unsupported, "criu is missing features: " + join(missing, ", ") +
+                                                  " (criu `" + f.criu + "` on this kernel)");
+  return {};
+}
+
+// The freezer directory criu freezes the container with (runc: cgroup v1's freezer, or the
+// v2 cgroup itself), from the cgroup manager's saved description.
+std::string freezer_of(const nlohmann::json& cg) {
+  if (!cg.is_object()) return "";
+  if (auto p = cg.find("paths");
+      p != cg.end() && p->is_object() && p->contains("freezer") && p->at("freezer").is_string())
+    return p->at("freezer").get<std::string>();
+  if (cg.value("mode", "") == "unified" && cg.contains("unified") && cg["unified"].is_string())
+    return cg["unified"].get<std::string>();
+  return "";
+}
+
+}  // namespace
+
+Status checkpoint_container(const StateStore& store, const CheckpointOptions& o) {
+  CR_ASSIGN(auto cs, container_status(store, o.id));
+  CR_ASSIGN(UniqueFd lock, store.lock(o.id));
+  CR_ASSIGN(cs, container_status(store, o.id));
+  auto& [s, status] = cs;
+  if (status != ContainerStatus::Running && status != ContainerStatus::Paused)
+    return make_error(ErrorKind::BadState, std::string("container cannot be checkpointed in ") +
+                                               status_name(status) + " state");
+  auto parsed = spec::parse_spec(s.config.dump());
+  if (!parsed) return std::move(parsed).error().context("saved config of " + o.id);
+  const spec::Spec& sp = *parsed;
+  const spec::Linux& lx = sp.linux_or_empty();
+  if (!lx.has_ns(spec::NsType::Mount))
+    return make_error(ErrorKind::Unsupported,
+                      "checkpoint needs the container's own mount namespace (linux.namespaces "
+                      "has no \"mount\")");
+
+  if (!o.parent_path.empty() && o.parent_path[0] == '/')
+    return make_error(ErrorKind::InvalidSpec, "--parent-path must be relative");
+  CR_ASSIGN(Dirs d, open_dirs(o.criu, true, kDumpLog));
+  if (!o.parent_path.empty()) {
+    struct stat st;
+    std::string real = d.image + "/" + o.parent_path;
+    if (stat(real.c_str(), &st) < 0) return sys_error("invalid --parent-path `" + real + "`");
+    if (!S_ISDIR(st.st_mode)) return sys_error("invalid --parent-path `" + real + "`", ENOTDIR);
+  }
+  CR_ASSIGN(criu::Opts opts, common_opts(o.criu, d, kDumpLog));
+  opts.root = s.rootfs;
+  opts.pid = s.pid;
+  opts.leave_running = o.leave_running;
+  config_file(sp, opts);
+  if (!o.parent_path.empty()) {
+    opts.parent_img = o.parent_path;
+    opts.track_mem = true;
+  }
+  if (!o.page_server.empty()) {
+    auto colon = o.page_server.rfind(':');
+    long long port = 0;
+    if (colon == std::string::npos || colon == 0 ||
+        !parse_i64(o.page_server.substr(colon + 1), port) || port <= 0 || port > 65535)
+      return make_error(ErrorKind::InvalidSpec,
+                        "use --page-server ADDRESS:PORT to specify the page server");
+    opts.ps_address = o.page_server.substr(0, colon);
+    opts.ps_port = static_cast<int>(port);
+  }
+  // Namespaces the container joined by path are external: criu records them and expects
+  // them to exist at restore.
+  for (spec::NsType t : {spec::NsType::Network, spec::NsType::Pid}) {
+    const spec::Namespace* ns = lx.find_ns(t);
+    if (!ns || ns->path.empty()) continue;
+    struct stat st;
+    if (stat(ns->path.c_str(), &st) < 0)
+      return sys_error(std::string(spec::ns_name(t)) + " namespace `" + ns->path + "`");
+    opts.external.push_back(std::string(criu_ns(t)) + "[" + std::to_string(st.st_ino) +
+                            "]:" + ext_key(t));
+  }
+  opts.freeze_cgroup = freezer_of(s.cgroup);
+  if (o.pre_dump) CR_TRY(feature_check(o.criu, {.mem_track = true, .lazy_pages = false}));
+  if (o.criu.lazy_pages) {
+    CR_TRY(feature_check(o.criu, {.mem_track = false, .lazy_pages = true}));
+    if (o.status_fd >= 0) {
+      int fl = fcntl(o.status_fd, F_GETFL);
+      if (fl < 0) return sys_error("invalid --status-fd " + std::to_string(o.status_fd));
+      if ((fl & O_ACCMODE) == O_RDONLY)
+        return make_error(ErrorKind::InvalidSpec,
+                          "invalid --status-fd " + std::to_string(o.status_fd) + ": not writable");
+      opts.status_fd = o.status_fd;
+    }
+  }
+  if (!o.pre_dump) {
+    // Mounts whose source is outside the container are "external" (runc: bind mounts,
+    // masked files, devices); on restore they are bound again from the host.
+    for (auto& m : sp.mounts) {
+      if (!is_bind_mount(m)) continue;
+      std::string dest = mount_destination(m);
+      opts.ext_mnt.emplace_back(dest, dest);
+    }
+    for (auto& p : lx.masked_paths) {
+      struct stat st;
+      std::string in = "/proc/" + std::to_string(s.pid) + "/root" + p;
+      if (stat(in.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
+        opts.ext_mnt.emplace_back(p, "/dev/null");
+    }
+    for (auto& dev : lx.devices) opts.ext_mnt.emplace_back(dev.path, dev.path);
+    nlohmann::json fds = nlohmann::json::array();
+    for (int i = 0; i < 3; i++) {
+      char buf[PATH_MAX];
+      std::string link = "/proc/" + std::to_string(s.pid) + "/fd/" + std::to_string(i);
+      ssize_t n = readlink(link.c_str(), buf, sizeof buf - 1);
+      fds.push_back(n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("/dev/null"));
+    }
+    CR_TRY(write_file_atomic(d.image + "/" + kDescriptors, fds.dump(), 0600));
+  }
+
+  criu::Call call;
+  call.criu = o.criu.criu;
+  call.log_path = d.log;
+  call.notify = [&](const std::string& script, pid_t, UniqueFd) -> Status {
+    // runc marks the state directory while the image is being finished
+    if (script == "post-dump")
+      (void)write_file(store.dir(o.id) + "/checkpoint", "", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    return {};
+  };
+  auto r = criu::swrk(o.pre_dump ? criu::ReqType::PreDump : criu::ReqType::Dump, opts, call);
+  (void)unlink((store.dir(o.id) + "/checkpoint").c_str());
+  if (!r) return std::move(r).error().context("checkpoint container " + o.id);
+  if (o.leave_running || o.pre_dump) return {};
+  // The processes are gone (criu killed them after the dump): remove what is left.
+  lock.reset();
+  return delete_container(store, o.id, true);
+}
+
+namespace {
+
+// Everything a failed restore must undo: the restored processes, the cgroups, the state
+// directory and the bind mount of the rootfs that criu used as its root.
+struct RestoreGuard {
+  const StateStore& store;
+  std::string id;
+  cgroups::Manager* cg = nullptr;
+  pid_t pid = 0;
+  std::string criu_root;
+  bool mounted = false;
+  bool armed = true;
+  void unmount() {
+    if (mounted && umount2(criu_root.c_str(), MNT_DETACH) == 0) mounted = false;
+    if (!criu_root.empty()) (void)rmdir(criu_root.c_str());
+  }
+  ~RestoreGuard() {
+    unmount();
+    if (!armed) return;
+    if (pid > 0) kill(pid, SIGKILL);
+    if (cg) {
+      (void)cg->kill_all(SIGKILL);
+      (void)cg->destroy();
+    }
+    if (pid > 0) waitpid(pid, nullptr, 0);
+    (void)store.remove(id);
+  }
+};
+
+// The cgroups a process is in, as criu's cg_root wants them: one entry per v1 controller
+// ("" for the v2 hierarchy, sent without a controller: the root of every controller).
+std::vector<std::pair<std::string, std::string>> cgroups_of(pid_t pid) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto text = read_file("/proc/" + std::to_string(pid) + "/cgroup");
+  if (!text) return out;
+  for (auto& line : split(*text, '\n')) {
+    auto a = line.find(':');
+    auto b = a == std::string::npos ? a : line.find(':', a + 1);
+    if (b == std::string::npos) continue;
+    std::string ctrls = line.substr(a + 1, b - a - 1), path = line.substr(b + 1);
+    if (ctrls.empty()) {
+      out.emplace_back("", path);
+      continue;
+    }
+    for (auto& c : split(ctrls, ',')) out.emplace_back(c, path);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<int> restore_container(const StateStore& store, const RestoreOptions& o) {
+  if (!valid_container_id(o.id))
+    return make_error(ErrorKind::InvalidSpec, "invalid container ID format");
+  CR_ASSIGN(LoadedBundle lb, load_bundle(o.bundle));
+  const std::string& bundle = lb.dir;
+  const spec::Spec& sp = lb.spec;
+  const spec::Linux& lx = sp.linux_or_empty();
+  if (!lx.has_ns(spec::NsType::Mount))
+    return invalid_spec(
+        "linux.namespaces: restore needs the container's own mount namespace (criu restores "
+        "it)");
+  if (sp.process->terminal && o.console_socket.empty() && o.detach)
+    return make_error(ErrorKind::InvalidSpec,
+                      "process.terminal is true: --console-socket is required");
+  cgroups::Resources res;
+  if (!lx.resources.is_null()) {
+    auto r = cgroups::parse_resources(lx.resources);
+    if (!r) return invalid_config(std::move(r).error());
+    res = std::move(*r);
+  }
+  res.devices = cgroups::container_device_rules(res.devices);
+  CR_TRY(check_pid_file(o.pid_file));
+
+  CR_ASSIGN(Dirs d, open_dirs(o.criu, false, kRestoreLog));
+  CR_ASSIGN(criu::Opts opts, common_opts(o.criu, d, kRestoreLog));
+  CR_ASSIGN(std::string fds_text, read_file(d.image + "/" + kDescriptors));
+  nlohmann::json fds = nlohmann::json::parse(fds_text, nullptr, false);
+  if (!fds.is_array() || fds.size() > 3)
+    return make_error(ErrorKind::InvalidSpec,
+                      "`" + d.image + "/" + kDescriptors + "`: not an array of up to 3 strings");
+  for (size_t i = 0; i < fds.size(); i++) {
+    if (!fds[i].is_string()) continue;
+    std::string sfd = fds[i].get<std::string>();
+    if (sfd.find("pipe:") != std::string::npos)
+      opts.inherit_fd.emplace_back(sfd, static_cast<int>(i));
+  }
+  opts.evasive_devices = true;
+  opts.rst_sibling = true;
+  config_file(sp, opts);
+  std::vector<UniqueFd> ns_fds;
+  std::vector<int> extra;
+  for (auto& ns : lx.namespaces) {
+    if (ns.path.empty()) continue;
+    if (ns.type == spec::NsType::Network || ns.type == spec::NsType::Pid) {
+      CR_ASSIGN(UniqueFd fd, open_path(ns.path, O_RDONLY));
+      opts.inherit_fd.emplace_back(ext_key(ns.type), 4 + static_cast<int>(extra.size()));
+      extra.push_back(fd.get());
+      ns_fds.push_back(std::move(fd));
+    } else if (ns.type == spec::NsType::Cgroup) {
+      return make_error(ErrorKind::Unsupported,
+                        "restore: criu cannot join a cgroup namespace by path");
+    } else {
+      opts.join_ns.emplace_back(criu_ns(ns.type), ns.path);
+    }
+  }
+  for (auto& m : sp.mounts)
+    if (is_bind_mount(m)) opts.ext_mnt.emplace_back(mount_destination(m), bind_source(m, bundle));
+  if (!lx.masked_paths.empty()) opts.ext_mnt.emplace_back("/dev/null", "/dev/null");
+  for (auto& dev : lx.devices) opts.ext_mnt.emplace_back(dev.path, dev.path);
+
+  cgroups::ManagerOptions mopts;
+  mopts.rootless = o.rootless_cgroups;
+  CR_ASSIGN(auto cg, cgroups::make_manager(lx.cgroups_path, o.id, o.systemd_cgroup, mopts));
+  if (cg->exists())
+    return make_error(ErrorKind::Exists, "cgroup `" + cg->path() + "` already exists");
+
+  CR_TRY(store.create_dir(o.id));
+  RestoreGuard guard{store, o.id};
+  CR_ASSIGN(UniqueFd lock, store.lock(o.id));
+  ContainerState st = provisional_state(o.id, lb, *cg, o.systemd_cgroup);
+  CR_TRY(store.save(st));
+  CR_TRY_CTX(cg->create(), "create cgroup");
+  guard.cg = cg.get();
+  CR_TRY_CTX(cg->apply(res), "linux.resources");
+
+  // criu's root must be a mount point whose parent is not over-mounted: a bind mount of
+  // the rootfs inside the state directory (runc does the same).
+  guard.criu_root = store.dir(o.id) + "/criu-root";
+  if (mkdir(guard.criu_root.c_str(), 0755) < 0)
+    return sys_error("create `" + guard.criu_root + "`");
+  if (mount(lb.rootfs.c_str(), guard.criu_root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
+    return sys_error("bind mount rootfs `" + lb.rootfs + "` on `" + guard.criu_root + "`");
+  guard.mounted = true;
+  opts.root = guard.criu_root;
+
+  sigset_t old;
+  if (!o.detach) {
+    block_forwarded_signals(&old);
+    if (!o.no_subreaper) prctl(PR_SET_CHILD_SUBREAPER, 1);
+  }
+  criu::Call call;
+  call.criu = o.criu.criu;
+  call.log_path = d.log;
+  call.extra_fds = extra;
+  // criu itself joins the container's cgroups, and restores the tasks relative to them.
+  call.started = [&](pid_t criu_pid, criu::Opts& op) -> Status {
+    CR_TRY_CTX(cg->add_pid(criu_pid), "put criu into the container's cgroup");
+    for (auto& [ctrl, path] : cgroups_of(criu_pid)) op.cg_root.emplace_back(ctrl, path);
+    return {};
+  };
+  call.notify = [&](const std::string& script, pid_t pid, UniqueFd fd) -> Status {
+    if (script == "setup-namespaces") {
+      if (sp.hooks.prestart.empty() && sp.hooks.create_runtime.empty()) return {};
+      ContainerState hs = st;
+      hs.pid = pid;
+      std::string state = oci_state(hs, ContainerStatus::Created).dump();
+      CR_TRY(run_hooks(sp.hooks.prestart, "prestart", state));
+      CR_TRY(run_hooks(sp.hooks.create_runtime, "createRuntime", state));
+    } else if (script == "post-restore") {
+      guard.pid = pid;
+      st.pid = pid;
+      st.start_time = process_start_time(pid);
+      st.created = now_rfc3339_nano();
+      st.config = sp.raw;
+      st.provisional = false;
+      CR_TRY(store.save(st));
+    } else if (script == "orphan-pts-master") {
+      if (!fd) return make_error(ErrorKind::Internal, "criu sent no pty master");
+      if (o.console_socket.empty())
+        return make_error(ErrorKind::InvalidSpec,
+                          "the container has a terminal: --console-socket is required");
+      CR_TRY(send_console_fd(o.console_socket, fd.get()));
+    }
+    return {};
+  };
+  auto r = criu::swrk(criu::ReqType::Restore, opts, call);
+  if (!r) return std::move(r).error().context("restore container " + o.id);
+  if (st.pid <= 0) {  // no post-restore notification (criu without notify scripts?)
+    st.pid = r->restored_pid;
+    guard.pid = st.pid;
+    st.start_time = process_start_time(st.pid);
+    st.created = now_rfc3339_nano();
+    st.config = sp.raw;
+    st.provisional = false;
+    CR_TRY(store.save(st));
+  }
+  if (!o.pid_file.empty())
+    CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(st.pid), 0644, Durability::Rename),
+               "--pid-file");
+  guard.armed = false;
+  guard.unmount();
+  if (o.detach) return 0;
+  lock.reset();
+  int code = wait_foreground(st.pid, -1);
+  if (auto del = delete_container(store, o.id, true); !del)
+    fprintf(stderr, "warning: %s\n", del.error().message.c_str());
+  return code;
+}
+
+}  // namespace crunner
