@@ -4,14 +4,15 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <string>
 #include <thread>
 
-#include "garden/http/http_server.hpp"
 #include "garden/api/server.hpp"
+#include "garden/http/http_server.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace {
@@ -77,7 +78,13 @@ void usage() {
                "  --max-containers N        (default 1024)\n"
                "  --cgroup-parent NAME      cgroupsPath prefix (default garden)\n"
                "  --stop-timeout DUR        SIGTERM -> SIGKILL on stop (default 10s)\n"
-               "  --log-level LEVEL         debug|info|error\n";
+               "  --log-level LEVEL         debug|info|error\n"
+               "  --image-plugin PATH       builds unprivileged containers' (and peas') rootfs\n"
+               "                            from their image URI (GrootFS's CLI); raw:///dir\n"
+               "                            and, without a plugin, every rootfs stay built in\n"
+               "  --image-plugin-extra-arg ARG             before the command (repeatable)\n"
+               "  --privileged-image-plugin PATH           the same for privileged containers\n"
+               "  --privileged-image-plugin-extra-arg ARG  (repeatable)\n";
 }
 
 }  // namespace
@@ -132,12 +139,24 @@ int main(int argc, char** argv) {
       cfg.cgroup_parent = val;
     else if (a == "--log-level")
       cfg.log_level = val;
+    else if (a == "--image-plugin")
+      cfg.image_plugins.unprivileged.path = val;
+    else if (a == "--image-plugin-extra-arg")
+      cfg.image_plugins.unprivileged.extra_args.push_back(val);
+    else if (a == "--privileged-image-plugin")
+      cfg.image_plugins.privileged.path = val;
+    else if (a == "--privileged-image-plugin-extra-arg")
+      cfg.image_plugins.privileged.extra_args.push_back(val);
     else {
       std::cerr << "garden-shim: invalid flag or value: " << a << " " << val << "\n";
       return 2;
     }
   }
-  if (cfg.default_rootfs.rfind("raw://", 0) == 0) cfg.default_rootfs.erase(0, 6);
+  for (auto* p : {&cfg.image_plugins.unprivileged, &cfg.image_plugins.privileged})
+    if (p->configured() && access(p->path.c_str(), X_OK) < 0) {
+      std::cerr << "garden-shim: image plugin `" << p->path << "`: " << strerror(errno) << "\n";
+      return 2;
+    }
   garden::Server server(cfg);
   std::string err = server.load();
   if (!err.empty()) {

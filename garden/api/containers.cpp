@@ -10,9 +10,9 @@
 #include <regex>
 #include <thread>
 
+#include "garden/api/server.hpp"
 #include "garden/bundle/bundle.hpp"
 #include "garden/rootfs/rootfs_layer.hpp"
-#include "garden/api/server.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace garden {
@@ -144,9 +144,11 @@ Response Server::create(const Request& req) {
                             "max containers reached (" + std::to_string(cfg_.max_containers) + ")");
     containers_[handle] = c;
   }
+  bool plugin_used = false;  // an image plugin was asked for this handle's rootfs
   auto fail = [&](const std::string& msg, bool runtime_created) {
     if (runtime_created) runtime_.remove(handle);
     remove_tree(c->dir);
+    if (plugin_used) cfg_.image_plugins.destroy(handle);  // as Guardian's create clean-up
     std::lock_guard<std::mutex> lk(mu_);
     containers_.erase(handle);
     return error_response("", msg, handle);
@@ -154,9 +156,8 @@ Response Server::create(const Request& req) {
   // Anything that throws (a field of the wrong JSON type) must not leave the handle taken.
   auto build = [&]() -> Response {
     std::string err;
-    std::string rootfs_uri = spec.value("rootfs", "");
-    if (rootfs_uri.empty() && spec.contains("image") && spec["image"].is_object())
-      rootfs_uri = spec["image"].value("uri", "");
+    std::string rootfs_uri = image::spec_image_uri(spec, err);
+    if (!err.empty()) return fail(err, false);
     for (const char* k : {"netin", "netout_rules"})
       if (spec.contains(k) && spec[k].is_array() && !spec[k].empty())
         return fail(std::string(k) + ": networking is not supported yet", false);
@@ -170,17 +171,39 @@ Response Server::create(const Request& req) {
       return fail("bandwidth limits: networking is not supported yet", false);
     DiskLimits dl = parse_disk_limits(limits.value("disk_limits", json()), err);
     if (!err.empty()) return fail(err, false);
-    std::string image = resolve_rootfs(rootfs_uri, cfg_.default_rootfs, err);
+    // With an image plugin, every URI but raw:// is its business (Guardian's volume
+    // provider); without one, the built-in raw path below.
+    bool privileged = spec.value("privileged", false);
+    std::string uri = rootfs_uri.empty() ? cfg_.default_rootfs : rootfs_uri;
+    const image::Plugin* plugin = nullptr;
+    if (cfg_.image_plugins.any() && !image::is_raw(uri)) {
+      plugin = cfg_.image_plugins.for_container(privileged, err);
+      if (!plugin) return fail(err, false);
+    }
+    std::string image = plugin ? uri : resolve_rootfs(rootfs_uri, cfg_.default_rootfs, err);
     if (!err.empty()) return fail(err, false);
     remove_tree(c->dir);
     if (auto st = crunner::mkdir_p(c->dir + "/processes", 0755); !st)
       return fail(st.error().what(), false);
     chmod(c->dir.c_str(), 0755);
     Layer layer;
-    err = create_layer(c->dir, image, dl, layer);
-    if (!err.empty()) return fail("rootfs layer: " + err, false);
+    image::ImageSpec ispec;
+    if (plugin) {
+      plugin_used = true;
+      if (!cfg_.image_plugins.create(
+              *plugin,
+              image::create_request(spec, uri, handle, privileged, dl.byte_hard, dl.scope == 1),
+              ispec, err))
+        return fail(err, false);
+      layer.merged = ispec.root_path;
+    } else {
+      err = create_layer(c->dir, image, dl, layer);
+      if (!err.empty()) return fail("rootfs layer: " + err, false);
+    }
     const std::string& rootfs = layer.merged;
     BundleParams bp;
+    bp.image_env = ispec.env;
+    bp.image_mounts = ispec.mounts;
     bp.handle = handle;
     bp.rootfs = rootfs;
     bp.init_path = cfg_.bin_dir + "/garden-init";
@@ -216,7 +239,7 @@ Response Server::create(const Request& req) {
                    {"image_inodes", layer.image.inodes},
                    {"base_bytes", layer.base.bytes},
                    {"base_inodes", layer.base.inodes}}},
-                 {"privileged", spec.value("privileged", false)},
+                 {"privileged", privileged},
                  {"env", config["process"]["env"]},
                  {"limits", limits},
                  {"properties", props},
@@ -224,6 +247,11 @@ Response Server::create(const Request& req) {
                  {"created_ns", now_unix_ns()},
                  {"state", "active"},
                  {"ready", false}};
+      if (plugin) {
+        c->meta["image_plugin"] =
+            plugin == &cfg_.image_plugins.privileged ? "privileged" : "unprivileged";
+        c->meta.erase("layer");
+      }
       save_meta(*c);
     }
     int init_pid = 0;
@@ -354,6 +382,21 @@ std::string Server::destroy_container(const std::shared_ptr<Container>& c) {
   }
   for (pid_t p : sups)
     if (::kill(p, 0) == 0 && crunner::process_state(p) != 'Z') ::kill(p, SIGKILL);
+  cleanup_peas(*c);
+  std::string plugin;
+  {
+    std::lock_guard<std::mutex> clk(c->mu);
+    plugin = c->meta.value("image_plugin", "");
+  }
+  if (!plugin.empty()) {
+    // As Guardian: a failed image delete keeps the container, so destroy can be retried.
+    err = cfg_.image_plugins.destroy(c->handle);
+    if (!err.empty()) {
+      std::lock_guard<std::mutex> clk(c->mu);
+      c->destroying = false;
+      return err;
+    }
+  }
   remove_tree(c->dir);
   std::lock_guard<std::mutex> lk(mu_);
   auto it = containers_.find(c->handle);

@@ -19,8 +19,9 @@
 #include <filesystem>
 #include <thread>
 
-#include "garden/bundle/process_spec.hpp"
 #include "garden/api/server.hpp"
+#include "garden/bundle/process_spec.hpp"
+#include "garden/image/pea.hpp"
 #include "libcontainer/process_setup.hpp"
 #include "libcontainer/utils.hpp"
 
@@ -170,15 +171,13 @@ Response Server::run(const std::string& handle, const Request& req) {
   }
   if (meta.value("state", "") != "active")
     return error_response("", "cannot run a process in a stopped container", handle);
-  if (spec.contains("image") && spec["image"].is_object() &&
-      !spec["image"].value("uri", "").empty())
-    return error_response("", "processes with their own image are not supported", handle);
-  if (spec.contains("bind_mounts") && spec["bind_mounts"].is_array() &&
+  const bool pea = image::is_pea(spec);  // a process with its own image (peas.cpp)
+  if (!pea && spec.contains("bind_mounts") && spec["bind_mounts"].is_array() &&
       !spec["bind_mounts"].empty())
     return error_response(
         "", "Running a process with bind mounts and no image provided is not allowed", handle);
   // Per-process limits only exist for processes with their own image (and cgroup).
-  if (spec.contains("limits") && spec["limits"].is_object())
+  if (!pea && spec.contains("limits") && spec["limits"].is_object())
     for (auto& [kind, l] : spec["limits"].items())
       if (l.is_object())
         for (auto& [k, v] : l.items())
@@ -194,15 +193,19 @@ Response Server::run(const std::string& handle, const Request& req) {
   if (id.empty()) id = new_uuid();
   if (id.find('/') != std::string::npos || id == "." || id == "..")
     return error_response("", "invalid process id: " + id, handle, id);
+  if (pea && !image::valid_pea_id(id))
+    return error_response("", "invalid process id for a process with an image: " + id, handle, id);
   User u;
   std::string err;
-  if (!resolve_user(meta.value("rootfs", ""), spec.value("user", ""), u, err))
-    return error_response("", err, handle, id);
-  json pj = build_process(spec, meta, u);
+  json pj;
+  if (!pea) {
+    if (!resolve_user(meta.value("rootfs", ""), spec.value("user", ""), u, err))
+      return error_response("", err, handle, id);
+    pj = build_process(spec, meta, u);
+  }
   auto p = std::make_shared<Process>();
   p->id = id;
   p->dir = c->dir + "/processes/" + id;
-  p->tty = pj.value("terminal", false);
   {
     std::lock_guard<std::mutex> lk(c->mu);
     if (c->processes.count(id))
@@ -213,19 +216,28 @@ Response Server::run(const std::string& handle, const Request& req) {
     c->processes[id] = p;
   }
   auto forget = [&](Response r) {
+    if (pea) image::cleanup_pea(p->dir, runtime_.bin());
     std::error_code ec;
     std::filesystem::remove_all(p->dir, ec);
     std::lock_guard<std::mutex> lk(c->mu);
     c->processes.erase(id);
     return r;
   };
+  std::string rt_root = runtime_.root(), rt_id = handle;  // a pea is its own container
+  if (pea) {
+    err = prepare_pea(*c, spec, meta, *p, pj);
+    if (!err.empty()) return forget(error_response("", err, handle, id));
+    rt_root = c->dir + "/peas";
+    rt_id = id;
+  }
+  p->tty = pj.value("terminal", false);
   if (auto st = crunner::write_file_atomic(p->dir + "/process.json", pj.dump()); !st)
     return forget(error_response("", st.error().what(), handle, id));
   int sp[2];
   if (pipe2(sp, O_CLOEXEC) < 0)
     return forget(error_response("", "pipe: " + crunner::errno_text(errno), handle, id));
-  pid_t dpid = spawn_dadoo(
-      {cfg_.bin_dir + "/garden-dadoo", runtime_.bin(), runtime_.root(), handle, p->dir}, sp[1]);
+  pid_t dpid =
+      spawn_dadoo({cfg_.bin_dir + "/garden-dadoo", runtime_.bin(), rt_root, rt_id, p->dir}, sp[1]);
   close(sp[1]);
   if (dpid < 0) {
     close(sp[0]);

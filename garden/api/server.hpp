@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "garden/http/http_io.hpp"
+#include "garden/image/plugin.hpp"
 #include "garden/runtime/runtime.hpp"
 
 namespace garden {
@@ -32,6 +33,7 @@ struct Config {
   long long stop_timeout_ms = 10000;     // SIGTERM -> SIGKILL on stop
   int max_containers = 1024;
   std::string log_level = "info";
+  image::Plugins image_plugins;  // --image-plugin, --privileged-image-plugin (+ extra args)
 };
 
 // One stream id of a process: the run/attach connection and its stdout/stderr connections.
@@ -106,6 +108,12 @@ class Server {
   void serve_process(std::shared_ptr<Container> c, std::shared_ptr<Process> p,
                      std::string stream_id, int fd, std::string leftover);
   std::vector<std::string> running_process_ids(Container& c);
+
+  // peas.cpp: a process with its own image; writes its bundle and pea.json into p.dir
+  // and sets pj (its process); "" or the error.
+  std::string prepare_pea(Container& c, const json& spec, const json& meta, Process& p, json& pj);
+  // Removes the peas of a container being destroyed (runtime containers, plugin images).
+  void cleanup_peas(Container& c);
 
   // metrics.cpp
   Response metrics(const std::string& handle);

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "garden/image/plugin.hpp"
 #include "libcontainer/fd.hpp"
 #include "libcontainer/utils.hpp"
 
@@ -447,7 +448,8 @@ json container_caps(bool privileged) {
 json build_config(const json& spec, const BundleParams& p, std::string& err) {
   bool privileged = spec.value("privileged", false);
   json caps = container_caps(privileged);
-  json env = json::array();
+  json env = json::array();  // the image's environment, then the spec's (Guardian's Env rule)
+  for (auto& e : p.image_env) env.push_back(e);
   if (spec.contains("env") && spec["env"].is_array())
     for (auto& e : spec["env"])
       if (e.is_string()) env.push_back(e);
@@ -456,7 +458,10 @@ json build_config(const json& spec, const BundleParams& p, std::string& err) {
     if (e.get<std::string>().rfind("PATH=", 0) == 0) has_path = true;
   if (!has_path) env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 
-  json mounts = json::array({
+  // The image plugin's mounts come first (Guardian prepends them: a plugin that does not
+  // mount the rootfs itself returns its overlay there).
+  json mounts = p.image_mounts.is_array() ? p.image_mounts : json::array();
+  json defaults = json::array({
       {{"destination", "/proc"},
        {"type", "proc"},
        {"source", "proc"},
@@ -482,6 +487,7 @@ json build_config(const json& spec, const BundleParams& p, std::string& err) {
        {"source", "sysfs"},
        {"options", {"nosuid", "noexec", "nodev", "ro"}}},
   });
+  for (auto& m : defaults) mounts.push_back(m);
   mounts.push_back(bind_mount(p.init_path, "/dev/garden-init", true));
   mounts.push_back(bind_mount(p.hosts_file, "/etc/hosts", false));
   mounts.push_back(bind_mount(p.resolv_file, "/etc/resolv.conf", false));
@@ -520,8 +526,9 @@ json build_config(const json& spec, const BundleParams& p, std::string& err) {
   };
   if (!privileged) {
     linux_["namespaces"].push_back({{"type", "user"}});
-    json map = json::array({{{"containerID", 0}, {"hostID", 4294967294u}, {"size", 1}},
-                            {{"containerID", 1}, {"hostID", 1}, {"size", 4294967293u}}});
+    json map = json::array();
+    for (auto& m : image::unprivileged_id_mappings())
+      map.push_back({{"containerID", m.container_id}, {"hostID", m.host_id}, {"size", m.size}});
     linux_["uidMappings"] = map;
     linux_["gidMappings"] = map;
     linux_["seccomp"] = seccomp_allowlist();

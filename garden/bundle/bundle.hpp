@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -16,6 +17,9 @@ struct BundleParams {
   std::string hosts_file;  // host paths bind-mounted to /etc/hosts and /etc/resolv.conf
   std::string resolv_file;
   std::string cgroup_parent;  // "garden"
+  // From an image plugin's runtime spec fragment: its environment and mounts.
+  std::vector<std::string> image_env;
+  nlohmann::json image_mounts = nlohmann::json::array();
 };
 
 // Builds config.json; err set on an invalid spec (bad bind mount, ...).

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,7 +35,7 @@ std::string trim_err(const CmdResult& r) {
 }  // namespace
 
 CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& input,
-                  bool detached_stdio) {
+                  bool detached_stdio, size_t max_output) {
   CmdResult res;
   int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
   posix_spawn_file_actions_t fa;
@@ -116,7 +117,11 @@ CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& input
         char buf[65536];
         ssize_t r = read(fds[map[i]], buf, sizeof buf);
         if (r > 0) {
-          bufs[map[i]]->append(buf, static_cast<size_t>(r));
+          if (!res.overflow) bufs[map[i]]->append(buf, static_cast<size_t>(r));
+          if (max_output && bufs[map[i]]->size() > max_output && !res.overflow) {
+            res.overflow = true;  // what follows is read and dropped until EOF
+            ::kill(pid, SIGKILL);
+          }
         } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
           close(fds[map[i]]);
           fds[map[i]] = -1;

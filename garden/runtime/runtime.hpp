@@ -12,12 +12,14 @@ namespace garden {
 struct CmdResult {
   int status = -1;  // exit code, 128+N when killed by signal N, -1 when not started
   std::string out, err;
+  bool overflow = false;  // stdout or stderr passed max_output: the command was killed
 };
 
 // Runs argv (posix_spawn), feeding input to stdin and collecting stdout and stderr.
 // With detached_stdio, stdio is /dev/null (for commands whose children inherit it).
+// max_output (0: unbounded) caps stdout and stderr each: past it the command is killed.
 CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& input = "",
-                  bool detached_stdio = false);
+                  bool detached_stdio = false, size_t max_output = 0);
 
 class Runtime {
  public:
