@@ -6,7 +6,9 @@ PKGS=(build-essential cmake ninja-build pkg-config git clang-format
       libseccomp-dev libcap-dev nlohmann-json3-dev libcli11-dev catch2
       libboost-dev libboost-system-dev libarchive-dev
       busybox-static python3 iproute2 iptables procps util-linux jq e2fsprogs
-      runc crun hyperfine ccache qemu-system-x86 xz-utils cpio)
+      runc crun hyperfine ccache qemu-system-x86 xz-utils cpio
+      libcurl4-openssl-dev libssl-dev openssl docker-registry skopeo umoci xfsprogs zstd
+      apache2-utils)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,4 +1,5 @@
-// SHA-256 (FIPS 180-4), for the seccomp filter cache key. No external crypto library.
+// SHA-256 for the seccomp filter cache key (and the image store's digests): a thin streaming
+// wrapper over OpenSSL's libcrypto EVP interface.
 #pragma once
 
 #include <array>
@@ -6,22 +7,24 @@
 #include <string>
 #include <string_view>
 
+typedef struct evp_md_ctx_st EVP_MD_CTX;
+
 namespace crunner::seccomp {
 
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
   void update(std::string_view data);
+  void update(const void* data, size_t len);
   std::array<uint8_t, 32> digest();  // finalizes; call once
   std::string hexdigest();           // digest() in lowercase hex
   static std::string hex(std::string_view data);
 
  private:
-  void block(const uint8_t* p);
-  std::array<uint32_t, 8> h_;
-  uint8_t buf_[64];
-  size_t used_ = 0;
-  uint64_t total_ = 0;
+  EVP_MD_CTX* ctx_;
 };
 
 }  // namespace crunner::seccomp
