@@ -107,7 +107,7 @@ class ImagePluginEndToEnd(ShimTestCase):
         self.check_container(h)
 
     def test_pea_from_a_registry(self):
-        h = self.create(handle="imgplug-e2e-pea")  # the default (raw) rootfs
+        h = self.create(handle="imgplug-e2e-pea", rootfs="raw://" + self.rootfs)
         code, out, err = self.run_proc(
             h, "sh", "-c", "cat /etc/e2e-marker; echo $E2E_VAR; hostname",
             id="e2e-pea", image={"uri": self.image})
