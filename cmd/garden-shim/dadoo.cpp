@@ -189,7 +189,7 @@ int main(int argc, char** argv) {
   if (rt < 0) fail(std::string("fork: ") + strerror(errno));
   if (rt == 0) {
     sigprocmask(SIG_UNBLOCK, &mask, nullptr);
-    int null = open("/dev/null", O_RDWR);
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (tty) {
       dup2(null, 0);
       dup2(null, 1);
@@ -252,7 +252,7 @@ int main(int argc, char** argv) {
   if (pid <= 0) fail("runtime exec wrote no pid file");
   if (tty && master < 0) fail("runtime exec sent no terminal");
   report("ok " + std::to_string(pid));
-  int nul = open("/dev/null", O_RDWR);
+  int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
   dup2(nul, 0);
   dup2(nul, 1);
   dup2(nul, 2);

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
 #include "garden/http/http_server.hpp"
 #include "libcontainer/utils.hpp"
@@ -78,6 +79,10 @@ void usage() {
                "  --max-containers N        (default 1024)\n"
                "  --cgroup-parent NAME      cgroupsPath prefix (default garden)\n"
                "  --stop-timeout DUR        SIGTERM -> SIGKILL on stop (default 10s)\n"
+               "  --max-connections N       connections served at once; more get 503\n"
+               "                            (default 4096)\n"
+               "  --header-timeout DUR      a request header must arrive within DUR; a\n"
+               "                            partial one gets 408 (default 60s)\n"
                "  --log-level LEVEL         debug|info|error\n"
                "  --image-plugin PATH       builds unprivileged containers' (and peas') rootfs\n"
                "                            from their image URI (GrootFS's CLI); raw:///dir\n"
@@ -135,6 +140,10 @@ int main(int argc, char** argv) {
       cfg.stop_timeout_ms = n / 1000000;
     else if (a == "--max-containers" && crunner::parse_i64(val, n) && n > 0)
       cfg.max_containers = static_cast<int>(n);
+    else if (a == "--max-connections" && crunner::parse_i64(val, n) && n > 0 && n <= 1000000)
+      lc.max_connections = static_cast<int>(n);
+    else if (a == "--header-timeout" && parse_duration(val, n) && n >= 1000000)
+      lc.header_timeout_ms = n / 1000000;
     else if (a == "--cgroup-parent")
       cfg.cgroup_parent = val;
     else if (a == "--log-level")
@@ -174,7 +183,7 @@ int main(int argc, char** argv) {
     }
   }).detach();
   err = garden::serve(
-      lc, [&server](garden::Request& r) { return server.handle(r); },
+      lc, [&server](garden::Request& r) { return server.handle(r); }, garden::streams_body,
       [&] {
         if (cfg.log_level != "error")
           std::cerr << "garden-shim: listening on "

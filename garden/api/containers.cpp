@@ -7,9 +7,9 @@
 
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <thread>
 
+#include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
 #include "garden/bundle/bundle.hpp"
 #include "garden/rootfs/rootfs_layer.hpp"
@@ -18,11 +18,6 @@
 namespace garden {
 
 namespace {
-
-bool valid_handle(const std::string& h) {
-  static const std::regex re("^[A-Za-z0-9_+.-]+$");
-  return h.size() <= 256 && std::regex_match(h, re);
-}
 
 std::string resolve_rootfs(const std::string& rootfs, const std::string& def, std::string& err) {
   std::string r = rootfs.empty() ? def : rootfs;
@@ -126,15 +121,16 @@ Response Server::capacity() {
 
 Response Server::create(const Request& req) {
   json spec = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
-  if (!spec.is_object()) return error_response("", "invalid container spec: malformed JSON");
+  if (spec.is_discarded()) return bad_request("invalid container spec: malformed JSON");
+  if (auto e = check_container_spec(spec); !e.empty()) return bad_request(e);
+  drop_nulls(spec);
   std::string handle = spec.contains("handle") && spec["handle"].is_string()
                            ? spec["handle"].get<std::string>()
                            : "";
   if (handle.empty()) handle = new_uuid().substr(0, 23);
-  if (!valid_handle(handle)) return error_response("", "invalid handle: " + handle, handle);
   auto c = std::make_shared<Container>();
   c->handle = handle;
-  c->dir = cfg_.depot + "/containers/" + handle;
+  c->dir = depot_child(cfg_.depot + "/containers", handle);
   {
     std::lock_guard<std::mutex> lk(mu_);
     if (containers_.count(handle))
@@ -331,6 +327,9 @@ Response Server::bulk_info(const Request& req) {
   nlohmann::ordered_json out = nlohmann::ordered_json::object();
   auto it = req.query.find("handles");
   if (it == req.query.end()) return json_response(200, out);
+  for (auto& h : crunner::split(it->second, ','))
+    if (!h.empty())
+      if (auto e = check_id("handle", h); !e.empty()) return bad_request(e);
   for (auto& h : crunner::split(it->second, ',')) {
     if (h.empty()) continue;
     auto c = find(h);
@@ -422,8 +421,10 @@ Response Server::stop(const std::string& handle, const Request& req) {
   if (!c) return unknown_handle(handle);
   ActiveGuard g(c);
   json body = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
-  if (!body.is_object()) return error_response("", "invalid stop request: malformed JSON", handle);
-  bool kill_now = body.value("kill", false);
+  if (!body.is_object()) return bad_request("invalid stop request: expected a JSON object", handle);
+  if (body.contains("kill") && !body["kill"].is_boolean() && !body["kill"].is_null())
+    return bad_request("invalid stop request: kill: expected true or false", handle);
+  bool kill_now = body.contains("kill") && body["kill"].is_boolean() && body["kill"].get<bool>();
   if (!kill_now) {
     runtime_.kill(handle, SIGTERM, true);
     // Wait for everything but garden-init (which ignores SIGTERM) to exit.
@@ -462,7 +463,7 @@ Response Server::properties(const std::string& handle, const Request& req, const
   if (req.method == "PUT") {
     json body = json::parse(req.body, nullptr, false);
     if (!body.is_object() || !body.contains("value") || !body["value"].is_string())
-      return error_response("", "invalid property request: malformed JSON", handle);
+      return bad_request("invalid property request: value: expected a string", handle);
     props[key] = body["value"];
     save_meta(*c);
     return json_response(200, json::object());
@@ -499,8 +500,7 @@ Response Server::grace_time(const std::string& handle, const Request& req) {
   auto c = find(handle);
   if (!c) return unknown_handle(handle);
   json body = json::parse(req.body, nullptr, false);
-  if (!body.is_number_integer())
-    return error_response("", "invalid grace time: expected a number of nanoseconds", handle);
+  if (auto e = check_grace_time(body); !e.empty()) return bad_request(e, handle);
   std::lock_guard<std::mutex> lk(c->mu);
   c->meta["grace_time"] = body.get<long long>();
   c->touched = Clock::now();

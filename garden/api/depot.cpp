@@ -9,8 +9,9 @@
 #include <iostream>
 #include <random>
 
-#include "garden/rootfs/rootfs_layer.hpp"
+#include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
+#include "garden/rootfs/rootfs_layer.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace garden {
@@ -97,7 +98,12 @@ std::string Server::load() {
   while (dirent* e = readdir(dir)) {
     std::string name = e->d_name;
     if (name == "." || name == "..") continue;
-    std::string cdir = cfg_.depot + "/containers/" + name;
+    if (!valid_id(name)) {
+      std::cerr << "garden-shim: warning: ignoring `" << cfg_.depot << "/containers/" << name
+                << "`: not a valid handle\n";
+      continue;
+    }
+    std::string cdir = depot_child(cfg_.depot + "/containers", name);
     auto text = crunner::read_file(cdir + "/meta.json");
     auto meta = text ? json::parse(*text, nullptr, false) : json();
     if (!is_ready(meta)) {

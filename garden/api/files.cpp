@@ -1,8 +1,8 @@
 // Stream-in and stream-out: tar archives unpacked or packed by the container's own tar,
 // run with `runtime exec` inside the container's namespaces as the requested user, so
 // paths are resolved in the container's mount namespace, never from the host side.
-#include "garden/bundle/process_spec.hpp"
 #include "garden/api/server.hpp"
+#include "garden/bundle/process_spec.hpp"
 #include "libcontainer/utils.hpp"
 
 #include <unistd.h>
@@ -19,9 +19,10 @@ std::string query(const Request& req, const char* k) {
 }  // namespace
 
 // Runs args in the container (foreground exec) with input on stdin.
+// With a body stream, stdin is the request body as it arrives.
 static CmdResult exec_in(const Runtime& rt, const std::string& handle, const json& meta,
                          const std::string& dir, const std::string& user,
-                         const std::vector<std::string>& args, const std::string& input,
+                         const std::vector<std::string>& args, BodySource* input,
                          std::string& err) {
   User u;
   if (!resolve_user(meta.value("rootfs", ""), user, u, err)) return {};
@@ -35,7 +36,15 @@ static CmdResult exec_in(const Runtime& rt, const std::string& handle, const jso
   }
   auto argv = rt.base();
   argv.insert(argv.end(), {"exec", "--process", pfile, handle});
-  CmdResult r = run_cmd(argv, input);
+  CmdResult r;
+  if (input)
+    r = run_cmd_streaming(argv, [input](char* buf, size_t cap, std::string& e) -> long {
+      long n = input->read(buf, cap);
+      if (n < 0) e = input->error();
+      return n;
+    });
+  else
+    r = run_cmd(argv);
   unlink(pfile.c_str());
   return r;
 }
@@ -55,8 +64,10 @@ Response Server::stream_in(const std::string& handle, const Request& req) {
   std::string err;
   CmdResult r = exec_in(runtime_, handle, meta, c->dir, query(req, "user"),
                         {"/bin/sh", "-c", "mkdir -p \"$0\" && exec tar -x -f - -C \"$0\"", dest},
-                        req.body, err);
+                        req.body_stream, err);
   if (!err.empty()) return error_response("", err, handle);
+  if (!r.input_err.empty())
+    return error_response("", "stream in to `" + dest + "`: " + r.input_err, handle);
   if (r.status != 0)
     return error_response("", "stream in to `" + dest + "`: " + (r.err.empty() ? r.out : r.err),
                           handle);
@@ -86,7 +97,7 @@ Response Server::stream_out(const std::string& handle, const Request& req) {
     args = {"tar", "-c", "-f", "-", "-C", parent, s.substr(slash + 1)};
   }
   std::string err;
-  CmdResult r = exec_in(runtime_, handle, meta, c->dir, query(req, "user"), args, "", err);
+  CmdResult r = exec_in(runtime_, handle, meta, c->dir, query(req, "user"), args, nullptr, err);
   if (!err.empty()) return error_response("", err, handle);
   if (r.status != 0)
     return error_response("", "stream out of `" + src + "`: " + crunner::trim(r.err), handle);

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <limits>
 
+#include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
 #include "garden/rootfs/rootfs_layer.hpp"
 #include "libcontainer/utils.hpp"
@@ -176,6 +177,9 @@ Response Server::bulk_metrics(const Request& req) {
   ojson out = ojson::object();
   auto it = req.query.find("handles");
   if (it == req.query.end()) return json_response(200, out);
+  for (auto& h : crunner::split(it->second, ','))
+    if (!h.empty())
+      if (auto e = check_id("handle", h); !e.empty()) return bad_request(e);
   for (auto& h : crunner::split(it->second, ',')) {
     if (h.empty()) continue;
     auto c = find(h);

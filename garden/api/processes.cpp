@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
 #include "garden/bundle/process_spec.hpp"
 #include "garden/image/pea.hpp"
@@ -131,6 +132,7 @@ bool is_exec_not_found(const std::string& msg) {
 void Server::load_processes(Container& c) {
   std::error_code ec;
   for (auto& e : std::filesystem::directory_iterator(c.dir + "/processes", ec)) {
+    if (!valid_id(e.path().filename().string())) continue;  // never ours
     std::string dir = e.path().string();
     auto text = crunner::read_file(dir + "/process.json");
     if (!text) continue;
@@ -163,7 +165,9 @@ Response Server::run(const std::string& handle, const Request& req) {
   if (!c) return unknown_handle(handle);
   ActiveGuard g(c);
   json spec = json::parse(req.body, nullptr, false);
-  if (!spec.is_object()) return error_response("", "invalid process spec: malformed JSON", handle);
+  if (spec.is_discarded()) return bad_request("invalid process spec: malformed JSON", handle);
+  if (auto e = check_process_spec(spec); !e.empty()) return bad_request(e, handle);
+  drop_nulls(spec);
   json meta;
   {
     std::lock_guard<std::mutex> lk(c->mu);
@@ -191,8 +195,6 @@ Response Server::run(const std::string& handle, const Request& req) {
   std::string id =
       spec.contains("id") && spec["id"].is_string() ? spec["id"].get<std::string>() : "";
   if (id.empty()) id = new_uuid();
-  if (id.find('/') != std::string::npos || id == "." || id == "..")
-    return error_response("", "invalid process id: " + id, handle, id);
   if (pea && !image::valid_pea_id(id))
     return error_response("", "invalid process id for a process with an image: " + id, handle, id);
   User u;
@@ -205,7 +207,7 @@ Response Server::run(const std::string& handle, const Request& req) {
   }
   auto p = std::make_shared<Process>();
   p->id = id;
-  p->dir = c->dir + "/processes/" + id;
+  p->dir = depot_child(c->dir + "/processes", id);
   {
     std::lock_guard<std::mutex> lk(c->mu);
     if (c->processes.count(id))
@@ -357,10 +359,15 @@ void Server::serve_process(std::shared_ptr<Container> c, std::shared_ptr<Process
         int s = m["signal"].get<int>() == 1 ? SIGKILL : SIGTERM;
         send_control(*p, "S " + std::to_string(s) + "\n");
       } else if (m.contains("tty") && m["tty"].is_object()) {
-        json ws = m["tty"].value("window_size", json::object());
+        json ws = m["tty"].contains("window_size") ? m["tty"]["window_size"] : json();
+        auto dim = [&](const char* k) -> long long {
+          return ws.is_object() && ws.contains(k) && ws[k].is_number_integer()
+                     ? std::clamp<long long>(ws[k].get<long long>(), 0, 65535)
+                     : 0;
+        };
         if (ws.is_object())
-          send_control(*p, "W " + std::to_string(ws.value("columns", 0)) + " " +
-                               std::to_string(ws.value("rows", 0)) + "\n");
+          send_control(
+              *p, "W " + std::to_string(dim("columns")) + " " + std::to_string(dim("rows")) + "\n");
       } else if (m.contains("source")) {
         if (m.contains("data") && m["data"].is_string()) {
           std::string d = m["data"].get<std::string>();

@@ -1,6 +1,7 @@
 // Maps method + path to a route handler, following garden's routes table.
 #include <iostream>
 
+#include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
 #include "libcontainer/utils.hpp"
 
@@ -15,6 +16,8 @@ Response Server::handle(Request& req) {
     r = route(req, seg);
   } catch (const std::exception& e) {
     r = error_response("", e.what());
+  } catch (...) {
+    r = error_response("", "internal error");
   }
   if (cfg_.log_level == "debug" || (r.status >= 500 && cfg_.log_level != "error"))
     std::cerr << "garden-shim: " << req.method << " " << req.path << " -> " << r.status
@@ -37,6 +40,15 @@ Response Server::route(Request& req, const std::vector<std::string>& seg) {
   if (n == 2 && m == "GET" && seg[1] == "bulk_metrics") return bulk_metrics(req);
   if (n >= 2) {
     const std::string& h = seg[1];
+    // Handles and process ids become depot paths and runtime ids: refuse bad ones first.
+    bool proc_route = n >= 3 && seg[2] == "processes";
+    std::string bad = check_id("handle", h);
+    if (bad.empty() && proc_route && n >= 4) bad = check_id("process id", seg[3]);
+    if (!bad.empty()) {
+      Response r = bad_request(bad);
+      r.hijack_route = proc_route;
+      return r;
+    }
     if (n == 2 && m == "DELETE") return destroy(h);
     const std::string what = n >= 3 ? seg[2] : "";
     if (n == 3 && what == "info" && m == "GET") return info(h);

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "garden/http/http_io.hpp"
+#include "garden/http/request_parser.hpp"
 #include "garden/image/plugin.hpp"
 #include "garden/runtime/runtime.hpp"
 

@@ -563,7 +563,7 @@ std::string ensure_at(int rootfd, const std::string& rel, bool is_dir) {
   for (auto& s : parts)
     if (!s.empty() && s != ".") comps.push_back(s);
   if (comps.empty()) return "";
-  crunner::UniqueFd cur(dup(rootfd));
+  crunner::UniqueFd cur(fcntl(rootfd, F_DUPFD_CLOEXEC, 0));
   for (size_t i = 0; i < comps.size(); ++i) {
     const std::string& c = comps[i];
     if (c == "..") return "refusing `..` in mount destination `" + rel + "`";

@@ -23,8 +23,14 @@ std::string status_text(int status) {
       return "Not Found";
     case 405:
       return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
     case 409:
       return "Conflict";
+    case 413:
+      return "Payload Too Large";
+    case 431:
+      return "Request Header Fields Too Large";
     case 500:
       return "Internal Server Error";
     case 503:
@@ -64,6 +70,12 @@ Response error_response(const std::string& type, const std::string& message,
 
 Response unknown_handle(const std::string& handle) {
   return error_response("ContainerNotFoundError", "unknown handle: " + handle, handle);
+}
+
+Response bad_request(const std::string& message, const std::string& handle) {
+  Response r = error_response("", message, handle);
+  r.status = 400;
+  return r;
 }
 
 bool write_all_fd(int fd, const void* data, size_t len) {

@@ -11,11 +11,21 @@
 
 namespace garden {
 
+// The body of a streamed request (stream-in), read as it arrives with bounded memory.
+class BodySource {
+ public:
+  virtual ~BodySource() = default;
+  // Up to cap bytes of the body; 0 at its end; -1 on an error (error() says which).
+  virtual long read(char* out, size_t cap) = 0;
+  virtual const std::string& error() const = 0;
+};
+
 struct Request {
   std::string method;                        // "GET", "POST", ...
   std::string path;                          // decoded path, without the query
   std::map<std::string, std::string> query;  // decoded query parameters
-  std::string body;                          // de-chunked body
+  std::string body;                          // de-chunked body (JSON routes: size-capped)
+  BodySource* body_stream = nullptr;         // streamed routes: the body, not read yet
   int fd = -1;                               // the connection (for hijacking routes)
   std::string leftover;                      // bytes read past the request (hijacked input)
 };
@@ -44,6 +54,8 @@ Response json_response(int status, const nlohmann::ordered_json& j);
 Response error_response(const std::string& type, const std::string& message,
                         const std::string& handle = "", const std::string& process_id = "");
 Response unknown_handle(const std::string& handle);
+// A request the server refuses as malformed (400), in Garden's error shape.
+Response bad_request(const std::string& message, const std::string& handle = "");
 
 // Writes a complete response. keep_alive=false adds "Connection: close".
 bool write_response(int fd, const Response& r, bool keep_alive);

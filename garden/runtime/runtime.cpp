@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -34,8 +35,10 @@ std::string trim_err(const CmdResult& r) {
 
 }  // namespace
 
-CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& input,
-                  bool detached_stdio, size_t max_output) {
+namespace {
+
+CmdResult run_cmd_source(const std::vector<std::string>& argv, const InputSource* source,
+                         bool detached_stdio, size_t max_output = 0) {
   CmdResult res;
   int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
   posix_spawn_file_actions_t fa;
@@ -75,9 +78,12 @@ CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& input
     return res;
   }
   if (!detached_stdio) {
+    // One piece of input at a time: [written, pending.size()) is still to be written.
+    std::string pending;
     size_t written = 0;
+    std::vector<char> piece(65536);
     int infd = in[1];
-    if (input.empty()) {
+    if (!source) {
       close(infd);
       infd = -1;
     } else {
@@ -105,10 +111,20 @@ CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& input
       for (int i = 0; i < n; ++i) {
         if (!p[i].revents) continue;
         if (map[i] == 2) {
-          ssize_t w = write(infd, input.data() + written, input.size() - written);
-          if (w > 0) written += static_cast<size_t>(w);
-          if (w < 0 && errno != EAGAIN && errno != EINTR) written = input.size();
-          if (written >= input.size()) {
+          bool done = false;
+          if (written >= pending.size()) {
+            long got = (*source)(piece.data(), piece.size(), res.input_err);
+            if (got <= 0) done = true;  // end of input, or the source failed
+            pending.assign(piece.data(), got > 0 ? static_cast<size_t>(got) : 0);
+            written = 0;
+          }
+          if (!done) {
+            ssize_t w = write(infd, pending.data() + written, pending.size() - written);
+            if (w > 0) written += static_cast<size_t>(w);
+            // The command stopped reading (EPIPE): the rest of the input is not pulled.
+            if (w < 0 && errno != EAGAIN && errno != EINTR) done = true;
+          }
+          if (done) {
             close(infd);
             infd = -1;
           }
@@ -134,6 +150,24 @@ CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& input
   }
   res.status = decode_status(st);
   return res;
+}
+
+}  // namespace
+
+CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& input,
+                  bool detached_stdio, size_t max_output) {
+  size_t off = 0;
+  InputSource from_string = [&](char* buf, size_t cap, std::string&) -> long {
+    size_t n = std::min(cap, input.size() - off);
+    memcpy(buf, input.data() + off, n);
+    off += n;
+    return static_cast<long>(n);
+  };
+  return run_cmd_source(argv, input.empty() ? nullptr : &from_string, detached_stdio, max_output);
+}
+
+CmdResult run_cmd_streaming(const std::vector<std::string>& argv, const InputSource& source) {
+  return run_cmd_source(argv, &source, false);
 }
 
 std::string last_log_error(const std::string& path) {

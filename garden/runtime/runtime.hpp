@@ -2,6 +2,7 @@
 // crunner are interchangeable) and of other helper programs.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -12,14 +13,22 @@ namespace garden {
 struct CmdResult {
   int status = -1;  // exit code, 128+N when killed by signal N, -1 when not started
   std::string out, err;
+  std::string input_err;  // the input source failed (run_cmd_streaming)
   bool overflow = false;  // stdout or stderr passed max_output: the command was killed
 };
+
+// Pulls the next piece of a command's stdin into buf: bytes, 0 at its end, -1 on an error
+// (err says which).
+using InputSource = std::function<long(char* buf, size_t cap, std::string& err)>;
 
 // Runs argv (posix_spawn), feeding input to stdin and collecting stdout and stderr.
 // With detached_stdio, stdio is /dev/null (for commands whose children inherit it).
 // max_output (0: unbounded) caps stdout and stderr each: past it the command is killed.
 CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& input = "",
                   bool detached_stdio = false, size_t max_output = 0);
+// As run_cmd, with stdin pulled from source as the command takes it (bounded memory: one
+// 64 KiB piece at a time), for request bodies streamed into the container.
+CmdResult run_cmd_streaming(const std::vector<std::string>& argv, const InputSource& source);
 
 class Runtime {
  public:

@@ -145,8 +145,10 @@ class Shim:
         self.port = None
         self.proc = None
 
-    def start(self):
-        self.port = free_port()
+    def start(self, same_port=False):
+        """Starts the shim on a free port (same_port: on the port it had before)."""
+        if not (same_port and self.port):
+            self.port = free_port()
         self.log = open(os.path.join(self.workdir, "shim.log"), "ab")
         args = [SHIM, "--bind-ip", "127.0.0.1", "--bind-port", str(self.port),
                 "--depot", self.depot, "--runtime-plugin", runtime_path(),

@@ -158,10 +158,13 @@ class LimitsTest(ShimTestCase):
                           "inode_hard": 1000, "scope": 1})
 
     def test_bad_disk_limits(self):
-        for dl in ({"byte_hard": -1}, {"scope": 2}, {"byte_hard": "x"}, {"byte_hard": 1024}):
+        # Wrong JSON types and ranges are malformed requests (400); values the shim cannot
+        # apply are Guardian's 500.
+        for dl, status in (({"byte_hard": -1}, 400), ({"scope": 2}, 500), ({"byte_hard": "x"}, 400),
+                           ({"byte_hard": 1024}, 500)):
             with self.assertRaises(GardenError) as cm:
                 self.client.create({"handle": "crunner-test-baddisk", "limits": {"disk_limits": dl}})
-            self.assertEqual(cm.exception.status, 500, dl)
+            self.assertEqual(cm.exception.status, status, dl)
             self.assertEqual(cm.exception.type, "", dl)
             self.assertNotIn("crunner-test-baddisk", self.client.list())
             self.assert_no_layer_left("crunner-test-baddisk")
