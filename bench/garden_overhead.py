@@ -1,85 +1,168 @@
 #!/usr/bin/env python3
-"""garden-shim overhead: create + run(echo) + destroy through the shim, against the same
-work done by calling the runtime directly (run --detach of the same bundle, exec echo,
-delete --force). Prints per-iteration means and the shim's overhead ratio.
+"""garden-shim overhead and concurrency.
 
-usage: sudo bench/garden_overhead.py [N]   (env GARDEN_RUNTIME, GARDEN_SHIM as for the tests)
+    sudo bench/garden_overhead.py [-n 30] [--clients 20] [--json FILE]
+
+1. create + run(echo hi) + destroy through the shim, against the same work done by calling
+   the runtime directly (`run --detach` of the shim's own bundle config, `exec --process`
+   echo, `delete --force`), interleaved one shim iteration / one direct iteration; medians
+   and their ratio. The shim's figure also includes what only it does: the per-container
+   rootfs layer (overlay), the depot records, the dadoo process supervisor, HTTP.
+2. --clients concurrent clients (threads, one connection per call), each doing
+   create + run(echo) + destroy --per-client times: errors (must be 0), throughput
+   (containers per second) and the median latency of one create+run+destroy.
+
+Runtime: GARDEN_RUNTIME (as for the garden tests; bench/run.py passes crunner).
 """
 
+import argparse
 import json
 import os
-import shutil
+import statistics
 import subprocess
 import sys
+import threading
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "garden"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "garden"))
 from harness import ShimTestCase  # noqa: E402
+from garden_client import Client  # noqa: E402
+
+
+def shim_once(client, handle):
+    h = client.create({"handle": handle})
+    p = client.run(h, {"path": "echo", "args": ["hi"]})
+    out = p.read_stream("stdout")
+    p.read_stream("stderr")
+    rc = p.wait()
+    client.destroy(h)
+    if out != b"hi\n" or rc != 0:
+        raise RuntimeError(f"{handle}: echo gave {out!r}, status {rc}")
+
+
+def direct_setup():
+    """The shim's bundle config for a container, rewritten to run from the image directly."""
+    client = ShimTestCase.client
+    h = client.create({"handle": "crunner-test-bench-src"})
+    depot = ShimTestCase.shim.depot
+    with open(os.path.join(depot, "containers", h, "config.json")) as f:
+        config = json.load(f)
+    client.destroy(h)
+    bundle = os.path.join(ShimTestCase.workdir, "direct")
+    root = os.path.join(ShimTestCase.workdir, "direct-root")
+    os.makedirs(bundle)
+    for name in ("hosts", "resolv.conf"):
+        open(os.path.join(bundle, name), "w").close()
+    for m in config["mounts"]:
+        if m["destination"] in ("/etc/hosts", "/etc/resolv.conf"):
+            m["source"] = os.path.join(bundle, os.path.basename(m["destination"]))
+    config["linux"]["cgroupsPath"] = ShimTestCase.cgroup_parent + "/direct"
+    config["root"]["path"] = ShimTestCase.rootfs
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(config, f)
+    pfile = os.path.join(bundle, "process.json")
+    with open(pfile, "w") as f:
+        json.dump(dict(config["process"], args=["echo", "hi"], cwd="/"), f)
+    return bundle, root, pfile
+
+
+def direct_once(rt, bundle, root, pfile, cid):
+    subprocess.run([rt, "--root", root, "run", "--detach", "--bundle", bundle, cid], check=True,
+                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = subprocess.run([rt, "--root", root, "exec", "--process", pfile, cid], check=True,
+                         capture_output=True).stdout
+    subprocess.run([rt, "--root", root, "delete", "--force", cid], check=True)
+    if out != b"hi\n":
+        raise RuntimeError(f"direct {cid}: echo gave {out!r}")
+
+
+def concurrent(port, clients, per_client):
+    errors, lat = [], []
+    lock = threading.Lock()
+
+    def worker(k):
+        c = Client(port=port)
+        for i in range(per_client):
+            t = time.monotonic()
+            try:
+                shim_once(c, f"crunner-test-bench-c{k}-{i}")
+                with lock:
+                    lat.append(time.monotonic() - t)
+            except Exception as e:  # noqa: BLE001 - every failure is counted
+                with lock:
+                    errors.append(f"client {k} #{i}: {e}")
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(clients)]
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.monotonic() - t0
+    return errors, lat, wall
 
 
 def main():
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-n", type=int, default=30, help="iterations of each (default 30)")
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--clients", type=int, default=20, help="concurrent clients (default 20)")
+    ap.add_argument("--per-client", type=int, default=3, help="containers per client")
+    ap.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    args = ap.parse_args()
+    result = {}
     try:
         ShimTestCase.setUpClass()
         client, rt = ShimTestCase.client, ShimTestCase.runtime
-        t0 = time.monotonic()
-        for i in range(n):
-            h = client.create({"handle": "crunner-test-bench-%d" % i})
-            p = client.run(h, {"path": "echo", "args": ["hi"]})
-            assert p.read_stream("stdout") == b"hi\n"
-            p.read_stream("stderr")
-            assert p.wait() == 0
-            client.destroy(h)
-        shim = (time.monotonic() - t0) / n
-
-        # The same bundle, driven directly.
-        h = client.create({"handle": "crunner-test-bench-src"})
-        depot = ShimTestCase.shim.depot
-        with open(os.path.join(depot, "containers", h, "config.json")) as f:
-            config = json.load(f)
-        client.destroy(h)
-        bundle = os.path.join(ShimTestCase.workdir, "direct")
-        root = os.path.join(ShimTestCase.workdir, "direct-root")
-        os.makedirs(bundle)
-        for name in ("hosts", "resolv.conf"):
-            open(os.path.join(bundle, name), "w").close()
-        for m in config["mounts"]:
-            if m["destination"] in ("/etc/hosts", "/etc/resolv.conf"):
-                m["source"] = os.path.join(bundle, os.path.basename(m["destination"]))
-        config["linux"]["cgroupsPath"] = ShimTestCase.cgroup_parent + "/direct"
-        # The shim's rootfs was the container's own overlay layer (gone with it): the
-        # direct runs use the image itself, so the shim's figure includes its layer.
-        config["root"]["path"] = ShimTestCase.rootfs
-        with open(os.path.join(bundle, "config.json"), "w") as f:
-            json.dump(config, f)
-        proc = json.dumps(dict(config["process"], args=["echo", "hi"], cwd="/"))
-        pfile = os.path.join(bundle, "process.json")
-        with open(pfile, "w") as f:
-            f.write(proc)
-        t0 = time.monotonic()
-        for i in range(n):
-            cid = "crunner-test-direct-%d" % i
-            subprocess.run([rt, "--root", root, "run", "--detach", "--bundle", bundle, cid],
-                           check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-            out = subprocess.run([rt, "--root", root, "exec", "--process", pfile, cid],
-                                 check=True, capture_output=True).stdout
-            assert out == b"hi\n", out
-            subprocess.run([rt, "--root", root, "delete", "--force", cid], check=True)
-        direct = (time.monotonic() - t0) / n
-        print("runtime %s, %d iterations" % (rt, n))
-        print("through garden-shim: %.1f ms per create+run+destroy" % (shim * 1000))
-        print("runtime directly:    %.1f ms per run -d+exec+delete" % (direct * 1000))
-        print("shim overhead ratio: %.2fx (the shim also mounts a per-container overlay)"
-              % (shim / direct))
+        bundle, root, pfile = direct_setup()
+        shim_s, direct_s = [], []
+        for i in range(args.warmup + args.n):
+            t = time.monotonic()
+            shim_once(client, f"crunner-test-bench-{i}")
+            ds = time.monotonic() - t
+            t = time.monotonic()
+            direct_once(rt, bundle, root, pfile, f"crunner-test-direct-{i}")
+            dd = time.monotonic() - t
+            if i >= args.warmup:
+                shim_s.append(ds)
+                direct_s.append(dd)
+        shim_ms, direct_ms = statistics.median(shim_s) * 1e3, statistics.median(direct_s) * 1e3
+        errors, lat, wall = concurrent(ShimTestCase.shim.port, args.clients, args.per_client)
+        done = len(lat)
+        result = {
+            "method": (f"runtime {rt}; {args.n} interleaved iterations (after {args.warmup} "
+                       f"warm-up) of garden-shim create + run(echo hi) + destroy and of the "
+                       f"same container driven with the runtime directly (run --detach, exec "
+                       f"--process echo, delete --force; the image directory as rootfs, so "
+                       f"the shim's figure also holds its overlay layer, depot and dadoo); "
+                       f"then {args.clients} concurrent clients x {args.per_client} "
+                       f"create+run+destroy each."),
+            "shim_ms": shim_ms, "direct_ms": direct_ms, "shim/direct": shim_ms / direct_ms,
+            "clients": args.clients, "concurrent_done": done,
+            "concurrent_errors": len(errors),
+            "throughput_per_s": done / wall if wall > 0 else 0.0,
+            "concurrent_median_ms": statistics.median(lat) * 1e3 if lat else 0.0,
+        }
+        print(f"garden-shim create+run+destroy: median {shim_ms:.1f} ms; crunner directly "
+              f"(run -d + exec + delete): {direct_ms:.1f} ms; ratio {shim_ms / direct_ms:.2f}")
+        print(f"{args.clients} concurrent clients: {done} done, {len(errors)} errors, "
+              f"{result['throughput_per_s']:.1f} containers/s, median latency "
+              f"{result['concurrent_median_ms']:.0f} ms")
+        for e in errors[:5]:
+            print("  error: " + e)
     finally:
         try:
             if getattr(ShimTestCase, "client", None) is not None:
                 ShimTestCase.tearDownClass()
         finally:
-            # The harness's class cleanup: shim by pid, mounts, loop devices, cgroups, dirs.
             ShimTestCase.doClassCleanups()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    return 0 if result and result["concurrent_errors"] == 0 else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,94 +1,138 @@
 #!/usr/bin/env python3
-"""Side-by-side timings of crunner, runc and crun on the busybox bundle.
+"""Side-by-side timings of crunner, runc and crun (and the bare floor) on the busybox bundle.
 
-    sudo python3 bench/run.py [-n 30] [--warmup 3] [--only crunner,runc]
+    sudo python3 bench/run.py [-n 30] [--warmup 3] [--only crunner,crun] [--report DIR]
+
+Method (printed at the top of every run): the whole benchmark runs in ONE private mount
+namespace (it re-executes itself under `unshare -m --propagation private`). On a hybrid
+cgroup host the cgroup2 mount at /sys/fs/cgroup/unified is unmounted in that namespace only,
+so crun (which refuses hybrid hosts) runs unwrapped and all runtimes see the same cgroup v1
+layout; the state roots sit on a tmpfs there (as /run does on most hosts). Every iteration
+runs each runtime once per scenario, round-robin with a rotating first runtime, so all see the
+same machine noise; warm-up iterations are not recorded.
 
 Scenarios (the bundle's process.args = ["/bin/true"], terminal false):
-  run     `RUNTIME run ID` (foreground, the container is deleted at exit)
-  cycle   `create` + `start` + `delete --force` (three runtime invocations)
-  cg-none, cg-limits   cgroup setup cost: `create` + `delete --force` of a bundle without
-          linux.resources / with a typical set of limits and a devices list
+  run     `RUNTIME run ID` (foreground; the container is deleted at exit); the floor is
+          `unshare -pfmnuiC --mount-proc chroot ROOTFS /bin/true` (the same namespaces,
+          nothing else: no cgroups, no pivot_root, no /dev, no state)
+  cycle   `create` + `start` + `delete --force` (three invocations, times summed)
+  exec    `exec ID /bin/true` into a running container (one per runtime)
+  cg-none, cg-limits   `create` + `delete --force` without / with a typical set of limits
+  garden  (--garden) garden-shim create+run+destroy against the same work done with crunner
+          directly, and 20 concurrent clients (bench/garden_overhead.py)
 
-Each iteration runs every runtime once per scenario, round-robin with a rotating first
-runtime, so the runtimes share the same machine noise. Wall time is measured around spawn +
-wait; os.wait4 gives each invocation's peak RSS (ru_maxrss of the runtime process, including
-the children it reaped, e.g. runc's `runc init`). Prints per runtime the median and p90 wall
-time and the peak RSS, then the median ratios crunner/runc and crunner/crun.
-
-crunner: $CRUNNER or build/cmd/crunner/crunner. runc: `command -v runc`. crun runs in a
-private mount namespace without the cgroup2 mount, because it refuses this hybrid-cgroup host
-otherwise:  unshare -m sh -c 'umount /sys/fs/cgroup/unified && exec crun "$@"' crun --root R ...
-A runtime that is missing is skipped with a message.
+Wall time and peak RSS come from bench/rusage_exec.c (fork -> wait4 of the runtime process;
+ru_maxrss includes the descendants it reaped, e.g. runc's `runc init`, the container's
+process). Prints per runtime median / p90 / min, then ratios of medians. --report DIR writes
+report.md, chart.svg (bench/chart.py) and samples.json there.
 """
 
 import argparse
+import datetime
 import json
 import math
 import os
+import platform
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import chart  # noqa: E402
+
 MAKE_BUNDLE = os.path.join(SRC, "tests", "fixtures", "make-bundle.sh")
-CRUN_WRAPPER = 'umount /sys/fs/cgroup/unified && exec crun "$@"'
+NS_MARK = "CRUNNER_BENCH_PRIVATE_NS"
+FLOOR = "floor"
 
 
 class Runtime:
-    def __init__(self, name, prefix, root):
+    def __init__(self, name, path, root):
         self.name = name
-        self.prefix = prefix  # argv up to and including `--root R`
+        self.path = path
         self.root = root
-        self.samples = {"run": [], "cycle": []}
-        self.rss = {"run": 0, "cycle": 0}  # KiB
-        self.exec_id = None  # the running container of the exec scenario
+        self.samples = {}
+        self.rss = {}  # KiB
+        self.cpu = {}  # seconds per sample
+        self.exec_id = None
 
     def argv(self, *args):
-        return self.prefix + list(args)
+        return [self.path, "--root", self.root] + list(args)
+
+    def add(self, scenario, dt, rss, cpu):
+        self.samples.setdefault(scenario, []).append(dt)
+        self.cpu.setdefault(scenario, []).append(cpu)
+        self.rss[scenario] = max(self.rss.get(scenario, 0), rss)
 
 
-def find_runtimes(only, tmp):
+def enter_private_namespace():
+    """Re-executes this script in a private mount namespace (once)."""
+    if os.environ.get(NS_MARK):
+        return
+    unshare = shutil.which("unshare")
+    if not unshare:
+        sys.exit("bench: needs unshare (util-linux)")
+    env = dict(os.environ, **{NS_MARK: "1"})
+    os.execve(unshare, [unshare, "-m", "--propagation", "private", sys.executable,
+                        os.path.abspath(__file__)] + sys.argv[1:], env)
+
+
+def mounts():
+    out = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            a = line.split()
+            sep = a.index("-")
+            out[a[4]] = a[sep + 1]
+    return out
+
+
+def prepare_namespace(tmp):
+    """Inside our namespace: one cgroup layout for all, a tmpfs for the state roots.
+    Returns the sentence describing the cgroup layout."""
+    m = mounts()
+    layout = {"cgroup2": "cgroup v2 (unified)"}.get(m.get("/sys/fs/cgroup"), "cgroup v1")
+    if m.get("/sys/fs/cgroup") == "tmpfs" and m.get("/sys/fs/cgroup/unified") == "cgroup2":
+        subprocess.run(["umount", "/sys/fs/cgroup/unified"], check=True)
+        layout = ("cgroup v1 (hybrid host: its cgroup2 mount /sys/fs/cgroup/unified removed in "
+                  "the bench's private mount namespace only)")
+    state = os.path.join(tmp, "state")
+    os.makedirs(state)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0700", "bench-state", state], check=True)
+    return layout, state
+
+
+def find_runtimes(only, state):
     found, missing = [], []
     crunner = os.environ.get("CRUNNER") or os.path.join(SRC, "build", "cmd", "crunner",
                                                         "crunner")
-    runc = shutil.which("runc") or "/usr/sbin/runc"
-    crun = shutil.which("crun")
-    cands = [("crunner", crunner if os.access(crunner, os.X_OK) else None, None),
-             ("runc", runc if os.access(runc, os.X_OK) else None, None),
-             ("crun", crun, "wrapper")]
-    for name, path, mode in cands:
+    cands = [("crunner", crunner if os.access(crunner, os.X_OK) else None),
+             ("runc", shutil.which("runc") or ("/usr/sbin/runc" if os.access(
+                 "/usr/sbin/runc", os.X_OK) else None)),
+             ("crun", shutil.which("crun"))]
+    for name, path in cands:
         if only and name not in only:
             continue
         if not path:
             missing.append(name)
             continue
-        root = os.path.join(tmp, f"root-{name}")
+        root = os.path.join(state, f"root-{name}")
         os.makedirs(root)
-        if mode == "wrapper":
-            if not shutil.which("unshare"):
-                missing.append("crun (no unshare)")
-                continue
-            prefix = ["unshare", "-m", "sh", "-c", CRUN_WRAPPER, "crun", "--root", root]
-        else:
-            prefix = [path, "--root", root]
-        found.append(Runtime(name, prefix, root))
+        found.append(Runtime(name, path, root))
     return found, missing
 
 
 def build_helper(tmp):
-    """Compiles bench/rusage_exec.c (see its comment for why it exists); None without cc."""
     cc = shutil.which("cc") or shutil.which("gcc")
     if not cc:
-        return None
+        sys.exit("bench: needs a C compiler for bench/rusage_exec.c")
     out = os.path.join(tmp, "rusage_exec")
-    p = subprocess.run([cc, "-O2", "-o", out, os.path.join(HERE, "rusage_exec.c")],
-                       capture_output=True, text=True)
-    return out if p.returncode == 0 else None
+    subprocess.run([cc, "-O2", "-o", out, os.path.join(HERE, "rusage_exec.c")], check=True)
+    return out
 
 
 HELPER = None
@@ -104,43 +148,30 @@ def on_alarm(_sig, _frame):
 
 
 def spawn(argv, cwd):
-    """Runs argv; returns (rc, seconds, peak RSS KiB of the runtime process, output tail).
-    The wall time is taken around spawn + os.wait4 of our child; the peak RSS is the
-    runtime's own ru_maxrss from wait4 in the rusage_exec helper (or, without a C compiler,
-    our child's, which then includes Python's pages)."""
+    """Runs argv through rusage_exec; returns (rc, wall s, peak RSS KiB, cpu s, output tail)."""
     err = tempfile.TemporaryFile()
-    r = w = None
-    if HELPER:
-        r, w = os.pipe()
-        argv = [HELPER, str(w)] + argv
-    t0 = time.perf_counter()
-    p = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                         pass_fds=(w,) if w is not None else (), start_new_session=True)
+    r, w = os.pipe()
+    p = subprocess.Popen([HELPER, str(w)] + argv, cwd=cwd, stdin=subprocess.DEVNULL,
+                         stdout=err, stderr=err, pass_fds=(w,), start_new_session=True)
+    os.close(w)
     signal.alarm(CALL_TIMEOUT)  # a hung runtime must not hang the benchmark
     try:
-        _pid, status, ru = os.wait4(p.pid, 0)
+        _pid, status, _ru = os.wait4(p.pid, 0)
     except Timeout:
         os.killpg(p.pid, signal.SIGKILL)
         os.wait4(p.pid, 0)
-        if w is not None:
-            os.close(w)
-            os.close(r)
+        os.close(r)
         err.close()
-        return -1, 0.0, 0, f"no exit within {CALL_TIMEOUT}s (killed)"
+        return -1, 0.0, 0, 0.0, f"no exit within {CALL_TIMEOUT}s (killed)"
     finally:
         signal.alarm(0)
-    dt = time.perf_counter() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    rss = ru.ru_maxrss
-    if HELPER:
-        os.close(w)
-        with os.fdopen(r) as f:
-            text = f.read().strip()
-        rss = int(text) if text.isdigit() else 0
+    with os.fdopen(r) as f:
+        fields = f.read().split()
+    rss, wall, cpu = (int(x) for x in fields) if len(fields) == 3 else (0, 0, 0)
     err.seek(0)
-    tail = err.read().decode(errors="replace").strip()[-300:]  # stdout + stderr
+    tail = err.read().decode(errors="replace").strip()[-300:]
     err.close()
-    return p.returncode, dt, rss, tail
+    return os.waitstatus_to_exitcode(status), wall / 1e9, rss, cpu / 1e9, tail
 
 
 class BenchError(Exception):
@@ -148,35 +179,42 @@ class BenchError(Exception):
 
 
 def one(rt, scenario, bundle, seq):
+    """One measured unit of `scenario`; returns (wall s, peak RSS KiB, cpu s)."""
     cid = f"bench-{rt.name}-{os.getpid()}-{seq}"
+    if rt.name == FLOOR:
+        argv = ["unshare", "-pfmnuiC", "--mount-proc", "chroot",
+                os.path.join(bundle, "rootfs"), "/bin/true"]
+        rc, dt, rss, cpu, err = spawn(argv, bundle)
+        if rc != 0:
+            raise BenchError(f"floor exited {rc}: {err}")
+        return dt, rss, cpu
     if scenario == "run":
-        rc, dt, rss, err = spawn(rt.argv("run", "--bundle", bundle, cid), bundle)
-        if rc != 0:
-            spawn(rt.argv("delete", "--force", cid), bundle)
-            raise BenchError(f"{rt.name} run exited {rc}: {err}")
-        return dt, rss
-    total, peak = 0.0, 0
-    for step in (["create", "--bundle", bundle, cid], ["start", cid],
-                 ["delete", "--force", cid]):
-        rc, dt, rss, err = spawn(rt.argv(*step), bundle)
+        steps = [["run", "--bundle", bundle, cid]]
+    elif scenario == "cycle":
+        steps = [["create", "--bundle", bundle, cid], ["start", cid], ["delete", "--force", cid]]
+    else:  # cg-none, cg-limits
+        steps = [["create", "--bundle", bundle, cid], ["delete", "--force", cid]]
+    total, peak, cpu_total = 0.0, 0, 0.0
+    for step in steps:
+        rc, dt, rss, cpu, err = spawn(rt.argv(*step), bundle)
         total += dt
+        cpu_total += cpu
         peak = max(peak, rss)
+        if step[0] == "create" and scenario.startswith("cg-"):
+            rt.last_create = dt
         if rc != 0:
             spawn(rt.argv("delete", "--force", cid), bundle)
-            raise BenchError(f"{rt.name} {step[0]} exited {rc}: {err}")
-    return total, peak
+            raise BenchError(f"{rt.name} {step[0]} ({scenario}) exited {rc}: {err}")
+    return total, peak, cpu_total
 
 
 # ---- cgroup setup cost: create + delete --force, without and with limits ------------------
-# (see bench/README.md "cgroup setup"). The bundle runs /bin/true but is never started: the
-# time is the runtime's create (cgroup mkdir + writes + init) and delete (kill + rmdir).
 CG_SCENARIOS = ("cg-none", "cg-limits")
 
 
 def blkio_weight_works():
     """True when a new cgroup here has the plain weight file (v1 blkio.weight of CFQ, v2
-    io.weight), which all three runtimes write (crun does not fall back to BFQ's
-    blkio.bfq.weight): probed with a crunner-test- cgroup that is removed at once."""
+    io.weight), which all three runtimes write; probed with a crunner-test- cgroup."""
     v1 = os.path.isdir("/sys/fs/cgroup/blkio")
     parent = "/sys/fs/cgroup/blkio" if v1 else "/sys/fs/cgroup"
     probe = os.path.join(parent, f"crunner-test-bench-probe-{os.getpid()}")
@@ -190,82 +228,34 @@ def blkio_weight_works():
         os.rmdir(probe)
 
 
-def cgroup_bundles(tmp):
-    """{scenario: bundle}: cg-none has no linux.resources at all (the runtimes' default device
-    rules still apply); cg-limits has a typical set of limits and a devices list."""
-    out = {}
-    for scenario in CG_SCENARIOS:
-        b = os.path.join(tmp, scenario)
-        subprocess.run(["bash", MAKE_BUNDLE, b, "/bin/true"], check=True,
-                       stdout=subprocess.DEVNULL)
-        with open(os.path.join(b, "config.json")) as f:
+def make_bundle(path, *args, resources=None):
+    subprocess.run(["bash", MAKE_BUNDLE, path, *args], check=True, stdout=subprocess.DEVNULL)
+    if resources is not None:
+        with open(os.path.join(path, "config.json")) as f:
             cfg = json.load(f)
-        res = {}
-        if scenario == "cg-limits":
-            mib = 1024 * 1024
-            res = {"memory": {"limit": 256 * mib, "reservation": 128 * mib, "swap": 512 * mib},
-                   "cpu": {"shares": 512, "quota": 50000, "period": 100000},
-                   "pids": {"limit": 1024},
-                   "devices": [{"allow": False, "access": "rwm"},
-                               {"allow": True, "type": "c", "major": 1, "minor": 3,
-                                "access": "rwm"},
-                               {"allow": True, "type": "c", "major": 1, "minor": 5,
-                                "access": "rwm"},
-                               {"allow": True, "type": "c", "major": 136, "access": "rwm"},
-                               {"allow": True, "type": "c", "major": 5, "minor": 1,
-                                "access": "rwm"},
-                               {"allow": True, "type": "b", "major": 7, "access": "r"}]}
-            if blkio_weight_works():
-                res["blockIO"] = {"weight": 500}
-        cfg["linux"]["resources"] = res
-        with open(os.path.join(b, "config.json"), "w") as f:
+        cfg["linux"]["resources"] = resources
+        with open(os.path.join(path, "config.json"), "w") as f:
             json.dump(cfg, f, indent=2)
-        out[scenario] = b
-    print("# cgroup scenarios: cg-limits = " + ", ".join(
-        sorted(k for k in cfg["linux"]["resources"])), flush=True)
-    return out
+    return path
 
 
-def one_cgroup(rt, bundle, seq, measured):
-    """create + delete --force; also keeps the create time alone (runc's delete --force of a
-    created container waits ~100 ms for the init, which would hide the setup cost)."""
-    cid = f"bench-{rt.name}-{os.getpid()}-{seq}"
-    total, peak = 0.0, 0
-    for step in (["create", "--bundle", bundle, cid], ["delete", "--force", cid]):
-        rc, dt, rss, err = spawn(rt.argv(*step), bundle)
-        total += dt
-        peak = max(peak, rss)
-        if step[0] == "create" and measured:
-            rt.samples.setdefault(os.path.basename(bundle) + "/create", []).append(dt)
-        if rc != 0:
-            spawn(rt.argv("delete", "--force", cid), bundle)
-            raise BenchError(f"{rt.name} {step[0]} ({os.path.basename(bundle)}) exited {rc}: "
-                             f"{err}")
-    return total, peak
-
-
-def report_cgroups(runtimes, broken, args):
-    ok = [rt for rt in runtimes if rt.name not in broken and rt.samples.get("cg-none")]
-    med = {}
-    print(f"\ncgroup setup: create + delete --force ({args.n} iterations)")
-    print(f"  {'runtime':10} {'scenario':10} {'median ms':>10} {'p90 ms':>9} {'min ms':>9} "
-          f"{'create alone, median ms':>24}")
-    for rt in ok:
-        for sc in CG_SCENARIOS:
-            s = rt.samples[sc]
-            med[(rt.name, sc)] = statistics.median(s)
-            med[(rt.name, sc + "/create")] = statistics.median(rt.samples[sc + "/create"])
-            print(f"  {rt.name:10} {sc:10} {med[(rt.name, sc)] * 1e3:10.2f} "
-                  f"{pct(s, 90) * 1e3:9.2f} {min(s) * 1e3:9.2f} "
-                  f"{med[(rt.name, sc + '/create')] * 1e3:24.2f}")
-    for rt in ok:
-        d = (med[(rt.name, "cg-limits")] - med[(rt.name, "cg-none")]) * 1e3
-        print(f"  {rt.name:10} cost of the limits (median difference): {d:+.2f} ms")
-    for other in ("runc", "crun"):
-        for sc in CG_SCENARIOS + tuple(x + "/create" for x in CG_SCENARIOS):
-            a, b = med.get(("crunner", sc)), med.get((other, sc))
-            val = f"{a / b:.2f}" if a and b else "n/a (missing runtime)"
-            print(f"  crunner/{other:5} {sc:17} {val}")
+def cgroup_bundles(tmp):
+    mib = 1024 * 1024
+    limits = {"memory": {"limit": 256 * mib, "reservation": 128 * mib, "swap": 512 * mib},
+              "cpu": {"shares": 512, "quota": 50000, "period": 100000},
+              "pids": {"limit": 1024},
+              "devices": [{"allow": False, "access": "rwm"},
+                          {"allow": True, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+                          {"allow": True, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+                          {"allow": True, "type": "c", "major": 136, "access": "rwm"},
+                          {"allow": True, "type": "c", "major": 5, "minor": 1, "access": "rwm"},
+                          {"allow": True, "type": "b", "major": 7, "access": "r"}]}
+    if blkio_weight_works():
+        limits["blockIO"] = {"weight": 500}
+    print("# cgroup scenarios: cg-limits = " + ", ".join(sorted(limits)), flush=True)
+    return {"cg-none": make_bundle(os.path.join(tmp, "cg-none"), "/bin/true", resources={}),
+            "cg-limits": make_bundle(os.path.join(tmp, "cg-limits"), "/bin/true",
+                                     resources=limits)}
 
 
 def pct(values, q):
@@ -275,23 +265,183 @@ def pct(values, q):
     return s[k]
 
 
+def bench_exec(runtimes, broken, args, tmp):
+    """One `sleep` container per runtime (run -d); `exec ID /bin/true` round-robin."""
+    bundle = make_bundle(os.path.join(tmp, "bundle-exec"), "sleep", "3600")
+    live = []
+    for rt in runtimes:
+        if rt.name in broken or rt.name == FLOOR:
+            continue
+        cid = f"bench-exec-{rt.name}-{os.getpid()}"
+        rc, _, _, _, err = spawn(rt.argv("run", "-d", "--bundle", bundle, cid), bundle)
+        if rc != 0:
+            print(f"exec: dropping {rt.name}: run -d exited {rc}: {err}", flush=True)
+            spawn(rt.argv("delete", "--force", cid), bundle)
+            continue
+        rt.exec_id = cid
+        live.append(rt)
+    try:
+        for it in range(args.warmup + args.n):
+            k = it % max(1, len(live))
+            for rt in live[k:] + live[:k]:
+                if rt.exec_id is None:
+                    continue
+                rc, dt, rss, cpu, err = spawn(rt.argv("exec", rt.exec_id, "/bin/true"), bundle)
+                if rc != 0:
+                    print(f"exec: dropping {rt.name}: exec exited {rc}: {err}", flush=True)
+                    spawn(rt.argv("delete", "--force", rt.exec_id), bundle)
+                    rt.exec_id = None
+                    continue
+                if it >= args.warmup:
+                    rt.add("exec", dt, rss, cpu)
+    finally:
+        for rt in live:
+            if rt.exec_id:
+                spawn(rt.argv("delete", "--force", rt.exec_id), bundle)
+
+
+SCENARIO_TITLES = {
+    "run": "run /bin/true",
+    "cycle": "create + start + delete --force",
+    "exec": "exec ID /bin/true",
+    "cg-none": "create + delete --force, no linux.resources",
+    "cg-limits": "create + delete --force, typical limits",
+}
+
+
+def summarize(runtimes):
+    """{scenario: {runtime: {median_ms, p90_ms, min_ms, cpu_ms, rss_mib, n}}}"""
+    out = {}
+    for rt in runtimes:
+        for sc, s in rt.samples.items():
+            if not s:
+                continue
+            out.setdefault(sc, {})[rt.name] = {
+                "median_ms": statistics.median(s) * 1e3, "p90_ms": pct(s, 90) * 1e3,
+                "min_ms": min(s) * 1e3,
+                "cpu_ms": statistics.median(rt.cpu.get(sc, [0])) * 1e3,
+                "rss_mib": rt.rss.get(sc, 0) / 1024, "n": len(s)}
+    return out
+
+
+def ratios(summary):
+    """Lines "crunner/X scenario ratio" for every pair present."""
+    lines = []
+    for sc in ("run", "cycle", "exec", "cg-none", "cg-limits"):
+        row = summary.get(sc, {})
+        a = row.get("crunner")
+        if not a:
+            continue
+        for other in ("crun", "runc", FLOOR):
+            b = row.get(other)
+            if b:
+                lines.append((f"crunner/{other}", sc, a["median_ms"] / b["median_ms"]))
+    rss = summary.get("run", {})
+    for other in ("crun", "runc"):
+        if rss.get("crunner") and rss.get(other) and rss[other]["rss_mib"]:
+            lines.append((f"crunner/{other}", "peak RSS (run)",
+                          rss["crunner"]["rss_mib"] / rss[other]["rss_mib"]))
+    return lines
+
+
+def print_report(summary, args):
+    for sc, title in SCENARIO_TITLES.items():
+        row = summary.get(sc)
+        if not row:
+            continue
+        print(f"\n{title} ({args.n} iterations)")
+        print(f"  {'runtime':10} {'median ms':>10} {'p90 ms':>9} {'min ms':>9} {'cpu ms':>8} "
+              f"{'peak RSS MiB':>13}")
+        for name, v in row.items():
+            print(f"  {name:10} {v['median_ms']:10.2f} {v['p90_ms']:9.2f} {v['min_ms']:9.2f} "
+                  f"{v['cpu_ms']:8.2f} {v['rss_mib']:13.2f}")
+    print("\nratios of medians (< 1: crunner is faster / smaller)")
+    for pair, sc, r in ratios(summary):
+        print(f"  {pair:14} {sc:16} {r:.2f}")
+
+
+def run_garden(args, tmp):
+    """bench/garden_overhead.py in a subprocess (it starts a garden-shim); its JSON."""
+    out = os.path.join(tmp, "garden.json")
+    crunner = os.environ.get("CRUNNER") or os.path.join(SRC, "build", "cmd", "crunner",
+                                                        "crunner")
+    env = dict(os.environ, GARDEN_RUNTIME=crunner)
+    p = subprocess.run([sys.executable, os.path.join(HERE, "garden_overhead.py"),
+                        "-n", str(args.garden_n), "--clients", str(args.clients),
+                        "--json", out], env=env)
+    if p.returncode != 0:  # errors of concurrent clients are results too: keep them
+        print(f"garden: garden_overhead.py exited {p.returncode}", flush=True)
+    if not os.path.exists(out):
+        return None
+    with open(out) as f:
+        return json.load(f)
+
+
+def write_report(directory, summary, garden, method, args):
+    os.makedirs(directory, exist_ok=True)
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    commit = subprocess.run(["git", "-C", SRC, "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip() or "unknown"
+    with open(os.path.join(directory, "samples.json"), "w") as f:
+        json.dump({"method": method, "summary": summary, "garden": garden}, f, indent=2)
+    chart.write_svg(os.path.join(directory, "chart.svg"), summary, garden,
+                    f"crunner {commit}, {when}, {args.n} interleaved iterations")
+    md = [f"# bench/run.py report: crunner {commit}, {when}", "",
+          f"Host: {platform.node()} ({os.cpu_count()} CPUs), kernel {platform.release()}.", "",
+          "**Method.** " + method, "", "![medians](chart.svg)", ""]
+    for sc, title in SCENARIO_TITLES.items():
+        row = summary.get(sc)
+        if not row:
+            continue
+        md += [f"## {title}", "", "| runtime | median ms | p90 ms | min ms | cpu ms | peak RSS MiB |",
+               "|---|---:|---:|---:|---:|---:|"]
+        for name, v in row.items():
+            md.append(f"| {name} | {v['median_ms']:.2f} | {v['p90_ms']:.2f} | {v['min_ms']:.2f} "
+                      f"| {v['cpu_ms']:.2f} | {v['rss_mib']:.2f} |")
+        md.append("")
+    md += ["## Ratios of medians (< 1: crunner is faster / smaller)", "", "| pair | scenario | ratio |",
+           "|---|---|---:|"]
+    md += [f"| {p} | {sc} | {r:.2f} |" for p, sc, r in ratios(summary)]
+    md.append("")
+    if garden:
+        md += ["## garden-shim", "", garden.get("method", ""), "",
+               "| measure | value |", "|---|---:|"]
+        for k, v in garden.items():
+            if k != "method":
+                md.append(f"| {k} | {v:.2f} |" if isinstance(v, float) else f"| {k} | {v} |")
+        md.append("")
+    with open(os.path.join(directory, "report.md"), "w") as f:
+        f.write("\n".join(md))
+    print(f"\nreport: {os.path.join(directory, 'report.md')}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=30, help="measured iterations (default 30)")
     ap.add_argument("--warmup", type=int, default=3, help="warm-up iterations (default 3)")
     ap.add_argument("--only", default="", help="comma-separated runtimes (crunner,runc,crun)")
-    ap.add_argument("--json", metavar="FILE", help="also write the raw samples as JSON")
+    ap.add_argument("--no-floor", action="store_true", help="skip the bare floor")
+    ap.add_argument("--json", metavar="FILE", help="also write the summary as JSON")
     ap.add_argument("--exec-only", action="store_true", help="only the exec scenario")
     ap.add_argument("--no-exec", action="store_true", help="skip the exec scenario")
+    ap.add_argument("--no-cgroups", action="store_true", help="skip cg-none / cg-limits")
+    ap.add_argument("--garden", action="store_true",
+                    help="also garden-shim vs crunner directly (bench/garden_overhead.py)")
+    ap.add_argument("--garden-n", type=int, default=30, help="garden iterations (default 30)")
+    ap.add_argument("--clients", type=int, default=20, help="concurrent garden clients")
+    ap.add_argument("--report", metavar="DIR", help="write report.md + chart.svg there")
     args = ap.parse_args()
     if os.geteuid() != 0:
         ap.error("needs root")
+    enter_private_namespace()
 
     tmp = tempfile.mkdtemp(prefix="crunner-bench-")
+    state = None
     try:
+        layout, state = prepare_namespace(tmp)
         only = {x for x in args.only.split(",") if x}
-        runtimes, missing = find_runtimes(only, tmp)
+        runtimes, missing = find_runtimes(only, state)
         for m in missing:
             print(f"skipping {m}: not found", flush=True)
         if not runtimes:
@@ -300,136 +450,59 @@ def main():
         global HELPER
         signal.signal(signal.SIGALRM, on_alarm)
         HELPER = build_helper(tmp)
-        if not HELPER:
-            print("warning: no C compiler for bench/rusage_exec.c: peak RSS includes "
-                  "Python's own pages", flush=True)
-        bundle = os.path.join(tmp, "bundle")
-        subprocess.run(["bash", MAKE_BUNDLE, bundle, "/bin/true"], check=True)
-        cg_bundles = cgroup_bundles(tmp)
-        print(f"# {len(runtimes)} runtimes, {args.warmup} warm-up + {args.n} measured "
-              f"iterations, bundle {bundle} (/bin/true)", flush=True)
+        bundle = make_bundle(os.path.join(tmp, "bundle"), "/bin/true")
+        method = (f"one private mount namespace for the whole run (unshare -m); {layout}; "
+                  f"every runtime invoked directly (no wrapper), state roots on a tmpfs; "
+                  f"busybox bundle running /bin/true; {args.warmup} warm-up + {args.n} "
+                  f"measured iterations, interleaved round-robin with a rotating first "
+                  f"runtime; wall time = fork to wait4 of the runtime process; peak RSS = "
+                  f"its ru_maxrss (descendants included); floor = unshare -pfmnuiC "
+                  f"--mount-proc chroot ROOTFS /bin/true.")
+        print("# method: " + method, flush=True)
+        print("# runtimes: " + ", ".join(f"{rt.name} ({rt.path})" for rt in runtimes),
+              flush=True)
+        if not args.no_floor and not args.exec_only:
+            runtimes.append(Runtime(FLOOR, "unshare", ""))
+        scenarios = ["run", "cycle"] + ([] if args.no_cgroups else list(CG_SCENARIOS))
+        bundles = {"run": bundle, "cycle": bundle}
+        if not args.no_cgroups:
+            bundles.update(cgroup_bundles(tmp))
         seq = 0
         broken = {}
         for it in range(0 if args.exec_only else args.warmup + args.n):
             measured = it >= args.warmup
             k = it % len(runtimes)
             order = runtimes[k:] + runtimes[:k]  # rotate who goes first
-            for scenario in ("run", "cycle") + CG_SCENARIOS:
+            for scenario in scenarios:
                 for rt in order:
-                    if rt.name in broken:
+                    if rt.name in broken or (rt.name == FLOOR and scenario != "run"):
                         continue
                     seq += 1
                     try:
-                        if scenario in cg_bundles:
-                            dt, rss = one_cgroup(rt, cg_bundles[scenario], seq, measured)
-                        else:
-                            dt, rss = one(rt, scenario, bundle, seq)
+                        dt, rss, cpu = one(rt, scenario, bundles[scenario], seq)
                     except BenchError as e:
                         broken[rt.name] = str(e)
                         print(f"dropping {rt.name}: {e}", flush=True)
                         continue
                     if measured:
-                        rt.samples.setdefault(scenario, []).append(dt)
-                        rt.rss[scenario] = max(rt.rss.get(scenario, 0), rss)
-        if not args.exec_only:
-            report(runtimes, broken, args)
-            report_cgroups(runtimes, broken, args)
+                        rt.add(scenario, dt, rss, cpu)
+                        if scenario.startswith("cg-"):
+                            rt.samples.setdefault(scenario + "/create", []).append(rt.last_create)
         if not args.no_exec:
             bench_exec(runtimes, broken, args, tmp)
+        summary = summarize([rt for rt in runtimes if rt.name not in broken])
+        print_report(summary, args)
+        garden = run_garden(args, tmp) if args.garden else None
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"method": method, "summary": summary, "garden": garden}, f, indent=2)
+        if args.report:
+            write_report(args.report, summary, garden, method, args)
     finally:
+        if state:
+            subprocess.run(["umount", "-l", state], stderr=subprocess.DEVNULL)
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
-
-
-def report(runtimes, broken, args):
-    ok = [rt for rt in runtimes if rt.name not in broken and rt.samples["run"]]
-    med = {}
-    for scenario, title in (("run", "run /bin/true"),
-                            ("cycle", "create + start + delete --force")):
-        print(f"\n{title} ({args.n} iterations)")
-        print(f"  {'runtime':10} {'median ms':>10} {'p90 ms':>9} {'min ms':>9} "
-              f"{'peak RSS MiB':>13}")
-        for rt in ok:
-            s = rt.samples[scenario]
-            m = statistics.median(s)
-            med[(rt.name, scenario)] = m
-            print(f"  {rt.name:10} {m * 1e3:10.2f} {pct(s, 90) * 1e3:9.2f} {min(s) * 1e3:9.2f} "
-                  f"{rt.rss[scenario] / 1024:13.1f}")
-    print("\nratios of medians (< 1 means crunner is faster)")
-    for other in ("runc", "crun"):
-        for scenario in ("run", "cycle"):
-            a, b = med.get(("crunner", scenario)), med.get((other, scenario))
-            val = f"{a / b:.2f}" if a and b else "n/a (missing runtime)"
-            print(f"  crunner/{other:5} {scenario:6} {val}")
-    rss_line = []
-    for other in ("runc", "crun"):
-        a = next((rt.rss["run"] for rt in ok if rt.name == "crunner"), 0)
-        b = next((rt.rss["run"] for rt in ok if rt.name == other), 0)
-        rss_line.append(f"crunner/{other} {a / b:.2f}" if a and b else f"crunner/{other} n/a")
-    print("  peak RSS (run): " + ", ".join(rss_line))
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump({rt.name: {"samples_s": rt.samples, "peak_rss_kib": rt.rss}
-                       for rt in ok}, f, indent=2)
-
-
-
-# ---- exec: `exec ID /bin/true` into one running container per runtime ----------------------
-def bench_exec(runtimes, broken, args, tmp):
-    """Starts one `sleep` container per runtime (run -d), then times `exec ID /bin/true`
-    round-robin like the other scenarios; the containers are force-deleted at the end."""
-    bundle = os.path.join(tmp, "bundle-exec")
-    subprocess.run(["bash", MAKE_BUNDLE, bundle, "sleep", "3600"], check=True,
-                   stdout=subprocess.DEVNULL)
-    live = []
-    for rt in runtimes:
-        if rt.name in broken:
-            continue
-        cid = f"bench-exec-{rt.name}-{os.getpid()}"
-        rc, _, _, err = spawn(rt.argv("run", "-d", "--bundle", bundle, cid), bundle)
-        if rc != 0:
-            print(f"exec: dropping {rt.name}: run -d exited {rc}: {err}", flush=True)
-            spawn(rt.argv("delete", "--force", cid), bundle)
-            continue
-        rt.exec_id = cid
-        rt.samples["exec"], rt.rss["exec"] = [], 0
-        live.append(rt)
-    try:
-        for it in range(args.warmup + args.n):
-            k = it % max(1, len(live))
-            for rt in live[k:] + live[:k]:
-                if rt.exec_id is None:
-                    continue
-                rc, dt, rss, err = spawn(rt.argv("exec", rt.exec_id, "/bin/true"), bundle)
-                if rc != 0:
-                    print(f"exec: dropping {rt.name}: exec exited {rc}: {err}", flush=True)
-                    spawn(rt.argv("delete", "--force", rt.exec_id), bundle)
-                    rt.exec_id = None
-                    continue
-                if it >= args.warmup:
-                    rt.samples["exec"].append(dt)
-                    rt.rss["exec"] = max(rt.rss["exec"], rss)
-    finally:
-        for rt in live:
-            if rt.exec_id:
-                spawn(rt.argv("delete", "--force", rt.exec_id), bundle)
-    ok = [rt for rt in live if rt.exec_id and rt.samples["exec"]]
-    print(f"\nexec ID /bin/true into a running container ({args.n} iterations)")
-    print(f"  {'runtime':10} {'median ms':>10} {'p90 ms':>9} {'min ms':>9} {'peak RSS MiB':>13}")
-    med = {}
-    for rt in ok:
-        v = rt.samples["exec"]
-        med[rt.name] = statistics.median(v)
-        print(f"  {rt.name:10} {med[rt.name] * 1e3:10.2f} {pct(v, 90) * 1e3:9.2f} "
-              f"{min(v) * 1e3:9.2f} {rt.rss['exec'] / 1024:13.1f}")
-    for other in ("runc", "crun"):
-        a, b = med.get("crunner"), med.get(other)
-        print(f"  crunner/{other:5} exec   " + (f"{a / b:.2f}" if a and b else "n/a"))
-    if args.json and args.exec_only:  # otherwise report() writes every scenario
-        with open(args.json, "w") as f:
-            json.dump({rt.name: {"samples_s": {"exec": rt.samples["exec"]},
-                                 "peak_rss_kib": {"exec": rt.rss["exec"]}} for rt in ok}, f,
-                      indent=2)
 
 
 if __name__ == "__main__":

@@ -8,14 +8,21 @@ namespace crunner::cgroups {
 
 namespace {
 
-Status emit(int fd, const nlohmann::json& j) {
+// One event line with runc's key order: type, id, then data (when there is any).
+Status emit(int fd, const std::string& type, const std::string& id,
+            const nlohmann::json* data = nullptr) {
+  nlohmann::ordered_json j;
+  j["type"] = type;
+  j["id"] = id;
+  if (data) j["data"] = nlohmann::ordered_json::parse(data->dump());
   std::string line = j.dump() + "\n";
   return write_all(fd, line.data(), line.size());
 }
 
 Status emit_stats(Manager& m, const std::string& id, int fd) {
   CR_ASSIGN(Stats s, m.stats());
-  return emit(fd, {{"type", "stats"}, {"id", id}, {"data", stats_to_json(s)}});
+  nlohmann::json data = stats_to_json(s);
+  return emit(fd, "stats", id, &data);
 }
 
 }  // namespace
@@ -46,7 +53,7 @@ Status run_events(Manager& m, const std::string& id, bool stats_once,
     if (n < 0 && errno != EINTR) return sys_error("poll oom notification");
     if (n > 0 && oom) {
       CR_ASSIGN(uint64_t count, oom->consume());
-      for (uint64_t i = 0; i < count; ++i) CR_TRY(emit(out_fd, {{"type", "oom"}, {"id", id}}));
+      for (uint64_t i = 0; i < count; ++i) CR_TRY(emit(out_fd, "oom", id));
     }
   }
 }

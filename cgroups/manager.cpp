@@ -5,8 +5,10 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <unistd.h>
 
 #include "cgroups/managers_impl.hpp"
+#include "libcontainer/mountinfo.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace crunner::cgroups {
@@ -69,25 +71,44 @@ std::string parent_dir(const std::string& p) {
   return p.substr(0, i);
 }
 
-// Controller hierarchies under a v1 root: each real directory ("cpu,cpuacct", "memory"),
-// except the hybrid "unified" and named ones like "systemd" (no controller).
-Result<std::map<std::string, std::string>> v1_hierarchies(const std::string& root) {
-  DIR* dir = ::opendir(root.c_str());
-  if (!dir) return sys_error("open cgroup root `" + root + "`");
-  std::map<std::string, std::string> out;  // controller -> mount dir name
+// One v1 hierarchy the container joins: where it is mounted, and the cgroup path of that
+// mount's root (not "/" when the hierarchy is bind-mounted from a sub-cgroup).
+struct V1Mount {
+  std::string mountpoint;
+  std::string root = "/";
+};
+
+// The v1 hierarchies mounted below `root`, from mountinfo (filesystem type "cgroup" and the
+// controllers in the super options), as runc finds them: a plain directory that only looks
+// like a hierarchy (e.g. /sys/fs/cgroup/hugetlb on the tmpfs) is not one. Keys are the
+// controller names, plus "name=systemd" (joined, never limited, as runc does); other named
+// hierarchies are left alone. The first mount of a hierarchy wins.
+Result<std::map<std::string, V1Mount>> v1_hierarchies(const std::string& root,
+                                                      const std::string& mountinfo) {
+  CR_ASSIGN(auto mounts, read_mountinfo(mountinfo));
   static const char* known[] = {"cpu",      "cpuacct",    "cpuset", "memory",  "devices",
                                 "freezer",  "blkio",      "pids",   "hugetlb", "net_cls",
-                                "net_prio", "perf_event", "rdma",   "misc"};
-  while (auto* e = ::readdir(dir)) {
-    std::string n = e->d_name;
-    if (n == "." || n == ".." || n == "unified" || e->d_type != DT_DIR) continue;
-    for (auto& c : split(n, ',')) {
+                                "net_prio", "perf_event", "rdma",   "misc",    "name=systemd"};
+  std::string prefix = clean_path(root);
+  if (prefix != "/") prefix += "/";
+  std::map<std::string, V1Mount> out;
+  for (const MountInfo& m : mounts) {
+    if (m.fstype != "cgroup" || m.mountpoint.compare(0, prefix.size(), prefix) != 0) continue;
+    for (auto& opt : split(m.super_options, ',')) {
       for (const char* k : known)
-        if (c == k) out[c] = n;
+        if (opt == k && !out.count(opt)) out[opt] = {m.mountpoint, m.root.empty() ? "/" : m.root};
     }
   }
-  ::closedir(dir);
   return out;
+}
+
+// `own` (from /proc/self/cgroup) as a path inside a hierarchy whose mount root is `mroot`.
+std::string below_mount_root(const std::string& own, const std::string& mroot) {
+  if (mroot == "/" || mroot.empty()) return own;
+  if (own == mroot) return "/";
+  if (own.compare(0, mroot.size(), mroot) == 0 && own[mroot.size()] == '/')
+    return own.substr(mroot.size());
+  return own;
 }
 
 }  // namespace
@@ -129,23 +150,46 @@ Result<std::unique_ptr<Manager>> make_manager(const std::string& cgroups_path,
     return std::unique_ptr<Manager>(
         new V2Manager(opts.root, full_inner, path_join(opts.root, full_inner)));
   }
-  CR_ASSIGN(auto hier, v1_hierarchies(opts.root));
-  if (hier.empty())
-    return make_error(ErrorKind::NotFound,
-                      "no cgroup v1 controller hierarchies under `" + opts.root + "`");
+  CR_ASSIGN(auto hier, v1_hierarchies(opts.root, opts.mountinfo));
+  if (hier.empty() || (hier.size() == 1 && hier.count("name=systemd")))
+    return make_error(ErrorKind::NotFound, "no cgroup v1 controller hierarchies mounted under `" +
+                                               opts.root + "` (per `" + opts.mountinfo + "`)");
   std::map<std::string, std::string> paths;
+  std::string cpuset_mount;
   for (auto& [ctrl, mnt] : hier) {
     std::string p = inner;
-    if (rel) p = path_join(own.v1.count(ctrl) ? own.v1[ctrl] : "/", inner);
-    paths[ctrl] = path_join(path_join(opts.root, mnt), p);
+    if (rel)
+      p = path_join(below_mount_root(own.v1.count(ctrl) ? own.v1[ctrl] : "/", mnt.root), inner);
+    paths[ctrl] = path_join(mnt.mountpoint, p);
+    if (ctrl == "cpuset") cpuset_mount = mnt.mountpoint;
   }
   std::string unified;
   if (mode == Mode::Hybrid) {
     std::string p = rel ? path_join(own.v2.empty() ? "/" : own.v2, inner) : inner;
     unified = path_join(opts.root + "/unified", p);
   }
-  std::string shown = rel ? inner : inner;
-  return std::unique_ptr<Manager>(new V1Manager(opts.root, shown, paths, unified));
+  auto v1m = std::make_unique<V1Manager>(opts.root, inner, paths, unified);
+  v1m->set_cpuset_mount(cpuset_mount);
+  if (opts.rootless) v1m->set_rootless(cgroups_path.empty());
+  return std::unique_ptr<Manager>(std::move(v1m));
+}
+
+bool in_user_namespace() {
+  auto text = read_file("/proc/self/uid_map");
+  if (!text) return false;
+  auto f = split(trim(*text), ' ');
+  std::vector<std::string> w;
+  for (auto& x : f)
+    if (!x.empty()) w.push_back(x);
+  return !(w.size() == 3 && w[0] == "0" && w[1] == "0" && w[2] == "4294967295");
+}
+
+Result<bool> rootless_cgroups(const std::string& flag) {
+  if (flag == "true") return true;
+  if (flag == "false") return false;
+  if (flag != "auto" && !flag.empty())
+    return invalid_spec("--rootless `" + flag + "`: want true, false or auto");
+  return ::geteuid() != 0 || in_user_namespace();
 }
 
 Result<std::unique_ptr<Manager>> load_manager(const nlohmann::json& j) {

@@ -73,8 +73,12 @@ class Manager {
 
 struct ManagerOptions {
   std::string root = "/sys/fs/cgroup";
-  std::optional<Mode> mode;                      // default: detect_mode(root)
-  std::string own_cgroup = "/proc/self/cgroup";  // for relative paths
+  std::optional<Mode> mode;                        // default: detect_mode(root)
+  std::string own_cgroup = "/proc/self/cgroup";    // for relative paths
+  std::string mountinfo = "/proc/self/mountinfo";  // where the v1 hierarchies are mounted
+  // runc's rootless cgroup manager (v1): no device rules; without a cgroupsPath, hierarchies
+  // we may not create or join are skipped, and limits asked for in them fail naming them.
+  bool rootless = false;
   std::string systemd_marker = "/run/systemd/system";
 };
 
@@ -82,6 +86,12 @@ Result<std::unique_ptr<Manager>> make_manager(const std::string& cgroups_path,
                                               const std::string& id, bool systemd,
                                               const ManagerOptions& opts = {});
 Result<std::unique_ptr<Manager>> load_manager(const nlohmann::json& saved);
+
+// --rootless true|false|auto as runc decides it: auto is true when not running as real root
+// (euid != 0, or uid 0 inside a user namespace such as rootless podman's).
+Result<bool> rootless_cgroups(const std::string& flag);
+// Whether this process runs in a user namespace (uid_map is not the identity of all ids).
+bool in_user_namespace();
 
 // The inner path as runc computes it (before the per-hierarchy prefix); exposed for tests.
 // Relative results stay relative.

@@ -29,6 +29,15 @@ class V1Manager : public Manager {
   Result<UniqueFd> unified_dir_fd() override;
   Result<std::unique_ptr<OomWatch>> watch_oom() override;
   nlohmann::json to_json() const override;
+  // The cpuset hierarchy's mount point: create() copies cpus/mems down from it.
+  void set_cpuset_mount(std::string m) { cpuset_mount_ = std::move(m); }
+  // Rootless (runc's rules): device rules are never written; with `ignore_denied`
+  // (no cgroupsPath given), a hierarchy we may not create or join is dropped instead of
+  // failing, and a limit asked for in it fails naming it.
+  void set_rootless(bool ignore_denied) {
+    rootless_ = true;
+    ignore_denied_ = ignore_denied;
+  }
 
  private:
   // The directory of a controller; NotFound/Unsupported naming the controller when absent.
@@ -39,6 +48,11 @@ class V1Manager : public Manager {
   std::string root_, inner_;
   std::map<std::string, std::string> paths_;
   std::string unified_;
+  std::string cpuset_mount_;
+  bool rootless_ = false, ignore_denied_ = false;
+  std::map<std::string, std::string> dropped_;  // controller -> the directory we could not use
+  // Whether error e on dir may be ignored (rootless, permission): then drops dir.
+  bool drop_if_denied(const std::string& dir, const Error& e);
 };
 
 class V2Manager : public Manager {

@@ -71,6 +71,10 @@ std::vector<std::string> V1Manager::unique_dirs() const {
 
 Result<CgDir> V1Manager::dir(const std::string& ctrl, const std::string& what) const {
   auto it = paths_.find(ctrl);
+  if (auto d = dropped_.find(ctrl); it == paths_.end() && d != dropped_.end())
+    return make_error(ErrorKind::Permission, "cannot set " + what +
+                                                 ": container could not join or create cgroup `" +
+                                                 d->second + "` (rootless: permission denied)");
   if (it == paths_.end())
     return make_error(ErrorKind::Unsupported, "cannot set " + what + ": the " + ctrl +
                                                   " controller is not mounted under `" + root_ +
@@ -78,16 +82,35 @@ Result<CgDir> V1Manager::dir(const std::string& ctrl, const std::string& what) c
   return open_cgdir(it->second);
 }
 
-Status V1Manager::create() {
-  for (auto& p : unique_dirs()) CR_TRY_CTX(mkdir_p(p), "create cgroup");
-  if (auto it = paths_.find("cpuset"); it != paths_.end()) {
-    // The mount point is the path minus the inner part.
-    const std::string& p = it->second;
-    std::string mount =
-        root_ + "/" + p.substr(root_.size() + 1, p.find('/', root_.size() + 1) - root_.size() - 1);
-    CR_TRY_CTX(v1::cpuset_inherit(mount, p), "create cgroup");
+bool V1Manager::drop_if_denied(const std::string& dir, const Error& e) {
+  if (!ignore_denied_ || (e.err != EPERM && e.err != EACCES && e.err != EROFS)) return false;
+  if (dir == unified_) {
+    unified_.clear();
+    return true;
   }
-  if (!unified_.empty()) CR_TRY_CTX(mkdir_p(unified_), "create cgroup");
+  for (auto it = paths_.begin(); it != paths_.end();) {
+    if (it->second == dir) {
+      dropped_[it->first] = dir;
+      it = paths_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return true;
+}
+
+Status V1Manager::create() {
+  for (auto& p : unique_dirs()) {
+    auto r = mkdir_p(p);
+    if (!r && drop_if_denied(p, r.error())) continue;
+    CR_TRY_CTX(r, "create cgroup");
+  }
+  if (auto it = paths_.find("cpuset"); it != paths_.end() && !cpuset_mount_.empty())
+    CR_TRY_CTX(v1::cpuset_inherit(cpuset_mount_, it->second), "create cgroup");
+  if (!unified_.empty()) {
+    auto r = mkdir_p(unified_);
+    if (!r && !drop_if_denied(unified_, r.error())) return r.error().context("create cgroup");
+  }
   return {};
 }
 
@@ -96,8 +119,10 @@ Status V1Manager::add_pid(pid_t pid) {
   std::vector<std::string> dirs = unique_dirs();
   if (!unified_.empty()) dirs.push_back(unified_);
   for (auto& p : dirs) {
-    CR_ASSIGN(CgDir d, open_cgdir(p));
-    CR_TRY(cg_write(d, "cgroup.procs", s));
+    auto r = open_cgdir(p);
+    Status w = r.ok() ? cg_write(*r, "cgroup.procs", s) : Status(std::move(r).error());
+    if (!w && drop_if_denied(p, w.error())) continue;
+    CR_TRY(w);
   }
   return {};
 }
@@ -153,7 +178,7 @@ Status V1Manager::apply(const Resources& r) {
     CR_ASSIGN(CgDir d, dir("rdma", "rdma limits"));
     CR_TRY(v1::set_rdma(d, r.rdma));
   }
-  if (r.devices) {
+  if (r.devices && !rootless_) {  // rootless: never (runc), the kernel refuses them anyway
     CR_ASSIGN(CgDir d, dir("devices", "device rules"));
     CR_TRY(v1::set_devices(d, *r.devices));
   }

@@ -1,5 +1,6 @@
 #include "image/registry.hpp"
 
+#include <openssl/evp.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -227,26 +228,14 @@ Status Registry::authenticate(const std::string& challenge) {
   };
   if (scheme == "basic") {
     if (opts_.username.empty()) return make_error(ErrorKind::Permission, "no credentials");
-    auth_header_ = "Authorization: Basic ";
     std::string creds = opts_.username + ":" + opts_.password;
-    static const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t i = 0;
-    for (; i + 2 < creds.size(); i += 3) {
-      uint32_t v = (uint8_t)creds[i] << 16 | (uint8_t)creds[i + 1] << 8 | (uint8_t)creds[i + 2];
-      for (int k = 18; k >= 0; k -= 6) auth_header_ += b64[(v >> k) & 63];
-    }
-    if (i + 1 == creds.size()) {
-      uint32_t v = (uint8_t)creds[i] << 16;
-      auth_header_ += b64[(v >> 18) & 63];
-      auth_header_ += b64[(v >> 12) & 63];
-      auth_header_ += "==";
-    } else if (i + 2 == creds.size()) {
-      uint32_t v = (uint8_t)creds[i] << 16 | (uint8_t)creds[i + 1] << 8;
-      auth_header_ += b64[(v >> 18) & 63];
-      auth_header_ += b64[(v >> 12) & 63];
-      auth_header_ += b64[(v >> 6) & 63];
-      auth_header_ += '=';
-    }
+    if (creds.size() > 4096) return invalid_spec("registry credentials longer than 4096 bytes");
+    std::string b64(4 * ((creds.size() + 2) / 3) + 1, '\0');
+    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()),
+                            reinterpret_cast<const unsigned char*>(creds.data()),
+                            static_cast<int>(creds.size()));
+    b64.resize(static_cast<size_t>(n));
+    auth_header_ = "Authorization: Basic " + b64;
     return {};
   }
   if (scheme != "bearer")
@@ -319,7 +308,11 @@ Status Registry::connect() {
       // Basic auth without credentials: the registry's 401 is the answer.
       if (opts_.username.empty() && lower(t.www_authenticate).compare(0, 5, "basic") == 0)
         return http_error("ping " + host_, t);
-      CR_TRY_CTX(authenticate(t.www_authenticate), "authenticate to " + host_);
+      if (auto a = authenticate(t.www_authenticate); !a.ok()) {
+        // GrootFS's wordings for credentials reach the user as they are.
+        if (a.error().kind == ErrorKind::Permission) return std::move(a).error();
+        return std::move(a.error().context("authenticate to " + host_));
+      }
       if (!opts_.username.empty() || lower(t.www_authenticate).compare(0, 6, "bearer") == 0) {
         Transfer t2;
         CR_TRY(perform("/v2/", {}, t2));

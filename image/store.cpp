@@ -11,6 +11,7 @@
 #include <set>
 
 #include "image/fsutil.hpp"
+#include "image/log.hpp"
 #include "image/overlay.hpp"
 #include "image/quota.hpp"
 #include "image/source.hpp"
@@ -113,10 +114,17 @@ Status Store::init(const IdMap& map, uint64_t size_bytes) {
 
 Status Store::ensure_layer(Source& src, const Layer& l, const std::string& key, const IdMap& map) {
   std::string dst = path_ + "/layers/" + key;
-  if (path_exists(dst)) return {};
+  if (path_exists(dst)) {
+    log_event(LogLevel::Debug, "create.layer-cached", "layer", key);
+    return {};
+  }
   auto lock = FileLock::take(path_ + "/locks/layer-" + key + ".lock", LOCK_EX);
   if (!lock.ok()) return std::move(lock).error();
-  if (path_exists(dst)) return {};  // another create unpacked it while we waited
+  if (path_exists(dst)) {
+    log_event(LogLevel::Debug, "create.layer-unpacked-meanwhile", "layer", key);
+    return {};  // another create unpacked it while we waited
+  }
+  log_event(LogLevel::Debug, "create.fetch-layer", "digest", l.digest);
   std::string tmp = path_ + "/tmp/layer-" + rand_suffix();
   std::string blob = path_ + "/tmp/blob-" + rand_suffix();
   auto cleanup = [&] {
@@ -141,6 +149,7 @@ Status Store::ensure_layer(Source& src, const Layer& l, const std::string& key, 
     CR_TRY(write_file(tmp + "/meta.json", meta.dump(), O_WRONLY | O_CREAT | O_TRUNC, 0600));
     if (rename(tmp.c_str(), dst.c_str()) < 0)
       return sys_error("rename `" + tmp + "` to `" + dst + "`");
+    log_event(LogLevel::Debug, "create.layer-unpacked", "layer", key);
     return {};
   }();
   if (!st.ok()) cleanup();
@@ -172,6 +181,7 @@ Result<CreatedImage> Store::create(const CreateSpec& spec) {
   };
   auto src = make_source(ref, spec.registry);
   if (!src.ok()) return fail(std::move(src).error());
+  log_event(LogLevel::Debug, "create.resolve", "image", spec.image);
   auto img = (*src)->resolve();
   if (!img.ok()) return fail(std::move(img).error());
   // Mapped images: idmapped mounts of the shared, unshifted layers where the kernel can;

@@ -143,9 +143,17 @@ Status mount_cgroup(int rootfd, const spec::Mount& m, const MountOptions& o,
     return sys_error(what + ": mount tmpfs");
   std::vector<std::string> controllers = kernel_controllers();
   std::string prefix = std::string(kHostCgroupRoot) + "/";
-  for (const MountInfo& mi : mounts) {
+  for (size_t i = 0; i < mounts.size(); i++) {
+    const MountInfo& mi = mounts[i];
     if (mi.fstype != "cgroup" && (mi.fstype != "cgroup2" || !kMountHybridUnified)) continue;
     if (mi.mountpoint.rfind(prefix, 0) != 0) continue;
+    // A mount covered by a later one on the same mountpoint (a new /sys/fs/cgroup mounted
+    // over the old one) is not what the path shows: only the topmost counts (mounting the
+    // same hierarchy twice on one directory is EBUSY).
+    bool covered = false;
+    for (size_t j = i + 1; j < mounts.size() && !covered; j++)
+      covered = mounts[j].mountpoint == mi.mountpoint;
+    if (covered) continue;
     std::string name = mi.mountpoint.substr(prefix.size());
     if (name.empty() || name.find('/') != std::string::npos) continue;
     std::string select =

@@ -21,6 +21,7 @@
 #include "libcontainer/hooks.hpp"
 #include "libcontainer/init.hpp"
 #include "libcontainer/mount.hpp"
+#include "libcontainer/phase.hpp"
 #include "libcontainer/spec.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
@@ -49,12 +50,26 @@ std::string describe_status(int status) {
 
 // Owns a half-created container: kills and reaps the init and removes the
 // state directory unless released.
+// A cgroup the container joined (it existed before create) is removed only once nothing runs
+// in it: its other processes are not ours to kill.
+void destroy_if_empty(cgroups::Manager& m) {
+  if (auto ps = m.pids(); ps.ok() && ps->empty()) (void)m.destroy();
+}
+
+// The state's cgroup was joined, not created (see create_container).
+bool joined_cgroup(const ContainerState& s) {
+  if (!s.cgroup.is_object()) return false;
+  auto it = s.cgroup.find("shared");
+  return it != s.cgroup.end() && it->is_boolean() && it->get<bool>();
+}
+
 struct CreateGuard {
   const StateStore& store;
   std::string id;
   pid_t pid = -1;
   bool armed = true;
   cgroups::Manager* cg = nullptr;
+  bool cg_shared = false;  // the cgroup existed before create: others' processes may be there
   const std::vector<spec::Hook>* poststop = nullptr;  // set once create hooks may have run
   std::string stopped_state;
   ~CreateGuard() {
@@ -63,9 +78,11 @@ struct CreateGuard {
       kill(pid, SIGKILL);
       waitpid(pid, nullptr, 0);
     }
-    if (cg) {
+    if (cg && !cg_shared) {
       (void)cg->kill_all(SIGKILL);
       (void)cg->destroy();
+    } else if (cg) {
+      destroy_if_empty(*cg);
     }
     (void)store.remove(id);
     // runtime.md: a failed create hook stops the container and continues with
@@ -96,7 +113,8 @@ void wait_gone(const ContainerState& st) {
 Result<int> parse_signal(const std::string& s) {
   long long n;
   if (parse_i64(s, n)) {
-    if (n <= 0 || n > SIGRTMAX) return make_error(ErrorKind::InvalidSpec, "invalid signal " + s);
+    // 0 is accepted, as runc: it only checks that the process is there.
+    if (n < 0 || n > SIGRTMAX) return make_error(ErrorKind::InvalidSpec, "invalid signal " + s);
     return static_cast<int>(n);
   }
   std::string u;
@@ -111,13 +129,30 @@ Result<int> parse_signal(const std::string& s) {
   return make_error(ErrorKind::InvalidSpec, "unknown signal \"" + s + "\"");
 }
 
+Status check_selinux_label(const std::string& field, const std::string& label) {
+  if (label.empty()) return {};
+  return make_error(ErrorKind::Unsupported,
+                    field + " `" + label + "`: " +
+                        (path_exists("/sys/fs/selinux/enforce")
+                             ? "setting SELinux labels is not supported by crunner"
+                             : "selinux is disabled or not supported on this host"));
+}
+
 Result<Launched> create_container(const StateStore& store, const CreateOptions& o) {
   if (!valid_container_id(o.id))
     return make_error(ErrorKind::InvalidSpec, "invalid container ID format");
   std::string bundle = abs_path(o.bundle.empty() ? "." : o.bundle);
   if (bundle.empty()) return sys_error("bundle `" + o.bundle + "`");
-  CR_ASSIGN(spec::Spec sp, spec::load_spec(bundle));
-  CR_TRY(spec::validate(sp));
+  // A config the runtime refuses: runc's words ("invalid configuration"), which callers
+  // match, then ours.
+  auto invalid_config = [](Error e) {
+    if (e.kind == ErrorKind::InvalidSpec) e.context("invalid configuration");
+    return e;
+  };
+  auto loaded = spec::load_spec(bundle);
+  if (!loaded) return invalid_config(std::move(loaded).error());
+  spec::Spec sp = std::move(*loaded);
+  if (auto v = spec::validate(sp); !v) return invalid_config(std::move(v).error());
   const spec::Process& proc = *sp.process;
   const spec::Linux& lx = sp.linux_or_empty();
   if (proc.terminal && o.console_socket.empty() && !o.foreground)
@@ -129,8 +164,12 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   std::string root_path = sp.root.path[0] == '/' ? sp.root.path : bundle + "/" + sp.root.path;
   std::string rootfs = abs_path(root_path);
   if (rootfs.empty()) return sys_error("root.path: rootfs `" + root_path + "`");
+  if (rootfs == "/")
+    return invalid_spec("root.path: rootfs `" + root_path +
+                        "` resolves to the host's root directory `/`");
   if (!lx.has_ns(spec::NsType::Mount))
     return invalid_spec("linux.namespaces: a mount namespace is required");
+  phase::mark("parse");
 
   // Namespaces: new ones are clone flags; joined ones are opened now.
   uint64_t flags = 0;
@@ -192,15 +231,21 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   // Resources: parsed up front, so a bad value is reported before anything exists.
   cgroups::Resources res;
   if (!lx.resources.is_null()) {
-    CR_ASSIGN(res, cgroups::parse_resources(lx.resources));
+    auto r = cgroups::parse_resources(lx.resources);
+    if (!r) return invalid_config(std::move(r).error());
+    res = std::move(*r);
   }
   // runc's device policy: the spec's rules, then the always-allowed devices (deny-all first
   // when the spec has none); linux.devices nodes are not allowed implicitly.
   res.devices = cgroups::container_device_rules(res.devices);
-  CR_ASSIGN(auto cg, cgroups::make_manager(lx.cgroups_path, o.id, o.systemd_cgroup));
+  cgroups::ManagerOptions mopts;
+  mopts.rootless = o.rootless_cgroups;
+  CR_ASSIGN(auto cg, cgroups::make_manager(lx.cgroups_path, o.id, o.systemd_cgroup, mopts));
 
   std::vector<std::string> warnings;
   CR_TRY_CTX(apparmor::check_profile(proc.apparmor_profile), "process.apparmorProfile");
+  CR_TRY(check_selinux_label("process.selinuxLabel", proc.selinux_label));
+  CR_TRY(check_selinux_label("linux.mountLabel", lx.mount_label));
   // seccomp is compiled here (or taken from the cache); the init only loads it.
   std::optional<seccomp::Program> filter;
   if (!lx.seccomp.is_null()) {
@@ -210,27 +255,58 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   }
   plan.caps = cap_sets(proc.capabilities, &warnings);
   for (auto& w : warnings) fprintf(stderr, "warning: %s\n", w.c_str());
+  phase::mark("prepare");
+
+  CR_TRY(check_pid_file(o.pid_file));
+  CR_TRY(check_preserve_fds(o.preserve_fds));
 
   // The container exists from here on; the guard removes it on failure.
   CR_TRY(store.create_dir(o.id));
   CreateGuard guard{store, o.id};
   CR_ASSIGN(UniqueFd lock, store.lock(o.id));
+  // The provisional record: saved before anything else exists and again as each pid
+  // appears, so that `delete --force` finds every step's leftovers (cgroups, the init)
+  // even when this process is killed half-way. It stays "creating" until the last save.
+  ContainerState st;
+  st.id = o.id;
+  st.oci_version = sp.oci_version;
+  st.bundle = bundle;
+  st.rootfs = rootfs;
+  st.annotations = sp.annotations;
+  st.cgroup = cg->to_json();
+  st.systemd_cgroup = o.systemd_cgroup;
+  st.provisional = true;
   std::string fifo = store.fifo_path(o.id);
   if (mkfifo(fifo.c_str(), 0622) < 0) return sys_error("create `" + fifo + "`");
   CR_ASSIGN(UniqueFd fifo_r, open_path(fifo, O_RDONLY | O_NONBLOCK));
   CR_ASSIGN(UniqueFd fifo_w, open_path(fifo, O_WRONLY));
   if (!o.console_socket.empty()) {
-    struct stat st;
-    if (stat(o.console_socket.c_str(), &st) < 0)
+    struct stat sock_st;
+    if (stat(o.console_socket.c_str(), &sock_st) < 0)
       return sys_error("--console-socket `" + o.console_socket + "`");
   }
 
-  // cgroups exist before the init, so it never runs outside them.
-  if (cg->exists())
-    return make_error(ErrorKind::Exists, "cgroup `" + cg->path() + "` already exists");
+  phase::mark("state-dir");
+  // cgroups exist before the init, so it never runs outside them. An existing cgroup is
+  // joined, as runc does (a caller may have prepared it); only a frozen one is refused, since
+  // the init could never run there. Such a shared cgroup's other processes are not ours: a
+  // failed create or a delete kills only our init and leaves a non-empty cgroup in place.
+  const bool shared_cg = cg->exists();
+  if (shared_cg) {
+    if (auto f = cg->frozen(); f.ok() && *f)
+      return make_error(ErrorKind::BadState,
+                        "container's cgroup unexpectedly frozen: `" + cg->path() + "`");
+    if (auto ps = cg->pids(); ps.ok() && !ps->empty())
+      fprintf(stderr, "warning: container's cgroup `%s` is not empty: %zu process(es) found\n",
+              cg->path().c_str(), ps->size());
+  }
+  if (shared_cg) st.cgroup["shared"] = true;
+  CR_TRY(store.save(st));
   CR_TRY_CTX(cg->create(), "create cgroup");
   guard.cg = cg.get();
+  guard.cg_shared = shared_cg;
   CR_TRY_CTX(cg->apply(res), "linux.resources");
+  phase::mark("cgroups");
   UniqueFd cg_fd;
   if (cg->mode() == cgroups::Mode::Unified) {
     auto fd = cg->unified_dir_fd();
@@ -267,6 +343,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   plan.new_keyring = !o.no_new_keyring;
   plan.id = o.id;
   plan.new_userns = new_userns;
+  plan.maps_by_unprivileged = new_userns && !two_stage && geteuid() != 0;
   plan.new_cgroupns = new_cgroupns;
   plan.new_netns = new_netns;
   plan.env = proc.env;
@@ -312,32 +389,57 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   if (own_pid) setns(own_pid.get(), CLONE_NEWPID);
   if (own_time) setns(own_time.get(), CLONE_NEWTIME);
   if (pid < 0) return sys_error("clone container init", clone_err);
+  phase::mark("clone");
   guard.pid = pid;
+  st.pid = pid;
+  st.start_time = process_start_time(pid);
+  CR_TRY(store.save(st));
   Launched l;
   l.pidfd.reset(pidfd);
   child_sock.reset();
   int psock = parent_sock.get();
 
   // Reports the child's error, or how it died when it could not say.
+  // A child killed by the OOM killer (a memory limit below what setup needs) resets the
+  // socket (ECONNRESET) rather than closing it: both mean "say how it died".
   auto child_failed = [&](Error e) -> Error {
-    if (e.message == "peer closed" && e.err == 0) {
+    if ((e.message == "peer closed" && e.err == 0) || e.err == ECONNRESET) {
       int status = 0;
       if (waitpid(pid, &status, 0) == pid) {
         guard.pid = -1;
-        return make_error(ErrorKind::Internal,
-                          "container init " + describe_status(status) + " during setup");
+        std::string how = "container init " + describe_status(status) + " during setup";
+        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+          auto stats = cg->stats();
+          if (stats && stats->memory.oom_kill > 0)
+            how =
+                "container init was killed by the OOM killer during setup: "
+                "linux.resources.memory.limit " +
+                (res.memory.limit ? std::to_string(*res.memory.limit) : std::string("")) +
+                " is too low";
+        }
+        return make_error(ErrorKind::Internal, how);
       }
     }
     return e;
   };
 
   auto write_maps = [&]() -> Status {
+    // Without CAP_SETGID in the parent namespace (rootless), the kernel takes a gid_map only
+    // once setgroups is denied; runc does the same.
+    if (geteuid() != 0) {
+      if (auto r = write_file("/proc/" + std::to_string(pid) + "/setgroups", "deny"); !r)
+        return r.error().context("linux.gidMappings (rootless)");
+    }
     if (auto r = write_id_map(pid, "gid_map", lx.gid_mappings); !r)
       return r.error().context("linux.gidMappings");
     if (auto r = write_id_map(pid, "uid_map", lx.uid_mappings); !r)
       return r.error().context("linux.uidMappings");
     return {};
   };
+  if (plan.maps_by_unprivileged) {  // the init says when it is dumpable (see init.cpp)
+    auto ready = sync_expect(psock, SyncType::UserNs);
+    if (!ready) return child_failed(std::move(ready).error());
+  }
   if (new_userns && !two_stage) CR_TRY(write_maps());
   // cgroups: joined here (idempotent after CLONE_INTO_CGROUP), before the
   // child may unshare its cgroup namespace.
@@ -348,18 +450,8 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
                "process.oomScoreAdj");
   }
   CR_TRY(sync_send(psock, SyncType::MapsDone));
+  phase::mark("cgroup-join");
 
-  ContainerState st;
-  st.id = o.id;
-  st.oci_version = sp.oci_version;
-  st.pid = pid;
-  st.start_time = process_start_time(pid);
-  st.bundle = bundle;
-  st.rootfs = rootfs;
-  st.annotations = sp.annotations;
-  st.config = sp.raw;
-  st.cgroup = cg->to_json();
-  st.systemd_cgroup = o.systemd_cgroup;
   st.created = now_rfc3339_nano();
 
   for (;;) {
@@ -378,6 +470,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
       l.pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
       st.pid = pid;
       st.start_time = process_start_time(pid);
+      CR_TRY(store.save(st));
     } else if (m->type == SyncType::Hooks) {
       std::string s = hook_state(st, ContainerStatus::Created);
       guard.poststop = &sp.hooks.poststop;
@@ -396,6 +489,8 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
                                              oci_state(st, ContainerStatus::Creating)),
                    "linux.seccomp.listenerPath");
     } else if (m->type == SyncType::Ready) {
+      phase::mark("wait-init");
+      phase::replay(std::string(m->text, strnlen(m->text, sizeof m->text)), "init:");
       break;
     } else {
       return make_error(ErrorKind::Internal,
@@ -403,10 +498,14 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
     }
   }
 
+  st.config = sp.raw;
+  st.provisional = false;
   CR_TRY(store.save(st));
   if (!o.pid_file.empty())
-    CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid)), "--pid-file");
+    CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644, Durability::Rename),
+               "--pid-file");
   guard.armed = false;
+  phase::mark("state");
   l.state = std::move(st);
   if (o.for_run) l.fifo_w = std::move(fifo_w);
   return l;
@@ -480,7 +579,13 @@ static Status signal_and_await(const std::string& fifo, int rfd) {
   return make_error(ErrorKind::BadState, "the container's init exited before it was started");
 }
 
+// The saved config's hooks, parsed only when it has any (a whole-spec parse is not free).
+static bool has_hooks(const ContainerState& s) {
+  return s.config.is_object() && s.config.contains("hooks") && !s.config.at("hooks").empty();
+}
+
 static void run_poststart(const ContainerState& s) {
+  if (!has_hooks(s)) return;
   auto sp = spec::parse_spec(s.config.dump());
   if (sp && !sp->hooks.poststart.empty())
     run_hooks_warn(sp->hooks.poststart, "poststart", hook_state(s, ContainerStatus::Running));
@@ -505,10 +610,13 @@ Status start_container(const StateStore& store, const std::string& id) {
   }
   ::close(probe);
   CR_ASSIGN(UniqueFd rfd, open_path(fifo, O_RDONLY | O_NONBLOCK));
+  phase::mark("load-state");
   auto r = signal_and_await(fifo, rfd.get());
   (void)unlink(fifo.c_str());
   CR_TRY(r);
+  phase::mark("exec");
   run_poststart(s);
+  phase::mark("poststart");
   return {};
 }
 
@@ -519,7 +627,9 @@ Status start_launched(const StateStore& store, Launched& l) {
   auto r = signal_and_await(fifo, rfd.get());
   (void)unlink(fifo.c_str());
   CR_TRY(r);
+  phase::mark("exec");
   run_poststart(l.state);
+  phase::mark("poststart");
   return {};
 }
 
@@ -555,42 +665,104 @@ Status kill_container(const StateStore& store, const std::string& id, int sig, b
   return {};
 }
 
+namespace {
+
+// Kills what is left of a creation that never finished (its creator was killed): the
+// init recorded in the provisional state and everything in its cgroups (in a joined
+// cgroup only our init; the cgroup goes when it is then empty).
+Status clean_provisional(const StateStore& store, const ContainerState& s) {
+  if (s.pid > 0) {
+    UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, s.pid, 0)));
+    // The identity check comes after taking the pidfd: a reused pid is never signalled.
+    if (pidfd && init_alive(s)) {
+      syscall(SYS_pidfd_send_signal, pidfd.get(), SIGKILL, nullptr, 0);
+      wait_gone(s);
+    }
+  }
+  if (auto m = cgroup_of(s); m && m->exists()) {
+    if (joined_cgroup(s)) {  // a cgroup we joined keeps its other processes
+      destroy_if_empty(*m);
+    } else {
+      CR_TRY_CTX(m->kill_all(SIGKILL), "kill the processes of cgroup `" + m->path() + "`");
+      CR_TRY_CTX(m->destroy(), "remove cgroup");
+    }
+  }
+  return store.remove(s.id);
+}
+
+// delete --force of a container whose state.json cannot be read: the default cgroup
+// (derived from the id alone) is emptied and removed when it exists. Nothing else can
+// be derived, so otherwise the error stands: success could hide a live container.
+Status delete_unreadable(const StateStore& store, const std::string& id, Error why) {
+  for (bool systemd : {false, true}) {
+    auto m = cgroups::make_manager("", id, systemd);
+    if (!m || !(*m)->exists()) continue;
+    CR_TRY_CTX((*m)->kill_all(SIGKILL), "kill the processes of cgroup `" + (*m)->path() + "`");
+    CR_TRY_CTX((*m)->destroy(), "remove cgroup");
+    return store.remove(id);
+  }
+  return why.context(
+      "delete --force: cannot tell which processes and cgroups the container "
+      "has (remove `" +
+      store.dir(id) + "` by hand once they are gone)");
+}
+
+}  // namespace
+
 Status delete_container(const StateStore& store, const std::string& id, bool force) {
   if (!valid_container_id(id))
     return make_error(ErrorKind::InvalidSpec, "invalid container ID format");
-  auto loaded = store.load(id);
-  if (!loaded) {
-    if (force && loaded.error().kind != ErrorKind::NotFound) return store.remove(id);
-    if (force) {
+  // Lock first, then read: of concurrent deletes one wins and the others find the
+  // directory gone ("does not exist"), so poststop hooks run exactly once.
+  auto lock = store.lock(id);
+  if (!lock) {
+    if (force && lock.error().kind == ErrorKind::NotFound) {
       (void)store.remove(id);
       return {};
     }
+    return std::move(lock).error();
+  }
+  auto loaded = store.load(id);
+  if (!loaded) {
+    if (force && loaded.error().kind == ErrorKind::NotFound) {
+      (void)store.remove(id);
+      return {};
+    }
+    if (force) return delete_unreadable(store, id, std::move(loaded).error());
     return std::move(loaded).error();
   }
-  CR_ASSIGN(UniqueFd lock, store.lock(id));
   ContainerState s = std::move(*loaded);
   ContainerStatus st = derive_status(s, store, false);
+  if (st == ContainerStatus::Creating) return clean_provisional(store, s);
+  phase::mark("load-state");
   if (st == ContainerStatus::Running || st == ContainerStatus::Paused) {
     if (!force)
       return make_error(ErrorKind::BadState, "cannot delete container " + id +
                                                  " that is not stopped: " + status_name(st));
   }
   if (st != ContainerStatus::Stopped && st != ContainerStatus::Creating) {
-    CR_TRY(kill_container(store, id, SIGKILL, true));
+    // In a joined (shared) cgroup only our init is killed, as runc does.
+    CR_TRY(kill_container(store, id, SIGKILL, !joined_cgroup(s)));
     wait_gone(s);
+    phase::mark("kill");
   }
   bool run_poststop = st != ContainerStatus::Creating;
   if (auto m = cgroup_of(s)) {
-    if (m->exists()) {
+    if (m->exists() && joined_cgroup(s)) {
+      destroy_if_empty(*m);
+    } else if (m->exists()) {
       (void)m->kill_all(SIGKILL);
       CR_TRY_CTX(m->destroy(), "remove cgroup");
     }
   }
+  phase::mark("cgroups");
   CR_TRY(store.remove(id));
-  if (run_poststop && s.config.is_object()) {
+  phase::mark("state");
+  if (run_poststop && has_hooks(s)) {
     auto sp = spec::parse_spec(s.config.dump());
     if (sp && !sp->hooks.poststop.empty())
       run_hooks_warn(sp->hooks.poststop, "poststop", hook_state(s, ContainerStatus::Stopped));
+    phase::mark("poststop");
   }
   return {};
 }

@@ -26,6 +26,7 @@ struct CreateOptions {
   bool foreground = false;  // `run` without -d: crunner keeps the pty master itself
   bool for_run = false;     // `run`: keep the exec.fifo write end to start it at once
   bool systemd_cgroup = false;
+  bool rootless_cgroups = false;  // --rootless (resolved): see cgroups::ManagerOptions
 };
 
 struct Launched {
@@ -53,5 +54,10 @@ Status pause_container(const StateStore& store, const std::string& id, bool paus
 std::unique_ptr<cgroups::Manager> cgroup_of(const ContainerState& s);
 // Parses "9", "KILL", "SIGKILL", "sigkill"; error names the signal.
 Result<int> parse_signal(const std::string& s);
+
+// SELinux labels (process.selinuxLabel, linux.mountLabel, exec --process-label): a clear
+// error when one is set, naming `field`; none when label is empty. Where SELinux is off
+// (this kind of host) runc ignores them silently; crunner says so instead.
+Status check_selinux_label(const std::string& field, const std::string& label);
 
 }  // namespace crunner

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include "cgroups/manager.hpp"
 #include "seccomp/seccomp.hpp"
 
 namespace crunner {
@@ -24,7 +25,7 @@ nlohmann::ordered_json default_spec(bool rootless) {
       {"rlimits", oj::array({{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}}})},
       {"noNewPrivileges", true}};
   s["root"] = {{"path", "rootfs"}, {"readonly", true}};
-  s["hostname"] = "crunner";
+  s["hostname"] = "runc";  // runc's, so that configs written by either look the same
   oj devpts = oj::array({"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"});
   if (!rootless) devpts.push_back("gid=5");
   s["mounts"] = oj::array(
@@ -71,8 +72,11 @@ nlohmann::ordered_json default_spec(bool rootless) {
                                   {{"type", "network"}},
                                   {{"type", "ipc"}},
                                   {{"type", "uts"}},
-                                  {{"type", "mount"}},
-                                  {{"type", "cgroup"}}});
+                                  {{"type", "mount"}}});
+    // As runc: a cgroup namespace only on a cgroup v2 host.
+    auto mode = cgroups::detect_mode();
+    if (mode.ok() && *mode == cgroups::Mode::Unified)
+      lx["namespaces"].push_back({{"type", "cgroup"}});
   }
   lx["maskedPaths"] = oj::array({"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
                                  "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",

@@ -1,6 +1,7 @@
 // The config.json `crunner spec` writes: runc's default (terminal true,
-// args ["sh"]), adjusted so it runs on this kind of host; --rootless maps the
-// caller's uid/gid in a user namespace like runc's.
+// args ["sh"], hostname "runc", a cgroup namespace only on cgroup v2 hosts), plus a default
+// seccomp profile (runc writes none; see docs/NOTES.md); --rootless maps the caller's
+// uid/gid in a user namespace like runc's.
 #pragma once
 
 #include <nlohmann/json.hpp>

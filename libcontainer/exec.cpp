@@ -18,6 +18,7 @@
 #include "cgroups/cgdir.hpp"
 #include "libcontainer/container.hpp"
 #include "libcontainer/exec_cgroup.hpp"
+#include "libcontainer/phase.hpp"
 #include "libcontainer/process_setup.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
@@ -65,7 +66,7 @@ struct ChildPlan {
   }
   if (setsid() < 0) child_fail(p.sock, sys_error("setsid"));
   if (proc.terminal) {
-    auto m = setup_container_pty(proc.user.uid, proc.user.gid, proc.console_size, false);
+    auto m = setup_container_pty(proc.user.uid, proc.console_size, false);
     if (!m) child_fail(p.sock, m.error().context("set up terminal"));
     if (auto r = sync_send(p.sock, SyncType::Tty, 0, 0, "", m->get()); !r) _exit(1);
   }
@@ -106,6 +107,7 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
     CR_ASSIGN(cs, container_status(store, o.id));
   }
   auto& [s, st] = cs;
+  phase::mark("load-state");
   if (st == ContainerStatus::Stopped)
     return make_error(ErrorKind::BadState, "cannot exec in a stopped container");
   if (st == ContainerStatus::Paused && !o.ignore_paused)
@@ -113,6 +115,13 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
                       "cannot exec in a paused container (use --ignore-paused to override)");
   const spec::Process& proc = o.process;
   if (proc.args.empty()) return invalid_spec("process.args: must not be empty");
+  CR_TRY(check_pid_file(o.pid_file));
+  CR_TRY(check_preserve_fds(o.preserve_fds));
+  for (size_t i = 0; i < proc.env.size(); i++)
+    if (proc.env[i].find('=') == std::string::npos)
+      return invalid_spec("process.env[" + std::to_string(i) +
+                          "]: invalid environment variable \"" + proc.env[i] +
+                          "\" (expected KEY=VALUE)");
   if (proc.terminal && o.console_socket.empty() && o.detach)
     return invalid_spec("--tty with --detach requires --console-socket");
   if (!proc.terminal && !o.console_socket.empty())
@@ -143,12 +152,7 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   }
   std::vector<std::string> warnings;
   CR_TRY_CTX(apparmor::check_profile(proc.apparmor_profile), "process.apparmorProfile");
-  if (!proc.selinux_label.empty())
-    return make_error(ErrorKind::Unsupported,
-                      "process.selinuxLabel `" + proc.selinux_label + "`: " +
-                          (path_exists("/sys/fs/selinux/enforce")
-                               ? "setting SELinux labels is not supported by crunner"
-                               : "selinux is disabled or not supported on this host"));
+  CR_TRY(check_selinux_label("process.selinuxLabel", proc.selinux_label));
   std::optional<seccomp::Program> filter;
   if (s.config.is_object() && s.config.contains("linux") && s.config["linux"].contains("seccomp") &&
       !s.config["linux"]["seccomp"].is_null()) {
@@ -176,6 +180,7 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
     CR_ASSIGN(cg_fd, open_path(cgt.unified_dir, O_RDONLY | O_DIRECTORY));
   }
 
+  phase::mark("prepare");
   int sp[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) return sys_error("socketpair");
   UniqueFd parent_sock(sp[0]), child_sock(sp[1]);
@@ -188,6 +193,7 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   int clone_err = errno;
   if (own_pid) setns(own_pid.get(), CLONE_NEWPID);
   if (r < 0) return sys_error("clone process", clone_err);
+  phase::mark("clone");
   pid_t pid = static_cast<pid_t>(r);
   child_sock.reset();
   struct Reaper {
@@ -202,6 +208,7 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   } reaper{pid};
   CR_TRY_CTX(join_cgroups(pid, cgt), "join the container's cgroup");
   CR_TRY(sync_send(parent_sock.get(), SyncType::MapsDone));
+  phase::mark("cgroup-join");
   ExecLaunched l;
   l.pid = pid;
   for (;;) {
@@ -225,8 +232,10 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   }
   // EOF: execve closed the socket (or the child was killed, which its exit
   // status shows to a foreground caller).
+  phase::mark("exec");
   if (!o.pid_file.empty())
-    CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid)), "--pid-file");
+    CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644, Durability::Rename),
+               "--pid-file");
   reaper.armed = false;
   return l;
 }

@@ -25,7 +25,8 @@ std::string describe_exit(int status) {
 }  // namespace
 
 Status run_hook(const spec::Hook& h, const std::string& state, const std::string& what) {
-  std::string ctx = "run hook " + what + " `" + h.path + "`";
+  // runc's words ("error running hook"), which callers match, then which hook.
+  std::string ctx = "error running hook " + what + " `" + h.path + "`";
   int in[2], out[2];
   if (pipe2(in, O_CLOEXEC) < 0) return sys_error(ctx + ": pipe");
   UniqueFd in_r(in[0]), in_w(in[1]);

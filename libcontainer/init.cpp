@@ -18,6 +18,7 @@
 #include <cstring>
 
 #include "libcontainer/hooks.hpp"
+#include "libcontainer/phase.hpp"
 #include "libcontainer/rootfs.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
@@ -57,9 +58,17 @@ void container_init(InitPlan& p) {
   // 1-2. Die with the parent while being set up; non-dumpable; no host fd
   //      other than stdio and the preserved ones survives execve.
   child_preamble(p.close_fds, p.preserve_fds);
+  phase::buffer();  // sent to the parent with Ready
 
   // 3. Wait for the parent: id maps written, cgroups joined.
+  //    Rootless, the parent may write our maps (and setgroups) only while we are dumpable
+  //    (else /proc/<pid> belongs to root); nothing of the container runs yet (runc does so).
+  if (p.maps_by_unprivileged) {
+    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    if (auto r = sync_send(p.sock, SyncType::UserNs); !r) _exit(1);
+  }
   auto go = sync_expect(p.sock, SyncType::MapsDone);
+  if (p.maps_by_unprivileged) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (!go) _exit(1);
   if (p.two_stage) {
     // Joins first (user first), while we still hold the caps they need.
@@ -87,6 +96,7 @@ void container_init(InitPlan& p) {
     if (setresgid(0, 0, 0) < 0) fail(p.sock, sys_error("setgid 0 in the user namespace"));
     if (setresuid(0, 0, 0) < 0) fail(p.sock, sys_error("setuid 0 in the user namespace"));
   }
+  phase::mark("wait-parent");
   // 4. Join namespaces given by path; the cgroup namespace is created now that
   //    we are in our cgroups, so its root is the container's cgroup.
   for (auto& [fd, type] : p.joins)
@@ -103,20 +113,32 @@ void container_init(InitPlan& p) {
   }
   if (p.new_netns) INIT_TRY(loopback_up(), "bring up loopback");
 
+  phase::mark("namespaces");
   // 5. Mounts and devices.
   RootfsConfig rc{p.spec, p.rootfs, p.bundle, p.no_pivot, p.new_userns || p.two_stage, {}, {}};
   rc.source_fds = p.source_fds;
   INIT_TRY(prepare_rootfs(rc), "prepare rootfs");
+  phase::mark("mounts");
 
-  // 6. prestart/createRuntime hooks run in the parent; it sends the state.
-  if (auto r = sync_send(p.sock, SyncType::Hooks); !r) _exit(1);
-  auto hooks_done = sync_expect(p.sock, SyncType::HooksDone);
-  if (!hooks_done) _exit(1);
-  std::string state = hooks_done->text;
-  INIT_TRY(run_hooks(s.hooks.create_container, "createContainer", state), "createContainer hook");
+  // 6. prestart/createRuntime hooks run in the parent; it sends the state. Without any
+  //    hook in the config there is nothing to run and no state to pass: no round trip.
+  std::string state;
+  if (!s.hooks.empty()) {
+    if (auto r = sync_send(p.sock, SyncType::Hooks); !r) _exit(1);
+    auto hooks_done = sync_expect(p.sock, SyncType::HooksDone);
+    if (!hooks_done) _exit(1);
+    state = hooks_done->text;
+    // createContainer hooks run in the container's mount namespace with the rootfs as cwd,
+    // as runc runs them.
+    if (!s.hooks.create_container.empty() && chdir(p.rootfs.c_str()) < 0)
+      fail(p.sock, sys_error("chdir `" + p.rootfs + "` for the createContainer hooks"));
+    INIT_TRY(run_hooks(s.hooks.create_container, "createContainer", state), "createContainer hook");
+    phase::mark("hooks");
+  }
 
   // 7. pivot_root, masked and readonly paths, sysctl, read-only root.
   INIT_TRY(finalize_rootfs(rc), "finalize rootfs");
+  phase::mark("pivot");
   const auto& l = s.linux_or_empty();
   if (!s.hostname.empty() && sethostname(s.hostname.data(), s.hostname.size()) < 0)
     fail(p.sock, sys_error("sethostname `" + s.hostname + "`"));
@@ -126,7 +148,7 @@ void container_init(InitPlan& p) {
 
   // 8. Terminal: the pty lives in the container's devpts; the parent gets the master.
   if (proc.terminal) {
-    auto m = setup_container_pty(proc.user.uid, proc.user.gid, proc.console_size);
+    auto m = setup_container_pty(proc.user.uid, proc.console_size);
     if (!m) fail(p.sock, m.error().context("set up terminal"));
     INIT_TRY(sync_send(p.sock, SyncType::Tty, 0, 0, "", m->get()), "send pty master");
   }
@@ -140,7 +162,7 @@ void container_init(InitPlan& p) {
 
   // 10. Ready: the parent records us; we block until `start` writes exec.fifo.
   prctl(PR_SET_PDEATHSIG, 0);
-  if (auto r = sync_send(p.sock, SyncType::Ready); !r) _exit(1);
+  if (auto r = sync_send(p.sock, SyncType::Ready, 0, 0, phase::drain()); !r) _exit(1);
   ::close(p.sock);
   if (p.fifo_r >= 0) {
     int fl = fcntl(p.fifo_r, F_GETFL);

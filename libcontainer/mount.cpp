@@ -55,9 +55,13 @@ Result<UniqueFd> plain_dir_target(int rootfd, const std::string& dest, const std
   if (S_ISLNK(st.st_mode))
     return make_error(ErrorKind::InvalidSpec,
                       what +
-                          ": destination is a symlink, this filesystem must be mounted on "
-                          "an ordinary directory");
-  if (!S_ISDIR(st.st_mode)) return sys_error(what, ENOTDIR);
+                          ": destination is a symlink: filesystem must be mounted on ordinary "
+                          "directory");  // runc's words, which callers match
+  if (!S_ISDIR(st.st_mode))
+    return sys_error(what +
+                         ": destination is not a directory: filesystem must be mounted on "
+                         "ordinary directory",
+                     ENOTDIR);
   int fd = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return sys_error(what + ": open destination");
   return UniqueFd(fd);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "apparmor/apparmor.hpp"
+#include "libcontainer/phase.hpp"
 #include "libcontainer/sched.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/utils.hpp"
@@ -205,9 +206,11 @@ std::vector<char*> cstr_array(const std::vector<std::string>& v) {
 
 static Status load_filter(const seccomp::Program* filter, int sock) {
   if (!filter) return {};
+  phase::mark("process");
   int notify = -1;
   int r = seccomp::load(*filter, &notify);
   if (r < 0) return sys_error("load seccomp filter", -r);
+  phase::mark("seccomp");
   if (notify >= 0) {
     CR_TRY(sync_send(sock, SyncType::Seccomp, 0, 0, "", notify));
     ::close(notify);
@@ -258,6 +261,7 @@ Result<std::string> finish_process(const spec::Process& proc, const CapSets& cap
     CR_TRY(set_no_new_privs());
     CR_TRY(load_filter(filter, sock));
   }
+  phase::mark("credentials");
   return exe;
 }
 

@@ -107,7 +107,11 @@ Status move_root(const std::string& rootfs) {
 }
 
 Status write_sysctls(const std::map<std::string, std::string>& sysctl) {
-  for (const auto& [key, value] : sysctl) {
+  for (const auto& kv : sysctl) {
+    // Not a structured binding: CR_RETRY's lambda captures `value`, which clang 14 (the
+    // fuzz build's compiler) does not allow for bindings.
+    const std::string& key = kv.first;
+    const std::string& value = kv.second;
     std::string rel = key;
     for (char& ch : rel)
       if (ch == '.') ch = '/';

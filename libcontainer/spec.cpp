@@ -689,7 +689,7 @@ Result<Spec> parse_spec(const std::string& text) {
 
 Result<Spec> load_spec(const std::string& bundle) {
   std::string path = bundle + "/config.json";
-  auto text = read_file(path);
+  auto text = read_regular_file(path);
   if (!text) {
     Error e = text.error();
     if (e.err == ENOENT) e.message = "open `" + path + "`";
@@ -701,12 +701,12 @@ Result<Spec> load_spec(const std::string& bundle) {
 Status validate(const Spec& s) {
   if (!s.process) return invalid_spec("process: is required");
   const Linux& l = s.linux_or_empty();
-  bool new_uts = false;
-  if (auto ns = l.find_ns(NsType::Uts)) new_uts = ns->path.empty();
-  if (!s.hostname.empty() && !new_uts)
-    return invalid_spec("hostname: requires a new uts namespace (linux.namespaces type \"uts\")");
-  if (s.domainname && !s.domainname->empty() && !new_uts)
-    return invalid_spec("domainname: requires a new uts namespace (linux.namespaces type \"uts\")");
+  // A uts namespace of the container's own: new, or joined by path (set there, as runc).
+  bool own_uts = l.has_ns(NsType::Uts);
+  if (!s.hostname.empty() && !own_uts)
+    return invalid_spec("hostname: requires a uts namespace (linux.namespaces type \"uts\")");
+  if (s.domainname && !s.domainname->empty() && !own_uts)
+    return invalid_spec("domainname: requires a uts namespace (linux.namespaces type \"uts\")");
   bool userns = l.has_ns(NsType::User);
   if ((!l.uid_mappings.empty() || !l.gid_mappings.empty()) && !userns)
     return invalid_spec(

@@ -41,6 +41,7 @@ nlohmann::json ContainerState::to_json() const {
   j["config"] = config;
   j["cgroup"] = cgroup;
   j["systemdCgroup"] = systemd_cgroup;
+  if (provisional) j["provisional"] = true;
   return j;
 }
 
@@ -59,6 +60,7 @@ Result<ContainerState> ContainerState::from_json(const nlohmann::json& j) {
     s.config = j.value("config", nlohmann::json());
     s.cgroup = j.value("cgroup", nlohmann::json());
     s.systemd_cgroup = j.value("systemdCgroup", false);
+    s.provisional = j.value("provisional", false);
     return s;
   } catch (const std::exception& e) {
     return make_error(ErrorKind::Internal, std::string("corrupt state.json: ") + e.what());
@@ -90,11 +92,18 @@ Result<UniqueFd> StateStore::lock(const std::string& id) const {
   }
   UniqueFd f(fd);
   if (CR_RETRY(flock(fd, LOCK_EX)) < 0) return sys_error("lock `" + dir(id) + "`");
+  // The holder we waited for may have deleted the container: its directory is gone
+  // (no links) even though our fd still refers to it.
+  struct stat st;
+  if (fstat(fd, &st) == 0 && st.st_nlink == 0)
+    return make_error(ErrorKind::NotFound, "container does not exist");
   return f;
 }
 
 Status StateStore::save(const ContainerState& s) const {
-  return write_file_atomic(dir(s.id) + "/state.json", s.to_json().dump(), 0600);
+  // No fsync: the state describes processes that a reboot ends anyway; rename is enough
+  // for readers never to see a partial file.
+  return write_file_atomic(dir(s.id) + "/state.json", s.to_json().dump(), 0600, Durability::Rename);
 }
 
 bool StateStore::exists(const std::string& id) const {
@@ -102,7 +111,7 @@ bool StateStore::exists(const std::string& id) const {
 }
 
 Result<ContainerState> StateStore::load(const std::string& id) const {
-  auto text = read_file(dir(id) + "/state.json");
+  auto text = read_regular_file(dir(id) + "/state.json");
   if (!text) {
     if (text.error().err == ENOENT) {
       if (exists(id)) {
@@ -115,10 +124,20 @@ Result<ContainerState> StateStore::load(const std::string& id) const {
     }
     return std::move(text).error();
   }
-  auto j = nlohmann::json::parse(*text, nullptr, false);
-  if (j.is_discarded())
-    return make_error(ErrorKind::Internal, "corrupt state file `" + dir(id) + "/state.json`");
-  return ContainerState::from_json(j);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(*text);
+  } catch (const nlohmann::json::exception& e) {
+    return make_error(ErrorKind::Internal,
+                      "corrupt state file `" + dir(id) + "/state.json`: " + e.what());
+  }
+  auto s = ContainerState::from_json(j);
+  if (!s) return s.error().context("state file `" + dir(id) + "/state.json`");
+  if (s->id != id)
+    return make_error(
+        ErrorKind::Internal,
+        "corrupt state file `" + dir(id) + "/state.json`: it names container \"" + s->id + "\"");
+  return s;
 }
 
 static Status remove_tree_at(int parent_fd, const std::string& name) {
@@ -179,7 +198,7 @@ bool init_alive(const ContainerState& s) {
 }
 
 ContainerStatus derive_status(const ContainerState& s, const StateStore& store, bool frozen) {
-  if (s.pid == 0 && s.created.empty()) return ContainerStatus::Creating;
+  if (s.provisional || (s.pid == 0 && s.created.empty())) return ContainerStatus::Creating;
   if (!init_alive(s)) return ContainerStatus::Stopped;
   if (frozen) return ContainerStatus::Paused;
   if (path_exists(store.fifo_path(s.id))) return ContainerStatus::Created;

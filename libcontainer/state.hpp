@@ -34,6 +34,9 @@ struct ContainerState {
   nlohmann::json config;  // the config.json the container was created from
   nlohmann::json cgroup;  // cgroup manager description (null when none)
   bool systemd_cgroup = false;
+  // Saved by create before anything exists and as pids appear; cleared by its last save.
+  // A provisional record is "creating": `delete --force` cleans up after it.
+  bool provisional = false;
 
   nlohmann::json to_json() const;
   static Result<ContainerState> from_json(const nlohmann::json& j);
@@ -51,7 +54,8 @@ class StateStore {
 
   // mkdir <root>/<id> (mode 0711); Exists error when it is already there.
   Status create_dir(const std::string& id) const;
-  // flock(LOCK_EX) on <root>/<id>; NotFound when missing.
+  // flock(LOCK_EX) on <root>/<id>; NotFound when missing, also when it was removed
+  // while we waited for the lock.
   Result<UniqueFd> lock(const std::string& id) const;
   Status save(const ContainerState& s) const;
   // NotFound: "container does not exist" (the words containerd/podman match).

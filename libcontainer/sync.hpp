@@ -12,7 +12,7 @@
 //   write uid_map/gid_map (new userns)
 //   MapsDone ----------------------------->  setns joined namespaces, setsid
 //                                            prepare_rootfs (mounts, devices)
-//                                      <---  Hooks
+//                                      <---  Hooks   (only when config.json has hooks)
 //   prestart + createRuntime hooks
 //   HooksDone ---------------------------->  createContainer hooks
 //                                            finalize_rootfs (pivot_root, masks,

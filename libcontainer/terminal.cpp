@@ -14,8 +14,8 @@
 
 namespace crunner {
 
-Result<UniqueFd> setup_container_pty(uid_t uid, gid_t gid,
-                                     const std::optional<spec::ConsoleSize>& size, bool console) {
+Result<UniqueFd> setup_container_pty(uid_t uid, const std::optional<spec::ConsoleSize>& size,
+                                     bool console) {
   int m = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (m < 0) return sys_error("open `/dev/ptmx` in the container");
   UniqueFd master(m);
@@ -25,7 +25,10 @@ Result<UniqueFd> setup_container_pty(uid_t uid, gid_t gid,
   int s = ::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (s < 0) return sys_error(std::string("open `") + name + "`");
   UniqueFd slave(s);
-  if (fchown(s, uid, gid) < 0 && errno != EINVAL) return sys_error(std::string("chown ") + name);
+  // Only the owner, as runc: the group stays devpts' (gid=5 "tty" with runc's mount
+  // options), so that write(1)/wall keep working.
+  if (fchown(s, uid, static_cast<gid_t>(-1)) < 0 && errno != EINVAL)
+    return sys_error(std::string("chown ") + name);
   if (size && (size->height || size->width)) {
     struct winsize ws = {};
     ws.ws_row = static_cast<unsigned short>(size->height);

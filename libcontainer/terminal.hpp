@@ -16,10 +16,9 @@ namespace crunner {
 
 // In the init, after pivot_root and setsid: opens /dev/ptmx (the container's),
 // unlocks it, makes the slave the controlling terminal and fds 0-2, chowns it
-// to uid/gid and applies the console size. Returns the master.
-// `console`: also bind the slave on /dev/console (the init only, not exec).
-Result<UniqueFd> setup_container_pty(uid_t uid, gid_t gid,
-                                     const std::optional<spec::ConsoleSize>& size,
+// to uid (the group stays devpts', as runc) and applies the console size. Returns the
+// master. `console`: also bind the slave on /dev/console (the init only, not exec).
+Result<UniqueFd> setup_container_pty(uid_t uid, const std::optional<spec::ConsoleSize>& size,
                                      bool console = true);
 // Connects to the console socket and sends the master in ONE sendmsg without
 // waiting for the peer to accept.

@@ -23,29 +23,81 @@ Result<UniqueFd> open_at(int dirfd, const std::string& path, int flags, mode_t m
   return UniqueFd(fd);
 }
 
-Result<std::string> read_fd(int fd) {
+Result<std::string> read_fd(int fd, size_t max) {
   std::string out;
   char buf[8192];
   for (;;) {
     ssize_t n = CR_RETRY(::read(fd, buf, sizeof buf));
     if (n < 0) return sys_error("read");
     if (n == 0) break;
+    if (out.size() + static_cast<size_t>(n) > max)
+      return make_error(ErrorKind::InvalidSpec,
+                        "read: larger than " + std::to_string(max) + " bytes");
     out.append(buf, static_cast<size_t>(n));
   }
   return out;
 }
 
+Status check_pid_file(const std::string& path, const std::string& flag) {
+  if (path.empty()) return {};
+  struct stat st;
+  if (stat(path.c_str(), &st) < 0) {
+    if (errno == ENOENT) return {};
+    return sys_error(flag + " `" + path + "`");
+  }
+  if (!S_ISREG(st.st_mode))
+    return invalid_spec(flag + " `" + path + "`: exists and is not a regular file");
+  return {};
+}
+
+Status check_preserve_fds(long long n) {
+  if (n < 0) return invalid_spec("--preserve-fds: must not be negative, got " + std::to_string(n));
+  for (long long fd = 3; fd < 3 + n; fd++)
+    if (fcntl(static_cast<int>(fd), F_GETFD) < 0)
+      return invalid_spec("--preserve-fds " + std::to_string(n) + ": fd " + std::to_string(fd) +
+                          " is not open");
+  return {};
+}
+
+Result<std::string> read_regular_file(const std::string& path, size_t max) {
+  // O_NONBLOCK: opening a fifo must not wait for a writer before fstat refuses it.
+  CR_ASSIGN(UniqueFd fd, open_path(path, O_RDONLY | O_NONBLOCK | O_NOCTTY));
+  struct stat st;
+  if (fstat(fd.get(), &st) < 0) return sys_error("stat `" + path + "`");
+  if (!S_ISREG(st.st_mode))
+    return make_error(ErrorKind::InvalidSpec, "read `" + path + "`: not a regular file");
+  if (static_cast<unsigned long long>(st.st_size) > max)
+    return make_error(ErrorKind::InvalidSpec,
+                      "read `" + path + "`: larger than " + std::to_string(max) + " bytes");
+  auto r = read_fd(fd.get(), max);
+  if (!r) {
+    Error e = r.error();
+    e.message = "read `" + path + "`" + e.message.substr(4);  // after "read"
+
+    return e;
+  }
+  return r;
+}
+
 Result<std::string> read_file(const std::string& path) {
   CR_ASSIGN(UniqueFd fd, open_path(path, O_RDONLY));
   auto r = read_fd(fd.get());
-  if (!r) return sys_error("read `" + path + "`", r.error().err);
+  if (!r) {
+    Error e = r.error();
+    e.message = "read `" + path + "`" + e.message.substr(4);  // after "read"
+    return e;
+  }
   return r;
 }
 
 Result<std::string> read_file_at(int dirfd, const std::string& name) {
   CR_ASSIGN(UniqueFd fd, open_at(dirfd, name, O_RDONLY));
   auto r = read_fd(fd.get());
-  if (!r) return sys_error("read `" + name + "`", r.error().err);
+  if (!r) {
+    Error e = r.error();
+    e.message = "read `" + name + "`" + e.message.substr(4);  // after "read"
+    return e;
+  }
   return r;
 }
 
@@ -89,7 +141,8 @@ Status write_file_at(int dirfd, const std::string& name, std::string_view data) 
   return {};
 }
 
-Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode,
+                         Durability d) {
   std::string tmp = path + ".tmp." + std::to_string(getpid());
   int fd = CR_RETRY(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (fd < 0) return sys_error("create `" + tmp + "`");
@@ -98,7 +151,7 @@ Status write_file_atomic(const std::string& path, std::string_view data, mode_t 
     unlink(tmp.c_str());
     return sys_error("write `" + tmp + "`", r.error().err);
   }
-  if (fsync(fd) < 0) {
+  if (d == Durability::Fsync && fsync(fd) < 0) {
     int e = errno;
     unlink(tmp.c_str());
     return sys_error("fsync `" + tmp + "`", e);
@@ -186,7 +239,9 @@ std::string rfc3339_nano(long long sec, long long nsec) {
   struct tm tm;
   gmtime_r(&t, &tm);
   char buf[64];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  // snprintf, not strftime: strftime reads /etc/localtime (tzset) on every first call.
+  snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   std::string s = buf;
   if (nsec > 0) {
     char frac[32];

@@ -30,17 +30,37 @@ auto retry_eintr(F f) {
 Result<UniqueFd> open_path(const std::string& path, int flags, mode_t mode = 0);
 Result<UniqueFd> open_at(int dirfd, const std::string& path, int flags, mode_t mode = 0);
 
+// Bound of every read that has no smaller one: a file, pipe or device that never ends
+// fails with EFBIG instead of growing until bad_alloc.
+inline constexpr size_t kMaxReadSize = 64u << 20;
+// Bound of a file a caller names (config.json, --process, --resources, state.json, ...).
+inline constexpr size_t kMaxInputFile = 16u << 20;
+
 Result<std::string> read_file(const std::string& path);
 Result<std::string> read_file_at(int dirfd, const std::string& name);
-Result<std::string> read_fd(int fd);  // until EOF
+Result<std::string> read_fd(int fd, size_t max = kMaxReadSize);  // until EOF
+// A file a caller named: regular files only (a fifo, device, socket or directory is
+// refused without blocking on it), at most `max` bytes. Errors name the path:
+// "read `/dev/zero`: not a regular file", "read `x`: larger than 16777216 bytes".
+Result<std::string> read_regular_file(const std::string& path, size_t max = kMaxInputFile);
 // Writes all of data; errors read "write `data` to `path`: <errno>".
 Status write_file(const std::string& path, std::string_view data, int flags = O_WRONLY | O_TRUNC,
                   mode_t mode = 0644);
 Status write_file_at(int dirfd, const std::string& name, std::string_view data);
-// temp file in the same directory + fsync + rename.
-Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// temp file in the same directory + fsync + rename. Durability::Rename skips the fsync: for
+// files that cannot outlive a reboot's meaning anyway (container state under /run, pid
+// files), the rename alone keeps readers from seeing a partial file.
+enum class Durability { Fsync, Rename };
+Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644,
+                         Durability d = Durability::Fsync);
 Status write_all(int fd, const void* buf, size_t len);
 Status mkdir_p(const std::string& path, mode_t mode = 0755);
+// --pid-file: a path that exists must be a regular file (we replace it by rename, and
+// would otherwise turn /dev/null or a fifo into a regular file). `flag` names the flag.
+Status check_pid_file(const std::string& path, const std::string& flag = "--pid-file");
+// --preserve-fds N: N >= 0 and fds 3 .. 3+N-1 all open in this process (as runc, which
+// fails on the first one missing). Call before opening anything of our own.
+Status check_preserve_fds(long long n);
 bool path_exists(const std::string& path);
 
 std::vector<std::string> split(std::string_view s, char sep);

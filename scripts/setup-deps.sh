@@ -2,13 +2,14 @@
 # Installs every build, test and benchmark dependency from Debian's archive.
 # Idempotent: packages already installed are not fetched again.
 set -euo pipefail
-PKGS=(build-essential cmake ninja-build pkg-config git clang-format
+PKGS=(build-essential cmake ninja-build pkg-config git clang-format clang libclang-rt-dev
       libseccomp-dev libcap-dev nlohmann-json3-dev libcli11-dev catch2
       libboost-dev libboost-system-dev libarchive-dev
+      libnl-3-dev libnl-route-3-dev
       busybox-static python3 iproute2 iptables procps util-linux jq e2fsprogs
       runc crun hyperfine ccache qemu-system-x86 xz-utils cpio
       libcurl4-openssl-dev libssl-dev openssl docker-registry skopeo umoci xfsprogs zstd
-      apache2-utils)
+      apache2-utils go-md2man dpkg-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

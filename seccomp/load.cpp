@@ -62,8 +62,9 @@ Status send_to_listener(const Program& p, int notify_fd, pid_t pid, const json& 
   int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s < 0) return sys_error(ctx + ": socket");
   UniqueFd sock(s);
+  // runc's words ("failed to connect with seccomp agent"), which callers match.
   if (CR_RETRY(connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr)) < 0)
-    return sys_error(ctx + ": connect");
+    return sys_error("failed to connect with seccomp agent at `" + path + "`");
 
   std::string payload;
   try {

@@ -15,6 +15,7 @@
 #include <iostream>
 
 #include "image/config.hpp"
+#include "image/log.hpp"
 #include "image/store.hpp"
 #include "output.hpp"
 
@@ -125,6 +126,10 @@ int run(int argc, char** argv) {
   if (log_level != "debug" && log_level != "info" && log_level != "error" && log_level != "fatal")
     return fail(
         invalid_spec("invalid --log-level `" + log_level + "`: want debug, info, error or fatal"));
+  set_log_level(log_level == "debug"   ? LogLevel::Debug
+                : log_level == "info"  ? LogLevel::Info
+                : log_level == "error" ? LogLevel::Error
+                                       : LogLevel::Fatal);
   while (store_path.size() > 1 && store_path.back() == '/') store_path.pop_back();
   if (!valid_store_path(store_path))
     return fail(invalid_spec("invalid --store `" + store_path +

@@ -20,10 +20,15 @@ struct Globals {
   bool debug = false;
   bool systemd_cgroup = false;
   std::string rootless = "auto";
+  bool rootless_cgroups = false;  // --rootless resolved after parsing (runc's rule for auto)
   std::string criu = "criu";
 
   StateStore store() const { return StateStore(root); }
 };
+
+// runc's default --root: $XDG_RUNTIME_DIR/crunner when not running as real root (euid != 0,
+// or in a user namespace as a USER other than root), else /run/crunner.
+std::string default_root();
 
 // What a command does once parsing succeeded; returns the exit code.
 using Handler = std::function<int()>;
@@ -34,12 +39,16 @@ void register_lifecycle(CLI::App& app, Globals& g, Handler* out);  // create sta
 void register_info(CLI::App& app, Globals& g, Handler* out);       // state list spec features
 void register_exec(CLI::App& app, Globals& g, Handler* out);       // exec
 void register_cgroups(CLI::App& app, Globals& g, Handler* out);    // pause resume ps events update
+void register_check(CLI::App& app, Globals& g, Handler* out);      // check
 
 // Prints the error once: text on stderr, and a line in --log (JSON with
 // --log-format json). Returns 1.
 int report(const Globals& g, const Error& e);
-// Debug line in the log when --debug.
+// Debug line in the log (stderr without --log) when --debug.
 void debug(const Globals& g, const std::string& msg);
+// --debug: reports each phase (libcontainer/phase.hpp) as a debug line; the
+// first phase starts at t0_ns.
+void enable_phases(const Globals& g, long long t0_ns);
 
 // Adds the positional "container-id" plus optional trailing arguments.
 CLI::Option* add_id(CLI::App* cmd, std::string* id);

@@ -28,6 +28,16 @@ Result<std::pair<ContainerState, std::unique_ptr<cgroups::Manager>>> live_cgroup
   return std::make_pair(std::move(cs.first), std::move(m));
 }
 
+// The processes of a container's cgroup for `ps`: none for a stopped container whose cgroup
+// is gone (runc lists what is left in the cgroup, so a stopped container prints an empty list).
+Result<std::vector<pid_t>> container_pids(const Globals& g, const std::string& id) {
+  CR_ASSIGN(auto cs, container_status(g.store(), id));
+  auto m = cgroup_of(cs.first);
+  if (cs.second == ContainerStatus::Stopped && (!m || !m->exists())) return std::vector<pid_t>{};
+  if (!m) return make_error(ErrorKind::Unsupported, "container has no cgroup");
+  return m->pids();
+}
+
 // "5s", "500ms", "1m", plain seconds.
 Result<std::chrono::milliseconds> parse_duration(const std::string& s) {
   size_t i = 0;
@@ -79,12 +89,11 @@ void register_cgroups(CLI::App& app, Globals& g, Handler* out) {
   ps->add_option("ps-args", rest, "arguments for ps (default -ef)");
   ps->callback([&g, out] {
     *out = [&g] {
-      auto lc = live_cgroup(g, id);
-      if (!lc) return report(g, lc.error());
-      auto pids = lc->second->pids();
+      auto pids = container_pids(g, id);
       if (!pids) return report(g, pids.error());
       if (format == "json") {
-        printf("%s\n", nlohmann::json(*pids).dump().c_str());
+        // runc prints a Go nil slice, `null`, when there is no process (a stopped container).
+        printf("%s\n", pids->empty() ? "null" : nlohmann::json(*pids).dump().c_str());
         return 0;
       }
       // Run the host's ps and keep the header plus the container's rows.
@@ -176,11 +185,11 @@ void register_cgroups(CLI::App& app, Globals& g, Handler* out) {
       if (!resources.empty()) {
         std::string text;
         if (resources == "-") {
-          std::stringstream ss;
-          ss << std::cin.rdbuf();
-          text = ss.str();
+          auto t = read_fd(STDIN_FILENO, kMaxInputFile);
+          if (!t) return report(g, t.error().context("--resources=-"));
+          text = *t;
         } else {
-          auto t = read_file(resources);
+          auto t = read_regular_file(resources);
           if (!t) return report(g, t.error().context("--resources"));
           text = *t;
         }

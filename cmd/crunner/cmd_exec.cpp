@@ -9,6 +9,7 @@
 #include "libcontainer/exec.hpp"
 #include "libcontainer/exec_cgroup.hpp"
 #include "libcontainer/foreground.hpp"
+#include "libcontainer/phase.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace crunner::cli {
@@ -27,9 +28,11 @@ struct ExecFlags {
 Result<spec::Process> build_process(const std::pair<ContainerState, ContainerStatus>& cs,
                                     const ExecFlags& f) {
   if (!f.process_file.empty()) {
-    CR_ASSIGN(std::string text, read_file(f.process_file));
+    CR_ASSIGN(std::string text, read_regular_file(f.process_file));
     auto j = nlohmann::json::parse(text, nullptr, false);
     if (j.is_discarded()) return invalid_spec("--process `" + f.process_file + "`: invalid JSON");
+    // runc's exec takes a missing user as uid 0, gid 0.
+    if (j.is_object() && !j.contains("user")) j["user"] = {{"uid", 0}, {"gid", 0}};
     auto p = spec::parse_process(j, "process");
     if (!p) return p.error().context("--process `" + f.process_file + "`");
     return p;
@@ -45,6 +48,8 @@ Result<spec::Process> build_process(const std::pair<ContainerState, ContainerSta
   p.console_size.reset();
   // -e KEY=V replaces the config's KEY (runc sets them one by one with os.Setenv).
   for (auto& e : f.env) {
+    if (e.find('=') == std::string::npos)  // runc: "invalid environment variable"
+      return invalid_spec("--env: invalid environment variable \"" + e + "\" (expected KEY=VALUE)");
     auto key = e.substr(0, e.find('='));
     std::erase_if(p.env, [&](const std::string& x) {
       return x.compare(0, key.size(), key) == 0 && (x.size() == key.size() || x[key.size()] == '=');
@@ -59,12 +64,18 @@ Result<spec::Process> build_process(const std::pair<ContainerState, ContainerSta
   if (!f.user.empty()) {
     auto parts = split(f.user, ':');
     unsigned long long v;
+    // Ids are 32 bits and (uid_t)-1 means "unchanged" to setresuid: 4294967296 must
+    // not wrap to 0, nor 4294967295 leave the process root (runc 1.1.5 wraps both).
+    constexpr unsigned long long kMaxId = 4294967294ULL;
     if (parts.empty() || parts.size() > 2 || !parse_u64(parts[0], v))
       return invalid_spec("--user: expected uid[:gid], got \"" + f.user + "\"");
+    if (v > kMaxId) return invalid_spec("--user: uid " + parts[0] + " out of range (0-4294967294)");
     p.user.uid = static_cast<uint32_t>(v);
     p.user.gid = 0;
     if (parts.size() == 2) {
       if (!parse_u64(parts[1], v)) return invalid_spec("--user: invalid gid \"" + parts[1] + "\"");
+      if (v > kMaxId)
+        return invalid_spec("--user: gid " + parts[1] + " out of range (0-4294967294)");
       p.user.gid = static_cast<uint32_t>(v);
     }
   }
@@ -152,7 +163,9 @@ void register_exec(CLI::App& app, Globals& g, Handler* out) {
         return 255;
       }
       if (f.detach) return 0;
-      return wait_foreground(l->pid, l->tty_master.get());
+      int code = wait_foreground(l->pid, l->tty_master.get());
+      phase::mark("wait");
+      return code;
     };
   });
 }

@@ -1,5 +1,4 @@
 // state, list, spec, features.
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,11 +17,19 @@ namespace crunner::cli {
 
 namespace {
 
+// The owner's name from /etc/passwd, as runc (Go, static) looks it up: crunner is a static
+// binary, so no NSS (getpwuid would need glibc's shared NSS modules at run time).
 std::string owner_of(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) < 0) return "";
-  struct passwd* pw = getpwuid(st.st_uid);
-  return pw ? pw->pw_name : std::to_string(st.st_uid);
+  if (auto text = read_file("/etc/passwd")) {
+    for (auto& line : split(*text, '\n')) {
+      auto f = split(line, ':');
+      unsigned long long uid;
+      if (f.size() >= 3 && !f[0].empty() && parse_u64(f[2], uid) && uid == st.st_uid) return f[0];
+    }
+  }
+  return std::to_string(st.st_uid);
 }
 
 // Go's tabwriter with minwidth 12, padding 3 (what runc's list uses).

@@ -5,6 +5,7 @@
 #include "cmd/crunner/cli.hpp"
 #include "libcontainer/container.hpp"
 #include "libcontainer/foreground.hpp"
+#include "libcontainer/phase.hpp"
 
 namespace crunner::cli {
 
@@ -40,6 +41,7 @@ void register_lifecycle(CLI::App& app, Globals& g, Handler* out) {
     *out = [&g] {
       cf.o.id = id;
       cf.o.systemd_cgroup = g.systemd_cgroup;
+      cf.o.rootless_cgroups = g.rootless_cgroups;
       auto r = create_container(g.store(), cf.o);
       if (!r) return report(g, r.error().context("create container"));
       return 0;
@@ -65,6 +67,7 @@ void register_lifecycle(CLI::App& app, Globals& g, Handler* out) {
     *out = [&g] {
       rf.o.id = id;
       rf.o.systemd_cgroup = g.systemd_cgroup;
+      rf.o.rootless_cgroups = g.rootless_cgroups;
       rf.o.foreground = !rf.detach;
       rf.o.for_run = true;
       StateStore store = g.store();
@@ -81,6 +84,7 @@ void register_lifecycle(CLI::App& app, Globals& g, Handler* out) {
       }
       if (rf.detach) return 0;
       int code = wait_foreground(l->state.pid, l->tty_master.get());
+      phase::mark("wait");
       if (!rf.keep) {
         if (auto r = delete_container(store, id, true); !r) report(g, r.error());
       }

@@ -7,7 +7,9 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cgroups/manager.hpp"
 #include "cmd/crunner/cli.hpp"
+#include "libcontainer/phase.hpp"
 #include "libcontainer/selfexe.hpp"
 #include "libcontainer/utils.hpp"
 
@@ -17,21 +19,44 @@ CLI::Option* add_id(CLI::App* cmd, std::string* id) {
   return cmd->add_option("container-id", *id, "the container's ID")->required();
 }
 
-static void write_log(const Globals& g, const char* level, const std::string& msg) {
-  if (g.log.empty()) return;
-  int fd = ::open(g.log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return;
+std::string default_root() {
+  const char* xdg = getenv("XDG_RUNTIME_DIR");
+  if (!xdg || !*xdg) return "/run/crunner";
+  bool honor = geteuid() != 0;
+  if (!honor && cgroups::in_user_namespace()) {
+    const char* user = getenv("USER");
+    honor = user && *user && std::string(user) != "root";
+  }
+  return honor ? std::string(xdg) + "/crunner" : "/run/crunner";
+}
+
+// One line in runc's log format: text `time="..." level=L msg="..." k=v...` or
+// JSON {"level":L,"msg":...,k:v...,"time":...}. Goes to --log; debug lines go to
+// stderr when there is no --log (as runc's do).
+static void write_log(const Globals& g, const char* level, const std::string& msg,
+                      const nlohmann::ordered_json& fields = nlohmann::ordered_json::object()) {
+  bool to_stderr = g.log.empty();
+  if (to_stderr && std::string_view(level) != "debug") return;
   std::string line;
   if (g.log_format == "json") {
     nlohmann::ordered_json j;
     j["level"] = level;
     j["msg"] = msg;
+    for (auto& [k, v] : fields.items()) j[k] = v;
     j["time"] = now_rfc3339();
     line = j.dump() + "\n";
   } else {
-    line = "time=\"" + now_rfc3339() + "\" level=" + level + " msg=" + nlohmann::json(msg).dump() +
-           "\n";
+    line = "time=\"" + now_rfc3339() + "\" level=" + level + " msg=" + nlohmann::json(msg).dump();
+    for (auto& [k, v] : fields.items())
+      line += " " + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+    line += "\n";
   }
+  if (to_stderr) {
+    (void)write_all(STDERR_FILENO, line.data(), line.size());
+    return;
+  }
+  int fd = ::open(g.log.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return;
   (void)write_all(fd, line.data(), line.size());
   ::close(fd);
 }
@@ -47,6 +72,22 @@ void debug(const Globals& g, const std::string& msg) {
   if (g.debug) write_log(g, "debug", msg);
 }
 
+// --debug: one line per phase of the command (libcontainer/phase.hpp).
+static const Globals* g_phase_globals = nullptr;
+static void phase_line(const char* name, double ms) {
+  char took[32];
+  snprintf(took, sizeof took, "%.3f", ms);
+  nlohmann::ordered_json f;
+  f["phase"] = name;
+  f["ms"] = std::stod(took);
+  write_log(*g_phase_globals, "debug", std::string("phase ") + name + " took " + took + "ms", f);
+}
+
+void enable_phases(const Globals& g, long long t0_ns) {
+  g_phase_globals = &g;
+  phase::enable(phase_line, t0_ns);
+}
+
 }  // namespace crunner::cli
 
 namespace {
@@ -57,7 +98,9 @@ using crunner::cli::Globals;
 // (`create ID --pid-file P`), except for exec and ps, whose flags end at the
 // first positional (`exec ID ls -la` passes `-la` through): we tell CLI11 by
 // inserting "--" there.
-std::vector<std::string> normalise(CLI::App& app, std::vector<std::string> a) {
+// `unknown` receives the command word when it names no command.
+std::vector<std::string> normalise(CLI::App& app, std::vector<std::string> a,
+                                   std::string* unknown) {
   auto fix = [](CLI::App* scope, std::string& tok) -> CLI::Option* {
     if (tok.size() > 2 && tok[0] == '-' && tok[1] != '-') {
       std::string name = tok.substr(1, tok.find('=') - 1);
@@ -85,6 +128,7 @@ std::vector<std::string> normalise(CLI::App& app, std::vector<std::string> a) {
   try {
     sub = app.get_subcommand(a[i]);
   } catch (const CLI::OptionNotFound&) {
+    *unknown = a[i];
     return a;
   }
   size_t j = i + 1;
@@ -99,9 +143,24 @@ std::vector<std::string> normalise(CLI::App& app, std::vector<std::string> a) {
 
 }  // namespace
 
+// --debug across the read-only re-exec: the time just before execveat, so the
+// new image reports the re-exec as a phase of its own.
+constexpr const char* kReexecT0 = "_CRUNNER_DEBUG_T0";
+
 int main(int argc, char** argv) {
+  long long t0 = crunner::phase::now_ns(), entry = t0;
+  bool reexeced = false;
+  if (const char* v = getenv(kReexecT0)) {
+    long long t;
+    if (crunner::parse_i64(v, t) && t > 0 && t <= entry) {
+      t0 = t;
+      reexeced = true;
+    }
+    unsetenv(kReexecT0);
+  }
   signal(SIGPIPE, SIG_IGN);
   Globals g;
+  g.root = crunner::cli::default_root();
   CLI::App app{
       "crunner: an OCI container runtime (a drop-in for runc).\n"
       "Reads an OCI bundle's config.json and creates, starts, signals and deletes containers."};
@@ -112,10 +171,17 @@ int main(int argc, char** argv) {
   app.add_option("--log-format", g.log_format, "log format: text or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
-  app.add_flag("--debug", g.debug, "write debug lines to the log");
+  app.add_flag("--debug", g.debug,
+               "write debug lines (one per phase, with its duration) to the log, or to stderr "
+               "without --log");
   app.add_flag("--systemd-cgroup", g.systemd_cgroup,
                "cgroupsPath is slice:prefix:name, managed through systemd");
-  app.add_option("--rootless", g.rootless, "true, false or auto")->capture_default_str();
+  app.add_option("--rootless", g.rootless,
+                 "true, false or auto (auto: true when not real root): the rootless cgroup "
+                 "manager (no device rules; cgroups it may not create are skipped when no "
+                 "limits need them)")
+      ->check(CLI::IsMember({"true", "false", "auto"}))
+      ->capture_default_str();
   app.add_option("--criu", g.criu, "path to criu (accepted; checkpoint is not supported)");
   bool version = false;
   app.add_flag("-v,--version", version, "print the version");
@@ -126,9 +192,17 @@ int main(int argc, char** argv) {
   crunner::cli::register_info(app, g, &handler);
   crunner::cli::register_exec(app, g, &handler);
   crunner::cli::register_cgroups(app, g, &handler);
+  crunner::cli::register_check(app, g, &handler);
 
   std::vector<std::string> args(argv + 1, argv + argc);
-  args = normalise(app, args);
+  std::string unknown;
+  args = normalise(app, args, &unknown);
+  // An unknown command is an error even with -h (runc: "No help topic", non-zero).
+  if (!unknown.empty())
+    return crunner::cli::report(
+        g, crunner::make_error(crunner::ErrorKind::InvalidSpec,
+                               "unknown command `" + unknown + "`: no help topic for '" + unknown +
+                                   "'; see crunner --help"));
   std::reverse(args.begin(), args.end());  // CLI11 takes them reversed
   try {
     app.parse(args);
@@ -138,6 +212,11 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     return crunner::cli::report(g, crunner::make_error(crunner::ErrorKind::InvalidSpec, e.what()));
+  }
+  if (auto rl = crunner::cgroups::rootless_cgroups(g.rootless); rl.ok()) {
+    g.rootless_cgroups = *rl;
+  } else {
+    return crunner::cli::report(g, rl.error());
   }
   if (version) {
     printf("crunner version %s\ncommit: %s\nspec: 1.2.0\n", CRUNNER_VERSION, CRUNNER_COMMIT);
@@ -149,12 +228,23 @@ int main(int argc, char** argv) {
   }
   // Commands whose children enter a container run from a read-only mount of
   // this binary (see libcontainer/selfexe.hpp); the re-exec parses again.
-  for (const char* name : {"create", "run", "exec"})
-    if (app.got_subcommand(name)) crunner::reexec_from_readonly_mount(argv, environ);
+  if (g.debug) {
+    crunner::cli::enable_phases(g, t0);
+    if (reexeced) crunner::phase::mark("reexec", entry);
+  }
+  for (const char* name : {"create", "run", "exec"}) {
+    if (!app.got_subcommand(name)) continue;
+    if (g.debug) setenv(kReexecT0, std::to_string(crunner::phase::now_ns()).c_str(), 1);
+    crunner::reexec_from_readonly_mount(argv, environ);
+    unsetenv(kReexecT0);
+  }
   crunner::cli::debug(
       g, "command: " + crunner::join(std::vector<std::string>(argv, argv + argc), " "));
+  crunner::phase::mark("startup");
   try {
-    return handler();
+    int code = handler();
+    crunner::phase::mark("finish");
+    return code;
   } catch (const std::exception& e) {
     return crunner::cli::report(g, crunner::make_error(crunner::ErrorKind::Internal, e.what()));
   }

@@ -1,6 +1,10 @@
 // garden-dadoo: the supervisor of one garden process (the role of Guardian's dadoo).
 //
-//   garden-dadoo RUNTIME RUNTIME_ROOT CONTAINER_ID PROCESS_DIR
+//   garden-dadoo RUNTIME RUNTIME_ROOT CONTAINER_ID PROCESS_DIR [HOST_UID:HOST_GID]
+//
+// The process's stdin/stdout/stderr pipes are owned by HOST_UID:HOST_GID (the process's user
+// as the host sees it), so the process can reopen /dev/stdin, /dev/stdout and /dev/stderr,
+// as Guardian's fifos allow (rundmc/execrunner/dadoo/execrunner.go mkfifos).
 //
 // Runs `RUNTIME --root ROOT exec --detach --pid-file DIR/pid --process DIR/process.json ID`
 // (a process with its own image, whose bundle DIR/config.json is: `run --detach --pid-file
@@ -116,9 +120,20 @@ int recv_master(int conn) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 5) {
-    fprintf(stderr, "usage: garden-dadoo RUNTIME RUNTIME_ROOT CONTAINER_ID PROCESS_DIR\n");
+  if (argc != 5 && argc != 6) {
+    fprintf(stderr,
+            "usage: garden-dadoo RUNTIME RUNTIME_ROOT CONTAINER_ID PROCESS_DIR "
+            "[HOST_UID:HOST_GID]\n");
     return 2;
+  }
+  long long owner_uid = -1, owner_gid = -1;
+  if (argc == 6) {
+    auto ids = crunner::split(argv[5], ':');
+    if (ids.size() != 2 || !crunner::parse_i64(ids[0], owner_uid) ||
+        !crunner::parse_i64(ids[1], owner_gid) || owner_uid < 0 || owner_gid < 0) {
+      fprintf(stderr, "garden-dadoo: invalid HOST_UID:HOST_GID `%s`\n", argv[5]);
+      return 2;
+    }
   }
   std::string runtime = argv[1], root = argv[2], id = argv[3];
   g_dir = argv[4];
@@ -168,6 +183,10 @@ int main(int argc, char** argv) {
       fail("console socket `" + sockpath + "`: " + strerror(errno));
   } else if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
     fail(std::string("pipe: ") + strerror(errno));
+  } else if (owner_uid >= 0) {
+    for (int fd : {in[0], out[1], err[1]})
+      if (fchown(fd, static_cast<uid_t>(owner_uid), static_cast<gid_t>(owner_gid)) < 0)
+        fail(std::string("chown stdio pipe: ") + strerror(errno));
   }
 
   std::string log = g_dir + "/runtime.log", pidfile = g_dir + "/pid";

@@ -13,6 +13,7 @@
 
 #include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
+#include "garden/debug/debug_server.hpp"
 #include "garden/http/http_server.hpp"
 #include "libcontainer/utils.hpp"
 
@@ -89,7 +90,26 @@ void usage() {
                "                            and, without a plugin, every rootfs stay built in\n"
                "  --image-plugin-extra-arg ARG             before the command (repeatable)\n"
                "  --privileged-image-plugin PATH           the same for privileged containers\n"
-               "  --privileged-image-plugin-extra-arg ARG  (repeatable)\n";
+               "  --privileged-image-plugin-extra-arg ARG  (repeatable)\n"
+               "  --debug-bind-ip IP        serve expvar JSON at /debug/vars (default: off)\n"
+               "  --debug-bind-port PORT    (default 17013)\n"
+               "networking (Guardian's kawasaki; details in garden/net/README.md):\n"
+               "  --disable-networking      containers get a loopback only\n"
+               "  --network-pool CIDR       (default 10.254.0.0/22, a /30 per container)\n"
+               "  --mtu N                   (default: the external interface's, at most 1500)\n"
+               "  --external-ip IP          net-in address (default: the default route's)\n"
+               "  --port-pool-start N       (default 61001)\n"
+               "  --port-pool-size N        (default 4534)\n"
+               "  --iptable-prefix P        (default w--)\n"
+               "  --network-interface-prefix P  (default w)\n"
+               "  --deny-network CIDR       repeatable\n"
+               "  --allow-host-access       containers may reach the host\n"
+               "  --dns-server IP           repeatable (default: the host's resolv.conf)\n"
+               "  --additional-dns-server IP  repeatable\n"
+               "  --additional-host-entry LINE  repeatable, appended to /etc/hosts\n"
+               "  --destroy-containers-on-startup\n"
+               "  --network-plugin PATH     external networker (Guardian's up/down contract)\n"
+               "  --network-plugin-extra-arg ARG  repeatable, passed before --action\n";
 }
 
 }  // namespace
@@ -98,6 +118,8 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   garden::Config cfg;
   garden::ListenConfig lc;
+  garden::DebugServerConfig dbg;
+  for (int i = 0; i < argc; ++i) dbg.cmdline.push_back(argv[i]);
   cfg.bin_dir = self_dir();
   cfg.runtime = cfg.bin_dir + "/../crunner/crunner";
   if (!crunner::path_exists(cfg.runtime)) cfg.runtime = cfg.bin_dir + "/crunner";
@@ -110,6 +132,18 @@ int main(int argc, char** argv) {
     if (a.rfind("--", 0) != 0) {
       std::cerr << "garden-shim: unexpected argument `" << a << "`\n";
       return 2;
+    }
+    if (a == "--allow-host-access") {
+      cfg.net.allow_host_access = true;
+      continue;
+    }
+    if (a == "--destroy-containers-on-startup") {
+      cfg.net.destroy_on_startup = true;
+      continue;
+    }
+    if (a == "--disable-networking") {
+      cfg.net.enabled = false;
+      continue;
     }
     auto eq = a.find('=');
     if (eq != std::string::npos) {
@@ -146,6 +180,10 @@ int main(int argc, char** argv) {
       lc.header_timeout_ms = n / 1000000;
     else if (a == "--cgroup-parent")
       cfg.cgroup_parent = val;
+    else if (a == "--debug-bind-ip" && !val.empty())
+      dbg.bind_ip = val;
+    else if (a == "--debug-bind-port" && crunner::parse_i64(val, n) && n >= 0 && n < 65536)
+      dbg.bind_port = static_cast<int>(n);
     else if (a == "--log-level")
       cfg.log_level = val;
     else if (a == "--image-plugin")
@@ -156,6 +194,32 @@ int main(int argc, char** argv) {
       cfg.image_plugins.privileged.path = val;
     else if (a == "--privileged-image-plugin-extra-arg")
       cfg.image_plugins.privileged.extra_args.push_back(val);
+    else if (a == "--network-pool")
+      cfg.net.pool = val;
+    else if (a == "--mtu" && crunner::parse_i64(val, n) && n > 0 && n < 65536)
+      cfg.net.mtu = static_cast<int>(n);
+    else if (a == "--external-ip")
+      cfg.net.external_ip = val;
+    else if (a == "--port-pool-start" && crunner::parse_i64(val, n) && n > 0 && n < 65536)
+      cfg.net.port_pool_start = static_cast<uint32_t>(n);
+    else if (a == "--port-pool-size" && crunner::parse_i64(val, n) && n > 0 && n < 65536)
+      cfg.net.port_pool_size = static_cast<uint32_t>(n);
+    else if (a == "--iptable-prefix")
+      cfg.net.iptable_prefix = val;
+    else if (a == "--network-interface-prefix")
+      cfg.net.interface_prefix = val;
+    else if (a == "--deny-network")
+      cfg.net.deny_networks.push_back(val);
+    else if (a == "--dns-server")
+      cfg.net.dns_servers.push_back(val);
+    else if (a == "--additional-dns-server")
+      cfg.net.additional_dns.push_back(val);
+    else if (a == "--additional-host-entry")
+      cfg.net.additional_hosts.push_back(val);
+    else if (a == "--network-plugin")
+      cfg.net.plugin = val;
+    else if (a == "--network-plugin-extra-arg")
+      cfg.net.plugin_args.push_back(val);
     else {
       std::cerr << "garden-shim: invalid flag or value: " << a << " " << val << "\n";
       return 2;
@@ -166,7 +230,19 @@ int main(int argc, char** argv) {
       std::cerr << "garden-shim: image plugin `" << p->path << "`: " << strerror(errno) << "\n";
       return 2;
     }
+  if (auto e = garden::net::validate(cfg.net); !e.empty() && cfg.net.enabled) {
+    std::cerr << "garden-shim: " << e << "\n";
+    return 2;
+  }
   garden::Server server(cfg);
+  if (!dbg.bind_ip.empty()) {
+    dbg.depot = cfg.depot;
+    std::string derr = garden::start_debug_server(dbg);
+    if (!derr.empty()) {
+      std::cerr << "garden-shim: " << derr << "\n";
+      return 1;
+    }
+  }
   std::string err = server.load();
   if (!err.empty()) {
     std::cerr << "garden-shim: load depot: " << err << "\n";

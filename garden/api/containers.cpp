@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <thread>
 
 #include "garden/api/decode.hpp"
@@ -109,6 +110,9 @@ Response Server::capacity() {
       mem = v * 1024;
       break;
     }
+  long long max_containers = cfg_.max_containers;
+  if (net_->capacity() < static_cast<unsigned long long>(max_containers))
+    max_containers = static_cast<long long>(net_->capacity());
   struct statvfs sv;
   unsigned long long disk = 0;
   if (statvfs(cfg_.depot.c_str(), &sv) == 0)
@@ -116,7 +120,7 @@ Response Server::capacity() {
   return json_response(200, nlohmann::ordered_json{{"memory_in_bytes", mem},
                                                    {"disk_in_bytes", disk},
                                                    {"schedulable_disk_in_bytes", disk},
-                                                   {"max_containers", cfg_.max_containers}});
+                                                   {"max_containers", max_containers}});
 }
 
 Response Server::create(const Request& req) {
@@ -149,22 +153,23 @@ Response Server::create(const Request& req) {
     containers_.erase(handle);
     return error_response("", msg, handle);
   };
+  json network = json::object();  // the container's network state, once allocated
   // Anything that throws (a field of the wrong JSON type) must not leave the handle taken.
   auto build = [&]() -> Response {
     std::string err;
     std::string rootfs_uri = image::spec_image_uri(spec, err);
     if (!err.empty()) return fail(err, false);
-    for (const char* k : {"netin", "netout_rules"})
-      if (spec.contains(k) && spec[k].is_array() && !spec[k].empty())
-        return fail(std::string(k) + ": networking is not supported yet", false);
-    if (!spec.value("network", "").empty())
-      return fail("network " + spec.value("network", "") + ": networking is not supported yet",
-                  false);
     json limits = spec.value("limits", json::object());
     if (!limits.is_object()) return fail("invalid limits: expected an object", false);
-    // Bandwidth is shaped on the container's network interface; there is none yet.
-    if (!limits_object(limits.value("bandwidth_limits", json::object()), {"rate", "burst"}).empty())
-      return fail("bandwidth limits: networking is not supported yet", false);
+    if (!net_->enabled()) {
+      for (const char* k : {"netin", "netout_rules"})
+        if (spec.contains(k) && spec[k].is_array() && !spec[k].empty())
+          return fail(std::string(k) + ": networking is disabled (--disable-networking)", false);
+      if (!spec.value("network", "").empty() ||
+          !limits_object(limits.value("bandwidth_limits", json::object()), {"rate", "burst"})
+               .empty())
+        return fail("network: networking is disabled (--disable-networking)", false);
+    }
     DiskLimits dl = parse_disk_limits(limits.value("disk_limits", json()), err);
     if (!err.empty()) return fail(err, false);
     // With an image plugin, every URI but raw:// is its business (Guardian's volume
@@ -193,7 +198,7 @@ Response Server::create(const Request& req) {
         return fail(err, false);
       layer.merged = ispec.root_path;
     } else {
-      err = create_layer(c->dir, image, dl, layer);
+      err = create_layer(c->dir, image, dl, layer, privileged);
       if (!err.empty()) return fail("rootfs layer: " + err, false);
     }
     const std::string& rootfs = layer.merged;
@@ -206,21 +211,31 @@ Response Server::create(const Request& req) {
     bp.hosts_file = c->dir + "/hosts";
     bp.resolv_file = c->dir + "/resolv.conf";
     bp.cgroup_parent = cfg_.cgroup_parent;
-    for (auto& f : {bp.hosts_file, bp.resolv_file})
-      if (auto st = crunner::write_file(f, "", O_WRONLY | O_CREAT | O_TRUNC, 0644); !st)
-        return fail(st.error().what(), false);
+    // hosts and resolv.conf belong to the container's root, which may rewrite them.
+    uid_t root_uid = spec.value("privileged", false) ? 0 : 4294967294u;
+    err = net_->enabled()
+              ? net_->prepare(handle, spec, root_uid, bp.hosts_file, bp.resolv_file, network)
+              : net::write_plain_dns(handle, root_uid, bp.hosts_file, bp.resolv_file,
+                                     net_->config().host_resolv);
+    if (!err.empty()) return fail("network: " + err, false);
+    auto fail_net = [&](const std::string& msg, bool runtime_created) {
+      if (runtime_created) runtime_.remove(handle);
+      net_->teardown(network);
+      return fail(msg, false);
+    };
     json config = build_config(spec, bp, err);
-    if (!err.empty()) return fail(err, false);
+    if (!err.empty()) return fail_net(err, false);
     err = prepare_mountpoints(rootfs, config);
-    if (!err.empty()) return fail("prepare rootfs: " + err, false);
+    if (!err.empty()) return fail_net("prepare rootfs: " + err, false);
     if (auto st = crunner::write_file_atomic(c->dir + "/config.json", config.dump(2)); !st)
-      return fail(st.error().what(), false);
+      return fail_net(st.error().what(), false);
 
     json props = json::object();
     if (spec.contains("properties") && spec["properties"].is_object())
       for (auto& [k, v] : spec["properties"].items())
         if (v.is_string()) props[k] = v;
     props["garden.state"] = "created";
+    net::Networker::set_properties(network, props);
     long long grace = spec.value("grace_time", 0LL);
     if (grace <= 0) grace = cfg_.default_grace_ns;
     {
@@ -248,15 +263,24 @@ Response Server::create(const Request& req) {
             plugin == &cfg_.image_plugins.privileged ? "privileged" : "unprivileged";
         c->meta.erase("layer");
       }
+      if (!network.empty()) c->meta["network"] = network;
       save_meta(*c);
     }
     int init_pid = 0;
     err = runtime_.run_detached(handle, c->dir, c->dir + "/runtime.log", c->dir + "/init.pid",
                                 &init_pid);
-    if (!err.empty()) return fail("runtime run: " + err, true);
+    if (!err.empty()) return fail_net("runtime run: " + err, true);
+    if (net_->enabled()) {
+      err = net_->attach(handle, init_pid, spec, network);
+      if (!err.empty()) return fail_net("network: " + err, true);
+    }
     {
       std::lock_guard<std::mutex> lk(c->mu);
       c->meta["ready"] = true;
+      if (!network.empty()) {
+        c->meta["network"] = network;  // with the spec's net-in mappings
+        net::Networker::set_properties(network, c->meta["properties"]);
+      }
       c->meta["memory_cgroup"] = memory_cgroup_of(init_pid);
       c->touched = Clock::now();
       save_meta(*c);
@@ -266,7 +290,9 @@ Response Server::create(const Request& req) {
   try {
     return build();
   } catch (const std::exception& e) {
-    return fail(std::string("invalid container spec: ") + e.what(), true);
+    runtime_.remove(handle);
+    net_->teardown(network);
+    return fail(std::string("invalid container spec: ") + e.what(), false);
   }
 }
 
@@ -293,11 +319,12 @@ Response Server::list(const Request& req) {
 }
 
 nlohmann::ordered_json Server::info_json(Container& c) {
-  json props, state, events;
+  json props, state, events, network;
   std::string memcg;
   {
     std::lock_guard<std::mutex> lk(c.mu);
     props = c.meta["properties"];
+    network = c.meta.value("network", json::object());
     state = c.meta["state"];
     events = c.meta.value("events", json::array());
     memcg = c.meta.value("memory_cgroup", "");
@@ -311,9 +338,19 @@ nlohmann::ordered_json Server::info_json(Container& c) {
   json ids = json::array();
   for (auto& id : running_process_ids(c)) ids.push_back(id);
   // garden's ContainerInfo, fields in its order.
-  return {{"State", state},    {"Events", events},    {"HostIP", ""},
-          {"ContainerIP", ""}, {"ExternalIP", ""},    {"ContainerPath", c.dir},
-          {"ProcessIDs", ids}, {"Properties", props}, {"MappedPorts", json::array()}};
+  nlohmann::ordered_json ports = nlohmann::ordered_json::array();
+  for (auto& m : network.value("mapped_ports", json::array()))
+    ports.push_back(
+        {{"HostPort", m.value("HostPort", 0)}, {"ContainerPort", m.value("ContainerPort", 0)}});
+  return {{"State", state},
+          {"Events", events},
+          {"HostIP", network.value("gateway", "")},
+          {"ContainerIP", network.value("ip", "")},
+          {"ExternalIP", network.value("external_ip", "")},
+          {"ContainerPath", c.dir},
+          {"ProcessIDs", ids},
+          {"Properties", props},
+          {"MappedPorts", ports}};
 }
 
 Response Server::info(const std::string& handle) {
@@ -382,10 +419,21 @@ std::string Server::destroy_container(const std::shared_ptr<Container>& c) {
   for (pid_t p : sups)
     if (::kill(p, 0) == 0 && crunner::process_state(p) != 'Z') ::kill(p, SIGKILL);
   cleanup_peas(*c);
+  // Guardian's order: the network, then the image. The network state leaves the metadata as
+  // it is released, so a destroy retried after a failed image delete does not release twice.
+  json network;
   std::string plugin;
   {
     std::lock_guard<std::mutex> clk(c->mu);
+    network = c->meta.value("network", json::object());
     plugin = c->meta.value("image_plugin", "");
+  }
+  if (auto e = net_->teardown(network); !e.empty())
+    std::cerr << "garden-shim: destroy " << c->handle << ": network: " << e << "\n";
+  if (!network.empty()) {
+    std::lock_guard<std::mutex> clk(c->mu);
+    c->meta.erase("network");
+    save_meta(*c);
   }
   if (!plugin.empty()) {
     // As Guardian: a failed image delete keeps the container, so destroy can be retried.
@@ -425,21 +473,30 @@ Response Server::stop(const std::string& handle, const Request& req) {
   if (body.contains("kill") && !body["kill"].is_boolean() && !body["kill"].is_null())
     return bad_request("invalid stop request: kill: expected true or false", handle);
   bool kill_now = body.contains("kill") && body["kill"].is_boolean() && body["kill"].get<bool>();
-  if (!kill_now) {
-    runtime_.kill(handle, SIGTERM, true);
-    // Wait for everything but garden-init (which ignores SIGTERM) to exit.
+  // Guardian (rundmc/containerizer.go Stop -> stopper.StopAll with the init's pid saved):
+  // every process but the container's init gets TERM, then KILL after the timeout (at once
+  // with kill:true); the init lives on, so processes can still run and files still stream.
+  long long init_pid = 0;
+  if (auto t = crunner::read_file(c->dir + "/init.pid"))
+    crunner::parse_i64(crunner::trim(*t), init_pid);
+  auto others = [&] {
+    std::vector<int> v;
+    for (int pid : runtime_.pids(handle))
+      if (pid != init_pid) v.push_back(pid);
+    return v;
+  };
+  auto signal_all = [&](int sig) {
+    auto v = others();
+    for (int pid : v) ::kill(pid, sig);
+    return !v.empty();
+  };
+  if (!kill_now && signal_all(SIGTERM)) {
     auto deadline = Clock::now() + std::chrono::milliseconds(cfg_.stop_timeout_ms);
-    while (Clock::now() < deadline) {
-      if (runtime_.pids(handle).size() <= 1) break;
+    while (Clock::now() < deadline && !others().empty())
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
   }
-  runtime_.kill(handle, SIGKILL, true);
-  for (int i = 0; i < 100; ++i) {
-    std::string st = runtime_.status(handle);
-    if (st == "stopped" || st.empty()) break;
+  for (int i = 0; i < 100 && signal_all(SIGKILL); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
   std::lock_guard<std::mutex> lk(c->mu);
   c->meta["state"] = "stopped";
   save_meta(*c);

@@ -43,7 +43,9 @@ long long now_unix_ns() {
 }
 
 Server::Server(Config cfg)
-    : cfg_(std::move(cfg)), runtime_(cfg_.runtime, cfg_.depot + "/runtime") {}
+    : cfg_(std::move(cfg)),
+      runtime_(cfg_.runtime, cfg_.depot + "/runtime"),
+      net_(std::make_unique<net::Networker>(cfg_.net)) {}
 
 ActiveGuard::ActiveGuard(std::shared_ptr<Container> cc) : c(std::move(cc)) {
   std::lock_guard<std::mutex> lk(c->mu);
@@ -93,6 +95,7 @@ std::string Server::load() {
     }
     if (p.rfind('/') == 0) break;
   }
+  if (auto e = net_->start(cfg_.net.destroy_on_startup); !e.empty()) return "networking: " + e;
   DIR* dir = opendir((cfg_.depot + "/containers").c_str());
   if (!dir) return "open depot `" + cfg_.depot + "/containers`";
   while (dirent* e = readdir(dir)) {
@@ -106,8 +109,9 @@ std::string Server::load() {
     std::string cdir = depot_child(cfg_.depot + "/containers", name);
     auto text = crunner::read_file(cdir + "/meta.json");
     auto meta = text ? json::parse(*text, nullptr, false) : json();
-    if (!is_ready(meta)) {
-      // A create the previous shim did not finish: undo it.
+    if (!is_ready(meta) || cfg_.net.destroy_on_startup) {
+      // A create the previous shim did not finish (or --destroy-containers-on-startup):
+      // undo it. Its network went with the clean start of the networker.
       runtime_.remove(name);
       if (unmount_under(cdir).empty()) {  // never delete through its rootfs mounts
         std::error_code ec;
@@ -125,6 +129,8 @@ std::string Server::load() {
       c->meta["state"] = "stopped";
       save_meta(*c);
     }
+    if (auto nerr = net_->restore(meta.value("network", json::object())); !nerr.empty())
+      std::cerr << "garden-shim: container " << name << ": restore network: " << nerr << "\n";
     load_processes(*c);
     containers_[name] = c;
   }

@@ -18,15 +18,13 @@ std::string query(const Request& req, const char* k) {
 
 }  // namespace
 
-// Runs args in the container (foreground exec) with input on stdin.
-// With a body stream, stdin is the request body as it arrives.
+// Runs args in the container (foreground exec) as user u, in directory cwd. With a body
+// stream, stdin is the request body as it arrives.
 static CmdResult exec_in(const Runtime& rt, const std::string& handle, const json& meta,
-                         const std::string& dir, const std::string& user,
+                         const std::string& dir, const User& u, const std::string& cwd,
                          const std::vector<std::string>& args, BodySource* input,
                          std::string& err) {
-  User u;
-  if (!resolve_user(meta.value("rootfs", ""), user, u, err)) return {};
-  json spec = {{"path", args[0]}, {"args", json::array()}, {"dir", "/"}};
+  json spec = {{"path", args[0]}, {"args", json::array()}, {"dir", cwd}};
   for (size_t i = 1; i < args.size(); ++i) spec["args"].push_back(args[i]);
   json pj = build_process(spec, meta, u);
   std::string pfile = dir + "/stream-" + new_uuid() + ".json";
@@ -49,28 +47,50 @@ static CmdResult exec_in(const Runtime& rt, const std::string& handle, const jso
   return r;
 }
 
+namespace {
+
+// Guardian's nstar (rundmc/nstar/nstar.c, rundmc/nstar.go): the user defaults to root, the
+// tar runs as that user in the user's home directory, so a relative path is relative to it.
+std::string in_home(const User& u, const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  std::string home = u.home.empty() ? "/" : u.home;
+  return home + (home.back() == '/' ? "" : "/") + path;
+}
+
+std::string cmd_failure(const CmdResult& r) {
+  std::string out = crunner::trim(r.err.empty() ? r.out : r.err);
+  return "exit status " + std::to_string(r.status) + ". Output: " + out;
+}
+
+}  // namespace
+
 Response Server::stream_in(const std::string& handle, const Request& req) {
   auto c = find(handle);
   if (!c) return unknown_handle(handle);
   ActiveGuard g(c);
   std::string dest = query(req, "destination");
-  if (dest.empty() || dest[0] != '/')
-    return error_response("", "stream-in needs an absolute destination", handle);
   json meta;
   {
     std::lock_guard<std::mutex> lk(c->mu);
     meta = c->meta;
   }
+  std::string user = query(req, "user");
+  if (user.empty()) user = "root";
+  User u;
   std::string err;
-  CmdResult r = exec_in(runtime_, handle, meta, c->dir, query(req, "user"),
-                        {"/bin/sh", "-c", "mkdir -p \"$0\" && exec tar -x -f - -C \"$0\"", dest},
-                        req.body_stream, err);
+  if (!resolve_user(meta.value("rootfs", ""), user, u, err))
+    return error_response("", "error streaming in: " + err, handle);
+  std::string path = in_home(u, dest);
+  // nstar: the destination and its missing parents are created by root, owned by the user.
+  bool privileged = meta.value("privileged", false);
+  err = make_dir_as(c->dir, path, host_id(u.uid, privileged), host_id(u.gid, privileged),
+                    "error streaming in: create destination");
   if (!err.empty()) return error_response("", err, handle);
-  if (!r.input_err.empty())
-    return error_response("", "stream in to `" + dest + "`: " + r.input_err, handle);
-  if (r.status != 0)
-    return error_response("", "stream in to `" + dest + "`: " + (r.err.empty() ? r.out : r.err),
-                          handle);
+  CmdResult r = exec_in(runtime_, handle, meta, c->dir, u, path, {"tar", "-x", "-o", "-f", "-"},
+                        req.body_stream, err);
+  if (!err.empty()) return error_response("", "error streaming in: " + err, handle);
+  if (!r.input_err.empty()) return error_response("", "error streaming in: " + r.input_err, handle);
+  if (r.status != 0) return error_response("", "error streaming in: " + cmd_failure(r), handle);
   return json_response(200, json::object());
 }
 
@@ -79,28 +99,35 @@ Response Server::stream_out(const std::string& handle, const Request& req) {
   if (!c) return unknown_handle(handle);
   ActiveGuard g(c);
   std::string src = query(req, "source");
-  if (src.empty() || src[0] != '/')
-    return error_response("", "stream-out needs an absolute source", handle);
   json meta;
   {
     std::lock_guard<std::mutex> lk(c->mu);
     meta = c->meta;
   }
-  std::vector<std::string> args;
-  if (src.size() > 1 && src.back() == '/') {
-    args = {"tar", "-c", "-f", "-", "-C", src, "."};
+  std::string user = query(req, "user");
+  if (user.empty()) user = "root";
+  User u;
+  std::string err;
+  if (!resolve_user(meta.value("rootfs", ""), user, u, err))
+    return error_response("", "error streaming out: " + err, handle);
+  // nstar.go: "dir/" packs the directory's contents as "./..."; otherwise the last path
+  // component is packed from its parent directory.
+  std::string path = in_home(u, src);
+  std::string parent, name;
+  if (path.size() > 1 && path.back() == '/') {
+    parent = path;
+    name = ".";
   } else {
-    std::string s = src;
+    std::string s = path;
     while (s.size() > 1 && s.back() == '/') s.pop_back();
     auto slash = s.rfind('/');
-    std::string parent = slash == 0 ? "/" : s.substr(0, slash);
-    args = {"tar", "-c", "-f", "-", "-C", parent, s.substr(slash + 1)};
+    parent = slash == 0 ? "/" : s.substr(0, slash);
+    name = s.substr(slash + 1);
   }
-  std::string err;
-  CmdResult r = exec_in(runtime_, handle, meta, c->dir, query(req, "user"), args, nullptr, err);
-  if (!err.empty()) return error_response("", err, handle);
-  if (r.status != 0)
-    return error_response("", "stream out of `" + src + "`: " + crunner::trim(r.err), handle);
+  CmdResult r = exec_in(runtime_, handle, meta, c->dir, u, parent, {"tar", "-c", "-f", "-", name},
+                        nullptr, err);
+  if (!err.empty()) return error_response("", "error streaming out: " + err, handle);
+  if (r.status != 0) return error_response("", "error streaming out: " + cmd_failure(r), handle);
   Response resp;
   resp.status = 200;
   resp.content_type = "application/x-tar";

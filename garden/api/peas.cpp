@@ -9,12 +9,13 @@
 #include "garden/api/server.hpp"
 #include "garden/bundle/bundle.hpp"
 #include "garden/image/pea.hpp"
+#include "garden/rootfs/rootfs_layer.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace garden {
 
 std::string Server::prepare_pea(Container& c, const json& spec, const json& meta, Process& p,
-                                json& pj) {
+                                json& pj, User& u) {
   bool privileged = meta.value("privileged", false);
   std::string err;
   std::string uri = image::spec_image_uri({{"image", spec["image"]}}, err);
@@ -34,6 +35,7 @@ std::string Server::prepare_pea(Container& c, const json& spec, const json& meta
   pp.resolv_file = c.dir + "/resolv.conf";
   pp.cgroup_parent = cfg_.cgroup_parent;
   std::vector<std::vector<std::string>> deletes;
+  std::vector<std::string> unmounts;
   std::string raw;
   bool builtin = image::is_raw(uri, &raw);
   if (!builtin && !cfg_.image_plugins.any()) {
@@ -48,7 +50,14 @@ std::string Server::prepare_pea(Container& c, const json& spec, const json& meta
     struct stat sb;
     if (raw.empty() || raw[0] != '/' || stat(raw.c_str(), &sb) < 0 || !S_ISDIR(sb.st_mode))
       return "creating-volume: rootfs `" + raw + "` is not a directory";
-    pp.rootfs = raw;
+    // As for containers, the image directory is only ever a lower layer: the pea's writes
+    // (the runtime's mount points and device nodes included) go to an overlay of its own,
+    // <process dir>/rootfs, unmounted by the clean-up.
+    Layer layer;
+    if (auto e = create_layer(p.dir, raw, DiskLimits{}, layer, privileged); !e.empty())
+      return "creating-volume: " + e;
+    pp.rootfs = layer.merged;
+    unmounts.push_back(layer.merged);
   } else {
     const image::Plugin* plugin = cfg_.image_plugins.for_container(privileged, err);
     if (!plugin) return "creating-volume: " + err;
@@ -65,12 +74,11 @@ std::string Server::prepare_pea(Container& c, const json& spec, const json& meta
   }
   // From here on the clean-up is recorded: whatever fails next undoes the image.
   std::string rt_root = c.dir + "/peas";
-  if (auto r = crunner::write_file_atomic(p.dir + "/pea.json",
-                                          image::pea_record(rt_root, p.id, deletes).dump());
+  if (auto r = crunner::write_file_atomic(
+          p.dir + "/pea.json", image::pea_record(rt_root, p.id, deletes, unmounts).dump());
       !r)
     return r.error().what();
   if (auto r = crunner::mkdir_p(rt_root, 0711); !r) return r.error().what();
-  User u;
   if (!resolve_user(pp.rootfs, spec.value("user", ""), u, err)) return err;
   json config = image::pea_config(spec, pp, u, err);
   if (!err.empty()) return err;

@@ -23,6 +23,7 @@
 #include "garden/api/server.hpp"
 #include "garden/bundle/process_spec.hpp"
 #include "garden/image/pea.hpp"
+#include "garden/rootfs/rootfs_layer.hpp"
 #include "libcontainer/process_setup.hpp"
 #include "libcontainer/utils.hpp"
 
@@ -116,18 +117,78 @@ off_t first_data(const std::string& path) {
 
 constexpr off_t kPunchChunk = 1 << 20;
 
+// A process directory goes with what is mounted below it (a raw:// pea's overlay), never
+// deleted through a mount.
+void remove_process_dir(const std::string& dir) {
+  if (!unmount_under(dir).empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
 // ProcessPayload fields in garden's order: process_id, stream_id, ..., exit_status, error.
 std::string payload(const nlohmann::ordered_json& j) {
   return j.dump() + "\n";
 }
 
 bool is_exec_not_found(const std::string& msg) {
+  if (msg.find("cwd") != std::string::npos) return false;  // the working directory, not the binary
   return msg.find("executable file not found") != std::string::npos ||
          msg.find("no such file or directory") != std::string::npos ||
          msg.find("not found in $PATH") != std::string::npos;
 }
 
 }  // namespace
+
+// The host id of a container id: unprivileged containers map 0 to 4294967294 and every other
+// id to itself (bundle.cpp); privileged ones are not mapped.
+long long host_id(long long id, bool privileged) {
+  return !privileged && id == 0 ? 4294967294LL : id;
+}
+
+// Guardian creates a process's working directory and every missing parent, mode 0755, owned
+// by the process's user (rundmc/runrunc/exec_preparer.go ensureDirExists ->
+// preparerootfs mkdir). Resolved inside the container's root as its init sees it (mounts
+// included), never following a path out of it.
+std::string make_dir_as(const std::string& cdir, const std::string& dir, long long uid,
+                        long long gid, const std::string& what) {
+  auto pid_text = crunner::read_file(cdir + "/init.pid");
+  long long pid = 0;
+  if (!pid_text || !crunner::parse_i64(crunner::trim(*pid_text), pid) || pid <= 0)
+    return "" + what + " `" + dir + "`: no container init pid";
+  std::string rootp = "/proc/" + std::to_string(pid) + "/root";
+  crunner::UniqueFd root(open(rootp.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root)
+    return "" + what + " `" + dir + "`: open `" + rootp + "`: " + crunner::errno_text(errno);
+  auto resolve = [&](const std::string& rel) {
+    open_how how{};
+    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    return static_cast<int>(
+        syscall(SYS_openat2, root.get(), rel.empty() ? "." : rel.c_str(), &how, sizeof how));
+  };
+  std::string prefix;
+  for (auto& comp : crunner::split(dir, '/')) {
+    if (comp.empty() || comp == ".") continue;
+    if (comp == "..") return "" + what + " `" + dir + "`: `..` is not allowed";
+    std::string next = prefix.empty() ? comp : prefix + "/" + comp;
+    int fd = resolve(next);
+    if (fd >= 0) {
+      close(fd);
+      prefix = next;
+      continue;
+    }
+    if (errno != ENOENT) return "" + what + " `" + dir + "`: " + crunner::errno_text(errno);
+    crunner::UniqueFd parent(resolve(prefix));
+    if (!parent) return "" + what + " `" + dir + "`: " + crunner::errno_text(errno);
+    if (mkdirat(parent.get(), comp.c_str(), 0755) < 0 && errno != EEXIST)
+      return "" + what + " `" + dir + "`: " + crunner::errno_text(errno);
+    if (fchownat(parent.get(), comp.c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(gid),
+                 AT_SYMLINK_NOFOLLOW) < 0)
+      return "" + what + " `" + dir + "`: chown: " + crunner::errno_text(errno);
+    prefix = next;
+  }
+  return "";
+}
 
 void Server::load_processes(Container& c) {
   std::error_code ec;
@@ -173,8 +234,6 @@ Response Server::run(const std::string& handle, const Request& req) {
     std::lock_guard<std::mutex> lk(c->mu);
     meta = c->meta;
   }
-  if (meta.value("state", "") != "active")
-    return error_response("", "cannot run a process in a stopped container", handle);
   const bool pea = image::is_pea(spec);  // a process with its own image (peas.cpp)
   if (!pea && spec.contains("bind_mounts") && spec["bind_mounts"].is_array() &&
       !spec["bind_mounts"].empty())
@@ -188,7 +247,8 @@ Response Server::run(const std::string& handle, const Request& req) {
           if (v.is_number() && v.get<double>() > 0)
             return error_response("",
                                   "process limits (" + kind + "." + k +
-                                      ") need a process image, which is not supported yet",
+                                      ") need a process image (image.uri): only a process with its "
+                                      "own image has its own cgroup",
                                   handle);
   if (spec.value("path", "").empty())
     return error_response("ExecutableNotFoundError", "no executable path given", handle);
@@ -200,10 +260,15 @@ Response Server::run(const std::string& handle, const Request& req) {
   User u;
   std::string err;
   json pj;
+  bool privileged = meta.value("privileged", false);
   if (!pea) {
     if (!resolve_user(meta.value("rootfs", ""), spec.value("user", ""), u, err))
       return error_response("", err, handle, id);
     pj = build_process(spec, meta, u);
+    if (auto e = make_dir_as(c->dir, pj.value("cwd", "/"), host_id(u.uid, privileged),
+                             host_id(u.gid, privileged), "create working directory");
+        !e.empty())
+      return error_response("", e, handle, id);
   }
   auto p = std::make_shared<Process>();
   p->id = id;
@@ -219,15 +284,14 @@ Response Server::run(const std::string& handle, const Request& req) {
   }
   auto forget = [&](Response r) {
     if (pea) image::cleanup_pea(p->dir, runtime_.bin());
-    std::error_code ec;
-    std::filesystem::remove_all(p->dir, ec);
+    remove_process_dir(p->dir);
     std::lock_guard<std::mutex> lk(c->mu);
     c->processes.erase(id);
     return r;
   };
   std::string rt_root = runtime_.root(), rt_id = handle;  // a pea is its own container
   if (pea) {
-    err = prepare_pea(*c, spec, meta, *p, pj);
+    err = prepare_pea(*c, spec, meta, *p, pj, u);
     if (!err.empty()) return forget(error_response("", err, handle, id));
     rt_root = c->dir + "/peas";
     rt_id = id;
@@ -238,8 +302,12 @@ Response Server::run(const std::string& handle, const Request& req) {
   int sp[2];
   if (pipe2(sp, O_CLOEXEC) < 0)
     return forget(error_response("", "pipe: " + crunner::errno_text(errno), handle, id));
-  pid_t dpid =
-      spawn_dadoo({cfg_.bin_dir + "/garden-dadoo", runtime_.bin(), rt_root, rt_id, p->dir}, sp[1]);
+  // The stdio pipes belong to the process's user as the host sees it (a pea's user is its
+  // own image's, resolved by prepare_pea).
+  long long huid = host_id(u.uid, privileged), hgid = host_id(u.gid, privileged);
+  pid_t dpid = spawn_dadoo({cfg_.bin_dir + "/garden-dadoo", runtime_.bin(), rt_root, rt_id, p->dir,
+                            std::to_string(huid) + ":" + std::to_string(hgid)},
+                           sp[1]);
   close(sp[1]);
   if (dpid < 0) {
     close(sp[0]);
@@ -340,8 +408,7 @@ void Server::serve_process(std::shared_ptr<Container> c, std::shared_ptr<Process
         auto it = c->processes.find(p->id);
         if (it != c->processes.end() && it->second == p) c->processes.erase(it);
       }
-      std::error_code ec;
-      std::filesystem::remove_all(p->dir, ec);
+      remove_process_dir(p->dir);
     }
   } leave{c, p, a};
   if (!write_all_fd(fd, payload({{"process_id", p->id}, {"stream_id", sid}}))) return;

@@ -68,10 +68,10 @@ Response Server::route(Request& req, const std::vector<std::string>& seg) {
     if (n == 4 && what == "processes" && m == "GET") return attach(h, seg[3]);
     if (n == 7 && what == "processes" && seg[4] == "attaches" && m == "GET")
       return attach_stream(h, seg[3], seg[5], seg[6]);
-    if (what == "net") {
-      if (!find(h)) return unknown_handle(h);
-      return error_response("", "networking is not supported yet", h);
-    }
+    if (n == 4 && what == "net" && seg[3] == "in" && m == "POST") return net_in(h, req);
+    if (n == 4 && what == "net" && seg[3] == "out" && m == "POST") return net_out(h, req, false);
+    if (n == 5 && what == "net" && seg[3] == "out" && seg[4] == "bulk" && m == "POST")
+      return net_out(h, req, true);
   }
   return error_response("", "no route for " + m + " " + req.path);
 }

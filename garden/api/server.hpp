@@ -14,9 +14,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "garden/bundle/process_spec.hpp"
 #include "garden/http/http_io.hpp"
 #include "garden/http/request_parser.hpp"
 #include "garden/image/plugin.hpp"
+#include "garden/net/networker.hpp"
 #include "garden/runtime/runtime.hpp"
 
 namespace garden {
@@ -35,6 +37,7 @@ struct Config {
   int max_containers = 1024;
   std::string log_level = "info";
   image::Plugins image_plugins;  // --image-plugin, --privileged-image-plugin (+ extra args)
+  net::Config net;  // networking flags (garden/net/)
 };
 
 // One stream id of a process: the run/attach connection and its stdout/stderr connections.
@@ -111,8 +114,9 @@ class Server {
   std::vector<std::string> running_process_ids(Container& c);
 
   // peas.cpp: a process with its own image; writes its bundle and pea.json into p.dir
-  // and sets pj (its process); "" or the error.
-  std::string prepare_pea(Container& c, const json& spec, const json& meta, Process& p, json& pj);
+  // and sets pj (its process) and u (its user, from its own image); "" or the error.
+  std::string prepare_pea(Container& c, const json& spec, const json& meta, Process& p, json& pj,
+                          User& u);
   // Removes the peas of a container being destroyed (runtime containers, plugin images).
   void cleanup_peas(Container& c);
 
@@ -121,12 +125,17 @@ class Server {
   Response bulk_metrics(const Request& req);
   nlohmann::ordered_json metrics_json(Container& c, std::string& err);
 
+  // net routes (garden/net/ does the work)
+  Response net_in(const std::string& handle, const Request& req);
+  Response net_out(const std::string& handle, const Request& req, bool bulk);
+
   // files.cpp
   Response stream_in(const std::string& handle, const Request& req);
   Response stream_out(const std::string& handle, const Request& req);
 
   Config cfg_;
   Runtime runtime_;
+  std::unique_ptr<net::Networker> net_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Container>> containers_;
 };
@@ -147,5 +156,11 @@ inline bool is_ready(const json& meta) {
          meta["ready"].get<bool>();
 }
 long long now_unix_ns();
+// The host id of a container uid/gid (unprivileged: 0 -> 4294967294, others unchanged).
+long long host_id(long long id, bool privileged);
+// Creates dir and its missing parents (0755, owned by host uid:gid) inside the root of the
+// container whose depot directory is cdir, as its init sees it; "" or "<what> `dir`: ...".
+std::string make_dir_as(const std::string& cdir, const std::string& dir, long long uid,
+                        long long gid, const std::string& what);
 
 }  // namespace garden

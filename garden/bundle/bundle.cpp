@@ -32,11 +32,15 @@ const char* const kPrivilegedExtraCaps[] = {
     "CAP_LEASE",           "CAP_AUDIT_CONTROL",   "CAP_MAC_OVERRIDE",  "CAP_MAC_ADMIN",
     "CAP_SYSLOG",          "CAP_WAKE_ALARM",      "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ"};
 
-// Docker's default allowlist (names unknown to the runtime's libseccomp are skipped by it).
+// Guardian's unprivileged allowlist (guardiancmd/seccomp_linux.go, buildSeccomp), name for
+// name: no mount, umount2, pivot_root, unshare, setns, clone3, sethostname, io_uring, ...
+// (ptrace is allowed there on kernels >= 4.8). Syscalls newer than the highest one listed
+// get ENOSYS from the runtime (runc and crunner add that stub), so libc falls back from
+// clone3 to clone, which is allowed below only without namespace flags. Names unknown to the
+// runtime's libseccomp (32-bit ones) are skipped by it.
 const char* const kAllowedSyscalls[] = {"accept",
                                         "accept4",
                                         "access",
-                                        "adjtimex",
                                         "alarm",
                                         "bind",
                                         "brk",
@@ -46,14 +50,10 @@ const char* const kAllowedSyscalls[] = {"accept",
                                         "chmod",
                                         "chown",
                                         "chown32",
-                                        "clock_adjtime",
                                         "clock_getres",
                                         "clock_gettime",
                                         "clock_nanosleep",
-                                        "clone",
-                                        "clone3",
                                         "close",
-                                        "close_range",
                                         "connect",
                                         "copy_file_range",
                                         "creat",
@@ -63,9 +63,10 @@ const char* const kAllowedSyscalls[] = {"accept",
                                         "epoll_create",
                                         "epoll_create1",
                                         "epoll_ctl",
+                                        "epoll_ctl_old",
                                         "epoll_pwait",
-                                        "epoll_pwait2",
                                         "epoll_wait",
+                                        "epoll_wait_old",
                                         "eventfd",
                                         "eventfd2",
                                         "execve",
@@ -73,16 +74,18 @@ const char* const kAllowedSyscalls[] = {"accept",
                                         "exit",
                                         "exit_group",
                                         "faccessat",
-                                        "faccessat2",
                                         "fadvise64",
+                                        "fadvise64_64",
                                         "fallocate",
                                         "fanotify_mark",
                                         "fchdir",
                                         "fchmod",
                                         "fchmodat",
                                         "fchown",
+                                        "fchown32",
                                         "fchownat",
                                         "fcntl",
+                                        "fcntl64",
                                         "fdatasync",
                                         "fgetxattr",
                                         "flistxattr",
@@ -91,20 +94,27 @@ const char* const kAllowedSyscalls[] = {"accept",
                                         "fremovexattr",
                                         "fsetxattr",
                                         "fstat",
+                                        "fstat64",
+                                        "fstatat64",
                                         "fstatfs",
+                                        "fstatfs64",
                                         "fsync",
                                         "ftruncate",
+                                        "ftruncate64",
                                         "futex",
-                                        "futex_waitv",
                                         "futimesat",
                                         "getcpu",
                                         "getcwd",
                                         "getdents",
                                         "getdents64",
                                         "getegid",
+                                        "getegid32",
                                         "geteuid",
+                                        "geteuid32",
                                         "getgid",
+                                        "getgid32",
                                         "getgroups",
+                                        "getgroups32",
                                         "getitimer",
                                         "getpeername",
                                         "getpgid",
@@ -114,7 +124,9 @@ const char* const kAllowedSyscalls[] = {"accept",
                                         "getpriority",
                                         "getrandom",
                                         "getresgid",
+                                        "getresgid32",
                                         "getresuid",
+                                        "getresuid32",
                                         "getrlimit",
                                         "get_robust_list",
                                         "getrusage",
@@ -125,6 +137,7 @@ const char* const kAllowedSyscalls[] = {"accept",
                                         "gettid",
                                         "gettimeofday",
                                         "getuid",
+                                        "getuid32",
                                         "getxattr",
                                         "inotify_add_watch",
                                         "inotify_init",
@@ -134,31 +147,27 @@ const char* const kAllowedSyscalls[] = {"accept",
                                         "ioctl",
                                         "io_destroy",
                                         "io_getevents",
-                                        "io_pgetevents",
                                         "ioprio_get",
                                         "ioprio_set",
                                         "io_setup",
                                         "io_submit",
-                                        "io_uring_enter",
-                                        "io_uring_register",
-                                        "io_uring_setup",
+                                        "ipc",
                                         "kill",
-                                        "landlock_add_rule",
-                                        "landlock_create_ruleset",
-                                        "landlock_restrict_self",
                                         "lchown",
+                                        "lchown32",
                                         "lgetxattr",
                                         "link",
                                         "linkat",
                                         "listen",
                                         "listxattr",
                                         "llistxattr",
+                                        "_llseek",
                                         "lremovexattr",
                                         "lseek",
                                         "lsetxattr",
                                         "lstat",
+                                        "lstat64",
                                         "madvise",
-                                        "membarrier",
                                         "memfd_create",
                                         "mincore",
                                         "mkdir",
@@ -169,6 +178,7 @@ const char* const kAllowedSyscalls[] = {"accept",
                                         "mlock2",
                                         "mlockall",
                                         "mmap",
+                                        "mmap2",
                                         "mprotect",
                                         "mq_getsetattr",
                                         "mq_notify",
@@ -185,15 +195,12 @@ const char* const kAllowedSyscalls[] = {"accept",
                                         "munlock",
                                         "munlockall",
                                         "munmap",
-                                        "name_to_handle_at",
                                         "nanosleep",
                                         "newfstatat",
+                                        "_newselect",
                                         "open",
                                         "openat",
-                                        "openat2",
                                         "pause",
-                                        "pidfd_open",
-                                        "pidfd_send_signal",
                                         "pipe",
                                         "pipe2",
                                         "poll",
@@ -201,18 +208,16 @@ const char* const kAllowedSyscalls[] = {"accept",
                                         "prctl",
                                         "pread64",
                                         "preadv",
-                                        "preadv2",
                                         "prlimit64",
-                                        "process_mrelease",
                                         "pselect6",
                                         "pwrite64",
                                         "pwritev",
-                                        "pwritev2",
                                         "read",
                                         "readahead",
                                         "readlink",
                                         "readlinkat",
                                         "readv",
+                                        "recv",
                                         "recvfrom",
                                         "recvmmsg",
                                         "recvmsg",
@@ -223,7 +228,6 @@ const char* const kAllowedSyscalls[] = {"accept",
                                         "renameat2",
                                         "restart_syscall",
                                         "rmdir",
-                                        "rseq",
                                         "rt_sigaction",
                                         "rt_sigpending",
                                         "rt_sigprocmask",
@@ -250,21 +254,31 @@ const char* const kAllowedSyscalls[] = {"accept",
                                         "semget",
                                         "semop",
                                         "semtimedop",
+                                        "send",
                                         "sendfile",
+                                        "sendfile64",
                                         "sendmmsg",
                                         "sendmsg",
                                         "sendto",
                                         "setfsgid",
+                                        "setfsgid32",
                                         "setfsuid",
+                                        "setfsuid32",
                                         "setgid",
+                                        "setgid32",
                                         "setgroups",
+                                        "setgroups32",
                                         "setitimer",
                                         "setpgid",
                                         "setpriority",
                                         "setregid",
+                                        "setregid32",
                                         "setresgid",
+                                        "setresgid32",
                                         "setresuid",
+                                        "setresuid32",
                                         "setreuid",
+                                        "setreuid32",
                                         "setrlimit",
                                         "set_robust_list",
                                         "setsid",
@@ -272,6 +286,7 @@ const char* const kAllowedSyscalls[] = {"accept",
                                         "set_thread_area",
                                         "set_tid_address",
                                         "setuid",
+                                        "setuid32",
                                         "setxattr",
                                         "shmat",
                                         "shmctl",
@@ -281,32 +296,39 @@ const char* const kAllowedSyscalls[] = {"accept",
                                         "sigaltstack",
                                         "signalfd",
                                         "signalfd4",
+                                        "sigreturn",
                                         "socket",
+                                        "socketcall",
                                         "socketpair",
                                         "splice",
                                         "stat",
-                                        "statfs",
+                                        "stat64",
                                         "statx",
+                                        "statfs",
+                                        "statfs64",
                                         "symlink",
                                         "symlinkat",
                                         "sync",
                                         "sync_file_range",
                                         "syncfs",
                                         "sysinfo",
+                                        "syslog",
                                         "tee",
                                         "tgkill",
                                         "time",
                                         "timer_create",
                                         "timer_delete",
-                                        "timer_getoverrun",
-                                        "timer_gettime",
-                                        "timer_settime",
                                         "timerfd_create",
                                         "timerfd_gettime",
                                         "timerfd_settime",
+                                        "timer_getoverrun",
+                                        "timer_gettime",
+                                        "timer_settime",
                                         "times",
                                         "tkill",
                                         "truncate",
+                                        "truncate64",
+                                        "ugetrlimit",
                                         "umask",
                                         "uname",
                                         "unlink",
@@ -322,22 +344,38 @@ const char* const kAllowedSyscalls[] = {"accept",
                                         "write",
                                         "writev",
                                         "arch_prctl",
+                                        "modify_ldt",
                                         "chroot",
-                                        "mount",
-                                        "umount2",
-                                        "pivot_root",
-                                        "sethostname",
-                                        "setdomainname",
-                                        "unshare",
-                                        "setns"};
+                                        "ptrace"};
+
+// clone(2) flags Guardian refuses: CLONE_NEWNS|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET.
+constexpr unsigned long long kCloneNsFlags = 0x7C020000ULL;
 
 json seccomp_allowlist() {
+  json syscalls = json::array();
   json names = json::array();
   for (const char* n : kAllowedSyscalls) names.push_back(n);
+  syscalls.push_back({{"names", names}, {"action", "SCMP_ACT_ALLOW"}});
+  // personality(2): PER_LINUX (0), PER_LINUX32 (8) and the query 0xffffffff only.
+  for (unsigned long long persona : {0x0ULL, 0x8ULL, 0xffffffffULL})
+    syscalls.push_back(
+        {{"names", {"personality"}},
+         {"action", "SCMP_ACT_ALLOW"},
+         {"args", {{{"index", 0}, {"value", persona}, {"valueTwo", 0}, {"op", "SCMP_CMP_EQ"}}}}});
+  syscalls.push_back({{"names", {"clone"}},
+                      {"action", "SCMP_ACT_ALLOW"},
+                      {"args",
+                       {{{"index", 0},
+                         {"value", kCloneNsFlags},
+                         {"valueTwo", 0},
+                         {"op", "SCMP_CMP_MASKED_EQ"}}}}});
   return {{"defaultAction", "SCMP_ACT_ERRNO"},
           {"architectures", {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"}},
-          {"syscalls", {{{"names", names}, {"action", "SCMP_ACT_ALLOW"}}}}};
+          {"syscalls", syscalls}};
 }
+
+// Where garden-init is bound (command_linux.go: initBindMountAndPath).
+const char* const kInitPath = "/tmp/garden-init";
 
 json bind_mount(const std::string& src, const std::string& dst, bool ro) {
   json opts = {"bind"};
@@ -350,18 +388,25 @@ unsigned long long num(const json& j, const char* key) {
   return j[key].get<unsigned long long>();
 }
 
-json resources(const json& limits) {
-  json r = {{"devices", {{{"allow", false}, {"access", "rwm"}}}}};
-  // The devices every container may use (runc adds the same list on its own).
-  const struct {
-    const char* type;
-    long major, minor;
-  } devs[] = {{"c", 1, 3}, {"c", 1, 5}, {"c", 1, 7}, {"c", 1, 8},   {"c", 1, 9},
-              {"c", 5, 0}, {"c", 5, 1}, {"c", 5, 2}, {"c", 136, -1}};
-  for (auto& d : devs) {
-    json e = {{"allow", true}, {"type", d.type}, {"major", d.major}, {"access", "rwm"}};
-    if (d.minor >= 0) e["minor"] = d.minor;
-    r["devices"].push_back(e);
+// Unprivileged containers get the runtime's default device rules (Guardian sets none; runc
+// and crunner deny everything but their default list). Privileged ones get Guardian's
+// allowedDevices (guardiancmd/server.go): deny all, then mknod of any device, the usual
+// character devices, /dev/net/tun and /dev/fuse.
+json resources(const json& limits, bool privileged) {
+  json r = json::object();
+  if (privileged) {
+    r["devices"] = json::array({{{"allow", false}, {"access", "rwm"}}});
+    for (const char* type : {"c", "b"})
+      r["devices"].push_back({{"allow", true}, {"type", type}, {"access", "m"}});
+    const struct {
+      long major, minor;
+    } devs[] = {{1, 3}, {1, 8},    {1, 7}, {5, 0},    {1, 5},   {1, 9},
+                {5, 1}, {136, -1}, {5, 2}, {10, 200}, {10, 229}};
+    for (auto& d : devs) {
+      json e = {{"allow", true}, {"type", "c"}, {"major", d.major}, {"access", "rwm"}};
+      if (d.minor >= 0) e["minor"] = d.minor;
+      r["devices"].push_back(e);
+    }
   }
   if (!limits.is_object()) return r;
   if (auto mem = num(limits.value("memory_limits", json::object()), "limit_in_bytes")) {
@@ -435,60 +480,69 @@ bool in_bounding_set(const char* name) {
 
 }  // namespace
 
-json container_caps(bool privileged) {
+json container_caps(bool privileged, long long uid) {
+  // Guardian (rundmc/processes/builder.go): a process of a non-root user gets the container's
+  // caps intersected with nonRootMaxCaps, the unprivileged set plus CAP_SYS_ADMIN
+  // (guardiancmd/server.go); root gets all of them.
+  auto non_root_allowed = [](const std::string& c) {
+    if (c == "CAP_SYS_ADMIN") return true;
+    for (const char* u : kUnprivilegedCaps)
+      if (c == u) return true;
+    return false;
+  };
   json caps = json::array();
-  for (const char* c : kUnprivilegedCaps)
-    if (in_bounding_set(c)) caps.push_back(c);
+  auto add = [&](const char* c) {
+    if (!in_bounding_set(c)) return;
+    if (uid != 0 && !non_root_allowed(c)) return;
+    caps.push_back(c);
+  };
+  for (const char* c : kUnprivilegedCaps) add(c);
   if (privileged)
-    for (const char* c : kPrivilegedExtraCaps)
-      if (in_bounding_set(c)) caps.push_back(c);
+    for (const char* c : kPrivilegedExtraCaps) add(c);
   return caps;
 }
 
 json build_config(const json& spec, const BundleParams& p, std::string& err) {
   bool privileged = spec.value("privileged", false);
   json caps = container_caps(privileged);
-  json env = json::array();  // the image's environment, then the spec's (Guardian's Env rule)
+  // bundlerules/env.go: the container's env is the image's (from the image plugin), then the
+  // spec's, nothing added (each process gets its PATH and USER when it runs: process_spec.cpp).
+  json env = json::array();
   for (auto& e : p.image_env) env.push_back(e);
   if (spec.contains("env") && spec["env"].is_array())
     for (auto& e : spec["env"])
       if (e.is_string()) env.push_back(e);
-  bool has_path = false;
-  for (auto& e : env)
-    if (e.get<std::string>().rfind("PATH=", 0) == 0) has_path = true;
-  if (!has_path) env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
 
-  // The image plugin's mounts come first (Guardian prepends them: a plugin that does not
-  // mount the rootfs itself returns its overlay there).
+  // guardiancmd/command_linux.go: defaultBindMounts + (un)privilegedMounts. No /dev tmpfs and
+  // no /dev/mqueue: /dev is the rootfs's own directory, where the runtime creates the
+  // device nodes, as runc does for Guardian. The image plugin's mounts come first (Guardian
+  // prepends them: a plugin that does not mount the rootfs itself returns its overlay there).
   json mounts = p.image_mounts.is_array() ? p.image_mounts : json::array();
   json defaults = json::array({
-      {{"destination", "/proc"},
-       {"type", "proc"},
-       {"source", "proc"},
-       {"options", {"nosuid", "noexec", "nodev"}}},
-      {{"destination", "/dev"},
-       {"type", "tmpfs"},
-       {"source", "tmpfs"},
-       {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}},
-      {{"destination", "/dev/pts"},
-       {"type", "devpts"},
-       {"source", "devpts"},
-       {"options", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}}},
-      {{"destination", "/dev/shm"},
-       {"type", "tmpfs"},
-       {"source", "shm"},
-       {"options", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}}},
-      {{"destination", "/dev/mqueue"},
-       {"type", "mqueue"},
-       {"source", "mqueue"},
-       {"options", {"nosuid", "noexec", "nodev"}}},
       {{"destination", "/sys"},
        {"type", "sysfs"},
        {"source", "sysfs"},
        {"options", {"nosuid", "noexec", "nodev", "ro"}}},
+      {{"destination", "/dev/shm"},
+       {"type", "tmpfs"},
+       {"source", "tmpfs"},
+       {"options", {"rw", "nodev", "relatime"}}},
+      {{"destination", "/dev/pts"},
+       {"type", "devpts"},
+       {"source", "devpts"},
+       {"options", {"nosuid", "noexec", "newinstance", "gid=5", "ptmxmode=0666", "mode=0620"}}},
   });
   for (auto& m : defaults) mounts.push_back(m);
-  mounts.push_back(bind_mount(p.init_path, "/dev/garden-init", true));
+  mounts.push_back(bind_mount(p.init_path, kInitPath, true));
+  mounts.push_back({{"destination", "/proc"},
+                    {"type", "proc"},
+                    {"source", "proc"},
+                    {"options", {"nosuid", "noexec", "nodev"}}});
+  if (!privileged)
+    mounts.push_back({{"destination", "/sys/fs/cgroup"},
+                      {"type", "cgroup"},
+                      {"source", "cgroup"},
+                      {"options", {"ro", "nosuid", "noexec", "nodev"}}});
   mounts.push_back(bind_mount(p.hosts_file, "/etc/hosts", false));
   mounts.push_back(bind_mount(p.resolv_file, "/etc/resolv.conf", false));
   if (spec.contains("bind_mounts") && spec["bind_mounts"].is_array()) {
@@ -503,9 +557,11 @@ json build_config(const json& spec, const BundleParams& p, std::string& err) {
         err = "bind mount source `" + src + "` does not exist";
         return nullptr;
       }
-      json m = bind_mount(src, dst, bm.value("mode", 0) == 0);
-      m["options"].push_back("rbind");
-      mounts.push_back(m);
+      // bundlerules/mounts.go: "bind" plus "ro"/"rw", not recursive.
+      mounts.push_back({{"destination", dst},
+                        {"type", "bind"},
+                        {"source", src},
+                        {"options", {"bind", bm.value("mode", 0) == 1 ? "rw" : "ro"}}});
     }
   }
 
@@ -514,15 +570,13 @@ json build_config(const json& spec, const BundleParams& p, std::string& err) {
                          {{"type", "uts"}},
                          {{"type", "ipc"}},
                          {{"type", "mount"}}});
-  std::string hostname = p.handle.substr(0, 63);
+  // bundlerules/hostname.go: the handle's last 49 characters.
+  std::string hostname = p.handle.size() > 49 ? p.handle.substr(p.handle.size() - 49) : p.handle;
   json linux_ = {
       {"namespaces", ns},
       {"cgroupsPath", p.cgroup_parent + "/" + p.handle},
-      {"resources", resources(spec.value("limits", json::object()))},
-      {"maskedPaths",
-       {"/proc/kcore", "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
-        "/proc/timer_stats", "/proc/keys", "/sys/firmware"}},
-      {"readonlyPaths", {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}},
+      {"resources", resources(spec.value("limits", json::object()), privileged)},
+      {"rootfsPropagation", "private"},
   };
   if (!privileged) {
     linux_["namespaces"].push_back({{"type", "user"}});
@@ -531,14 +585,32 @@ json build_config(const json& spec, const BundleParams& p, std::string& err) {
       map.push_back({{"containerID", m.container_id}, {"hostID", m.host_id}, {"size", m.size}});
     linux_["uidMappings"] = map;
     linux_["gidMappings"] = map;
+    linux_["maskedPaths"] = {"/proc/kcore", "/proc/latency_stats", "/proc/sched_debug",
+                             "/proc/scsi",  "/proc/timer_list",    "/proc/timer_stats",
+                             "/proc/keys",  "/sys/firmware"};
     linux_["seccomp"] = seccomp_allowlist();
+  } else {
+    // Guardian's privileged base: /dev/fuse (0666). Its privileged bundle masks nothing;
+    // we keep the masked and read-only /proc paths there (docs/NOTES.md).
+    linux_["devices"] = {{{"path", "/dev/fuse"},
+                          {"type", "c"},
+                          {"major", 10},
+                          {"minor", 229},
+                          {"fileMode", 0666},
+                          {"uid", 0},
+                          {"gid", 0}}};
+    linux_["maskedPaths"] = {"/proc/kcore", "/proc/latency_stats", "/proc/sched_debug",
+                             "/proc/scsi",  "/proc/timer_list",    "/proc/timer_stats",
+                             "/proc/keys",  "/sys/firmware"};
+    linux_["readonlyPaths"] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                               "/proc/sysrq-trigger"};
   }
   json config = {
       {"ociVersion", "1.0.2"},
       {"process",
        {{"terminal", false},
         {"user", {{"uid", 0}, {"gid", 0}}},
-        {"args", {"/dev/garden-init"}},
+        {"args", {kInitPath}},
         {"env", env},
         {"cwd", "/"},
         {"capabilities",
@@ -599,15 +671,19 @@ std::string ensure_at(int rootfd, const std::string& rel, bool is_dir) {
 std::string prepare_mountpoints(const std::string& rootfs, const json& config) {
   crunner::UniqueFd root(open(rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) return "open rootfs `" + rootfs + "`: " + crunner::errno_text(errno);
+  bool dev_tmpfs = false;
+  for (auto& m : config["mounts"])
+    if (m.value("destination", "") == "/dev") dev_tmpfs = true;
   for (auto& m : config["mounts"]) {
     std::string dst = m.value("destination", "");
-    if (dst.rfind("/dev/", 0) == 0 || dst == "/dev") {
+    if (dev_tmpfs && (dst.rfind("/dev/", 0) == 0 || dst == "/dev")) {
       if (dst == "/dev") {
         auto e = ensure_at(root.get(), "dev", true);
         if (!e.empty()) return e;
       }
       continue;  // inside the container's own /dev tmpfs
     }
+    if (dst.rfind("/sys/", 0) == 0 || dst.rfind("/proc/", 0) == 0) continue;  // kernel fs
     bool is_dir = true;
     if (m.value("type", "") == "bind") {
       struct stat st;

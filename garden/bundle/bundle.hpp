@@ -25,8 +25,9 @@ struct BundleParams {
 // Builds config.json; err set on an invalid spec (bad bind mount, ...).
 nlohmann::json build_config(const nlohmann::json& spec, const BundleParams& p, std::string& err);
 
-// The capabilities of root processes in a container (unprivileged or privileged).
-nlohmann::json container_caps(bool privileged);
+// The capabilities of a process of user uid in a container (unprivileged or privileged):
+// Guardian's set for root, intersected with the unprivileged set + CAP_SYS_ADMIN otherwise.
+nlohmann::json container_caps(bool privileged, long long uid = 0);
 
 // Creates the mount points the config needs inside rootfs (directories or empty files),
 // walking components without following symlinks, so that a user-namespaced container whose

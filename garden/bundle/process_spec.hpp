@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -12,6 +13,7 @@ struct User {
   std::string name;
   long long uid = 0, gid = 0;
   std::string home = "/";
+  std::vector<long long> sgids;  // supplementary groups (/etc/group members)
 };
 
 // Reads a file of the container's rootfs (rel is relative), resolving inside it.

@@ -4,6 +4,7 @@
 
 #include "garden/bundle/bundle.hpp"
 #include "garden/image/plugin.hpp"
+#include "garden/rootfs/rootfs_layer.hpp"
 #include "garden/runtime/runtime.hpp"
 #include "libcontainer/utils.hpp"
 
@@ -67,8 +68,12 @@ json pea_config(const json& pspec, const PeaParams& pp, const User& u, std::stri
 }
 
 json pea_record(const std::string& runtime_root, const std::string& id,
-                const std::vector<std::vector<std::string>>& plugin_deletes) {
-  return {{"runtime_root", runtime_root}, {"id", id}, {"plugin_delete", plugin_deletes}};
+                const std::vector<std::vector<std::string>>& plugin_deletes,
+                const std::vector<std::string>& unmounts) {
+  return {{"runtime_root", runtime_root},
+          {"id", id},
+          {"plugin_delete", plugin_deletes},
+          {"unmount", unmounts}};
 }
 
 std::string cleanup_pea(const std::string& dir, const std::string& runtime_bin) {
@@ -82,6 +87,11 @@ std::string cleanup_pea(const std::string& dir, const std::string& runtime_bin) 
   Runtime rt(runtime_bin, j["runtime_root"].get<std::string>());
   if (std::string e = rt.remove(j["id"].get<std::string>()); !e.empty())
     first = "runtime delete: " + e;
+  if (j.contains("unmount") && j["unmount"].is_array())
+    for (auto& m : j["unmount"])
+      if (m.is_string())
+        if (std::string e = unmount_under(m.get<std::string>()); !e.empty() && first.empty())
+          first = e;
   if (j.contains("plugin_delete") && j["plugin_delete"].is_array())
     for (auto& argv : j["plugin_delete"]) {
       if (!argv.is_array() || argv.empty()) continue;

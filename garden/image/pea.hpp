@@ -1,7 +1,8 @@
 // Peas: processes with their own image (ProcessSpec.image), as Guardian runs them. A pea
 // is a container of its own, run by the OCI runtime from a bundle in its process
 // directory:
-//   - rootfs from the image plugin (handle = the process id; raw:///dir without one),
+//   - rootfs from the image plugin (handle = the process id), or for raw:///dir (and a
+//     directory without a plugin) an overlay over it in the process directory,
 //   - a new mount namespace; the container's network, ipc, pid and uts namespaces (and its
 //     user namespace when unprivileged) joined by path through the container's init,
 //   - its own cgroup nested in the container's (<parent>/<handle>/pea-<id>), with the
@@ -42,9 +43,11 @@ bool valid_pea_id(const std::string& id);
 nlohmann::json pea_config(const nlohmann::json& pspec, const PeaParams& pp, const User& u,
                           std::string& err);
 
-// pea.json: the runtime root and id to delete, and the plugin delete commands to run.
+// pea.json: the runtime root and id to delete, the plugin delete commands to run and the
+// mounts to undo (a raw:// pea's own overlay).
 nlohmann::json pea_record(const std::string& runtime_root, const std::string& id,
-                          const std::vector<std::vector<std::string>>& plugin_deletes);
+                          const std::vector<std::vector<std::string>>& plugin_deletes,
+                          const std::vector<std::string>& unmounts = {});
 // Runs the clean-up DIR/pea.json describes with the runtime binary; "" on success (also
 // when there is no pea.json), else the first error. Idempotent.
 std::string cleanup_pea(const std::string& dir, const std::string& runtime_bin);

@@ -88,13 +88,16 @@ std::string attach_loop(const std::string& file, std::string& dev, crunner::Uniq
   return "no free loop device for `" + file + "`";
 }
 
-std::string mount_layer_fs(const std::string& cdir, unsigned long long bytes,
-                           unsigned long long inodes) {
+// Makes <cdir>/disk.img (size bytes, an ext4 without journal or reserved blocks, inodes
+// inodes if set), attaches it to a loop device and mounts it on <cdir>/layer.
+std::string make_layer_fs(const std::string& cdir, unsigned long long size,
+                          unsigned long long inodes) {
   std::string img = cdir + "/disk.img";
+  unlink(img.c_str());
   {
     crunner::UniqueFd f(open(img.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (!f) return "create `" + img + "`: " + crunner::errno_text(errno);
-    if (ftruncate(f.get(), static_cast<off_t>(bytes)) < 0)
+    if (ftruncate(f.get(), static_cast<off_t>(size)) < 0)
       return "size `" + img + "`: " + crunner::errno_text(errno);
   }
   std::vector<std::string> argv = {
@@ -117,6 +120,32 @@ std::string mount_layer_fs(const std::string& cdir, unsigned long long bytes,
   if (mount(dev.c_str(), target.c_str(), "ext4", MS_NOSUID | MS_NODEV, "") < 0)
     return "mount `" + dev + "` on `" + target + "`: " + crunner::errno_text(errno);
   return "";  // closing lo leaves the device to the mount; it clears itself on unmount
+}
+
+// A layer file system on which the container can write at least `bytes` (Guardian's
+// quota-based limits give the full amount; an ext4 of exactly that size loses 9-10% to its
+// metadata and reserved clusters). It is made 1/8 + 256 KiB larger, measured once mounted,
+// and made again with what it lacked added if that was not enough.
+std::string mount_layer_fs(const std::string& cdir, unsigned long long bytes,
+                           unsigned long long inodes) {
+  std::string target = cdir + "/layer";
+  unsigned long long size = (bytes + bytes / 8 + (256 << 10) + 65535) / 65536 * 65536;
+  for (int attempt = 0;; ++attempt) {
+    std::string err = make_layer_fs(cdir, size, inodes);
+    if (!err.empty()) return err;
+    struct statvfs sv;
+    if (statvfs(target.c_str(), &sv) < 0)
+      return "statfs `" + target + "`: " + crunner::errno_text(errno);
+    unsigned long long avail = static_cast<unsigned long long>(sv.f_bavail) * sv.f_frsize;
+    // The layer's own directories (upper/, work/) take a few blocks of it too.
+    unsigned long long want = bytes + 4 * static_cast<unsigned long long>(sv.f_frsize);
+    if (avail >= want || attempt == 3) return "";
+    err = unmount_under(target);
+    if (!err.empty()) return err;
+    wait_loops_released(cdir);
+    size += want - avail;
+    size = (size + 65535) / 65536 * 65536;
+  }
 }
 
 }  // namespace
@@ -155,7 +184,7 @@ Usage tree_usage(const std::string& dir) {
 }
 
 std::string create_layer(const std::string& cdir, const std::string& image, const DiskLimits& dl,
-                         Layer& out) {
+                         Layer& out, bool devices) {
   // overlayfs separates its options with ',' and lower layers with ':'.
   for (const std::string& p : {cdir, image})
     if (p.find_first_of(",:\\") != std::string::npos)
@@ -225,7 +254,7 @@ std::string create_layer(const std::string& cdir, const std::string& image, cons
   }
   std::string opts =
       "lowerdir=" + image + ",upperdir=" + layer + "/upper,workdir=" + layer + "/work";
-  if (mount("overlay", merged.c_str(), "overlay", MS_NODEV, opts.c_str()) < 0)
+  if (mount("overlay", merged.c_str(), "overlay", devices ? 0 : MS_NODEV, opts.c_str()) < 0)
     return undo("mount overlay on `" + merged + "`: " + crunner::errno_text(errno));
   return "";
 }

@@ -45,9 +45,11 @@ struct Layer {
   bool limited = false;
 };
 
-// Sets up <cdir>/rootfs over image; on error, nothing stays mounted.
+// Sets up <cdir>/rootfs over image; on error, nothing stays mounted. The overlay is nodev
+// unless devices is set: a privileged container's runtime mknods /dev/null & co. in its
+// rootfs's /dev (unprivileged ones get them bind-mounted from the host).
 std::string create_layer(const std::string& cdir, const std::string& image, const DiskLimits& dl,
-                         Layer& out);
+                         Layer& out, bool devices = false);
 
 // The container's own writes: the layer file system's usage (limited) or its upper tree.
 Usage layer_usage(const std::string& cdir, bool limited, const Usage& base);

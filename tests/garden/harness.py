@@ -136,8 +136,12 @@ def _allow_core():
 
 
 class Shim:
-    def __init__(self, workdir, rootfs, cgroup_parent, extra=None):
+    def __init__(self, workdir, rootfs, cgroup_parent, extra=None, netns=None):
+        """netns: the name of a network namespace (ip netns) the shim runs in, listening
+        on a unix socket in workdir; without one it runs in ours with --disable-networking,
+        so no test shim ever touches the host's interfaces or firewall."""
         self.workdir = workdir
+        self.netns = netns
         self.depot = os.path.join(workdir, "depot")
         self.rootfs = rootfs
         self.cgroup_parent = cgroup_parent
@@ -150,15 +154,25 @@ class Shim:
         if not (same_port and self.port):
             self.port = free_port()
         self.log = open(os.path.join(self.workdir, "shim.log"), "ab")
-        args = [SHIM, "--bind-ip", "127.0.0.1", "--bind-port", str(self.port),
-                "--depot", self.depot, "--runtime-plugin", runtime_path(),
-                "--default-rootfs", self.rootfs, "--cgroup-parent", self.cgroup_parent,
-                "--stop-timeout", "3s"] + self.extra
+        if self.netns:
+            # nsenter enters the network namespace only (ip netns exec would also give the
+            # shim a mount namespace of its own, hiding the containers' mounts from us).
+            sock = os.path.join(self.workdir, "shim.sock")
+            listen = ["nsenter", "--net=/run/netns/" + self.netns, "--", SHIM,
+                      "--bind-socket", sock]
+        else:
+            listen = [SHIM, "--bind-ip", "127.0.0.1", "--bind-port", str(self.port)]
+            if not any(a in self.extra for a in ("--disable-networking",)):
+                listen.append("--disable-networking")
+        args = listen + ["--depot", self.depot, "--runtime-plugin", runtime_path(),
+                         "--default-rootfs", self.rootfs, "--cgroup-parent", self.cgroup_parent,
+                         "--stop-timeout", "3s"] + self.extra
         # GARDEN_SHIM_CWD: where a crashing shim leaves its core (debugging aid).
         cwd = os.environ.get("GARDEN_SHIM_CWD", self.workdir)
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, cwd=cwd,
                                      start_new_session=True, preexec_fn=_allow_core)
-        client = Client(port=self.port)
+        client = (Client(socket_path=os.path.join(self.workdir, "shim.sock")) if self.netns
+                  else Client(port=self.port))
         try:
             for _ in range(500):
                 if self.proc.poll() is not None:
@@ -166,7 +180,7 @@ class Shim:
                 try:
                     client.ping()
                     return client
-                except OSError:
+                except (OSError, ConnectionError):
                     time.sleep(0.02)
             raise RuntimeError("garden-shim never answered ping")
         except BaseException:
@@ -215,7 +229,8 @@ class ShimTestCase(unittest.TestCase):
         subprocess.run(["find", cls.rootfs, "-gid", "0", "-exec", "chgrp", "-h",
                         str(CONTAINER_ROOT_UID), "{}", "+"], check=True)
         cls.cgroup_parent = "crunner-test-garden-%d" % os.getpid()
-        cls.shim = Shim(cls.workdir, cls.rootfs, cls.cgroup_parent, cls.shim_extra)
+        cls.shim = Shim(cls.workdir, cls.rootfs, cls.cgroup_parent, cls.shim_extra,
+                        netns=getattr(cls, "shim_netns", None))
         cls.client = cls.shim.start()
 
     @classmethod

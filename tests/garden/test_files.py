@@ -48,8 +48,13 @@ class FilesTest(ShimTestCase):
         self.client.stream_in(self.h, "/home/user/x", make_tar({"f": b"1"}), user="user")
         code, out, _ = self.run_proc(self.h, "stat", "-c", "%u", "/home/user/x/f")
         self.assertEqual(out.strip(), "1000")
+        # Guardian's nstar creates the destination as root, owned by the user, and extracts
+        # there: the user's lack of access to /root does not matter.
+        self.client.stream_in(self.h, "/root/x", make_tar({"f": b"1"}), user="user")
+        code, out, _ = self.run_proc(self.h, "stat", "-c", "%u", "/root/x/f")
+        self.assertEqual(out.strip(), "1000")
         with self.assertRaises(GardenError):
-            self.client.stream_in(self.h, "/root/x", make_tar({"f": b"1"}), user="user")
+            self.client.stream_in(self.h, "/x", make_tar({"f": b"1"}), user="nosuchuser")
 
     def test_paths_resolve_inside_container(self):
         # A symlink to / inside the container must not reach the host's root.

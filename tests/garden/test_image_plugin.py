@@ -238,7 +238,7 @@ class ImagePluginTest(ShimTestCase):
         lines = out.splitlines()
         self.assertEqual(lines[0], "pea-1")  # the pea's own rootfs
         self.assertEqual(lines[1], h)  # the container's uts namespace
-        self.assertEqual(lines[2].split("\0")[0], "/dev/garden-init")  # its pid namespace
+        self.assertEqual(lines[2].split("\0")[0], "/tmp/garden-init")  # its pid namespace
         ns, want = lines[3:8], ctr_ns.split()
         self.assertEqual(ns[0], want[0])  # network shared
         self.assertNotEqual(ns[1], want[1])  # mount namespace its own
@@ -272,6 +272,12 @@ class ImagePluginTest(ShimTestCase):
         self.assertEqual(p.wait(), 137)
         self.assertFalse(os.path.exists(cg))
         self.assertEqual([c for c in self.calls(self.ustore, "create") if "lim" in c], [])
+        # The raw image was only a lower layer: the runtime's mount points (garden-init,
+        # the device nodes bound from the host) went to the pea's own overlay, which is gone.
+        self.assertEqual(os.listdir(os.path.join(self.rootfs, "dev")), [])
+        self.assertFalse(os.path.exists(os.path.join(self.rootfs, "tmp", "garden-init")))
+        self.assertEqual(mounts_under(os.path.join(self.shim.depot, "containers", h, "processes")),
+                         [])
 
     def test_pea_errors(self):
         h = self.create(handle="imgplug-peaerr")

@@ -192,7 +192,8 @@ class LimitsTest(ShimTestCase):
             self.client.create({"handle": "crunner-test-bw",
                                 "limits": {"bandwidth_limits": {"rate": 1000, "burst": 2000}}})
         self.assertEqual(cm.exception.status, 500)
-        self.assertEqual(cm.exception.message, "bandwidth limits: networking is not supported yet")
+        self.assertEqual(cm.exception.message,
+                         "network: networking is disabled (--disable-networking)")
         self.assertNotIn("crunner-test-bw", self.client.list())
         # No limit asked for (zeros, as the Go client sends by default): fine.
         h = self.create(limits={"bandwidth_limits": {"rate": 0, "burst": 0}})
@@ -201,7 +202,7 @@ class LimitsTest(ShimTestCase):
     def test_network_refused_not_faked(self):
         with self.assertRaises(GardenError) as cm:
             self.client.create({"handle": "crunner-test-net", "network": "10.254.0.0/30"})
-        self.assertIn("networking is not supported yet", cm.exception.message)
+        self.assertIn("networking is disabled", cm.exception.message)
         self.assertNotIn("crunner-test-net", self.client.list())
         self.create(network="")
 

@@ -247,7 +247,8 @@ class ProcessTest(ShimTestCase):
             proc = subprocess.Popen([SHIM, "--bind-socket", sock, "--depot", os.path.join(d, "depot"),
                                      "--runtime-plugin", runtime_path(),
                                      "--default-rootfs", self.rootfs,
-                                     "--cgroup-parent", self.cgroup_parent],
+                                     "--cgroup-parent", self.cgroup_parent,
+                                     "--disable-networking"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
                 c = Client(socket_path=sock)

@@ -53,7 +53,7 @@ def run(args, check=True, env=None, timeout=300, input=None):
 class Registry:
     """One docker-registry process; .host is "127.0.0.1:PORT"."""
 
-    def __init__(self, workdir, name, tls=False, users=None, log_level="error"):
+    def __init__(self, workdir, name, tls=False, users=None, log_level="error", token=None):
         self.dir = os.path.join(workdir, "registry-" + name)
         os.makedirs(self.dir)
         self.port = free_port()
@@ -75,6 +75,17 @@ class Registry:
             for i, (u, pw) in enumerate(users.items()):
                 run(["htpasswd", "-B", "-b"] + (["-c"] if i == 0 else []) + [htp, u, pw])
             cfg += ["auth:", "  htpasswd:", "    realm: crunner-test", "    path: %s" % htp]
+        self.token_proc = None
+        if token:  # (user, password): bearer tokens from tokenserver.py
+            tkey, tcrt = os.path.join(self.dir, "tkey.pem"), os.path.join(self.dir, "tcert.pem")
+            run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                 "-subj", "/CN=crunner-test-token", "-keyout", tkey, "-out", tcrt])
+            tport = free_port()
+            self.token_proc = subprocess.Popen([sys.executable, os.path.join(HERE, "tokenserver.py"), str(tport),
+                                                tkey, tcrt, "crunner-registry", token[0], token[1]])
+            cfg += ["auth:", "  token:", "    realm: http://127.0.0.1:%d/token" % tport,
+                    "    service: crunner-registry", "    issuer: crunner-test", "    rootcertbundle: %s" % tcrt]
+            wait_port(tport, self.token_proc, "token server")
         with open(os.path.join(self.dir, "config.yml"), "w") as f:
             f.write("\n".join(cfg) + "\n")
         self.log = open(os.path.join(self.dir, "log"), "w")
@@ -103,6 +114,9 @@ class Registry:
         return os.path.join(self.dir, "data", "docker", "registry", "v2", "blobs", "sha256", hexd[:2], hexd, "data")
 
     def close(self):
+        if self.token_proc and self.token_proc.poll() is None:
+            self.token_proc.terminate()
+            self.token_proc.wait()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -111,6 +125,18 @@ class Registry:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+def wait_port(port, proc, what):
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(what + " did not start")
+            time.sleep(0.05)
 
 
 def _tar_add(t, name, data=None, mode=0o644, typ=tarfile.REGTYPE, linkname="", uid=0, gid=0):

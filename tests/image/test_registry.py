@@ -100,6 +100,22 @@ def tls_and_basic_auth(env, ctx):
 
 
 @case
+def bearer_token_auth(env, ctx):
+    reg = env.registry("token", token=("bob", "tok3n"))
+    reg.push(ctx["layout"], "test", "tok/busybox:test", creds=("bob", "tok3n"))
+    ref = "docker://%s/tok/busybox:test" % reg.host
+    ins = ["--insecure-registry", reg.host]
+    p = env.image("create", *ins, "--username", "bob", "--password", "tok3n", ref, "tok1", check=False)
+    check("bearer token auth (token server + basic credentials) pulls", p.returncode == 0 and
+          os.path.ismount(os.path.join(env.store, "images", "tok1", "rootfs")), p.stdout + p.stderr)
+    p = env.image("create", *ins, "--username", "bob", "--password", "nope", ref, "tok2", check=False)
+    eq("a token server refusing the password", p.stdout.strip(), "authorization failed: username and password are invalid")
+    p = env.image("create", *ins, ref, "tok3", check=False)
+    eq("an anonymous token without pull rights", p.stdout.strip(),
+       ref + " does not exist or you do not have permissions to see it.")
+
+
+@case
 def corrupted_blob_rejected_and_not_cached(env, ctx):
     reg = env.registry("corrupt")
     reg.push(ctx["layout"], "test", "crunner/corrupt:test")

@@ -31,6 +31,21 @@ def oci_layout_source(env, ctx):
 
 
 @case
+def log_level(env, ctx):
+    oci = "oci://%s:test" % ctx["layout"]
+    p = L.run([L.IMAGE_BIN, "--store", env.store, "--log-level", "debug", "create", oci, "log1"])
+    lines = [json.loads(l) for l in p.stderr.splitlines()]
+    check("--log-level debug: lager-style JSON lines on stderr",
+          any(l["message"] == "crunner-image.create.layer-cached" and l["log_level"] == 0 for l in lines), p.stderr)
+    p = L.run([L.IMAGE_BIN, "--store", env.store, "--log-level", "error", "create", oci, "log2"])
+    eq("--log-level error: nothing on stderr", p.stderr, "")
+    p = L.run([L.IMAGE_BIN, "--store", env.store, "--log-level", "loud", "list"], check=False)
+    check("an unknown level is refused", p.returncode == 1 and "invalid --log-level" in p.stdout, p.stdout)
+    env.image("delete", "log1")
+    env.image("delete", "log2")
+
+
+@case
 def tar_and_directory_sources(env, ctx):
     src = os.path.join(env.tmp, "stack")
     L.busybox_rootfs(src)
@@ -131,6 +146,15 @@ def uid_mapping_seen_from_an_unprivileged_container(env, ctx):
     eq("fallback (no mounts possible): a uid-shifted copy of the layers per mapping", (st.st_uid, st.st_gid, len(lowers)),
        (101000, 101000, 3))
     eq("its setuid bit survives the shifted chown", oct(os.stat(os.path.join(lowers[1], "bin", "suid")).st_mode & 0o7777), "0o4755")
+    garden = []
+    for flag in ("--uid-mapping", "--gid-mapping"):
+        garden += [flag, "0:4294967294:1", flag, "1:1:4294967293"]
+    p = env.image("create", *garden, "oci://%s:test" % ctx["layout"], "ug")
+    r = json.loads(p.stdout)["root"]["path"]
+    eq("Guardian's unprivileged mapping (0->4294967294, 1->1): root's files, others unchanged",
+       [(os.stat(os.path.join(r, f)).st_uid, os.stat(os.path.join(r, f)).st_gid) for f in ("bin/busybox", "data/b")],
+       [(4294967294, 4294967294), (1000, 1000)])
+    env.image("delete", "ug")
     env.image("create", "oci://%s:test" % ctx["layout"], "u2")
     eq("privileged image of the same layout: real ownership", os.stat(os.path.join(env.store, "images", "u2", "rootfs", "data", "b")).st_uid, 1000)
 

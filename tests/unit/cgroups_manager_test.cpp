@@ -13,14 +13,32 @@ ManagerOptions fake_opts(FakeTree& t, Mode m) {
   ManagerOptions o;
   o.root = t.root();
   o.mode = m;
-  t.file("self-cgroup", "5:memory:/own/mem\n4:cpu,cpuacct:/\n3:freezer:/f\n0::/u/own\n");
+  t.file("self-cgroup",
+         "5:memory:/own/mem\n4:cpu,cpuacct:/\n3:freezer:/f\n1:name=systemd:/sd\n0::/u/own\n");
   o.own_cgroup = t.path("self-cgroup");
   o.systemd_marker = t.path("no-systemd-here");
+  o.mountinfo = t.path("mountinfo");
   return o;
 }
+// The hierarchies a host has: directories, and their mounts in a fake mountinfo (the
+// filesystem type and super options say what each one is, as in /proc/self/mountinfo).
 void v1_layout(FakeTree& t) {
-  for (auto d : {"cpu,cpuacct", "memory", "freezer", "pids", "devices", "systemd", "unified"})
-    t.dir(d);
+  std::string mi = "30 22 0:27 / " + t.root() + " rw,relatime - tmpfs tmpfs rw,mode=755\n";
+  int id = 31;
+  auto mount = [&](const std::string& dir, const std::string& type, const std::string& opts) {
+    t.dir(dir);
+    mi += std::to_string(id) + " 30 0:" + std::to_string(id) + " / " + t.path(dir) +
+          " rw,relatime - " + type + " " + type + " " + opts + "\n";
+    id++;
+  };
+  mount("cpu,cpuacct", "cgroup", "rw,cpu,cpuacct");
+  mount("memory", "cgroup", "rw,memory");
+  mount("freezer", "cgroup", "rw,freezer");
+  mount("pids", "cgroup", "rw,pids");
+  mount("devices", "cgroup", "rw,devices");
+  mount("systemd", "cgroup", "rw,xattr,name=systemd");
+  mount("unified", "cgroup2", "rw");
+  t.file("mountinfo", mi);
 }
 }  // namespace
 
@@ -45,7 +63,7 @@ TEST_CASE("hybrid manager: absolute path in every hierarchy and the unified one"
   CHECK(t.exists("memory/crunner-test-x/c1"));
   CHECK(t.exists("freezer/crunner-test-x/c1"));
   CHECK(t.exists("unified/crunner-test-x/c1"));
-  CHECK_FALSE(t.exists("systemd/crunner-test-x"));  // named hierarchies are left alone
+  CHECK(t.exists("systemd/crunner-test-x/c1"));  // name=systemd is joined, as runc does
   auto j = (*m)->to_json();
   CHECK(j["mode"] == "hybrid");
   CHECK(j["paths"]["cpuacct"] == t.path("cpu,cpuacct/crunner-test-x/c1"));
@@ -73,7 +91,42 @@ TEST_CASE("v1 manager: relative path below the caller's own cgroup", "[cgroups][
   CHECK(j["paths"]["cpu"] == t.path("cpu,cpuacct/c2"));
   CHECK(j["paths"]["freezer"] == t.path("freezer/f/c2"));
   CHECK(j["paths"]["pids"] == t.path("pids/c2"));  // not listed in self-cgroup: from the root
+  CHECK(j["paths"]["name=systemd"] == t.path("systemd/sd/c2"));
   CHECK_FALSE(j.contains("unified"));
+}
+
+TEST_CASE("v1 manager: hierarchies come from mountinfo, not from directory names",
+          "[cgroups][manager]") {
+  FakeTree t;
+  v1_layout(t);
+  t.dir("hugetlb");      // a plain directory on the tmpfs (other software creates these)
+  t.dir("net_cls,x");    // nor is a name with a controller in it one
+  t.dir("not-mounted");  // nor anything else
+  auto m = make_manager("/crunner-test-m", "m", false, fake_opts(t, Mode::Legacy));
+  REQUIRE(m.ok());
+  auto j = (*m)->to_json();
+  CHECK_FALSE(j["paths"].contains("hugetlb"));
+  CHECK_FALSE(j["paths"].contains("net_cls"));
+  CHECK(j["paths"]["memory"] == t.path("memory/crunner-test-m"));
+  REQUIRE((*m)->create().ok());
+  CHECK_FALSE(t.exists("hugetlb/crunner-test-m"));
+  REQUIRE((*m)->destroy().ok());
+
+  // A hierarchy mounted from a sub-cgroup (mount root /outer): relative paths are taken
+  // below the own cgroup minus that root.
+  t.file("mountinfo", "40 30 0:40 /outer " + t.path("memory") + " rw - cgroup cgroup rw,memory\n");
+  auto o = fake_opts(t, Mode::Legacy);
+  t.file("self-cgroup", "5:memory:/outer/inner\n");
+  auto r = make_manager("c", "c", false, o);
+  REQUIRE(r.ok());
+  CHECK((*r)->to_json()["paths"]["memory"] == t.path("memory/inner/c"));
+
+  // No cgroup mounts below the root at all: named.
+  t.file("mountinfo", "40 30 0:40 / /elsewhere rw - cgroup cgroup rw,memory\n");
+  auto none = make_manager("/x", "x", false, fake_opts(t, Mode::Legacy));
+  REQUIRE_FALSE(none.ok());
+  CHECK(none.error().what().find("no cgroup v1 controller hierarchies mounted") !=
+        std::string::npos);
 }
 
 TEST_CASE("v1 manager: missing controllers are named; unified needs v2", "[cgroups][manager]") {

@@ -168,8 +168,8 @@ TEST_CASE("seccomp NOTIFY: send_to_listener errors name the listener path", "[se
   UniqueFd a(fds[0]), b(fds[1]);
   auto st = seccomp::send_to_listener(p, a.get(), 1, json::object());
   REQUIRE_FALSE(st.ok());
-  REQUIRE(st.error().what() == "send seccomp fd to the agent at `" + p.listener_path +
-                                   "`: connect: no such file or directory");
+  REQUIRE(st.error().what() == "failed to connect with seccomp agent at `" + p.listener_path +
+                                   "`: no such file or directory");
   p.listener_path = "/" + std::string(200, 'x');
   st = seccomp::send_to_listener(p, a.get(), 1, json::object());
   REQUIRE_FALSE(st.ok());

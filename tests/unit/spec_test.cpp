@@ -76,7 +76,11 @@ TEST_CASE("errors name the field path", "[spec]") {
 
   j = base();
   j["linux"]["namespaces"] = json::array({{{"type", "pid"}}});
-  REQUIRE(err_of(j) == "hostname: requires a new uts namespace (linux.namespaces type \"uts\")");
+  REQUIRE(err_of(j) == "hostname: requires a uts namespace (linux.namespaces type \"uts\")");
+
+  j = base();  // a uts namespace joined by path is the container's too: set there, as runc
+  j["linux"]["namespaces"] = json::array({{{"type", "uts"}, {"path", "/proc/1/ns/uts"}}});
+  REQUIRE(err_of(j) == "");
 
   j = base();
   j["linux"]["namespaces"].push_back({{"type", "user"}});

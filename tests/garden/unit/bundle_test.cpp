@@ -68,17 +68,22 @@ TEST_CASE("unprivileged bundle: user namespace, seccomp, masks, hostname, cgroup
   for (const char* m : {"/proc/kcore", "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi",
                         "/proc/timer_list", "/proc/timer_stats", "/proc/keys", "/sys/firmware"})
     CHECK(has(c["linux"]["maskedPaths"], m));
-  CHECK(c["process"]["args"] == json::array({"/dev/garden-init"}));
+  CHECK(c["process"]["args"] == json::array({"/tmp/garden-init"}));
   CHECK(c["root"]["path"] == "/rootfs");
   auto caps = c["process"]["capabilities"]["bounding"];
   CHECK(has(caps, "CAP_CHOWN"));
   CHECK_FALSE(has(caps, "CAP_SYS_ADMIN"));
-  for (const char* d : {"/proc", "/sys", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue",
-                        "/dev/garden-init", "/etc/hosts", "/etc/resolv.conf"})
+  // Guardian's mounts (guardiancmd/command_linux.go): no /dev tmpfs, no /dev/mqueue.
+  for (const char* d : {"/proc", "/sys", "/dev/pts", "/dev/shm", "/tmp/garden-init", "/etc/hosts",
+                        "/etc/resolv.conf", "/sys/fs/cgroup"})
     CHECK(mount_at(c, d) != nullptr);
+  CHECK(mount_at(c, "/dev") == nullptr);
+  CHECK(mount_at(c, "/dev/mqueue") == nullptr);
   CHECK(has((*mount_at(c, "/sys"))["options"], "ro"));
-  CHECK(has(c["process"]["env"],
-            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+  CHECK(has((*mount_at(c, "/sys/fs/cgroup"))["options"], "ro"));
+  CHECK(c["process"]["env"] == json::array());  // the spec's env only
+  CHECK_FALSE(c["linux"].contains("readonlyPaths"));
+  CHECK_FALSE(c["linux"]["resources"].contains("devices"));  // the runtime's defaults
 }
 
 TEST_CASE("privileged bundle: no user namespace, no seccomp, more caps", "[garden]") {
@@ -89,6 +94,16 @@ TEST_CASE("privileged bundle: no user namespace, no seccomp, more caps", "[garde
   CHECK_FALSE(c["linux"].contains("uidMappings"));
   CHECK_FALSE(c["linux"].contains("seccomp"));
   CHECK(c["process"]["capabilities"]["bounding"].size() > container_caps(false).size());
+  CHECK(mount_at(c, "/sys/fs/cgroup") == nullptr);
+  CHECK(c["linux"]["devices"][0]["path"] == "/dev/fuse");
+  auto& d = c["linux"]["resources"]["devices"];
+  CHECK(d[0] == json({{"allow", false}, {"access", "rwm"}}));
+  CHECK(has(d, {{"allow", true}, {"type", "c"}, {"major", 10}, {"minor", 229}, {"access", "rwm"}}));
+  CHECK(has(d, {{"allow", true}, {"type", "c"}, {"major", 10}, {"minor", 200}, {"access", "rwm"}}));
+  // A non-root process gets the unprivileged set plus CAP_SYS_ADMIN.
+  auto nonroot = container_caps(true, 1000);
+  CHECK(has(nonroot, "CAP_SYS_ADMIN"));
+  CHECK_FALSE(has(nonroot, "CAP_NET_ADMIN"));
 }
 
 TEST_CASE("limits become linux.resources", "[garden]") {
@@ -103,7 +118,6 @@ TEST_CASE("limits become linux.resources", "[garden]") {
   CHECK(r["memory"]["limit"] == 1 << 26);
   CHECK(r["cpu"]["shares"] == 300);
   CHECK(r["pids"]["limit"] == 42);
-  CHECK(r["devices"][0] == json({{"allow", false}, {"access", "rwm"}}));
   spec["limits"]["cpu_limits"] = {{"limit_in_shares", 100}};
   c = build_config(spec, params("/rootfs"), err);
   CHECK(c["linux"]["resources"]["cpu"]["shares"] == 100);
@@ -133,13 +147,13 @@ TEST_CASE("bind mounts: mode, origin and errors", "[garden]") {
   CHECK_FALSE(err.empty());
 }
 
-TEST_CASE("env keeps a given PATH; hostname is cut to 63 bytes", "[garden]") {
+TEST_CASE("env is the spec's; hostname is the handle's last 49 bytes", "[garden]") {
   std::string err;
   auto p = params("/rootfs");
-  p.handle = std::string(100, 'x');
+  p.handle = std::string(60, 'x') + std::string(40, 'y');
   json c = build_config({{"env", {"PATH=/x", "A=b"}}}, p, err);
   CHECK(c["process"]["env"] == json::array({"PATH=/x", "A=b"}));
-  CHECK(c["hostname"].get<std::string>().size() == 63);
+  CHECK(c["hostname"] == std::string(9, 'x') + std::string(40, 'y'));
 }
 
 TEST_CASE("prepare_mountpoints creates targets without following symlinks", "[garden]") {

@@ -72,12 +72,13 @@ TEST_CASE("process.json: args, env order, cwd, caps, rlimits, tty", "[garden]") 
   CHECK(p["args"] == json::array({"/bin/ls", "-l", "/"}));
   CHECK(p["env"] == json::array({"C=1", "PATH=/cpath", "S=2", "USER=root"}));
   CHECK(p["cwd"] == "/root");
-  CHECK(p["user"] == json({{"uid", 0}, {"gid", 0}}));
+  CHECK(p["user"] == json({{"uid", 0}, {"gid", 0}, {"additionalGids", json::array()}}));
   CHECK(p["terminal"] == false);
   CHECK_FALSE(p["capabilities"]["effective"].empty());
   CHECK_FALSE(p.contains("rlimits"));
 
   json p2 = build_process({{"path", "x"},
+                           {"user", "vcap"},
                            {"dir", "/tmp"},
                            {"rlimits", {{"nofile", 99}}},
                            {"tty", {{"window_size", {{"columns", 80}, {"rows", 24}}}}}},
@@ -85,6 +86,7 @@ TEST_CASE("process.json: args, env order, cwd, caps, rlimits, tty", "[garden]") 
   CHECK(p2["cwd"] == "/tmp");
   CHECK(p2["env"] == json::array({"PATH=/usr/local/bin:/usr/bin:/bin", "USER=vcap"}));
   CHECK(p2["capabilities"]["effective"].empty());
+  CHECK(p2["capabilities"]["inheritable"] == p2["capabilities"]["bounding"]);
   CHECK_FALSE(p2["capabilities"]["bounding"].empty());
   CHECK(p2["rlimits"] == json::parse(R"([{"type":"RLIMIT_NOFILE","soft":99,"hard":99}])"));
   CHECK(p2["terminal"] == true);
