@@ -225,7 +225,7 @@ Response Server::create(const Request& req) {
     };
     json config = build_config(spec, bp, err);
     if (!err.empty()) return fail_net(err, false);
-    err = prepare_mountpoints(rootfs, config);
+    err = prepare_mountpoints(rootfs, config, root_uid, root_uid);
     if (!err.empty()) return fail_net("prepare rootfs: " + err, false);
     if (auto st = crunner::write_file_atomic(c->dir + "/config.json", config.dump(2)); !st)
       return fail_net(st.error().what(), false);

@@ -82,7 +82,8 @@ std::string Server::prepare_pea(Container& c, const json& spec, const json& meta
   if (!resolve_user(pp.rootfs, spec.value("user", ""), u, err)) return err;
   json config = image::pea_config(spec, pp, u, err);
   if (!err.empty()) return err;
-  err = prepare_mountpoints(pp.rootfs, config);
+  uid_t root_id = privileged ? 0 : static_cast<uid_t>(host_id(0, false));
+  err = prepare_mountpoints(pp.rootfs, config, root_id, root_id);
   if (!err.empty()) return "prepare rootfs: " + err;
   if (auto r = crunner::write_file_atomic(p.dir + "/config.json", config.dump(2)); !r)
     return r.error().what();

@@ -628,8 +628,9 @@ json build_config(const json& spec, const BundleParams& p, std::string& err) {
 namespace {
 
 // Creates `rel` (a path relative to the directory fd `dir`) without following symlinks;
-// the last component is a directory or (is_dir false) an empty file.
-std::string ensure_at(int rootfd, const std::string& rel, bool is_dir) {
+// the last component is a directory or (is_dir false) an empty file. What it creates belongs
+// to uid:gid.
+std::string ensure_at(int rootfd, const std::string& rel, bool is_dir, uid_t uid, gid_t gid) {
   auto parts = crunner::split(rel, '/');
   std::vector<std::string> comps;
   for (auto& s : parts)
@@ -647,12 +648,20 @@ std::string ensure_at(int rootfd, const std::string& rel, bool is_dir) {
       if (!S_ISDIR(st.st_mode)) return "";
     } else if (errno == ENOENT) {
       if (!last || is_dir) {
-        if (mkdirat(cur.get(), c.c_str(), 0755) < 0 && errno != EEXIST)
-          return "mkdir `" + rel + "`: " + crunner::errno_text(errno);
+        if (mkdirat(cur.get(), c.c_str(), 0755) < 0) {
+          if (errno != EEXIST) return "mkdir `" + rel + "`: " + crunner::errno_text(errno);
+        } else if (fchownat(cur.get(), c.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+          return "chown `" + rel + "`: " + crunner::errno_text(errno);
+        }
       } else {
         int fd = openat(cur.get(), c.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
         if (fd < 0 && errno != EEXIST) return "create `" + rel + "`: " + crunner::errno_text(errno);
-        if (fd >= 0) close(fd);
+        if (fd >= 0) {
+          int r = fchown(fd, uid, gid);
+          int e = errno;
+          close(fd);
+          if (r < 0) return "chown `" + rel + "`: " + crunner::errno_text(e);
+        }
         return "";
       }
     } else {
@@ -668,7 +677,8 @@ std::string ensure_at(int rootfd, const std::string& rel, bool is_dir) {
 
 }  // namespace
 
-std::string prepare_mountpoints(const std::string& rootfs, const json& config) {
+std::string prepare_mountpoints(const std::string& rootfs, const json& config, uid_t uid,
+                                gid_t gid) {
   crunner::UniqueFd root(open(rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) return "open rootfs `" + rootfs + "`: " + crunner::errno_text(errno);
   bool dev_tmpfs = false;
@@ -678,7 +688,7 @@ std::string prepare_mountpoints(const std::string& rootfs, const json& config) {
     std::string dst = m.value("destination", "");
     if (dev_tmpfs && (dst.rfind("/dev/", 0) == 0 || dst == "/dev")) {
       if (dst == "/dev") {
-        auto e = ensure_at(root.get(), "dev", true);
+        auto e = ensure_at(root.get(), "dev", true, uid, gid);
         if (!e.empty()) return e;
       }
       continue;  // inside the container's own /dev tmpfs
@@ -689,7 +699,7 @@ std::string prepare_mountpoints(const std::string& rootfs, const json& config) {
       struct stat st;
       if (stat(m.value("source", "").c_str(), &st) == 0) is_dir = S_ISDIR(st.st_mode);
     }
-    auto e = ensure_at(root.get(), dst, is_dir);
+    auto e = ensure_at(root.get(), dst, is_dir, uid, gid);
     if (!e.empty()) return e;
   }
   return "";

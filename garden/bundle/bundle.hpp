@@ -3,6 +3,8 @@
 // masked paths, seccomp allowlist, hostname = handle, cgroupsPath <parent>/<handle>, limits.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -31,7 +33,10 @@ nlohmann::json container_caps(bool privileged, long long uid = 0);
 
 // Creates the mount points the config needs inside rootfs (directories or empty files),
 // walking components without following symlinks, so that a user-namespaced container whose
-// rootfs belongs to host root can still be set up.
-std::string prepare_mountpoints(const std::string& rootfs, const nlohmann::json& config);
+// rootfs belongs to host root can still be set up. What it creates belongs to uid:gid, the
+// container's root as the host sees it (Guardian's MkdirChown): the runtime later creates
+// the device nodes in /dev as that root, also when the image had no /dev.
+std::string prepare_mountpoints(const std::string& rootfs, const nlohmann::json& config,
+                                uid_t uid = 0, gid_t gid = 0);
 
 }  // namespace garden
