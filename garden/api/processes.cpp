@@ -125,6 +125,86 @@ void remove_process_dir(const std::string& dir) {
   std::filesystem::remove_all(dir, ec);
 }
 
+// Forgetting a process. Its exit status is written to every run/attach connection once its
+// streams were served, or 1s after exit for a stream that was never opened (clients need not
+// open them). A process is then forgotten (table entry, directory, output) when its last
+// run/attach connection has ended and every stream of every stream id was served; a stream
+// id whose stdout/stderr request has not arrived yet keeps it for kLateStreamWait more, so a
+// client that was slow to ask for them (the Go client asks only after reading the stream id,
+// and a loaded host may take longer than the 1s) still gets them instead of "unknown
+// process" (issue 15: 1 error in 20 concurrent clients).
+constexpr auto kLateStreamWait = std::chrono::seconds(60);
+
+// Whether p can go (p.mu held); with streams_served, only if every announced stream was.
+bool can_forget(const Process& p, bool streams_served) {
+  if (!p.reported || p.attachers > 0 || p.forgotten) return false;
+  for (auto& [id, a] : p.attaches) {
+    if ((!a->out_done && (streams_served || a->out_open)) ||
+        (!a->err_done && (streams_served || a->err_open)))
+      return false;
+  }
+  return true;
+}
+
+// Removes a process marked forgotten from its container and the depot.
+void forget(Container& c, const std::shared_ptr<Process>& p) {
+  {
+    std::lock_guard<std::mutex> lk(c.mu);
+    auto it = c.processes.find(p->id);
+    if (it != c.processes.end() && it->second == p) c.processes.erase(it);
+  }
+  remove_process_dir(p->dir);
+}
+
+// Called when a connection of p ends: forgets it now, or once its unopened streams waited.
+void settle(Container& c, const std::shared_ptr<Process>& p) {
+  bool now = false;
+  {
+    std::lock_guard<std::mutex> lk(p->mu);
+    if (can_forget(*p, true))
+      now = p->forgotten = true;
+    else if (can_forget(*p, false))
+      p->forget_at = Clock::now() + kLateStreamWait;
+  }
+  if (now) forget(c, p);
+}
+
+// A run or attach connection announced to the client (its stream id registered): counted
+// from the moment it is registered, so the process cannot be forgotten between the answer
+// and the serving of the connection, and released when the response goes, whether its
+// connection was served or not (its headers could not be written).
+struct AttachLease {
+  AttachLease(std::shared_ptr<Container> c_, std::shared_ptr<Process> p_,
+              std::shared_ptr<Attach> a_)
+      : c(std::move(c_)), p(std::move(p_)), a(std::move(a_)) {}
+  AttachLease(const AttachLease&) = delete;
+  AttachLease& operator=(const AttachLease&) = delete;
+  std::shared_ptr<Container> c;
+  std::shared_ptr<Process> p;
+  std::shared_ptr<Attach> a;
+  ~AttachLease() {
+    {
+      std::lock_guard<std::mutex> lk(p->mu);
+      a->live = false;
+      --p->attachers;
+    }
+    settle(*c, p);
+  }
+};
+
+// Registers a new stream id of p (p.mu held); nullptr once p is forgotten.
+std::shared_ptr<AttachLease> lease_attach(const std::shared_ptr<Container>& c,
+                                          const std::shared_ptr<Process>& p, std::string& sid) {
+  if (p->forgotten) return nullptr;
+  sid = std::to_string(p->next_stream++);
+  auto a = std::make_shared<Attach>();
+  a->out_start = p->out_delivered;
+  a->err_start = p->err_delivered;
+  p->attaches[sid] = a;
+  p->attachers++;
+  return std::make_shared<AttachLease>(c, p, a);
+}
+
 // ProcessPayload fields in garden's order: process_id, stream_id, ..., exit_status, error.
 std::string payload(const nlohmann::ordered_json& j) {
   return j.dump() + "\n";
@@ -273,6 +353,19 @@ Response Server::run(const std::string& handle, const Request& req) {
   auto p = std::make_shared<Process>();
   p->id = id;
   p->dir = depot_child(c->dir + "/processes", id);
+  std::shared_ptr<Process> old;  // an exited, reported process of this id, kept for late streams
+  {
+    std::lock_guard<std::mutex> lk(c->mu);
+    auto it = c->processes.find(id);
+    if (it != c->processes.end()) {
+      std::lock_guard<std::mutex> plk(it->second->mu);
+      if (!can_forget(*it->second, false))
+        return error_response("", "process ID '" + id + "' is already in use", handle, id);
+      it->second->forgotten = true;
+      old = it->second;
+    }
+  }
+  if (old) forget(*c, old);
   {
     std::lock_guard<std::mutex> lk(c->mu);
     if (c->processes.count(id))
@@ -330,15 +423,15 @@ Response Server::run(const std::string& handle, const Request& req) {
     return forget(error_response("", "run process: " + msg, handle, id));
   }
   std::string sid;
+  std::shared_ptr<AttachLease> lease;
   {
     std::lock_guard<std::mutex> lk(p->mu);
-    sid = std::to_string(p->next_stream++);
-    p->attaches[sid] = std::make_shared<Attach>();
+    lease = lease_attach(c, p, sid);
   }
   Response r;
   r.status = 201;
   r.hijack_route = true;
-  r.hijack = [this, c, p, sid](int fd, std::string leftover) {
+  r.hijack = [this, c, p, sid, lease](int fd, std::string leftover) {
     serve_process(c, p, sid, fd, std::move(leftover));
   };
   return r;
@@ -363,18 +456,20 @@ Response Server::attach(const std::string& handle, const std::string& pid) {
     return r;
   }
   std::string sid;
+  std::shared_ptr<AttachLease> lease;
   {
     std::lock_guard<std::mutex> lk(p->mu);
-    sid = std::to_string(p->next_stream++);
-    auto a = std::make_shared<Attach>();
-    a->out_start = p->out_delivered;
-    a->err_start = p->err_delivered;
-    p->attaches[sid] = a;
+    lease = lease_attach(c, p, sid);
+  }
+  if (!lease) {  // forgotten since it was looked up
+    Response r = error_response("ProcessNotFoundError", "unknown process: " + pid, handle, pid);
+    r.hijack_route = true;
+    return r;
   }
   Response r;
   r.status = 200;
   r.hijack_route = true;
-  r.hijack = [this, c, p, sid](int fd, std::string leftover) {
+  r.hijack = [this, c, p, sid, lease](int fd, std::string leftover) {
     serve_process(c, p, sid, fd, std::move(leftover));
   };
   return r;
@@ -386,31 +481,8 @@ void Server::serve_process(std::shared_ptr<Container> c, std::shared_ptr<Process
   std::shared_ptr<Attach> a;
   {
     std::lock_guard<std::mutex> lk(p->mu);
-    a = p->attaches[sid];
-    p->attachers++;
+    a = p->attaches[sid];  // registered, and counted as an attacher, by lease_attach
   }
-  // When the last attacher of a process whose exit was reported leaves, the process (its
-  // directory and output) is forgotten, so long-lived containers do not accumulate them.
-  struct Leave {
-    std::shared_ptr<Container> c;
-    std::shared_ptr<Process> p;
-    std::shared_ptr<Attach> a;
-    ~Leave() {
-      bool forget;
-      {
-        std::lock_guard<std::mutex> lk(p->mu);
-        a->live = false;
-        forget = --p->attachers == 0 && p->reported;
-      }
-      if (!forget) return;
-      {
-        std::lock_guard<std::mutex> lk(c->mu);
-        auto it = c->processes.find(p->id);
-        if (it != c->processes.end() && it->second == p) c->processes.erase(it);
-      }
-      remove_process_dir(p->dir);
-    }
-  } leave{c, p, a};
   if (!write_all_fd(fd, payload({{"process_id", p->id}, {"stream_id", sid}}))) return;
   bool client_open = true;
   Clock::time_point exit_seen{};
@@ -506,7 +578,9 @@ Response Server::attach_stream(const std::string& handle, const std::string& pid
   if (p) {
     std::lock_guard<std::mutex> lk(p->mu);
     auto it = p->attaches.find(sid);
-    if (it != p->attaches.end()) a = it->second;
+    if (it != p->attaches.end() && !p->forgotten) a = it->second;
+    if (a && (which == "stdout" || which == "stderr"))
+      (which == "stdout" ? a->out_open : a->err_open) = true;
   }
   if (!p || !a || (which != "stdout" && which != "stderr")) {
     err = error_response("ProcessNotFoundError", "unknown process: " + pid, handle, pid);
@@ -514,14 +588,30 @@ Response Server::attach_stream(const std::string& handle, const std::string& pid
     return err;
   }
   bool is_out = which == "stdout";
-  {
-    std::lock_guard<std::mutex> lk(p->mu);
-    (is_out ? a->out_open : a->err_open) = true;
-  }
   Response r;
   r.status = 200;
   r.hijack_route = true;
-  r.hijack = [this, c, p, a, is_out](int fd, std::string) {
+  // The stream counts as served once its connection ends, or if it is never served.
+  struct StreamDone {
+    StreamDone(std::shared_ptr<Container> c_, std::shared_ptr<Process> p_,
+               std::shared_ptr<Attach> a_, bool out)
+        : c(std::move(c_)), p(std::move(p_)), a(std::move(a_)), is_out(out) {}
+    StreamDone(const StreamDone&) = delete;
+    StreamDone& operator=(const StreamDone&) = delete;
+    std::shared_ptr<Container> c;
+    std::shared_ptr<Process> p;
+    std::shared_ptr<Attach> a;
+    bool is_out;
+    ~StreamDone() {
+      {
+        std::lock_guard<std::mutex> lk(p->mu);
+        (is_out ? a->out_done : a->err_done) = true;
+      }
+      settle(*c, p);
+    }
+  };
+  auto done = std::make_shared<StreamDone>(c, p, a, is_out);
+  r.hijack = [this, c, p, a, is_out, done](int fd, std::string) {
     ActiveGuard g(c);
     std::string path = p->dir + (is_out ? "/stdout" : "/stderr");
     off_t off = is_out ? a->out_start : a->err_start;
@@ -581,10 +671,38 @@ Response Server::attach_stream(const std::string& handle, const std::string& pid
     }
     if (f >= 0) close(f);
     ::shutdown(fd, SHUT_WR);
-    std::lock_guard<std::mutex> lk(p->mu);
-    (is_out ? a->out_done : a->err_done) = true;
+    {
+      std::lock_guard<std::mutex> lk(p->mu);
+      (is_out ? a->out_done : a->err_done) = true;
+    }
+    settle(*c, p);
   };
   return r;
+}
+
+void Server::forget_unclaimed_processes() {
+  std::vector<std::shared_ptr<Container>> cs;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (auto& [h, c] : containers_) cs.push_back(c);
+  }
+  auto now = Clock::now();
+  for (auto& c : cs) {
+    std::vector<std::shared_ptr<Process>> ps;
+    {
+      std::lock_guard<std::mutex> lk(c->mu);
+      for (auto& [id, p] : c->processes) ps.push_back(p);
+    }
+    for (auto& p : ps) {
+      bool go = false;
+      {
+        std::lock_guard<std::mutex> lk(p->mu);
+        if (p->forget_at != Clock::time_point{} && now >= p->forget_at && can_forget(*p, false))
+          go = p->forgotten = true;
+      }
+      if (go) forget(*c, p);
+    }
+  }
 }
 
 }  // namespace garden
