@@ -14,7 +14,9 @@
 
 #include <climits>
 #include <cstring>
+#include <optional>
 #include <thread>
+#include <utility>
 
 #include "apparmor/apparmor.hpp"
 #include "cgroups/manager.hpp"
@@ -22,11 +24,13 @@
 #include "libcontainer/init.hpp"
 #include "libcontainer/mount.hpp"
 #include "libcontainer/phase.hpp"
+#include "libcontainer/rootfs.hpp"
 #include "libcontainer/spec.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
 #include "libcontainer/utils.hpp"
 #include "seccomp/seccomp.hpp"
+#include "selinux/selinux.hpp"
 
 namespace crunner {
 
@@ -70,6 +74,9 @@ struct CreateGuard {
   bool armed = true;
   cgroups::Manager* cg = nullptr;
   bool cg_shared = false;  // the cgroup existed before create: others' processes may be there
+  // No mount namespace: the mounts under this rootfs in the host's namespace are undone,
+  // except those that were there before.
+  std::optional<std::pair<std::string, std::vector<int>>> host_mounts;
   const std::vector<spec::Hook>* poststop = nullptr;  // set once create hooks may have run
   std::string stopped_state;
   ~CreateGuard() {
@@ -78,6 +85,7 @@ struct CreateGuard {
       kill(pid, SIGKILL);
       waitpid(pid, nullptr, 0);
     }
+    if (host_mounts) (void)release_host_mounts(host_mounts->first, host_mounts->second);
     if (cg && !cg_shared) {
       (void)cg->kill_all(SIGKILL);
       (void)cg->destroy();
@@ -97,6 +105,39 @@ Status write_id_map(pid_t pid, const char* file, const std::vector<spec::IdMappi
     text += std::to_string(e.container_id) + " " + std::to_string(e.host_id) + " " +
             std::to_string(e.size) + "\n";
   return write_file("/proc/" + std::to_string(pid) + "/" + file, text);
+}
+
+// One mapping of the caller's own id: what an unprivileged process may write itself.
+bool own_id_only(const std::vector<spec::IdMapping>& m, unsigned own) {
+  return m.size() == 1 && m[0].size == 1 && m[0].host_id == own;
+}
+
+// newuidmap/newgidmap (shadow's setuid helpers, checked against /etc/subuid and /etc/subgid):
+// how a non-root caller maps more than its own id, as runc does when writing the map fails.
+Status run_id_map_tool(const char* tool, pid_t pid, const std::vector<spec::IdMapping>& m) {
+  std::string path;
+  for (const char* dir : {"/usr/bin/", "/bin/", "/usr/sbin/", "/sbin/"})
+    if (access((std::string(dir) + tool).c_str(), X_OK) == 0) {
+      path = std::string(dir) + tool;
+      break;
+    }
+  std::string ctx = std::string(tool) + " for pid " + std::to_string(pid);
+  if (path.empty())
+    return make_error(ErrorKind::Unsupported,
+                      ctx +
+                          ": not installed (apt-get install uidmap): a non-root caller needs "
+                          "it to map more than its own id");
+  spec::Hook h;
+  h.path = path;
+  h.args = {tool, std::to_string(pid)};
+  for (auto& e : m) {
+    h.args.push_back(std::to_string(e.container_id));
+    h.args.push_back(std::to_string(e.host_id));
+    h.args.push_back(std::to_string(e.size));
+  }
+  h.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  h.timeout = 30;
+  return run_program(h, "", ctx);
 }
 
 std::string hook_state(const ContainerState& st, ContainerStatus s) {
@@ -129,15 +170,6 @@ Result<int> parse_signal(const std::string& s) {
   return make_error(ErrorKind::InvalidSpec, "unknown signal \"" + s + "\"");
 }
 
-Status check_selinux_label(const std::string& field, const std::string& label) {
-  if (label.empty()) return {};
-  return make_error(ErrorKind::Unsupported,
-                    field + " `" + label + "`: " +
-                        (path_exists("/sys/fs/selinux/enforce")
-                             ? "setting SELinux labels is not supported by crunner"
-                             : "selinux is disabled or not supported on this host"));
-}
-
 Result<Launched> create_container(const StateStore& store, const CreateOptions& o) {
   if (!valid_container_id(o.id))
     return make_error(ErrorKind::InvalidSpec, "invalid container ID format");
@@ -167,8 +199,17 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   if (rootfs == "/")
     return invalid_spec("root.path: rootfs `" + root_path +
                         "` resolves to the host's root directory `/`");
-  if (!lx.has_ns(spec::NsType::Mount))
-    return invalid_spec("linux.namespaces: a mount namespace is required");
+  // Without a mount namespace (the spec: an unlisted namespace is inherited) the init
+  // mounts into the host's, under the rootfs, and chroots; what would change the host's
+  // own mounts is refused (runc refuses masked and readonly paths the same way).
+  const bool host_mounts = !lx.has_ns(spec::NsType::Mount);
+  if (host_mounts) {
+    const char* why = " needs a private mount namespace (linux.namespaces has no \"mount\")";
+    if (!lx.masked_paths.empty()) return invalid_spec(std::string("linux.maskedPaths:") + why);
+    if (!lx.readonly_paths.empty()) return invalid_spec(std::string("linux.readonlyPaths:") + why);
+    if (!lx.rootfs_propagation.empty())
+      return invalid_spec(std::string("linux.rootfsPropagation:") + why);
+  }
   phase::mark("parse");
 
   // Namespaces: new ones are clone flags; joined ones are opened now.
@@ -244,8 +285,8 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
 
   std::vector<std::string> warnings;
   CR_TRY_CTX(apparmor::check_profile(proc.apparmor_profile), "process.apparmorProfile");
-  CR_TRY(check_selinux_label("process.selinuxLabel", proc.selinux_label));
-  CR_TRY(check_selinux_label("linux.mountLabel", lx.mount_label));
+  CR_TRY(selinux::check_label("process.selinuxLabel", proc.selinux_label));
+  CR_TRY(selinux::check_label("linux.mountLabel", lx.mount_label));
   // seccomp is compiled here (or taken from the cache); the init only loads it.
   std::optional<seccomp::Program> filter;
   if (!lx.seccomp.is_null()) {
@@ -276,6 +317,11 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   st.cgroup = cg->to_json();
   st.systemd_cgroup = o.systemd_cgroup;
   st.provisional = true;
+  if (host_mounts) {
+    st.host_mount_ns = true;
+    CR_ASSIGN(st.host_mounts_before, mount_ids_under(rootfs));
+    guard.host_mounts.emplace(rootfs, st.host_mounts_before);
+  }
   std::string fifo = store.fifo_path(o.id);
   if (mkfifo(fifo.c_str(), 0622) < 0) return sys_error("create `" + fifo + "`");
   CR_ASSIGN(UniqueFd fifo_r, open_path(fifo, O_RDONLY | O_NONBLOCK));
@@ -425,15 +471,22 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
 
   auto write_maps = [&]() -> Status {
     // Without CAP_SETGID in the parent namespace (rootless), the kernel takes a gid_map only
-    // once setgroups is denied; runc does the same.
-    if (geteuid() != 0) {
+    // once setgroups is denied; runc does the same. More than the caller's own id needs
+    // newgidmap/newuidmap (runc: when writing the map itself is refused), and then
+    // setgroups stays allowed, as runc leaves it.
+    const bool rootless = geteuid() != 0;
+    if (rootless && own_id_only(lx.gid_mappings, getegid())) {
       if (auto r = write_file("/proc/" + std::to_string(pid) + "/setgroups", "deny"); !r)
         return r.error().context("linux.gidMappings (rootless)");
     }
-    if (auto r = write_id_map(pid, "gid_map", lx.gid_mappings); !r)
-      return r.error().context("linux.gidMappings");
-    if (auto r = write_id_map(pid, "uid_map", lx.uid_mappings); !r)
-      return r.error().context("linux.uidMappings");
+    if (auto r = write_id_map(pid, "gid_map", lx.gid_mappings); !r) {
+      if (!rootless || r.error().err != EPERM) return r.error().context("linux.gidMappings");
+      CR_TRY_CTX(run_id_map_tool("newgidmap", pid, lx.gid_mappings), "linux.gidMappings");
+    }
+    if (auto r = write_id_map(pid, "uid_map", lx.uid_mappings); !r) {
+      if (!rootless || r.error().err != EPERM) return r.error().context("linux.uidMappings");
+      CR_TRY_CTX(run_id_map_tool("newuidmap", pid, lx.uid_mappings), "linux.uidMappings");
+    }
     return {};
   };
   if (plan.maps_by_unprivileged) {  // the init says when it is dumpable (see init.cpp)
@@ -500,6 +553,10 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
 
   st.config = sp.raw;
   st.provisional = false;
+  // Rootless: the hierarchies create/add_pid had to drop (permission denied, no limits
+  // asked) are not the container's: exec, stats and delete must not look for them.
+  st.cgroup = cg->to_json();
+  if (shared_cg) st.cgroup["shared"] = true;
   CR_TRY(store.save(st));
   if (!o.pid_file.empty())
     CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644, Durability::Rename),
@@ -667,6 +724,13 @@ Status kill_container(const StateStore& store, const std::string& id, int sig, b
 
 namespace {
 
+Status release_mounts_of(const ContainerState& s) {
+  if (!s.host_mount_ns) return {};
+  CR_TRY_CTX(release_host_mounts(s.rootfs, s.host_mounts_before),
+             "unmount the container's mounts under `" + s.rootfs + "`");
+  return {};
+}
+
 // Kills what is left of a creation that never finished (its creator was killed): the
 // init recorded in the provisional state and everything in its cgroups (in a joined
 // cgroup only our init; the cgroup goes when it is then empty).
@@ -687,6 +751,7 @@ Status clean_provisional(const StateStore& store, const ContainerState& s) {
       CR_TRY_CTX(m->destroy(), "remove cgroup");
     }
   }
+  CR_TRY(release_mounts_of(s));
   return store.remove(s.id);
 }
 
@@ -747,6 +812,7 @@ Status delete_container(const StateStore& store, const std::string& id, bool for
     phase::mark("kill");
   }
   bool run_poststop = st != ContainerStatus::Creating;
+  CR_TRY(release_mounts_of(s));
   if (auto m = cgroup_of(s)) {
     if (m->exists() && joined_cgroup(s)) {
       destroy_if_empty(*m);

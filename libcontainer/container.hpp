@@ -55,9 +55,4 @@ std::unique_ptr<cgroups::Manager> cgroup_of(const ContainerState& s);
 // Parses "9", "KILL", "SIGKILL", "sigkill"; error names the signal.
 Result<int> parse_signal(const std::string& s);
 
-// SELinux labels (process.selinuxLabel, linux.mountLabel, exec --process-label): a clear
-// error when one is set, naming `field`; none when label is empty. Where SELinux is off
-// (this kind of host) runc ignores them silently; crunner says so instead.
-Status check_selinux_label(const std::string& field, const std::string& label);
-
 }  // namespace crunner

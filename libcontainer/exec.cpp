@@ -23,6 +23,7 @@
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
 #include "libcontainer/utils.hpp"
+#include "selinux/selinux.hpp"
 
 namespace crunner {
 
@@ -49,6 +50,7 @@ struct ChildPlan {
   CapSets caps;
   const seccomp::Program* seccomp = nullptr;
   std::vector<int> close_fds;
+  int root_fd = -1;  // the init's root, chrooted into when the container has no mount namespace
 };
 
 [[noreturn]] void exec_child(const ChildPlan& p) {
@@ -58,6 +60,8 @@ struct ChildPlan {
   if (!go) _exit(1);
   for (auto& [fd, type] : p.joins)
     if (setns(fd, type) < 0) child_fail(p.sock, sys_error("join the container's namespace"));
+  if (p.root_fd >= 0 && (fchdir(p.root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0))
+    child_fail(p.sock, sys_error("chroot into the container's root"));
   // In the container's user namespace, become its root (as runc's nsexec does),
   // so what we create (the pty) is owned by a mapped id.
   if (!p.joins.empty() && p.joins.front().second == CLONE_NEWUSER) {
@@ -145,6 +149,13 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
     plan.joins.emplace_back(fd.get(), spec::ns_clone_flag(type));
     fds.push_back(std::move(fd));
   }
+  // No mount namespace of its own: the init's root is a directory of the host's, entered
+  // by chroot as the init did.
+  UniqueFd root_fd;
+  if (s.host_mount_ns) {
+    CR_ASSIGN(root_fd, open_path("/proc/" + std::to_string(s.pid) + "/root", O_PATH | O_DIRECTORY));
+    plan.root_fd = root_fd.get();
+  }
   UniqueFd pidns, own_pid;
   if (!same_ns(s.pid, "pid")) {
     CR_ASSIGN(pidns, open_path("/proc/" + std::to_string(s.pid) + "/ns/pid", O_RDONLY));
@@ -152,7 +163,7 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   }
   std::vector<std::string> warnings;
   CR_TRY_CTX(apparmor::check_profile(proc.apparmor_profile), "process.apparmorProfile");
-  CR_TRY(check_selinux_label("process.selinuxLabel", proc.selinux_label));
+  CR_TRY(selinux::check_label("process.selinuxLabel", proc.selinux_label));
   std::optional<seccomp::Program> filter;
   if (s.config.is_object() && s.config.contains("linux") && s.config["linux"].contains("seccomp") &&
       !s.config["linux"]["seccomp"].is_null()) {

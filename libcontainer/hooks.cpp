@@ -26,7 +26,10 @@ std::string describe_exit(int status) {
 
 Status run_hook(const spec::Hook& h, const std::string& state, const std::string& what) {
   // runc's words ("error running hook"), which callers match, then which hook.
-  std::string ctx = "error running hook " + what + " `" + h.path + "`";
+  return run_program(h, state, "error running hook " + what + " `" + h.path + "`");
+}
+
+Status run_program(const spec::Hook& h, const std::string& state, const std::string& ctx) {
   int in[2], out[2];
   if (pipe2(in, O_CLOEXEC) < 0) return sys_error(ctx + ": pipe");
   UniqueFd in_r(in[0]), in_w(in[1]);

@@ -275,13 +275,13 @@ void check_lsm(const Host& h, std::vector<Finding>& out) {
   out.push_back(a);
   Finding s{"selinux", Status::Ok, false, "", ""};
   if (h.exists("/sys/fs/selinux/enforce")) {
-    s.status = Status::Warn;
     s.detail = std::string("enabled (") +
                (trim(h.read("/sys/fs/selinux/enforce")) == "1" ? "enforcing" : "permissive") +
-               "): crunner does not apply process.selinuxLabel / linux.mountLabel";
-    s.fix = "leave the labels out of config.json, or use runc on this host";
+               "): process.selinuxLabel and linux.mountLabel are applied";
   } else {
-    s.detail = "not enabled on this host";
+    s.detail =
+        "not enabled on this host: a config with process.selinuxLabel or "
+        "linux.mountLabel fails";
   }
   out.push_back(s);
 }

@@ -15,6 +15,7 @@
 #include "libcontainer/copytree.hpp"
 #include "libcontainer/safepath.hpp"
 #include "libcontainer/utils.hpp"
+#include "selinux/selinux.hpp"
 
 namespace crunner {
 
@@ -268,7 +269,10 @@ Status mount_entry(int rootfd, const spec::Mount& m, const MountContext& ctx) {
     if (fd < 0) return sys_error(what + ": open for tmpcopyup");
     covered.reset(fd);
   }
-  const char* data = o.data.empty() ? nullptr : o.data.c_str();
+  std::string label_data = selinux::mount_takes_label(m.type)
+                               ? selinux::format_mount_label(o.data, ctx.mount_label)
+                               : o.data;
+  const char* data = label_data.empty() ? nullptr : label_data.c_str();
   if (do_mount(m.source.c_str(), target.get(), m.type.c_str(), flags, data) < 0) {
     int err = errno;
     if (!(m.type == "sysfs" && err == EPERM)) return sys_error(what, err);
@@ -284,6 +288,10 @@ Status mount_entry(int rootfd, const spec::Mount& m, const MountContext& ctx) {
     if (flags & MS_NODEV) sub.attr_set |= MOUNT_ATTR_NODEV;
     if (flags & MS_NOEXEC) sub.attr_set |= MOUNT_ATTR_NOEXEC;
     CR_TRY(apply_rec_attrs(fd.get(), sub, what));
+  }
+  if (m.type == "mqueue" && !ctx.mount_label.empty()) {
+    CR_ASSIGN(UniqueFd fd, reopen(rootfd, dest, what));
+    CR_TRY_CTX(selinux::set_file_label(fd.get(), ctx.mount_label), what);
   }
   if (tmpfs && (covered || old_mode || ro_later)) {
     CR_ASSIGN(UniqueFd fd, reopen(rootfd, dest, what));

@@ -18,7 +18,8 @@ struct MountContext {
   std::string rootfs;  // host path of the rootfs (realpath'd)
   std::string bundle;  // relative bind sources resolve against it
   bool in_userns = false;
-  bool cgroupns = false;  // the container has its own cgroup namespace
+  bool cgroupns = false;    // the container has its own cgroup namespace
+  std::string mount_label;  // linux.mountLabel (SELinux), "" for none
   // Bind sources cloned by the parent with open_tree(OPEN_TREE_CLONE) before
   // the init entered a new user namespace, where host paths may not be
   // reachable; attached with move_mount (runc's mountFds, done the new way).

@@ -16,6 +16,7 @@
 #include "libcontainer/sched.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/utils.hpp"
+#include "selinux/selinux.hpp"
 
 namespace crunner {
 
@@ -257,6 +258,7 @@ Result<std::string> finish_process(const spec::Process& proc, const CapSets& cap
   CR_ASSIGN(std::string exe, find_executable(proc.args[0], env));
   CR_TRY_CTX(apply_caps(caps), "apply capabilities");
   CR_TRY(apparmor::apply_exec_profile(proc.apparmor_profile));
+  CR_TRY(selinux::apply_exec_label(proc.selinux_label));
   if (proc.no_new_privileges) {
     CR_TRY(set_no_new_privs());
     CR_TRY(load_filter(filter, sock));

@@ -10,6 +10,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "libcontainer/devices.hpp"
@@ -101,6 +102,13 @@ Status move_root(const std::string& rootfs) {
   if (chdir(rootfs.c_str()) < 0) return sys_error("chdir `" + rootfs + "`");
   if (mount(rootfs.c_str(), "/", "", MS_MOVE, nullptr) < 0)
     return sys_error("move `" + rootfs + "` to `/`");
+  if (chroot(".") < 0) return sys_error("chroot `" + rootfs + "`");
+  if (chdir("/") < 0) return sys_error("chdir `/`");
+  return {};
+}
+
+Status chroot_to(const std::string& rootfs) {
+  if (chdir(rootfs.c_str()) < 0) return sys_error("chdir `" + rootfs + "`");
   if (chroot(".") < 0) return sys_error("chroot `" + rootfs + "`");
   if (chdir("/") < 0) return sys_error("chdir `/`");
   return {};
@@ -213,15 +221,21 @@ Status prepare_rootfs(const RootfsConfig& c) {
   const spec::Spec& s = *c.spec;
   CR_ASSIGN(const std::string rootfs, canonical_rootfs(c.rootfs));
   CR_ASSIGN(unsigned long prop, root_propagation(s));
+  const bool host_ns = !s.linux_or_empty().has_ns(spec::NsType::Mount);
   // runc: rslave unless linux.rootfsPropagation says otherwise ("rshared" keeps the
   // host's peer groups, so binds with "rshared" propagate both ways, which is what
   // Kubernetes' Bidirectional propagation needs). The rootfs itself never propagates:
   // its parent mount is made private below. (r)unbindable would make the rootfs
   // bind impossible: rslave now, the flag on the new "/" in finalize_rootfs.
-  unsigned long pre = MS_SLAVE | MS_REC;
-  if (prop != 0 && !(prop & MS_UNBINDABLE)) pre = prop;
-  if (mount("", "/", "", pre, nullptr) < 0) return sys_error("set propagation of `/`");
-  CR_TRY(make_parent_private(rootfs));
+  // In the host's mount namespace (no "mount" in linux.namespaces) "/" and the rootfs's
+  // parent are the host's and keep their propagation; the rootfs bind and the mounts in it
+  // are made there, and delete unmounts them (release_host_mounts).
+  if (!host_ns) {
+    unsigned long pre = MS_SLAVE | MS_REC;
+    if (prop != 0 && !(prop & MS_UNBINDABLE)) pre = prop;
+    if (mount("", "/", "", pre, nullptr) < 0) return sys_error("set propagation of `/`");
+    CR_TRY(make_parent_private(rootfs));
+  }
   if (mount(rootfs.c_str(), rootfs.c_str(), "bind", MS_BIND | MS_REC, nullptr) < 0)
     return sys_error("bind mount rootfs `" + rootfs + "` onto itself");
   int rfd = open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -233,6 +247,7 @@ Status prepare_rootfs(const RootfsConfig& c) {
   ctx.bundle = c.bundle;
   ctx.in_userns = c.in_userns;
   ctx.source_fds = &c.source_fds;
+  ctx.mount_label = s.linux_or_empty().mount_label;
   ctx.cgroupns = c.cgroupns.value_or(s.linux_or_empty().has_ns(spec::NsType::Cgroup));
   for (const spec::Mount& m : s.mounts) CR_TRY(mount_entry(rootfd.get(), m, ctx));
 
@@ -255,7 +270,9 @@ Status finalize_rootfs(const RootfsConfig& c) {
   const spec::Linux& lin = s.linux_or_empty();
   CR_ASSIGN(unsigned long prop, root_propagation(s));
   CR_ASSIGN(const std::string rootfs, canonical_rootfs(c.rootfs));
-  if (c.no_pivot)
+  if (!lin.has_ns(spec::NsType::Mount))
+    CR_TRY(chroot_to(rootfs));  // the host's mount namespace: its "/" is not ours to move
+  else if (c.no_pivot)
     CR_TRY(move_root(rootfs));
   else
     CR_TRY(pivot_to(rootfs));
@@ -321,6 +338,30 @@ Status mount_console(const std::string& root, int slave_fd) {
                       "mount console: `/dev/console` is not a plain file or device node");
   if (mount_fd(proc_fd_path(slave_fd).c_str(), target->get(), "", MS_BIND, nullptr) < 0)
     return sys_error("bind mount the console on `/dev/console`");
+  return {};
+}
+
+Result<std::vector<int>> mount_ids_under(const std::string& rootfs) {
+  CR_ASSIGN(std::vector<MountInfo> mounts, read_mountinfo());
+  std::vector<int> ids;
+  for (const MountInfo& mi : mounts)
+    if (under(mi.mountpoint, rootfs)) ids.push_back(mi.id);
+  return ids;
+}
+
+Status release_host_mounts(const std::string& rootfs, const std::vector<int>& keep) {
+  if (rootfs.empty() || rootfs[0] != '/' || rootfs == "/")
+    return make_error(ErrorKind::Internal, "release mounts: bad rootfs `" + rootfs + "`");
+  CR_ASSIGN(std::vector<MountInfo> mounts, read_mountinfo());
+  // A mount is listed after its parent and after what it covers: in reverse, the
+  // innermost and topmost come first.
+  for (auto it = mounts.rbegin(); it != mounts.rend(); ++it) {
+    if (!under(it->mountpoint, rootfs) || std::find(keep.begin(), keep.end(), it->id) != keep.end())
+      continue;
+    if (umount2(it->mountpoint.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL &&
+        errno != ENOENT)
+      return sys_error("unmount `" + it->mountpoint + "`");
+  }
   return {};
 }
 

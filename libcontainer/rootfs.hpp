@@ -57,6 +57,14 @@ Status finalize_rootfs(const RootfsConfig& c);
 // this works even once /dev or / are read-only.
 Status mount_console(const std::string& root, int slave_fd);
 
+// A container without a mount namespace (linux.namespaces lists no "mount") mounts into
+// the host's mount namespace, on and under its rootfs, and chroots there instead of
+// pivot_root (prepare_rootfs/finalize_rootfs leave "/"'s propagation alone then). These
+// record the mounts already on or under the rootfs before create (it may be the caller's
+// overlay), and unmount every other one there, innermost first (delete, a failed create).
+Result<std::vector<int>> mount_ids_under(const std::string& rootfs);
+Status release_host_mounts(const std::string& rootfs, const std::vector<int>& keep);
+
 // std::vector<std::string> known_mount_options();  (mountopts.hpp)
 
 }  // namespace crunner

@@ -42,6 +42,7 @@ nlohmann::json ContainerState::to_json() const {
   j["cgroup"] = cgroup;
   j["systemdCgroup"] = systemd_cgroup;
   if (provisional) j["provisional"] = true;
+  if (host_mount_ns) j["hostMounts"] = {{"before", host_mounts_before}};
   return j;
 }
 
@@ -61,6 +62,10 @@ Result<ContainerState> ContainerState::from_json(const nlohmann::json& j) {
     s.cgroup = j.value("cgroup", nlohmann::json());
     s.systemd_cgroup = j.value("systemdCgroup", false);
     s.provisional = j.value("provisional", false);
+    if (auto it = j.find("hostMounts"); it != j.end() && it->is_object()) {
+      s.host_mount_ns = true;
+      s.host_mounts_before = it->at("before").get<std::vector<int>>();
+    }
     return s;
   } catch (const std::exception& e) {
     return make_error(ErrorKind::Internal, std::string("corrupt state.json: ") + e.what());

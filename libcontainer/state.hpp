@@ -37,6 +37,10 @@ struct ContainerState {
   // Saved by create before anything exists and as pids appear; cleared by its last save.
   // A provisional record is "creating": `delete --force` cleans up after it.
   bool provisional = false;
+  // No mount namespace in the config: the init mounts into the host's, under `rootfs`.
+  // The ids of the mounts that were already there are kept; delete unmounts the others.
+  bool host_mount_ns = false;
+  std::vector<int> host_mounts_before;
 
   nlohmann::json to_json() const;
   static Result<ContainerState> from_json(const nlohmann::json& j);

@@ -9,7 +9,7 @@ PKGS=(build-essential cmake ninja-build pkg-config git clang-format clang libcla
       busybox-static python3 iproute2 iptables procps util-linux jq e2fsprogs
       runc crun hyperfine ccache qemu-system-x86 xz-utils cpio
       libcurl4-openssl-dev libssl-dev openssl docker-registry skopeo umoci xfsprogs zstd
-      apache2-utils go-md2man dpkg-dev)
+      apache2-utils go-md2man dpkg-dev podman conmon catatonit uidmap)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

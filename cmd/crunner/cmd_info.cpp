@@ -12,6 +12,7 @@
 #include "libcontainer/spec.hpp"
 #include "libcontainer/utils.hpp"
 #include "seccomp/seccomp.hpp"
+#include "selinux/selinux.hpp"
 
 namespace crunner::cli {
 
@@ -64,7 +65,7 @@ nlohmann::ordered_json features() {
   lx["cgroup"] = {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}};
   lx["seccomp"] = seccomp::features();
   lx["apparmor"] = {{"enabled", apparmor::is_enabled()}};
-  lx["selinux"] = {{"enabled", false}};
+  lx["selinux"] = {{"enabled", selinux::is_enabled()}};
   f["linux"] = lx;
   f["annotations"] = {{"org.opencontainers.runc.version", CRUNNER_VERSION},
                       {"run.crunner.commit", CRUNNER_COMMIT},

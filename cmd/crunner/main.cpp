@@ -24,8 +24,10 @@ std::string default_root() {
   if (!xdg || !*xdg) return "/run/crunner";
   bool honor = geteuid() != 0;
   if (!honor && cgroups::in_user_namespace()) {
+    // runc: uid 0 in a user namespace (rootless podman's) uses XDG_RUNTIME_DIR unless USER
+    // says root; an unset USER counts as not root (podman runs us with no USER).
     const char* user = getenv("USER");
-    honor = user && *user && std::string(user) != "root";
+    honor = !user || std::string(user) != "root";
   }
   return honor ? std::string(xdg) + "/crunner" : "/run/crunner";
 }

@@ -3,6 +3,7 @@
 hostname/domainname, user namespace id mappings."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -292,6 +293,93 @@ def time_namespace(t):
     t.eq("boottime offset", offs.get("boottime"), ["1728000", "0"])
     t.check("uptime shifted", int(out.splitlines()[2]) >= 1728000, out)
     t.check("new time namespace", parse_ns(out).get("time") not in (None, host_ns("time")))
+
+
+def no_mount_namespace(cfg):
+    cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n["type"] != "mount"]
+    cfg["linux"].pop("maskedPaths", None)
+    cfg["linux"].pop("readonlyPaths", None)
+
+
+def mounts_below(path):
+    """Mount points strictly below path in our (the host's) mount namespace."""
+    return [ln.split()[4] for ln in h.mountinfo() if ln.split()[4].startswith(path + "/")]
+
+
+def unmount_tree(path):
+    """Cleanup: every mount on or below path, topmost first (a runtime that leaves them, as
+    runc does, must not leave them to the temp dir's removal)."""
+    for _ in range(100):
+        ms = [ln.split()[4] for ln in h.mountinfo()
+              if ln.split()[4] == path or ln.split()[4].startswith(path + "/")]
+        if not ms:
+            return
+        subprocess.run(["umount", "-l", ms[-1]], check=False)
+
+
+@h.case
+def without_mount_namespace(t):
+    # The spec: a namespace not listed is inherited. Without "mount" the container mounts
+    # into the host's namespace under its rootfs and runs chrooted there (no pivot_root,
+    # "/"'s propagation untouched); exec enters the same root; delete undoes every mount it
+    # made and keeps what was mounted there before. runc 1.1.5 runs it too but leaves every
+    # mount on the host after delete (crunner-only checks below). crunner refused this
+    # config before ("a mount namespace is required").
+    script = ("echo mnt=$(readlink /proc/self/ns/mnt); cat /etc/hostname; "
+              "test -e /proc/1/cmdline && echo proc-mounted; touch /dev/shm/ready; sleep 1000")
+    b = t.bundle("sh", "-c", script, edit=no_mount_namespace)
+    rootfs = os.path.realpath(os.path.join(b, "rootfs"))
+    os.mkdir(os.path.join(rootfs, "premounted"))
+    pre = os.path.join(rootfs, "premounted")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "crunner-test-pre", pre],
+                   check=True)
+    t.on_cleanup(lambda: unmount_tree(rootfs))
+    cid = t.cid("nomnt")
+    t.require("create", t.create(b, cid)[0] == 0, t.read(re.sub(r"[^\w.-]", "_", cid) + ".out"))
+    t.require("start", t.rt(["start", cid])[0] == 0)
+    t.require("ready", h.wait_for(lambda: os.path.exists(os.path.join(rootfs, "dev/shm/ready")), 30))
+    out = t.read(re.sub(r"[^\w.-]", "_", cid) + ".out") or ""
+    t.contains("the host's mount namespace", out, f"mnt=mnt:[{host_ns('mount')}]")
+    t.contains("chrooted into the rootfs", out, "crunner-fixture")
+    t.contains("its /proc mounted", out, "proc-mounted")
+    t.check("its mounts are on the host, under the rootfs",
+            os.path.join(rootfs, "proc") in mounts_below(rootfs), mounts_below(rootfs))
+    rc, out, err = t.rt(["exec", cid, "sh", "-c", "cat /etc/hostname; ls /premounted /dev/shm/ready"])
+    if t.crunner_only():  # runc 1.1.5's exec runs in the host's root here
+        t.check("exec enters the same root", rc == 0 and "crunner-fixture" in out and
+                "/dev/shm/ready" in out, (rc, out, err))
+    t.ok("kill", t.rt(["kill", cid, "KILL"]))
+    t.require("stopped", t.wait_status(cid, "stopped"))
+    t.ok("delete", t.rt(["delete", cid]))
+    if t.crunner_only():
+        t.eq("delete unmounted what the container mounted", mounts_below(rootfs), [pre])
+    t.check("what was mounted before is kept", os.path.ismount(pre))
+
+
+@h.case
+def without_mount_namespace_refusals(t):
+    # What would change the host's own mounts needs a private mount namespace (runc refuses
+    # masked and readonly paths the same way); a create that fails half-way leaves no mount.
+    def masked(c):
+        no_mount_namespace(c)
+        c["linux"]["maskedPaths"] = ["/proc/kcore"]
+    b = t.bundle("true", edit=masked)
+    t.on_cleanup(lambda r=os.path.realpath(os.path.join(b, "rootfs")): unmount_tree(r))
+    t.fails("maskedPaths refused", t.rt(["run", "--bundle", b, t.cid("masked")]),
+            "linux.maskedPaths" if t.crunner_only() else None)
+    t.eq("nothing mounted", mounts_below(os.path.realpath(os.path.join(b, "rootfs"))), [])
+
+    def bad_mount(c):
+        no_mount_namespace(c)
+        c["mounts"].append({"destination": "/data", "type": "bind",
+                            "source": "/nonexistent/crunner-test", "options": ["bind"]})
+    b = t.bundle("true", edit=bad_mount)
+    rootfs = os.path.realpath(os.path.join(b, "rootfs"))
+    t.on_cleanup(lambda: unmount_tree(rootfs))
+    t.fails("a failing mount fails create", t.rt(["run", "--bundle", b, t.cid("badmnt")]),
+            "/nonexistent/crunner-test" if t.crunner_only() else None)
+    if t.crunner_only():
+        t.eq("the mounts made before it are undone", mounts_below(rootfs), [])
 
 
 if __name__ == "__main__":

@@ -117,5 +117,105 @@ def rootless_limit_without_cgroup(t):
     t.check("nothing left", not os.path.exists(os.path.join(root, cid)))
 
 
+@h.case
+def rootless_podman(t):
+    # Rootless podman (4.3, Debian's) with this runtime: podman runs it as uid 0 of podman's
+    # own user namespace with no USER and no --root, so the default root must follow runc's
+    # rule (XDG_RUNTIME_DIR unless USER says root; crunner used /run/crunner and failed with
+    # permission denied), and exec must join only the cgroups create could use (crunner
+    # saved the hugetlb cgroup it had skipped, and exec failed opening it).
+    u = make_user(t)
+    xdg = user_dirs(t, u)
+    home = t.path("home")
+    os.mkdir(home, 0o700)
+    os.chown(home, u.pw_uid, u.pw_gid)
+    b = t.bundle("true")
+    tar = t.path("rootfs.tar")
+    subprocess.run(["tar", "-C", os.path.join(b, "rootfs"), "-cf", tar, "."], check=True)
+    os.chmod(tar, 0o644)
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": home, "USER": u.pw_name,
+           "XDG_RUNTIME_DIR": xdg}
+    base = ["setpriv", f"--reuid={u.pw_uid}", f"--regid={u.pw_gid}", "--init-groups",
+            "podman", "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs",
+            "--events-backend", "file", "--runtime", h.RUNTIME]
+
+    def podman(*args, timeout=120):
+        return h.run(base + list(args), env=env, tmpdir=t.dir, timeout=timeout)
+
+    def stop_podman():
+        podman("rm", "--force", "--all")
+        # podman's rootless pause process (it holds podman's user namespace): ours, by pid
+        pid = h.read_file(os.path.join(xdg, "libpod", "tmp", "pause.pid")).strip()
+        if pid.isdigit() and h.pid_alive(int(pid)):
+            os.kill(int(pid), 9)
+            h.wait_for(lambda: not h.pid_alive(int(pid)), 30)
+    t.on_cleanup(stop_podman)
+    rc, out, err = podman("import", tar, "localhost/crunner-test-bb:latest")
+    t.require("podman import", rc == 0, (out, err))
+    rc, out, err = podman("run", "--rm", "--network", "none", "localhost/crunner-test-bb",
+                          "sh", "-c", "id -u; cat /proc/self/uid_map; echo ran")
+    t.check("podman run --rm", rc == 0 and "ran" in out and out.split()[0] == "0",
+            (rc, out, err))
+    t.check("in podman's user namespace (uid 0 -> the user)",
+            f"0 {u.pw_uid} 1" in " ".join(out.split()), out)
+    rc, out, err = podman("run", "-d", "--name", "bg", "--network", "none",
+                          "localhost/crunner-test-bb", "sleep", "1000")
+    t.require("podman run -d", rc == 0, (out, err))
+    rc, out, err = podman("exec", "bg", "sh", "-c", "echo exec-ok")
+    t.check("podman exec", rc == 0 and "exec-ok" in out, (rc, out, err))
+    rc, out, err = podman("ps", "--format", "{{.Names}} {{.Status}}")
+    t.check("podman ps: running", rc == 0 and "bg Up" in out, (rc, out, err))
+    rc, out, err = podman("stop", "-t", "1", "bg")
+    t.check("podman stop", rc == 0, (rc, out, err))
+    rc, out, err = podman("rm", "bg")
+    t.check("podman rm", rc == 0, (rc, out, err))
+    state_root = os.path.join(xdg, h.RUNTIME_NAME)
+    t.check("state under XDG_RUNTIME_DIR, nothing left",
+            os.path.isdir(state_root) and os.listdir(state_root) in ([], ["@seccomp-cache"]),
+            os.listdir(state_root) if os.path.isdir(state_root) else os.listdir(xdg))
+
+
+def sub_range(path, name):
+    for ln in h.read_file(path).splitlines():
+        f = ln.split(":")
+        if len(f) == 3 and f[0] == name:
+            return int(f[1]), int(f[2])
+    return None
+
+
+@h.case
+def rootless_subid_mappings(t):
+    # More than the caller's own id (its /etc/subuid and /etc/subgid ranges) is mapped through
+    # shadow's setuid newuidmap/newgidmap, as runc does when writing the map itself is
+    # refused; crunner failed with "linux.gidMappings: ... operation not permitted".
+    u = make_user(t)
+    xdg = user_dirs(t, u)
+    su, sg = sub_range("/etc/subuid", u.pw_name), sub_range("/etc/subgid", u.pw_name)
+    t.require("subordinate ranges", su and sg, (su, sg))
+
+    def maps(c):
+        c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": u.pw_uid, "size": 1},
+                                     {"containerID": 1, "hostID": su[0], "size": 1000}]
+        c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": u.pw_gid, "size": 1},
+                                     {"containerID": 1, "hostID": sg[0], "size": 1000}]
+        c["root"]["readonly"] = False
+        for k in ("bounding", "effective", "permitted"):
+            c["process"]["capabilities"][k].append("CAP_CHOWN")
+    b = rootless_bundle(t, u, xdg, ["sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map; "
+                                    "touch /tmp/f && chown 7:7 /tmp/f && stat -c %u:%g /tmp/f"],
+                        edit=maps)
+    rc, out, err = as_user(t, u, [h.RUNTIME, "--rootless", "true", "run", "--bundle", b,
+                                  t.cid("subid")], xdg)
+    t.eq("run with subordinate id mappings", (rc, err), (0, ""))
+    rows = [ln.split() for ln in out.splitlines()]
+    t.check("uid_map: own uid and the subuid range",
+            ["0", str(u.pw_uid), "1"] in rows and ["1", str(su[0]), "1000"] in rows, out)
+    t.check("gid_map: own gid and the subgid range",
+            ["0", str(u.pw_gid), "1"] in rows and ["1", str(sg[0]), "1000"] in rows, out)
+    t.check("a mapped id other than root is usable inside", "7:7" in out, out)
+    t.check("on the host that file belongs to the subordinate ids",
+            os.stat(os.path.join(b, "rootfs", "tmp", "f")).st_uid == su[0] + 6, out)
+
+
 if __name__ == "__main__":
     h.main()

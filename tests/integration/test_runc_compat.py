@@ -283,7 +283,7 @@ def selinux_labels(t):
         res = t.rt(["run", "--bundle", b, t.cid("se")])
         if t.crunner_only():  # runc 1.1.5 ignores labels silently where SELinux is off
             t.fails(f"{field} without SELinux", res, f"{field} `")
-            t.contains(f"{field}: says why", res[2], "selinux is disabled")
+            t.contains(f"{field}: says why", res[2], "SELinux is not enabled on this host")
 
 
 if __name__ == "__main__":
