@@ -282,6 +282,14 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
     plan.two_stage = true;
     plan.unshare_flags = static_cast<int>(flags);
     flags = 0;
+    // The first child joins a pid namespace itself (after the user namespace), so that it
+    // stays in ours and only the init it forks is in the joined one: its fork returns a
+    // pid we know, and when it exits the init is re-parented to our caller (a subreaper
+    // of our pid namespace), not to the joined namespace's pid 1.
+    if (join_pid) {
+      plan.joins.emplace_back(join_pid.get(), CLONE_NEWPID);
+      ns_fds.push_back(std::move(join_pid));
+    }
   }
 
   // Resources: parsed up front, so a bad value is reported before anything exists.

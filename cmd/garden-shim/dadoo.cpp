@@ -7,8 +7,10 @@
 // as Guardian's fifos allow (rundmc/execrunner/dadoo/execrunner.go mkfifos).
 //
 // Runs `RUNTIME --root ROOT exec --detach --pid-file DIR/pid --process DIR/process.json ID`
-// as a child subreaper, reports "ok <pid>\n" or "error <message>\n" on fd 3 (then closes
-// it), and from then on owns the process's stdio, so the shim may restart at any time:
+// (a process with its own image, whose bundle DIR/config.json is: `run --detach --pid-file
+// DIR/pid --bundle DIR ID`, and DIR/pea.json's clean-up once it exited) as a child subreaper,
+// reports "ok <pid>\n" or "error <message>\n" on fd 3 (then closes it), and from then on owns the
+// process's stdio, so the shim may restart at any time:
 //
 //   DIR/control   fifo the shim writes framed commands to, in order:
 //                   "D <n>\n<n bytes>"  stdin data      "E\n"            stdin EOF
@@ -40,6 +42,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "garden/image/pea.hpp"
 #include "garden/runtime/runtime.hpp"
 #include "libcontainer/process_setup.hpp"
 #include "libcontainer/utils.hpp"
@@ -187,11 +190,16 @@ int main(int argc, char** argv) {
   }
 
   std::string log = g_dir + "/runtime.log", pidfile = g_dir + "/pid";
-  std::vector<std::string> args = {
-      runtime, "--root",   root,         "--log", log,         "--log-format",         "json",
-      "exec",  "--detach", "--pid-file", pidfile, "--process", g_dir + "/process.json"};
+  // A process with its own image (a pea) is a container of its own: its bundle is DIR.
+  bool pea = access((g_dir + "/config.json").c_str(), F_OK) == 0;
+  std::vector<std::string> args = {runtime, "--root", root, "--log", log, "--log-format", "json"};
+  if (pea)
+    args.insert(args.end(), {"run", "--detach", "--pid-file", pidfile, "--bundle", g_dir});
+  else
+    args.insert(args.end(),
+                {"exec", "--detach", "--pid-file", pidfile, "--process", g_dir + "/process.json"});
   if (tty) {
-    args.push_back("--tty");
+    if (!pea) args.push_back("--tty");
     args.push_back("--console-socket");
     args.push_back(sockpath);
   }
@@ -376,6 +384,11 @@ int main(int argc, char** argv) {
     };
     pump(out_i, out_r, outf);
     pump(err_i, err_r, errf);
+  }
+  // A pea goes with its process (runtime container, image), before the exit is published.
+  if (pea) {
+    std::string e = garden::image::cleanup_pea(g_dir, runtime);
+    if (!e.empty()) write_file_atomic(g_dir + "/cleanup_error", e);
   }
   write_file_atomic(g_dir + "/exit_status", std::to_string(code));
   return 0;

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -86,6 +87,12 @@ void usage() {
                "  --send-timeout DUR        a client that takes none of a response for DUR\n"
                "                            is dropped (default 60s)\n"
                "  --log-level LEVEL         debug|info|error\n"
+               "  --image-plugin PATH       builds unprivileged containers' (and peas') rootfs\n"
+               "                            from their image URI (GrootFS's CLI); raw:///dir\n"
+               "                            and, without a plugin, every rootfs stay built in\n"
+               "  --image-plugin-extra-arg ARG             before the command (repeatable)\n"
+               "  --privileged-image-plugin PATH           the same for privileged containers\n"
+               "  --privileged-image-plugin-extra-arg ARG  (repeatable)\n"
                "  --debug-bind-ip IP        serve expvar JSON at /debug/vars (default: off)\n"
                "  --debug-bind-port PORT    (default 17013)\n"
                "networking (Guardian's kawasaki; details in garden/net/README.md):\n"
@@ -183,6 +190,14 @@ int main(int argc, char** argv) {
       dbg.bind_port = static_cast<int>(n);
     else if (a == "--log-level")
       cfg.log_level = val;
+    else if (a == "--image-plugin")
+      cfg.image_plugins.unprivileged.path = val;
+    else if (a == "--image-plugin-extra-arg")
+      cfg.image_plugins.unprivileged.extra_args.push_back(val);
+    else if (a == "--privileged-image-plugin")
+      cfg.image_plugins.privileged.path = val;
+    else if (a == "--privileged-image-plugin-extra-arg")
+      cfg.image_plugins.privileged.extra_args.push_back(val);
     else if (a == "--network-pool")
       cfg.net.pool = val;
     else if (a == "--mtu" && crunner::parse_i64(val, n) && n > 0 && n < 65536)
@@ -214,7 +229,11 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (cfg.default_rootfs.rfind("raw://", 0) == 0) cfg.default_rootfs.erase(0, 6);
+  for (auto* p : {&cfg.image_plugins.unprivileged, &cfg.image_plugins.privileged})
+    if (p->configured() && access(p->path.c_str(), X_OK) < 0) {
+      std::cerr << "garden-shim: image plugin `" << p->path << "`: " << strerror(errno) << "\n";
+      return 2;
+    }
   if (auto e = garden::net::validate(cfg.net); !e.empty() && cfg.net.enabled) {
     std::cerr << "garden-shim: " << e << "\n";
     return 2;

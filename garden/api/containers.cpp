@@ -181,9 +181,11 @@ Response Server::create(const Request& req) {
                             "max containers reached (" + std::to_string(cfg_.max_containers) + ")");
     containers_[handle] = c;
   }
+  bool plugin_used = false;  // an image plugin was asked for this handle's rootfs
   auto fail = [&](const std::string& msg, bool runtime_created) {
     if (runtime_created) runtime_.remove(handle);
     remove_tree(c->dir);
+    if (plugin_used) cfg_.image_plugins.destroy(handle);  // as Guardian's create clean-up
     std::lock_guard<std::mutex> lk(mu_);
     containers_.erase(handle);
     return error_response("", msg, handle);
@@ -192,9 +194,8 @@ Response Server::create(const Request& req) {
   // Anything that throws (a field of the wrong JSON type) must not leave the handle taken.
   auto build = [&]() -> Response {
     std::string err;
-    std::string rootfs_uri = spec.value("rootfs", "");
-    if (rootfs_uri.empty() && spec.contains("image") && spec["image"].is_object())
-      rootfs_uri = spec["image"].value("uri", "");
+    std::string rootfs_uri = image::spec_image_uri(spec, err);
+    if (!err.empty()) return fail(err, false);
     json limits = spec.value("limits", json::object());
     if (!limits.is_object()) return fail("invalid limits: expected an object", false);
     if (!net_->enabled()) {
@@ -208,17 +209,39 @@ Response Server::create(const Request& req) {
     }
     DiskLimits dl = parse_disk_limits(limits.value("disk_limits", json()), err);
     if (!err.empty()) return fail(err, false);
-    std::string image = resolve_rootfs(rootfs_uri, cfg_.default_rootfs, err);
+    // With an image plugin, every URI but raw:// is its business (Guardian's volume
+    // provider); without one, the built-in raw path below.
+    bool privileged = spec.value("privileged", false);
+    std::string uri = rootfs_uri.empty() ? cfg_.default_rootfs : rootfs_uri;
+    const image::Plugin* plugin = nullptr;
+    if (cfg_.image_plugins.any() && !image::is_raw(uri)) {
+      plugin = cfg_.image_plugins.for_container(privileged, err);
+      if (!plugin) return fail(err, false);
+    }
+    std::string image = plugin ? uri : resolve_rootfs(rootfs_uri, cfg_.default_rootfs, err);
     if (!err.empty()) return fail(err, false);
     remove_tree(c->dir);
     if (auto st = crunner::mkdir_p(c->dir + "/processes", 0755); !st)
       return fail(st.error().what(), false);
     chmod(c->dir.c_str(), 0755);
     Layer layer;
-    err = create_layer(c->dir, image, dl, layer, spec.value("privileged", false));
-    if (!err.empty()) return fail("rootfs layer: " + err, false);
+    image::ImageSpec ispec;
+    if (plugin) {
+      plugin_used = true;
+      if (!cfg_.image_plugins.create(
+              *plugin,
+              image::create_request(spec, uri, handle, privileged, dl.byte_hard, dl.scope == 1),
+              ispec, err))
+        return fail(err, false);
+      layer.merged = ispec.root_path;
+    } else {
+      err = create_layer(c->dir, image, dl, layer, privileged);
+      if (!err.empty()) return fail("rootfs layer: " + err, false);
+    }
     const std::string& rootfs = layer.merged;
     BundleParams bp;
+    bp.image_env = ispec.env;
+    bp.image_mounts = ispec.mounts;
     bp.handle = handle;
     bp.rootfs = rootfs;
     bp.init_path = cfg_.bin_dir + "/garden-init";
@@ -239,7 +262,7 @@ Response Server::create(const Request& req) {
     };
     json config = build_config(spec, bp, err);
     if (!err.empty()) return fail_net(err, false);
-    err = prepare_mountpoints(rootfs, config);
+    err = prepare_mountpoints(rootfs, config, root_uid, root_uid);
     if (!err.empty()) return fail_net("prepare rootfs: " + err, false);
     if (auto st = crunner::write_file_atomic(c->dir + "/config.json", config.dump(2), 0644,
                                              crunner::Durability::Rename);
@@ -266,7 +289,7 @@ Response Server::create(const Request& req) {
                    {"image_inodes", layer.image.inodes},
                    {"base_bytes", layer.base.bytes},
                    {"base_inodes", layer.base.inodes}}},
-                 {"privileged", spec.value("privileged", false)},
+                 {"privileged", privileged},
                  {"env", config["process"]["env"]},
                  {"limits", limits},
                  {"properties", props},
@@ -274,6 +297,11 @@ Response Server::create(const Request& req) {
                  {"created_ns", now_unix_ns()},
                  {"state", "active"},
                  {"ready", false}};
+      if (plugin) {
+        c->meta["image_plugin"] =
+            plugin == &cfg_.image_plugins.privileged ? "privileged" : "unprivileged";
+        c->meta.erase("layer");
+      }
       if (!network.empty()) c->meta["network"] = network;
       save_meta(*c);
     }
@@ -423,13 +451,32 @@ std::string Server::destroy_container(const std::shared_ptr<Container>& c) {
   wait_exited(sups, 2000);
   for (pid_t p : sups)
     if (::kill(p, 0) == 0 && crunner::process_state(p) != 'Z') ::kill(p, SIGKILL);
+  cleanup_peas(*c);
+  // Guardian's order: the network, then the image. The network state leaves the metadata as
+  // it is released, so a destroy retried after a failed image delete does not release twice.
   json network;
+  std::string plugin;
   {
     std::lock_guard<std::mutex> clk(c->mu);
     network = c->meta.value("network", json::object());
+    plugin = c->meta.value("image_plugin", "");
   }
   if (auto e = net_->teardown(network); !e.empty())
     std::cerr << "garden-shim: destroy " << c->handle << ": network: " << e << "\n";
+  if (!network.empty()) {
+    std::lock_guard<std::mutex> clk(c->mu);
+    c->meta.erase("network");
+    save_meta(*c);
+  }
+  if (!plugin.empty()) {
+    // As Guardian: a failed image delete keeps the container, so destroy can be retried.
+    err = cfg_.image_plugins.destroy(c->handle);
+    if (!err.empty()) {
+      std::lock_guard<std::mutex> clk(c->mu);
+      c->destroying = false;
+      return err;
+    }
+  }
   remove_tree(c->dir, cfg_.depot + "/trash");
   std::lock_guard<std::mutex> lk(mu_);
   auto it = containers_.find(c->handle);

@@ -161,6 +161,7 @@ void Server::reap_expired() {
     }
   }
   for (auto& c : expired) destroy_container(c);
+  forget_unclaimed_processes();
 }
 
 }  // namespace garden

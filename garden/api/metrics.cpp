@@ -117,13 +117,26 @@ ojson Server::metrics_json(Container& c, std::string& err) {
                   {"Max", u64(data, {"pids", "limit"})}};
   long long created = 0;
   json layer, limits;
-  std::string image;
+  std::string image, plugin;
   {
     std::lock_guard<std::mutex> lk(c.mu);
     created = c.meta.value("created_ns", 0LL);
     layer = c.meta.value("layer", json());
     limits = c.meta.value("limits", json::object());
     image = c.meta.value("image", "");
+    plugin = c.meta.value("image_plugin", "");
+  }
+  if (!plugin.empty()) {  // the image plugin's `stats`, bytes only (as Guardian)
+    image::DiskUsage du;
+    const auto& ps = cfg_.image_plugins;
+    const image::Plugin& p = plugin == "privileged" ? ps.privileged : ps.unprivileged;
+    if (!p.configured()) {
+      err = "requested image plugin not available";
+      return nullptr;
+    }
+    if (!ps.stats(p, c.handle, du, err)) return nullptr;
+    m["DiskStat"]["TotalBytesUsed"] = du.total_bytes;
+    m["DiskStat"]["ExclusiveBytesUsed"] = du.exclusive_bytes;
   }
   long long age = created ? now_unix_ns() - created : 0;
   m["Age"] = age;

@@ -22,6 +22,8 @@
 #include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
 #include "garden/bundle/process_spec.hpp"
+#include "garden/image/pea.hpp"
+#include "garden/rootfs/rootfs_layer.hpp"
 #include "libcontainer/process_setup.hpp"
 #include "libcontainer/utils.hpp"
 
@@ -119,6 +121,94 @@ off_t first_data(const std::string& path) {
 }
 
 constexpr off_t kPunchChunk = 1 << 20;
+
+// A process directory goes with what is mounted below it (a raw:// pea's overlay), never
+// deleted through a mount.
+void remove_process_dir(const std::string& dir) {
+  if (!unmount_under(dir).empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+// Forgetting a process. Its exit status is written to every run/attach connection once its
+// streams were served, or 1s after exit for a stream that was never opened (clients need not
+// open them). A process is then forgotten (table entry, directory, output) when its last
+// run/attach connection has ended and every stream of every stream id was served; a stream
+// id whose stdout/stderr request has not arrived yet keeps it for kLateStreamWait more, so a
+// client that was slow to ask for them (the Go client asks only after reading the stream id,
+// and a loaded host may take longer than the 1s) still gets them instead of "unknown
+// process" (issue 15: 1 error in 20 concurrent clients).
+constexpr auto kLateStreamWait = std::chrono::seconds(60);
+
+// Whether p can go (p.mu held); with streams_served, only if every announced stream was.
+bool can_forget(const Process& p, bool streams_served) {
+  if (!p.reported || p.attachers > 0 || p.forgotten) return false;
+  for (auto& [id, a] : p.attaches) {
+    if ((!a->out_done && (streams_served || a->out_open)) ||
+        (!a->err_done && (streams_served || a->err_open)))
+      return false;
+  }
+  return true;
+}
+
+// Removes a process marked forgotten from its container and the depot.
+void forget(Container& c, const std::shared_ptr<Process>& p) {
+  {
+    std::lock_guard<std::mutex> lk(c.mu);
+    auto it = c.processes.find(p->id);
+    if (it != c.processes.end() && it->second == p) c.processes.erase(it);
+  }
+  remove_process_dir(p->dir);
+}
+
+// Called when a connection of p ends: forgets it now, or once its unopened streams waited.
+void settle(Container& c, const std::shared_ptr<Process>& p) {
+  bool now = false;
+  {
+    std::lock_guard<std::mutex> lk(p->mu);
+    if (can_forget(*p, true))
+      now = p->forgotten = true;
+    else if (can_forget(*p, false))
+      p->forget_at = Clock::now() + kLateStreamWait;
+  }
+  if (now) forget(c, p);
+}
+
+// A run or attach connection announced to the client (its stream id registered): counted
+// from the moment it is registered, so the process cannot be forgotten between the answer
+// and the serving of the connection, and released when the response goes, whether its
+// connection was served or not (its headers could not be written).
+struct AttachLease {
+  AttachLease(std::shared_ptr<Container> c_, std::shared_ptr<Process> p_,
+              std::shared_ptr<Attach> a_)
+      : c(std::move(c_)), p(std::move(p_)), a(std::move(a_)) {}
+  AttachLease(const AttachLease&) = delete;
+  AttachLease& operator=(const AttachLease&) = delete;
+  std::shared_ptr<Container> c;
+  std::shared_ptr<Process> p;
+  std::shared_ptr<Attach> a;
+  ~AttachLease() {
+    {
+      std::lock_guard<std::mutex> lk(p->mu);
+      a->live = false;
+      --p->attachers;
+    }
+    settle(*c, p);
+  }
+};
+
+// Registers a new stream id of p (p.mu held); nullptr once p is forgotten.
+std::shared_ptr<AttachLease> lease_attach(const std::shared_ptr<Container>& c,
+                                          const std::shared_ptr<Process>& p, std::string& sid) {
+  if (p->forgotten) return nullptr;
+  sid = std::to_string(p->next_stream++);
+  auto a = std::make_shared<Attach>();
+  a->out_start = p->out_delivered;
+  a->err_start = p->err_delivered;
+  p->attaches[sid] = a;
+  p->attachers++;
+  return std::make_shared<AttachLease>(c, p, a);
+}
 
 // ProcessPayload fields in garden's order: process_id, stream_id, ..., exit_status, error.
 std::string payload(const nlohmann::ordered_json& j) {
@@ -229,42 +319,58 @@ Response Server::run(const std::string& handle, const Request& req) {
     std::lock_guard<std::mutex> lk(c->mu);
     meta = c->meta;
   }
-  if (spec.contains("image") && spec["image"].is_object() &&
-      !spec["image"].value("uri", "").empty())
-    return error_response("", "processes with their own image are not supported", handle);
-  if (spec.contains("bind_mounts") && spec["bind_mounts"].is_array() &&
+  const bool pea = image::is_pea(spec);  // a process with its own image (peas.cpp)
+  if (!pea && spec.contains("bind_mounts") && spec["bind_mounts"].is_array() &&
       !spec["bind_mounts"].empty())
     return error_response(
         "", "Running a process with bind mounts and no image provided is not allowed", handle);
   // Per-process limits only exist for processes with their own image (and cgroup).
-  if (spec.contains("limits") && spec["limits"].is_object())
+  if (!pea && spec.contains("limits") && spec["limits"].is_object())
     for (auto& [kind, l] : spec["limits"].items())
       if (l.is_object())
         for (auto& [k, v] : l.items())
           if (v.is_number() && v.get<double>() > 0)
             return error_response("",
                                   "process limits (" + kind + "." + k +
-                                      ") need a process image, which is not supported yet",
+                                      ") need a process image (image.uri): only a process with its "
+                                      "own image has its own cgroup",
                                   handle);
   if (spec.value("path", "").empty())
     return error_response("ExecutableNotFoundError", "no executable path given", handle);
   std::string id =
       spec.contains("id") && spec["id"].is_string() ? spec["id"].get<std::string>() : "";
   if (id.empty()) id = new_uuid();
+  if (pea && !image::valid_pea_id(id))
+    return error_response("", "invalid process id for a process with an image: " + id, handle, id);
   User u;
   std::string err;
-  if (!resolve_user(meta.value("rootfs", ""), spec.value("user", ""), u, err))
-    return error_response("", err, handle, id);
-  json pj = build_process(spec, meta, u);
+  json pj;
   bool privileged = meta.value("privileged", false);
-  long long huid = host_id(u.uid, privileged), hgid = host_id(u.gid, privileged);
-  if (auto e = make_dir_as(c->dir, pj.value("cwd", "/"), huid, hgid, "create working directory");
-      !e.empty())
-    return error_response("", e, handle, id);
+  if (!pea) {
+    if (!resolve_user(meta.value("rootfs", ""), spec.value("user", ""), u, err))
+      return error_response("", err, handle, id);
+    pj = build_process(spec, meta, u);
+    if (auto e = make_dir_as(c->dir, pj.value("cwd", "/"), host_id(u.uid, privileged),
+                             host_id(u.gid, privileged), "create working directory");
+        !e.empty())
+      return error_response("", e, handle, id);
+  }
   auto p = std::make_shared<Process>();
   p->id = id;
   p->dir = depot_child(c->dir + "/processes", id);
-  p->tty = pj.value("terminal", false);
+  std::shared_ptr<Process> old;  // an exited, reported process of this id, kept for late streams
+  {
+    std::lock_guard<std::mutex> lk(c->mu);
+    auto it = c->processes.find(id);
+    if (it != c->processes.end()) {
+      std::lock_guard<std::mutex> plk(it->second->mu);
+      if (!can_forget(*it->second, false))
+        return error_response("", "process ID '" + id + "' is already in use", handle, id);
+      it->second->forgotten = true;
+      old = it->second;
+    }
+  }
+  if (old) forget(*c, old);
   {
     std::lock_guard<std::mutex> lk(c->mu);
     if (c->processes.count(id))
@@ -275,12 +381,20 @@ Response Server::run(const std::string& handle, const Request& req) {
     c->processes[id] = p;
   }
   auto forget = [&](Response r) {
-    std::error_code ec;
-    std::filesystem::remove_all(p->dir, ec);
+    if (pea) image::cleanup_pea(p->dir, runtime_.bin());
+    remove_process_dir(p->dir);
     std::lock_guard<std::mutex> lk(c->mu);
     c->processes.erase(id);
     return r;
   };
+  std::string rt_root = runtime_.root(), rt_id = handle;  // a pea is its own container
+  if (pea) {
+    err = prepare_pea(*c, spec, meta, *p, pj, u);
+    if (!err.empty()) return forget(error_response("", err, handle, id));
+    rt_root = c->dir + "/peas";
+    rt_id = id;
+  }
+  p->tty = pj.value("terminal", false);
   if (auto st = crunner::write_file_atomic(p->dir + "/process.json", pj.dump(), 0644,
                                            crunner::Durability::Rename);
       !st)
@@ -288,8 +402,11 @@ Response Server::run(const std::string& handle, const Request& req) {
   int sp[2];
   if (pipe2(sp, O_CLOEXEC) < 0)
     return forget(error_response("", "pipe: " + crunner::errno_text(errno), handle, id));
-  pid_t dpid = spawn_dadoo({cfg_.bin_dir + "/garden-dadoo", runtime_.bin(), runtime_.root(), handle,
-                            p->dir, std::to_string(huid) + ":" + std::to_string(hgid)},
+  // The stdio pipes belong to the process's user as the host sees it (a pea's user is its
+  // own image's, resolved by prepare_pea).
+  long long huid = host_id(u.uid, privileged), hgid = host_id(u.gid, privileged);
+  pid_t dpid = spawn_dadoo({cfg_.bin_dir + "/garden-dadoo", runtime_.bin(), rt_root, rt_id, p->dir,
+                            std::to_string(huid) + ":" + std::to_string(hgid)},
                            sp[1]);
   close(sp[1]);
   if (dpid < 0) {
@@ -313,15 +430,15 @@ Response Server::run(const std::string& handle, const Request& req) {
     return forget(error_response("", "run process: " + msg, handle, id));
   }
   std::string sid;
+  std::shared_ptr<AttachLease> lease;
   {
     std::lock_guard<std::mutex> lk(p->mu);
-    sid = std::to_string(p->next_stream++);
-    p->attaches[sid] = std::make_shared<Attach>();
+    lease = lease_attach(c, p, sid);
   }
   Response r;
   r.status = 201;
   r.hijack_route = true;
-  r.hijack = [this, c, p, sid](int fd, std::string leftover) {
+  r.hijack = [this, c, p, sid, lease](int fd, std::string leftover) {
     serve_process(c, p, sid, fd, std::move(leftover));
   };
   return r;
@@ -346,18 +463,20 @@ Response Server::attach(const std::string& handle, const std::string& pid) {
     return r;
   }
   std::string sid;
+  std::shared_ptr<AttachLease> lease;
   {
     std::lock_guard<std::mutex> lk(p->mu);
-    sid = std::to_string(p->next_stream++);
-    auto a = std::make_shared<Attach>();
-    a->out_start = p->out_delivered;
-    a->err_start = p->err_delivered;
-    p->attaches[sid] = a;
+    lease = lease_attach(c, p, sid);
+  }
+  if (!lease) {  // forgotten since it was looked up
+    Response r = error_response("ProcessNotFoundError", "unknown process: " + pid, handle, pid);
+    r.hijack_route = true;
+    return r;
   }
   Response r;
   r.status = 200;
   r.hijack_route = true;
-  r.hijack = [this, c, p, sid](int fd, std::string leftover) {
+  r.hijack = [this, c, p, sid, lease](int fd, std::string leftover) {
     serve_process(c, p, sid, fd, std::move(leftover));
   };
   return r;
@@ -369,32 +488,8 @@ void Server::serve_process(std::shared_ptr<Container> c, std::shared_ptr<Process
   std::shared_ptr<Attach> a;
   {
     std::lock_guard<std::mutex> lk(p->mu);
-    a = p->attaches[sid];
-    p->attachers++;
+    a = p->attaches[sid];  // registered, and counted as an attacher, by lease_attach
   }
-  // When the last attacher of a process whose exit was reported leaves, the process (its
-  // directory and output) is forgotten, so long-lived containers do not accumulate them.
-  struct Leave {
-    std::shared_ptr<Container> c;
-    std::shared_ptr<Process> p;
-    std::shared_ptr<Attach> a;
-    ~Leave() {
-      bool forget;
-      {
-        std::lock_guard<std::mutex> lk(p->mu);
-        a->live = false;
-        forget = --p->attachers == 0 && p->reported;
-      }
-      if (!forget) return;
-      {
-        std::lock_guard<std::mutex> lk(c->mu);
-        auto it = c->processes.find(p->id);
-        if (it != c->processes.end() && it->second == p) c->processes.erase(it);
-      }
-      std::error_code ec;
-      std::filesystem::remove_all(p->dir, ec);
-    }
-  } leave{c, p, a};
   if (!write_all_fd(fd, payload({{"process_id", p->id}, {"stream_id", sid}}))) return;
   bool client_open = true;
   Clock::time_point exit_seen{};
@@ -492,7 +587,9 @@ Response Server::attach_stream(const std::string& handle, const std::string& pid
   if (p) {
     std::lock_guard<std::mutex> lk(p->mu);
     auto it = p->attaches.find(sid);
-    if (it != p->attaches.end()) a = it->second;
+    if (it != p->attaches.end() && !p->forgotten) a = it->second;
+    if (a && (which == "stdout" || which == "stderr"))
+      (which == "stdout" ? a->out_open : a->err_open) = true;
   }
   if (!p || !a || (which != "stdout" && which != "stderr")) {
     err = error_response("ProcessNotFoundError", "unknown process: " + pid, handle, pid);
@@ -500,14 +597,34 @@ Response Server::attach_stream(const std::string& handle, const std::string& pid
     return err;
   }
   bool is_out = which == "stdout";
-  {
-    std::lock_guard<std::mutex> lk(p->mu);
-    (is_out ? a->out_open : a->err_open) = true;
-  }
   Response r;
   r.status = 200;
   r.hijack_route = true;
-  r.hijack = [this, c, p, a, is_out](int fd, std::string) {
+  // The stream counts as served once its connection ends, or if it is never served.
+  struct StreamDone {
+    StreamDone(std::shared_ptr<Container> c_, std::shared_ptr<Process> p_,
+               std::shared_ptr<Attach> a_, bool out)
+        : c(std::move(c_)), p(std::move(p_)), a(std::move(a_)), is_out(out) {}
+    StreamDone(const StreamDone&) = delete;
+    StreamDone& operator=(const StreamDone&) = delete;
+    std::shared_ptr<Container> c;
+    std::shared_ptr<Process> p;
+    std::shared_ptr<Attach> a;
+    bool is_out;
+    ~StreamDone() {
+      {
+        std::lock_guard<std::mutex> lk(p->mu);
+        (is_out ? a->out_done : a->err_done) = true;
+        if (a->wake) {
+          uint64_t one = 1;
+          (void)!write(a->wake.get(), &one, sizeof one);
+        }
+      }
+      settle(*c, p);
+    }
+  };
+  auto done = std::make_shared<StreamDone>(c, p, a, is_out);
+  r.hijack = [this, c, p, a, is_out, done](int fd, std::string) {
     ActiveGuard g(c);
     std::string path = p->dir + (is_out ? "/stdout" : "/stderr");
     off_t off = is_out ? a->out_start : a->err_start;
@@ -567,14 +684,42 @@ Response Server::attach_stream(const std::string& handle, const std::string& pid
     }
     if (f >= 0) close(f);
     ::shutdown(fd, SHUT_WR);
-    std::lock_guard<std::mutex> lk(p->mu);
-    (is_out ? a->out_done : a->err_done) = true;
-    if (a->wake) {
-      uint64_t one = 1;
-      (void)!write(a->wake.get(), &one, sizeof one);
+    {
+      std::lock_guard<std::mutex> lk(p->mu);
+      (is_out ? a->out_done : a->err_done) = true;
+      if (a->wake) {
+        uint64_t one = 1;
+        (void)!write(a->wake.get(), &one, sizeof one);
+      }
     }
+    settle(*c, p);
   };
   return r;
+}
+
+void Server::forget_unclaimed_processes() {
+  std::vector<std::shared_ptr<Container>> cs;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (auto& [h, c] : containers_) cs.push_back(c);
+  }
+  auto now = Clock::now();
+  for (auto& c : cs) {
+    std::vector<std::shared_ptr<Process>> ps;
+    {
+      std::lock_guard<std::mutex> lk(c->mu);
+      for (auto& [id, p] : c->processes) ps.push_back(p);
+    }
+    for (auto& p : ps) {
+      bool go = false;
+      {
+        std::lock_guard<std::mutex> lk(p->mu);
+        if (p->forget_at != Clock::time_point{} && now >= p->forget_at && can_forget(*p, false))
+          go = p->forgotten = true;
+      }
+      if (go) forget(*c, p);
+    }
+  }
 }
 
 }  // namespace garden

@@ -16,8 +16,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "garden/bundle/process_spec.hpp"
 #include "garden/http/http_io.hpp"
 #include "garden/http/request_parser.hpp"
+#include "garden/image/plugin.hpp"
 #include "garden/net/networker.hpp"
 #include "garden/runtime/runtime.hpp"
 #include "libcontainer/fd.hpp"
@@ -37,7 +39,8 @@ struct Config {
   long long stop_timeout_ms = 10000;     // SIGTERM -> SIGKILL on stop
   int max_containers = 1024;
   std::string log_level = "info";
-  net::Config net;  // networking flags (garden/net/)
+  image::Plugins image_plugins;  // --image-plugin, --privileged-image-plugin (+ extra args)
+  net::Config net;               // networking flags (garden/net/)
 };
 
 // One stream id of a process: the run/attach connection and its stdout/stderr connections.
@@ -56,8 +59,13 @@ struct Process {
   std::string id, dir;
   bool tty = false;
   int next_stream = 1;
-  int attachers = 0;      // run/attach connections being served
-  bool reported = false;  // an exit status went out: forget the process with the last one
+  int attachers = 0;       // run/attach connections announced (201/200) and not yet ended
+  bool reported = false;   // an exit status went out
+  bool forgotten = false;  // out of its container's table: its routes answer "unknown process"
+  // Reported, no attacher left, but a stream the client was told about (stream_id) never
+  // opened: kept until then for a client whose stream request is still on its way
+  // (processes.cpp: forgetting).
+  Clock::time_point forget_at{};
   off_t out_delivered = 0, err_delivered = 0;
   // Output every live stream has delivered is punched out of the files (they stay sparse,
   // offsets stay valid), so a chatty long-running process does not fill the depot.
@@ -82,7 +90,8 @@ class Server {
   // Reloads the containers and processes recorded in the depot.
   std::string load();
   Response handle(Request& req);
-  // Destroys containers whose grace time has passed; called by the reaper thread.
+  // Destroys containers whose grace time has passed, and forgets exited processes whose
+  // unopened streams waited long enough; called by the reaper thread.
   void reap_expired();
   const Config& config() const { return cfg_; }
 
@@ -115,6 +124,14 @@ class Server {
   void serve_process(std::shared_ptr<Container> c, std::shared_ptr<Process> p,
                      std::string stream_id, int fd, std::string leftover);
   std::vector<std::string> running_process_ids(Container& c);
+  void forget_unclaimed_processes();
+
+  // peas.cpp: a process with its own image; writes its bundle and pea.json into p.dir
+  // and sets pj (its process) and u (its user, from its own image); "" or the error.
+  std::string prepare_pea(Container& c, const json& spec, const json& meta, Process& p, json& pj,
+                          User& u);
+  // Removes the peas of a container being destroyed (runtime containers, plugin images).
+  void cleanup_peas(Container& c);
 
   // metrics.cpp
   Response metrics(const std::string& handle);

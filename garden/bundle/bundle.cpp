@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "garden/image/plugin.hpp"
 #include "libcontainer/fd.hpp"
 #include "libcontainer/utils.hpp"
 
@@ -504,17 +505,20 @@ json container_caps(bool privileged, long long uid) {
 json build_config(const json& spec, const BundleParams& p, std::string& err) {
   bool privileged = spec.value("privileged", false);
   json caps = container_caps(privileged);
-  // bundlerules/env.go: the container's env is the spec's, nothing added (each process gets
-  // its PATH and USER when it runs: process_spec.cpp).
+  // bundlerules/env.go: the container's env is the image's (from the image plugin), then the
+  // spec's, nothing added (each process gets its PATH and USER when it runs: process_spec.cpp).
   json env = json::array();
+  for (auto& e : p.image_env) env.push_back(e);
   if (spec.contains("env") && spec["env"].is_array())
     for (auto& e : spec["env"])
       if (e.is_string()) env.push_back(e);
 
   // guardiancmd/command_linux.go: defaultBindMounts + (un)privilegedMounts. No /dev tmpfs and
   // no /dev/mqueue: /dev is the rootfs's own directory, where the runtime creates the
-  // device nodes, as runc does for Guardian.
-  json mounts = json::array({
+  // device nodes, as runc does for Guardian. The image plugin's mounts come first (Guardian
+  // prepends them: a plugin that does not mount the rootfs itself returns its overlay there).
+  json mounts = p.image_mounts.is_array() ? p.image_mounts : json::array();
+  json defaults = json::array({
       {{"destination", "/sys"},
        {"type", "sysfs"},
        {"source", "sysfs"},
@@ -528,6 +532,7 @@ json build_config(const json& spec, const BundleParams& p, std::string& err) {
        {"source", "devpts"},
        {"options", {"nosuid", "noexec", "newinstance", "gid=5", "ptmxmode=0666", "mode=0620"}}},
   });
+  for (auto& m : defaults) mounts.push_back(m);
   mounts.push_back(bind_mount(p.init_path, kInitPath, true));
   mounts.push_back({{"destination", "/proc"},
                     {"type", "proc"},
@@ -575,8 +580,9 @@ json build_config(const json& spec, const BundleParams& p, std::string& err) {
   };
   if (!privileged) {
     linux_["namespaces"].push_back({{"type", "user"}});
-    json map = json::array({{{"containerID", 0}, {"hostID", 4294967294u}, {"size", 1}},
-                            {{"containerID", 1}, {"hostID", 1}, {"size", 4294967293u}}});
+    json map = json::array();
+    for (auto& m : image::unprivileged_id_mappings())
+      map.push_back({{"containerID", m.container_id}, {"hostID", m.host_id}, {"size", m.size}});
     linux_["uidMappings"] = map;
     linux_["gidMappings"] = map;
     linux_["maskedPaths"] = {"/proc/kcore", "/proc/latency_stats", "/proc/sched_debug",
@@ -622,8 +628,9 @@ json build_config(const json& spec, const BundleParams& p, std::string& err) {
 namespace {
 
 // Creates `rel` (a path relative to the directory fd `dir`) without following symlinks;
-// the last component is a directory or (is_dir false) an empty file.
-std::string ensure_at(int rootfd, const std::string& rel, bool is_dir) {
+// the last component is a directory or (is_dir false) an empty file. What it creates belongs
+// to uid:gid.
+std::string ensure_at(int rootfd, const std::string& rel, bool is_dir, uid_t uid, gid_t gid) {
   auto parts = crunner::split(rel, '/');
   std::vector<std::string> comps;
   for (auto& s : parts)
@@ -641,12 +648,20 @@ std::string ensure_at(int rootfd, const std::string& rel, bool is_dir) {
       if (!S_ISDIR(st.st_mode)) return "";
     } else if (errno == ENOENT) {
       if (!last || is_dir) {
-        if (mkdirat(cur.get(), c.c_str(), 0755) < 0 && errno != EEXIST)
-          return "mkdir `" + rel + "`: " + crunner::errno_text(errno);
+        if (mkdirat(cur.get(), c.c_str(), 0755) < 0) {
+          if (errno != EEXIST) return "mkdir `" + rel + "`: " + crunner::errno_text(errno);
+        } else if (fchownat(cur.get(), c.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+          return "chown `" + rel + "`: " + crunner::errno_text(errno);
+        }
       } else {
         int fd = openat(cur.get(), c.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
         if (fd < 0 && errno != EEXIST) return "create `" + rel + "`: " + crunner::errno_text(errno);
-        if (fd >= 0) close(fd);
+        if (fd >= 0) {
+          int r = fchown(fd, uid, gid);
+          int e = errno;
+          close(fd);
+          if (r < 0) return "chown `" + rel + "`: " + crunner::errno_text(e);
+        }
         return "";
       }
     } else {
@@ -662,7 +677,8 @@ std::string ensure_at(int rootfd, const std::string& rel, bool is_dir) {
 
 }  // namespace
 
-std::string prepare_mountpoints(const std::string& rootfs, const json& config) {
+std::string prepare_mountpoints(const std::string& rootfs, const json& config, uid_t uid,
+                                gid_t gid) {
   crunner::UniqueFd root(open(rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) return "open rootfs `" + rootfs + "`: " + crunner::errno_text(errno);
   bool dev_tmpfs = false;
@@ -672,7 +688,7 @@ std::string prepare_mountpoints(const std::string& rootfs, const json& config) {
     std::string dst = m.value("destination", "");
     if (dev_tmpfs && (dst.rfind("/dev/", 0) == 0 || dst == "/dev")) {
       if (dst == "/dev") {
-        auto e = ensure_at(root.get(), "dev", true);
+        auto e = ensure_at(root.get(), "dev", true, uid, gid);
         if (!e.empty()) return e;
       }
       continue;  // inside the container's own /dev tmpfs
@@ -683,7 +699,7 @@ std::string prepare_mountpoints(const std::string& rootfs, const json& config) {
       struct stat st;
       if (stat(m.value("source", "").c_str(), &st) == 0) is_dir = S_ISDIR(st.st_mode);
     }
-    auto e = ensure_at(root.get(), dst, is_dir);
+    auto e = ensure_at(root.get(), dst, is_dir, uid, gid);
     if (!e.empty()) return e;
   }
   return "";

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,7 +41,8 @@ namespace {
 constexpr size_t kSinkErrCap = 64 << 10;
 
 CmdResult run_cmd_source(const std::vector<std::string>& argv, const InputSource* source,
-                         bool detached_stdio, const OutputSink* sink = nullptr) {
+                         bool detached_stdio, const OutputSink* sink = nullptr,
+                         size_t max_output = 0) {
   CmdResult res;
   int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
   posix_spawn_file_actions_t fa;
@@ -142,7 +144,11 @@ CmdResult run_cmd_source(const std::vector<std::string>& argv, const InputSource
         } else if (r > 0) {
           size_t keep = static_cast<size_t>(r);
           if (sink) keep = std::min(keep, kSinkErrCap - std::min(kSinkErrCap, res.err.size()));
-          bufs[map[i]]->append(buf, keep);
+          if (!res.overflow) bufs[map[i]]->append(buf, keep);
+          if (max_output && bufs[map[i]]->size() > max_output && !res.overflow) {
+            res.overflow = true;  // what follows is read and dropped until EOF
+            ::kill(pid, SIGKILL);
+          }
         } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
           close(fds[map[i]]);
           fds[map[i]] = -1;
@@ -160,7 +166,7 @@ CmdResult run_cmd_source(const std::vector<std::string>& argv, const InputSource
 }  // namespace
 
 CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& input,
-                  bool detached_stdio) {
+                  bool detached_stdio, size_t max_output) {
   size_t off = 0;
   InputSource from_string = [&](char* buf, size_t cap, std::string&) -> long {
     size_t n = std::min(cap, input.size() - off);
@@ -168,7 +174,8 @@ CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& input
     off += n;
     return static_cast<long>(n);
   };
-  return run_cmd_source(argv, input.empty() ? nullptr : &from_string, detached_stdio);
+  return run_cmd_source(argv, input.empty() ? nullptr : &from_string, detached_stdio, nullptr,
+                        max_output);
 }
 
 CmdResult run_cmd_streaming(const std::vector<std::string>& argv, const InputSource* source,

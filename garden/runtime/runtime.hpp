@@ -14,6 +14,7 @@ struct CmdResult {
   int status = -1;  // exit code, 128+N when killed by signal N, -1 when not started
   std::string out, err;
   std::string input_err;  // the input source failed (run_cmd_streaming)
+  bool overflow = false;  // stdout or stderr passed max_output: the command was killed
 };
 
 // Pulls the next piece of a command's stdin into buf: bytes, 0 at its end, -1 on an error
@@ -22,8 +23,9 @@ using InputSource = std::function<long(char* buf, size_t cap, std::string& err)>
 
 // Runs argv (posix_spawn), feeding input to stdin and collecting stdout and stderr.
 // With detached_stdio, stdio is /dev/null (for commands whose children inherit it).
+// max_output (0: unbounded) caps stdout and stderr each: past it the command is killed.
 CmdResult run_cmd(const std::vector<std::string>& argv, const std::string& input = "",
-                  bool detached_stdio = false);
+                  bool detached_stdio = false, size_t max_output = 0);
 // Takes the next piece of a command's stdout; false stops reading it (the command's stdout
 // is closed: it gets EPIPE/SIGPIPE on its next write).
 using OutputSink = std::function<bool(const char* data, size_t len)>;

@@ -98,11 +98,13 @@ def cleanup_workdir(workdir, shim, runtime, cgroup_parent):
                         os.kill(pid, signal.SIGKILL)
             except (OSError, ValueError):
                 pass
-        root = os.path.join(depot, "runtime")
-        if os.path.isdir(root):
-            for cid in os.listdir(root):
-                subprocess.run([runtime, "--root", root, "delete", "--force", cid],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Processes with their own image (peas) have a runtime root per container.
+        roots = glob.glob(os.path.join(depot, "containers", "*", "peas"))
+        for root in roots + [os.path.join(depot, "runtime")]:
+            if os.path.isdir(root):
+                for cid in os.listdir(root):
+                    subprocess.run([runtime, "--root", root, "delete", "--force", cid],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for mp in mounts_under(workdir):
             if subprocess.run(["umount", mp], stderr=subprocess.DEVNULL).returncode != 0:
                 subprocess.run(["umount", "-l", mp], stderr=subprocess.DEVNULL)
@@ -111,7 +113,8 @@ def cleanup_workdir(workdir, shim, runtime, cgroup_parent):
         if cgroup_parent:
             for d in own_cgroup_dirs():
                 parent = os.path.join(d, cgroup_parent)
-                for child in glob.glob(parent + "/*/"):
+                # Containers' cgroups and the peas' nested in them, deepest first.
+                for child in glob.glob(parent + "/*/*/") + glob.glob(parent + "/*/"):
                     try:
                         os.rmdir(child)
                     except OSError:

@@ -178,6 +178,53 @@ def join_pid_namespace(t):
 
 
 @h.case
+def join_user_and_pid_namespaces_detached(t):
+    """run -d joining another container's user and pid namespaces (a garden pea): the pid
+    file names the init in our pid namespace, and when crunner exits the init is
+    re-parented to our subreaper (the caller), not to the joined namespace's pid 1."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_CHILD_SUBREAPER = 36
+    b = userns_bundle(t, "sleep", "1000")
+    first = t.cid("userfirst")
+    t.require("run -d first", t.rt(["run", "-d", "--bundle", b, first])[0] == 0)
+    pid = t.state(first)["pid"]
+
+    def edit(c):
+        c["linux"].pop("uidMappings", None)
+        c["linux"].pop("gidMappings", None)
+        for k in ("user", "pid", "ipc", "uts"):
+            set_ns(c, k, f"/proc/{pid}/ns/{NS_FILES[k]}")
+        c.pop("hostname", None)
+        c["mounts"] = [m for m in c["mounts"] if m["destination"] != "/sys/fs/cgroup"]
+    b2 = t.bundle("sleep", "1000", edit=edit)
+    subprocess.run(["chown", "-R", "-h", "100000:101000", os.path.join(b2, "rootfs")],
+                   check=True)
+    second = t.cid("userjoin")
+    pidfile = t.path("second.pid")
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    try:
+        rc, out, err = t.rt(["run", "-d", "--pid-file", pidfile, "--bundle", b2, second])
+        t.require("run -d joining user and pid namespaces", rc == 0, (rc, out, err))
+        with open(pidfile) as f:
+            init = int(f.read())
+        t.eq("state pid is the pid file's", t.state(second)["pid"], init)
+        t.eq("the pid is ours: it is in the joined pid namespace",
+             ns_inode(os.readlink(f"/proc/{init}/ns/pid")),
+             ns_inode(os.readlink(f"/proc/{pid}/ns/pid")))
+        with open(f"/proc/{init}/status") as f:
+            ppid = [ln.split()[1] for ln in f if ln.startswith("PPid:")][0]
+        t.eq("re-parented to the caller (our subreaper)", int(ppid), os.getpid())
+        t.rt(["delete", "--force", second])
+        try:
+            os.waitpid(init, 0)
+        except ChildProcessError:
+            pass
+    finally:
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+@h.case
 def user_namespace_mappings(t):
     script = ("id -u; id -g; cat /proc/self/uid_map; echo --; cat /proc/self/gid_map; echo --; "
               + show_ns_script(["user"]) + "; touch /tmp/x && stat -c '%u %g' /tmp/x")

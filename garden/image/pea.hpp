@@ -1,0 +1,55 @@
+// Peas: processes with their own image (ProcessSpec.image), as Guardian runs them. A pea
+// is a container of its own, run by the OCI runtime from a bundle in its process
+// directory:
+//   - rootfs from the image plugin (handle = the process id), or for raw:///dir (and a
+//     directory without a plugin) an overlay over it in the process directory,
+//   - a new mount namespace; the container's network, ipc, pid and uts namespaces (and its
+//     user namespace when unprivileged) joined by path through the container's init,
+//   - its own cgroup nested in the container's (<parent>/<handle>/pea-<id>), with the
+//     process's own cpu and memory limits (the container's remain an upper bound),
+//   - the image's environment, then the process's; dir "/" by default; the user resolved in
+//     the pea's own /etc/passwd.
+// DIR/pea.json records what must go when it exits (garden-dadoo runs the clean-up before
+// publishing the exit status; the shim runs it too when the pea fails to start and when
+// its container is destroyed).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "garden/bundle/process_spec.hpp"
+
+namespace garden::image {
+
+struct PeaParams {
+  std::string handle;  // the container's
+  std::string id;      // the process id: runtime id, plugin handle, cgroup name "pea-<id>"
+  std::string rootfs;  // the pea's root (from the plugin or raw://)
+  std::vector<std::string> image_env;
+  nlohmann::json image_mounts = nlohmann::json::array();
+  int init_pid = 0;  // the container's init (namespaces are joined through /proc/<pid>/ns)
+  bool privileged = false;
+  std::string init_path, hosts_file, resolv_file, cgroup_parent;
+};
+
+// Whether a ProcessSpec has an image (Guardian: any field of ImageRef set).
+bool is_pea(const nlohmann::json& spec);
+// Process ids of peas name a runtime container, a cgroup and a plugin handle.
+bool valid_pea_id(const std::string& id);
+
+// The pea's config.json (the process included); err on an invalid spec.
+nlohmann::json pea_config(const nlohmann::json& pspec, const PeaParams& pp, const User& u,
+                          std::string& err);
+
+// pea.json: the runtime root and id to delete, the plugin delete commands to run and the
+// mounts to undo (a raw:// pea's own overlay).
+nlohmann::json pea_record(const std::string& runtime_root, const std::string& id,
+                          const std::vector<std::vector<std::string>>& plugin_deletes,
+                          const std::vector<std::string>& unmounts = {});
+// Runs the clean-up DIR/pea.json describes with the runtime binary; "" on success (also
+// when there is no pea.json), else the first error. Idempotent.
+std::string cleanup_pea(const std::string& dir, const std::string& runtime_bin);
+
+}  // namespace garden::image
