@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <thread>
 
@@ -611,7 +612,11 @@ Response Server::attach_stream(const std::string& handle, const std::string& pid
     std::shared_ptr<Process> p;
     std::shared_ptr<Attach> a;
     bool is_out;
-    ~StreamDone() {
+    std::atomic<bool> finished{false};
+    // Marks the stream served, wakes its attach loop (which sends the exit status once both
+    // streams are done) and lets the process be forgotten; once, whichever comes first.
+    void finish() {
+      if (finished.exchange(true)) return;
       {
         std::lock_guard<std::mutex> lk(p->mu);
         (is_out ? a->out_done : a->err_done) = true;
@@ -622,6 +627,7 @@ Response Server::attach_stream(const std::string& handle, const std::string& pid
       }
       settle(*c, p);
     }
+    ~StreamDone() { finish(); }
   };
   auto done = std::make_shared<StreamDone>(c, p, a, is_out);
   r.hijack = [this, c, p, a, is_out, done](int fd, std::string) {
@@ -684,15 +690,7 @@ Response Server::attach_stream(const std::string& handle, const std::string& pid
     }
     if (f >= 0) close(f);
     ::shutdown(fd, SHUT_WR);
-    {
-      std::lock_guard<std::mutex> lk(p->mu);
-      (is_out ? a->out_done : a->err_done) = true;
-      if (a->wake) {
-        uint64_t one = 1;
-        (void)!write(a->wake.get(), &one, sizeof one);
-      }
-    }
-    settle(*c, p);
+    done->finish();
   };
   return r;
 }
