@@ -37,24 +37,24 @@ def _read_head(sock):
 def _read_chunked(sock, buf):
     """De-chunks a chunked body (buf: what was read past the head); raises ConnectionError
     when the connection ends before the last chunk (a truncated body)."""
-    body = bytearray()
+    body, buf = bytearray(), bytearray(buf)
 
     def need(n):
-        nonlocal buf
         while len(buf) < n:
             chunk = sock.recv(1 << 20)
             if not chunk:
                 raise ConnectionError("chunked body truncated after %d bytes" % len(body))
-            buf += chunk
+            buf.extend(chunk)
 
+    # bytearray with prefix deletion: linear in the body however small the chunks are.
     while True:
-        while b"\r\n" not in buf:
+        while (nl := buf.find(b"\r\n")) < 0:
             need(len(buf) + 1)
-        line, buf = buf.split(b"\r\n", 1)
-        size = int(line.split(b";")[0], 16)
+        size = int(bytes(buf[:nl]).split(b";")[0], 16)
+        del buf[:nl + 2]
         need(size + 2)
         body += buf[:size]
-        buf = buf[size + 2:]
+        del buf[:size + 2]
         if size == 0:
             return bytes(body)
 
