@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <regex>
+#include <stdexcept>
 
 #include "libcontainer/utils.hpp"
 
@@ -46,13 +48,30 @@ nlohmann::json ContainerState::to_json() const {
   return j;
 }
 
+namespace {
+
+// An integer field within [lo, hi]; nlohmann's get<> of a float or an out-of-range number is
+// undefined behaviour (the state fuzzer found "startTime": 1.3e72), so the type is checked.
+long long int_field(const nlohmann::json& v, const char* name, long long lo, long long hi) {
+  bool ok = (v.is_number_unsigned() &&
+             v.get<unsigned long long>() <= static_cast<unsigned long long>(hi)) ||
+            (v.is_number_integer() && !v.is_number_unsigned() && v.get<long long>() >= lo &&
+             v.get<long long>() <= hi);
+  if (!ok) throw std::runtime_error(std::string(name) + " is not an integer in range");
+  return v.is_number_unsigned() ? static_cast<long long>(v.get<unsigned long long>())
+                                : v.get<long long>();
+}
+
+}  // namespace
+
 Result<ContainerState> ContainerState::from_json(const nlohmann::json& j) {
   try {
     ContainerState s;
     s.id = j.at("id").get<std::string>();
     s.oci_version = j.value("ociVersion", "");
-    s.pid = j.at("pid").get<pid_t>();
-    s.start_time = j.value("startTime", 0ULL);
+    s.pid = static_cast<pid_t>(int_field(j.at("pid"), "pid", 0, INT32_MAX));
+    if (auto it = j.find("startTime"); it != j.end())
+      s.start_time = static_cast<unsigned long long>(int_field(*it, "startTime", 0, INT64_MAX));
     s.bundle = j.value("bundle", "");
     s.rootfs = j.value("rootfs", "");
     s.created = j.value("created", "");
@@ -64,7 +83,9 @@ Result<ContainerState> ContainerState::from_json(const nlohmann::json& j) {
     s.provisional = j.value("provisional", false);
     if (auto it = j.find("hostMounts"); it != j.end() && it->is_object()) {
       s.host_mount_ns = true;
-      s.host_mounts_before = it->at("before").get<std::vector<int>>();
+      for (const auto& id : it->at("before"))
+        s.host_mounts_before.push_back(
+            static_cast<int>(int_field(id, "hostMounts.before", 0, INT32_MAX)));
     }
     return s;
   } catch (const std::exception& e) {
