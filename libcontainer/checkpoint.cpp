@@ -329,13 +329,7 @@ Result<int> restore_container(const StateStore& store, const RestoreOptions& o) 
   if (sp.process->terminal && o.console_socket.empty() && o.detach)
     return make_error(ErrorKind::InvalidSpec,
                       "process.terminal is true: --console-socket is required");
-  cgroups::Resources res;
-  if (!lx.resources.is_null()) {
-    auto r = cgroups::parse_resources(lx.resources);
-    if (!r) return invalid_config(std::move(r).error());
-    res = std::move(*r);
-  }
-  res.devices = cgroups::container_device_rules(res.devices);
+  CR_ASSIGN(cgroups::Resources res, container_resources(lx));
   CR_TRY(check_pid_file(o.pid_file));
 
   CR_ASSIGN(Dirs d, open_dirs(o.criu, false, kRestoreLog));

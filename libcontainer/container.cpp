@@ -24,6 +24,7 @@
 #include "libcontainer/init.hpp"
 #include "libcontainer/mount.hpp"
 #include "libcontainer/phase.hpp"
+#include "libcontainer/process_setup.hpp"
 #include "libcontainer/rootfs.hpp"
 #include "libcontainer/spec.hpp"
 #include "libcontainer/sync.hpp"
@@ -115,27 +116,24 @@ bool own_id_only(const std::vector<spec::IdMapping>& m, unsigned own) {
 // newuidmap/newgidmap (shadow's setuid helpers, checked against /etc/subuid and /etc/subgid):
 // how a non-root caller maps more than its own id, as runc does when writing the map fails.
 Status run_id_map_tool(const char* tool, pid_t pid, const std::vector<spec::IdMapping>& m) {
-  std::string path;
-  for (const char* dir : {"/usr/bin/", "/bin/", "/usr/sbin/", "/sbin/"})
-    if (access((std::string(dir) + tool).c_str(), X_OK) == 0) {
-      path = std::string(dir) + tool;
-      break;
-    }
+  // The system's own directories only: the helper is setuid root.
+  const std::vector<std::string> env = {"PATH=/usr/bin:/bin:/usr/sbin:/sbin"};
+  auto path = find_executable(tool, env);
   std::string ctx = std::string(tool) + " for pid " + std::to_string(pid);
-  if (path.empty())
+  if (!path)
     return make_error(ErrorKind::Unsupported,
                       ctx +
                           ": not installed (apt-get install uidmap): a non-root caller needs "
                           "it to map more than its own id");
   spec::Hook h;
-  h.path = path;
+  h.path = *path;
   h.args = {tool, std::to_string(pid)};
   for (auto& e : m) {
     h.args.push_back(std::to_string(e.container_id));
     h.args.push_back(std::to_string(e.host_id));
     h.args.push_back(std::to_string(e.size));
   }
-  h.env = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+  h.env = env;
   h.timeout = 30;
   return run_program(h, "", ctx);
 }
@@ -168,6 +166,18 @@ Result<int> parse_signal(const std::string& s) {
   if (u.rfind("RTMIN+", 0) == 0 && parse_i64(u.substr(6), n)) return SIGRTMIN + static_cast<int>(n);
   if (u.rfind("RTMAX-", 0) == 0 && parse_i64(u.substr(6), n)) return SIGRTMAX - static_cast<int>(n);
   return make_error(ErrorKind::InvalidSpec, "unknown signal \"" + s + "\"");
+}
+
+Result<cgroups::Resources> container_resources(const spec::Linux& lx) {
+  cgroups::Resources res;
+  if (!lx.resources.is_null()) {
+    auto r = cgroups::parse_resources(lx.resources);
+    if (!r) return invalid_config(std::move(r).error());
+    res = std::move(*r);
+  }
+  // linux.devices nodes are not allowed implicitly (runc).
+  res.devices = cgroups::container_device_rules(res.devices);
+  return res;
 }
 
 Error invalid_config(Error e) {
@@ -293,15 +303,7 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   }
 
   // Resources: parsed up front, so a bad value is reported before anything exists.
-  cgroups::Resources res;
-  if (!lx.resources.is_null()) {
-    auto r = cgroups::parse_resources(lx.resources);
-    if (!r) return invalid_config(std::move(r).error());
-    res = std::move(*r);
-  }
-  // runc's device policy: the spec's rules, then the always-allowed devices (deny-all first
-  // when the spec has none); linux.devices nodes are not allowed implicitly.
-  res.devices = cgroups::container_device_rules(res.devices);
+  CR_ASSIGN(cgroups::Resources res, container_resources(lx));
   cgroups::ManagerOptions mopts;
   mopts.rootless = o.rootless_cgroups;
   CR_ASSIGN(auto cg, cgroups::make_manager(lx.cgroups_path, o.id, o.systemd_cgroup, mopts));

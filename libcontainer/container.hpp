@@ -48,6 +48,9 @@ Result<LoadedBundle> load_bundle(const std::string& bundle);
 // A config the runtime refuses: runc's words ("invalid configuration"), which callers
 // match, then ours (InvalidSpec errors only).
 Error invalid_config(Error e);
+// linux.resources parsed (a bad value: "invalid configuration"), with runc's device policy:
+// the spec's rules, then the always-allowed devices (deny-all first when the spec has none).
+Result<cgroups::Resources> container_resources(const spec::Linux& lx);
 // The first state record of a container being created or restored ("creating").
 ContainerState provisional_state(const std::string& id, const LoadedBundle& b,
                                  const cgroups::Manager& cg, bool systemd_cgroup);
