@@ -15,16 +15,10 @@ shift
 here=$(cd "$(dirname "$0")" && pwd)
 src=${CRUNNER_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
 . "$here/find-v2vm.sh"
-[ -x "$BIN" ] || { echo "run-criu-v2: $BIN is not executable" >&2; exit 1; }
 command -v criu >/dev/null || { echo "SKIP: criu is not installed (scripts/setup-deps.sh)" >&2; exit 77; }
 
-stage=$(mktemp -d /tmp/crunner-test-v2criu-XXXXXX)
-trap 'rm -rf "$stage"' EXIT
-mkdir -p "$stage/src/tests/integration" "$stage/src/tests/fixtures" "$stage/bin"
-cp "$BIN" "$stage/bin/crunner"
-cp "$src/tests/integration/harness.py" "$src/tests/integration/test_checkpoint.py" \
-   "$stage/src/tests/integration/"
-cp "$src/tests/fixtures/make-bundle.sh" "$stage/src/tests/fixtures/"
+. "$here/stage.sh"
+stage_test criu test_checkpoint.py
 V2VM=$V2VM bash "$here/criu-modules.sh" "$stage"
 
 # Inside: the modules (and iptables' alternatives), `criu check` must pass (else the test
@@ -36,6 +30,6 @@ exec python3 -u "$CRUNNER_SOURCE_DIR/tests/integration/test_checkpoint.py" "$@"'
 echo "== v2 guest: test_checkpoint.py (criu) against $BIN ${*:-}"
 rc=0
 bash "$V2VM" -d "$stage" -s 2 -m 1024 -t 1140 \
-  -e CRUNNER="$stage/bin/crunner" -e CRUNNER_SOURCE_DIR="$stage/src" -e STAGE="$stage" -e CRUNNER_CRIU_CHECKED=1 -- \
+  -e CRUNNER="$stage/bin/$name" -e CRUNNER_SOURCE_DIR="$stage/src" -e STAGE="$stage" -e CRUNNER_CRIU_CHECKED=1 -- \
   /usr/bin/bash -c "$inner" test_checkpoint "$@" || rc=$?
 exit $rc

@@ -16,16 +16,8 @@ shift
 here=$(cd "$(dirname "$0")" && pwd)
 src=${CRUNNER_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
 . "$here/find-v2vm.sh"
-[ -x "$BIN" ] || { echo "run-integration-v2: $BIN is not executable" >&2; exit 1; }
-
-stage=$(mktemp -d /tmp/crunner-test-v2int-XXXXXX)
-trap 'rm -rf "$stage"' EXIT
-mkdir -p "$stage/src/tests/integration" "$stage/src/tests/fixtures" "$stage/bin"
-name=$(basename "$BIN")  # the harness checks crunner wording only for "crunner"
-cp "$BIN" "$stage/bin/$name"
-cp "$src/tests/integration/harness.py" "$src/tests/integration/test_cgroups.py" \
-   "$stage/src/tests/integration/"
-cp "$src/tests/fixtures/make-bundle.sh" "$stage/src/tests/fixtures/"
+. "$here/stage.sh"
+stage_test int test_cgroups.py
 
 # Inside: make-bundle.sh wants /bin/busybox (the guest's / is a fresh tmpfs; /usr is the
 # host's), then the test file; its exit status is ours.

@@ -13,16 +13,8 @@ shift
 here=$(cd "$(dirname "$0")" && pwd)
 src=${CRUNNER_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
 . "$here/find-v2vm.sh"
-[ -x "$BIN" ] || { echo "run-systemd-v2: $BIN is not executable" >&2; exit 1; }
-
-stage=$(mktemp -d /tmp/crunner-test-v2sd-XXXXXX)
-trap 'rm -rf "$stage"' EXIT
-mkdir -p "$stage/src/tests/integration" "$stage/src/tests/fixtures" "$stage/bin"
-name=$(basename "$BIN")  # the harness checks crunner wording only for "crunner"
-cp "$BIN" "$stage/bin/$name"
-cp "$src/tests/integration/harness.py" "$src/tests/integration/test_systemd.py" \
-   "$stage/src/tests/integration/"
-cp "$src/tests/fixtures/make-bundle.sh" "$stage/src/tests/fixtures/"
+. "$here/stage.sh"
+stage_test sd test_systemd.py
 mkdir -p "$stage/src/tests/v2"
 cp "$src/tests/v2/systemd-in-guest.sh" "$stage/src/tests/v2/"
 
