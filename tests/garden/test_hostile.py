@@ -10,6 +10,7 @@ import socket
 import tarfile
 import time
 
+from garden_client import _read_head
 from harness import ShimTestCase, main
 
 MiB = 1 << 20
@@ -45,22 +46,14 @@ def socket_inodes(pid):
 
 def read_response(s):
     """Reads one response (head + Content-Length body) from s; returns (status, body)."""
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = s.recv(65536)
-        if not chunk:
-            raise ConnectionError("closed before a response head: %r" % buf)
-        buf += chunk
-    head, rest = buf.split(b"\r\n\r\n", 1)
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.strip().lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines[1:])}
+    status, headers, rest = _read_head(s)
     n = int(headers.get("content-length", "0"))
     while len(rest) < n:
         chunk = s.recv(65536)
         if not chunk:
             break
         rest += chunk
-    return int(lines[0].split(" ")[1]), rest
+    return status, rest
 
 
 class ZeroFile:
