@@ -31,6 +31,18 @@ bool valid_host(const std::string& h) {
   return h.size() <= 255 && std::regex_match(h, re);
 }
 
+// A ":tag" after the last "/" of rest moves into tag (validated); s is the whole reference,
+// for the error.
+Status split_tag(const std::string& s, std::string& rest, std::string& tag) {
+  auto colon = rest.rfind(':');
+  if (colon == std::string::npos || rest.find('/', colon) != std::string::npos) return {};
+  tag = rest.substr(colon + 1);
+  rest = rest.substr(0, colon);
+  if (!valid_tag(tag))
+    return invalid_spec("parse image reference `" + s + "`: invalid tag `" + tag + "`");
+  return {};
+}
+
 Result<Reference> parse_docker(const std::string& s, std::string rest) {
   Reference r;
   r.kind = Reference::Kind::Docker;
@@ -51,13 +63,7 @@ Result<Reference> parse_docker(const std::string& s, std::string rest) {
     if (!valid_digest(r.digest))
       return invalid_spec("parse image reference `" + s + "`: invalid digest `" + r.digest + "`");
   }
-  auto colon = rest.rfind(':');
-  if (colon != std::string::npos && rest.find('/', colon) == std::string::npos) {
-    r.tag = rest.substr(colon + 1);
-    rest = rest.substr(0, colon);
-    if (!valid_tag(r.tag))
-      return invalid_spec("parse image reference `" + s + "`: invalid tag `" + r.tag + "`");
-  }
+  CR_TRY(split_tag(s, rest, r.tag));
   if (r.tag.empty() && r.digest.empty()) r.tag = "latest";
   if (host.empty() || host == "docker.io" || host == "index.docker.io" ||
       host == "registry.hub.docker.com") {
@@ -91,13 +97,7 @@ Result<Reference> parse_reference(const std::string& s) {
     Reference r;
     r.kind = Reference::Kind::Oci;
     r.original = s;
-    auto colon = rest.rfind(':');
-    if (colon != std::string::npos && rest.find('/', colon) == std::string::npos) {
-      r.tag = rest.substr(colon + 1);
-      rest = rest.substr(0, colon);
-      if (!valid_tag(r.tag))
-        return invalid_spec("parse image reference `" + s + "`: invalid tag `" + r.tag + "`");
-    }
+    CR_TRY(split_tag(s, rest, r.tag));
     r.path = rest;
     return r;
   }
