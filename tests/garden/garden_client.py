@@ -34,29 +34,39 @@ def _read_head(sock):
     return status, headers, rest
 
 
-def _read_chunked(sock, buf):
-    """De-chunks a chunked body (buf: what was read past the head); raises ConnectionError
-    when the connection ends before the last chunk (a truncated body)."""
-    body, buf = bytearray(), bytearray(buf)
+def iter_chunks(sock, buf):
+    """Yields the data of each chunk of a chunked body (buf: what was read past the head);
+    raises ConnectionError when the connection ends before the last chunk (a truncated
+    body). Linear in the body however small the chunks: a read position moves through one
+    buffer, which is compacted only once a MiB of it is consumed."""
+    buf, pos = bytearray(buf), 0
 
-    def need(n):
-        while len(buf) < n:
+    def need(n):  # at least n unread bytes
+        nonlocal buf, pos
+        while len(buf) - pos < n:
+            if pos >= (1 << 20):
+                del buf[:pos]
+                pos = 0
             chunk = sock.recv(1 << 20)
             if not chunk:
-                raise ConnectionError("chunked body truncated after %d bytes" % len(body))
-            buf.extend(chunk)
+                raise ConnectionError("chunked body truncated")
+            buf += chunk
 
-    # bytearray with prefix deletion: linear in the body however small the chunks are.
     while True:
-        while (nl := buf.find(b"\r\n")) < 0:
-            need(len(buf) + 1)
-        size = int(bytes(buf[:nl]).split(b";")[0], 16)
-        del buf[:nl + 2]
+        while (nl := buf.find(b"\r\n", pos)) < 0:
+            need(len(buf) - pos + 1)
+        size = int(bytes(buf[pos:nl]).split(b";")[0], 16)
+        pos = nl + 2
         need(size + 2)
-        body += buf[:size]
-        del buf[:size + 2]
         if size == 0:
-            return bytes(body)
+            return
+        yield bytes(buf[pos:pos + size])
+        pos += size + 2
+
+
+def _read_chunked(sock, buf):
+    """De-chunks a whole chunked body (see iter_chunks)."""
+    return b"".join(iter_chunks(sock, buf))
 
 
 class Process:
