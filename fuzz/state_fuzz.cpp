@@ -14,16 +14,28 @@
 #include "libcontainer/state.hpp"
 #include "libcontainer/utils.hpp"
 
-static std::string root() {
-  static std::string r = [] {
+static std::string g_root;
+
+// libFuzzer ends a bounded run with exit(): remove the scratch root then, so CI runs leave
+// no /tmp/crunner-state-fuzz-* behind.
+static void remove_root() {
+  if (g_root.empty()) return;
+  std::string c1 = g_root + "/c1";
+  unlink((c1 + "/state.json").c_str());
+  rmdir(c1.c_str());
+  rmdir(g_root.c_str());
+}
+
+static const std::string& root() {
+  if (g_root.empty()) {
     char tmpl[] = "/tmp/crunner-state-fuzz-XXXXXX";
     char* d = mkdtemp(tmpl);
     if (!d) abort();
-    std::string dir = std::string(d) + "/c1";
-    mkdir(dir.c_str(), 0700);
-    return std::string(d);
-  }();
-  return r;
+    g_root = d;
+    mkdir((g_root + "/c1").c_str(), 0700);
+    std::atexit(remove_root);
+  }
+  return g_root;
 }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
