@@ -51,6 +51,9 @@ struct ChildPlan {
   const seccomp::Program* seccomp = nullptr;
   std::vector<int> close_fds;
   int root_fd = -1;  // the init's root, chrooted into when the container has no mount namespace
+  // Rootless: the container's pid namespace, which only its user namespace's root may enter.
+  // The child joins it after the user namespace and forks the process into it.
+  int pidns_fd = -1;
 };
 
 [[noreturn]] void exec_child(const ChildPlan& p) {
@@ -60,6 +63,16 @@ struct ChildPlan {
   if (!go) _exit(1);
   for (auto& [fd, type] : p.joins)
     if (setns(fd, type) < 0) child_fail(p.sock, sys_error("join the container's namespace"));
+  if (p.pidns_fd >= 0) {
+    if (setns(p.pidns_fd, CLONE_NEWPID) < 0)
+      child_fail(p.sock, sys_error("enter the container's pid namespace"));
+    pid_t c = fork();
+    if (c < 0) child_fail(p.sock, sys_error("fork into the container's pid namespace"));
+    if (c > 0) {
+      (void)sync_send(p.sock, SyncType::Pid, 0, c);
+      _exit(0);
+    }
+  }
   if (p.root_fd >= 0 && (fchdir(p.root_fd) < 0 || chroot(".") < 0 || chdir("/") < 0))
     child_fail(p.sock, sys_error("chroot into the container's root"));
   // In the container's user namespace, become its root (as runc's nsexec does),
@@ -197,8 +210,16 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   UniqueFd parent_sock(sp[0]), child_sock(sp[1]);
   plan.sock = child_sock.get();
   plan.close_fds.push_back(parent_sock.get());
-  if (pidns && setns(pidns.get(), CLONE_NEWPID) < 0)
-    return sys_error("enter the container's pid namespace");
+  if (pidns && setns(pidns.get(), CLONE_NEWPID) < 0) {
+    // Rootless (as runc's nsexec): only the container's user namespace may enter its pid
+    // namespace, so the child joins that first, then the pid namespace, and forks the process
+    // there. A foreground exec reaps it as a subreaper; a detached one leaves it to the
+    // caller's (containerd's shim and conmon are subreapers).
+    const bool joins_user = !plan.joins.empty() && plan.joins.front().second == CLONE_NEWUSER;
+    if (errno != EPERM || !joins_user) return sys_error("enter the container's pid namespace");
+    plan.pidns_fd = pidns.get();
+    if (!o.detach) prctl(PR_SET_CHILD_SUBREAPER, 1);
+  }
   pid_t r = clone_child(0, nullptr, cg_fd.get());
   if (r == 0) exec_child(plan);
   int clone_err = errno;
@@ -208,7 +229,7 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   pid_t pid = static_cast<pid_t>(r);
   child_sock.reset();
   struct Reaper {
-    pid_t pid;
+    pid_t pid;  // the child, then (rootless) the process it forked
     bool armed = true;
     ~Reaper() {
       if (armed) {
@@ -230,7 +251,13 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
       return std::move(m).error();
     }
     if (m->type == SyncType::Error) return sync_error(*m);
-    if (m->type == SyncType::Seccomp && filter) {
+    if (m->type == SyncType::Pid && plan.pidns_fd >= 0) {  // the process, forked by the child
+      int status;
+      waitpid(pid, &status, 0);
+      pid = static_cast<pid_t>(m->arg);
+      reaper.pid = pid;
+      l.pid = pid;
+    } else if (m->type == SyncType::Seccomp && filter) {
       CR_TRY_CTX(
           seccomp::send_to_listener(*filter, fd.get(), pid, oci_state(s, ContainerStatus::Running)),
           "linux.seccomp.listenerPath");

@@ -97,6 +97,21 @@ def rootless_run(t):
             os.listdir(xdg))
     rc, out, err = as_user(t, u, [h.RUNTIME, "state", cid2], xdg)
     t.check("state as the user", rc == 0 and json.loads(out)["status"] == "running", (out, err))
+    # exec: the container's pid namespace is its user namespace's, so the child joins that
+    # first and forks the process into it (runc's nsexec order)
+    rc, out, err = as_user(t, u, [h.RUNTIME, "exec", cid2, "sh", "-c",
+                                  "echo $$; id -u; exit 3"], xdg)
+    lines = out.split()
+    t.check("exec as the user: in the pid namespace, uid 0, its exit status", rc == 3 and
+            len(lines) == 2 and lines[0] != "1" and int(lines[0]) < 100 and lines[1] == "0",
+            (rc, out, err))
+    pidf = os.path.join(xdg, "exec.pid")
+    rc, out, err = as_user(t, u, [h.RUNTIME, "exec", "-d", "--pid-file", pidf, cid2,
+                                  "sleep", "1000"], xdg)
+    t.require("exec -d as the user", rc == 0, err)
+    epid = int(h.read_file(pidf, "0").strip() or 0)
+    t.check("exec -d: --pid-file holds the process (sleep), not the intermediate child",
+            epid and "sleep" in h.read_file(f"/proc/{epid}/cmdline"), epid)
     t.ok("kill", as_user(t, u, [h.RUNTIME, "kill", cid2, "KILL"], xdg))
     h.wait_for(lambda: json.loads(as_user(t, u, [h.RUNTIME, "state", cid2], xdg)[1] or "{}")
                .get("status") == "stopped")
