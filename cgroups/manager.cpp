@@ -114,6 +114,18 @@ std::string below_mount_root(const std::string& own, const std::string& mroot) {
 
 }  // namespace
 
+std::string first_limit(const Resources& r) {
+  if (r.pids_limit) return "pids.limit";
+  if (wants_memory(r.memory)) return "memory limits";
+  if (wants_cpu(r.cpu)) return "cpu limits";
+  if (wants_cpuset(r.cpu)) return "cpu.cpus/mems";
+  if (wants_blkio(r.block_io)) return "blockIO limits";
+  if (!r.hugepage_limits.empty()) return "hugepageLimits";
+  if (!r.rdma.empty()) return "rdma limits";
+  if (!r.unified.empty()) return "linux.resources.unified";
+  return "";
+}
+
 Result<std::unique_ptr<Manager>> make_manager(const std::string& cgroups_path,
                                               const std::string& id, bool systemd,
                                               const ManagerOptions& opts) {
@@ -157,8 +169,9 @@ Result<std::unique_ptr<Manager>> make_manager(const std::string& cgroups_path,
     // The caller's own cgroup probably has processes: use its parent (as runc does).
     if (rel) base = parent_dir(own.v2.empty() ? "/" : own.v2);
     std::string full_inner = rel ? path_join(base, inner) : inner;
-    return std::unique_ptr<Manager>(
-        new V2Manager(opts.root, full_inner, path_join(opts.root, full_inner)));
+    auto v2m = std::make_unique<V2Manager>(opts.root, full_inner, path_join(opts.root, full_inner));
+    if (opts.rootless) v2m->set_rootless(cgroups_path.empty());
+    return std::unique_ptr<Manager>(std::move(v2m));
   }
   CR_ASSIGN(auto hier, v1_hierarchies(opts.root, opts.mountinfo));
   if (hier.empty() || (hier.size() == 1 && hier.count("name=systemd")))
@@ -215,14 +228,18 @@ Result<std::unique_ptr<Manager>> load_manager(const nlohmann::json& j) {
     std::string mode = j.at("mode").get<std::string>();
     std::string root = j.at("root").get<std::string>();
     std::string inner = j.at("path").get<std::string>();
-    if (mode == "unified")
-      return std::unique_ptr<Manager>(
-          new V2Manager(root, inner, j.at("unified").get<std::string>()));
+    if (mode == "unified") {
+      auto v2m = std::make_unique<V2Manager>(root, inner, j.at("unified").get<std::string>());
+      if (j.value("rootless", false)) v2m->set_rootless(false, j.value("denied", false));
+      return std::unique_ptr<Manager>(std::move(v2m));
+    }
     if (mode != "legacy" && mode != "hybrid")
       return invalid_spec("saved cgroup state: unknown mode `" + mode + "`");
     auto paths = j.at("paths").get<std::map<std::string, std::string>>();
     std::string unified = mode == "hybrid" ? j.at("unified").get<std::string>() : "";
-    return std::unique_ptr<Manager>(new V1Manager(root, inner, paths, unified));
+    auto v1m = std::make_unique<V1Manager>(root, inner, paths, unified);
+    if (j.value("rootless", false)) v1m->set_rootless(false);
+    return std::unique_ptr<Manager>(std::move(v1m));
   } catch (const std::exception& e) {
     return invalid_spec(std::string("saved cgroup state: ") + e.what());
   }

@@ -9,6 +9,28 @@
 
 namespace crunner::cgroups {
 
+// Which limits a Resources asks for (shared by the v1 and v2 managers).
+inline bool wants_memory(const MemoryResources& m) {
+  return m.limit || m.reservation || m.swap || m.kernel || m.kernel_tcp || m.swappiness ||
+         m.disable_oom_killer.value_or(false);
+}
+inline bool wants_cpu(const CpuResources& c) {
+  return (c.shares && *c.shares) || (c.quota && *c.quota) || (c.period && *c.period) || c.burst ||
+         (c.realtime_period && *c.realtime_period) || (c.realtime_runtime && *c.realtime_runtime) ||
+         c.idle;
+}
+inline bool wants_cpuset(const CpuResources& c) {
+  return (c.cpus && !c.cpus->empty()) || (c.mems && !c.mems->empty());
+}
+inline bool wants_blkio(const BlockIoResources& b) {
+  return (b.weight && *b.weight) || (b.leaf_weight && *b.leaf_weight) || !b.weight_device.empty() ||
+         !b.throttle_read_bps.empty() || !b.throttle_write_bps.empty() ||
+         !b.throttle_read_iops.empty() || !b.throttle_write_iops.empty();
+}
+// The first limit r asks for that needs a cgroup of our own, as named in errors ("" when none:
+// device rules are not counted, a rootless manager never writes them).
+std::string first_limit(const Resources& r);
+
 class V1Manager : public Manager {
  public:
   // paths: controller name -> absolute directory; several controllers may share one
@@ -60,6 +82,14 @@ class V2Manager : public Manager {
  public:
   V2Manager(std::string root, std::string inner, std::string path);
   Mode mode() const override { return Mode::Unified; }
+  // Rootless (runc's fs2 rules): device rules are never applied (no eBPF without privilege);
+  // with `ignore_denied` (no cgroupsPath given) a cgroup we may not create or join is done
+  // without, and a limit asked for then fails naming it. `denied`: restored from state.json.
+  void set_rootless(bool ignore_denied, bool denied = false) {
+    rootless_ = true;
+    ignore_denied_ = ignore_denied;
+    denied_ = denied;
+  }
   const std::string& path() const override { return inner_; }
   Status create() override;
   Status add_pid(pid_t pid) override;
@@ -77,6 +107,9 @@ class V2Manager : public Manager {
 
  private:
   std::string root_, inner_, path_;
+  bool rootless_ = false, ignore_denied_ = false;
+  bool denied_ = false;  // rootless without permission: the container has no cgroup
+  bool deny(const Error& e);
 };
 
 // The systemd driver (--systemd-cgroup): a transient scope with Delegate=yes, created over

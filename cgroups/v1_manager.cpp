@@ -13,24 +13,6 @@ namespace crunner::cgroups {
 
 namespace {
 
-bool wants_memory(const MemoryResources& m) {
-  return m.limit || m.reservation || m.swap || m.kernel || m.kernel_tcp || m.swappiness ||
-         m.disable_oom_killer.value_or(false);
-}
-bool wants_cpu(const CpuResources& c) {
-  return (c.shares && *c.shares) || (c.quota && *c.quota) || (c.period && *c.period) || c.burst ||
-         (c.realtime_period && *c.realtime_period) || (c.realtime_runtime && *c.realtime_runtime) ||
-         c.idle;
-}
-bool wants_cpuset(const CpuResources& c) {
-  return (c.cpus && !c.cpus->empty()) || (c.mems && !c.mems->empty());
-}
-bool wants_blkio(const BlockIoResources& b) {
-  return (b.weight && *b.weight) || (b.leaf_weight && *b.leaf_weight) || !b.weight_device.empty() ||
-         !b.throttle_read_bps.empty() || !b.throttle_write_bps.empty() ||
-         !b.throttle_read_iops.empty() || !b.throttle_write_iops.empty();
-}
-
 class V1OomWatch : public OomWatch {
  public:
   V1OomWatch(UniqueFd efd, UniqueFd ocfd, CgDir d)
@@ -275,6 +257,7 @@ nlohmann::json V1Manager::to_json() const {
   j["path"] = inner_;
   j["paths"] = paths_;
   if (!unified_.empty()) j["unified"] = unified_;
+  if (rootless_) j["rootless"] = true;
   return j;
 }
 

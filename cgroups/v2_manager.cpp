@@ -42,6 +42,20 @@ class V2OomWatch : public OomWatch {
 V2Manager::V2Manager(std::string root, std::string inner, std::string path)
     : root_(std::move(root)), inner_(std::move(inner)), path_(std::move(path)) {}
 
+bool V2Manager::deny(const Error& e) {
+  if (!ignore_denied_ || (e.err != EPERM && e.err != EACCES && e.err != EROFS)) return false;
+  denied_ = true;
+  return true;
+}
+
+namespace {
+Error no_cgroup(const std::string& path, const std::string& what) {
+  return make_error(ErrorKind::Permission, "cannot " + what +
+                                               ": container could not join or create cgroup `" +
+                                               path + "` (rootless: permission denied)");
+}
+}  // namespace
+
 Status V2Manager::create() {
   // mkdir each level; enable the controllers in every ancestor's subtree_control that does not
   // have them yet (the root's usually has them all already).
@@ -61,18 +75,29 @@ Status V2Manager::create() {
       }
     }
     cur += "/" + comp;
-    if (::mkdir(cur.c_str(), 0755) < 0 && errno != EEXIST)
-      return sys_error("create cgroup `" + cur + "`");
+    if (::mkdir(cur.c_str(), 0755) < 0 && errno != EEXIST) {
+      Error e = sys_error("create cgroup `" + cur + "`");
+      if (deny(e)) return {};
+      return e;
+    }
   }
   return {};
 }
 
 Status V2Manager::add_pid(pid_t pid) {
-  CR_ASSIGN(CgDir d, open_cgdir(path_));
-  return cg_write(d, "cgroup.procs", std::to_string(pid));
+  if (denied_) return {};
+  auto d = open_cgdir(path_);
+  Status w =
+      d.ok() ? cg_write(*d, "cgroup.procs", std::to_string(pid)) : Status(std::move(d).error());
+  if (!w && deny(w.error())) return {};
+  return w;
 }
 
 Status V2Manager::apply(const Resources& r) {
+  if (denied_) {
+    if (auto what = first_limit(r); !what.empty()) return no_cgroup(path_, "set " + what);
+    return {};
+  }
   CR_ASSIGN(CgDir d, open_cgdir(path_));
   CR_TRY(v2::set_pids(d, r.pids_limit));
   CR_TRY(v2::set_memory(d, r.memory));
@@ -82,28 +107,33 @@ Status V2Manager::apply(const Resources& r) {
   CR_TRY(v2::set_hugetlb(d, r.hugepage_limits));
   CR_TRY(v1::set_rdma(d, r.rdma));
   // network.classID / priorities have no v2 controller: ignored, as runc does.
-  if (r.devices) CR_TRY(apply_device_filter(d, *r.devices));
+  // rootless: never (runc); loading the eBPF program needs privilege anyway
+  if (r.devices && !rootless_) CR_TRY(apply_device_filter(d, *r.devices));
   CR_TRY(v2::set_unified(d, r.unified));
   return {};
 }
 
 Status V2Manager::freeze(bool frozen) {
+  if (denied_) return no_cgroup(path_, frozen ? "freeze" : "thaw");
   CR_ASSIGN(CgDir d, open_cgdir(path_));
   return v2::set_freeze(d, frozen);
 }
 
 Result<bool> V2Manager::frozen() const {
+  if (denied_) return false;
   CR_ASSIGN(CgDir d, open_cgdir(path_));
   return v2::is_frozen(d);
 }
 
 Result<std::vector<pid_t>> V2Manager::pids() const {
+  if (denied_) return std::vector<pid_t>{};
   return procs_recursive(path_);
 }
 
 Result<Stats> V2Manager::stats() const {
-  CR_ASSIGN(CgDir d, open_cgdir(path_));
   Stats s;
+  if (denied_) return s;
+  CR_ASSIGN(CgDir d, open_cgdir(path_));
   if (cg_exists(d, "memory.current")) CR_TRY_CTX(v2::read_memory(d, s), "memory stats");
   if (cg_exists(d, "cpu.stat")) CR_TRY_CTX(v2::read_cpu(d, s), "cpu stats");
   if (cg_exists(d, "pids.current")) CR_TRY_CTX(v2::read_pids(d, s), "pids stats");
@@ -113,25 +143,30 @@ Result<Stats> V2Manager::stats() const {
 }
 
 Status V2Manager::kill_all(int sig) {
+  if (denied_) return {};
   CR_ASSIGN(CgDir d, open_cgdir(path_));
   if (sig == SIGKILL && cg_exists(d, "cgroup.kill")) return cg_write(d, "cgroup.kill", "1");
   return signal_all_frozen(*this, sig);
 }
 
 Status V2Manager::destroy() {
+  if (denied_) return {};
   return rmdir_tree(path_);
 }
 
 bool V2Manager::exists() const {
+  if (denied_) return false;
   return path_exists(path_);
 }
 
 Result<UniqueFd> V2Manager::unified_dir_fd() {
+  if (denied_) return no_cgroup(path_, "clone into the container's cgroup");
   CR_ASSIGN(CgDir d, open_cgdir(path_));
   return std::move(d.fd);
 }
 
 Result<std::unique_ptr<OomWatch>> V2Manager::watch_oom() {
+  if (denied_) return no_cgroup(path_, "watch for OOM kills");
   CR_ASSIGN(CgDir d, open_cgdir(path_));
   int i = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
   if (i < 0) return sys_error("inotify_init1 for oom notification");
@@ -153,6 +188,8 @@ nlohmann::json V2Manager::to_json() const {
   j["root"] = root_;
   j["path"] = inner_;
   j["unified"] = path_;
+  if (rootless_) j["rootless"] = true;
+  if (denied_) j["denied"] = true;
   return j;
 }
 

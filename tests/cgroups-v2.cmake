@@ -4,7 +4,8 @@
 #    CLONE_INTO_CGROUP;
 #  - tests/integration/test_cgroups.py against the crunner built here: the CLI on real
 #    containers (limits, pause/resume, update, events, ps, kill --all, devices deny/allow
-#    through the eBPF filter, placement of the init, no cgroup left after delete).
+#    through the eBPF filter, placement of the init, no cgroup left after delete, rootless:
+#    without a cgroup, and in a delegated subtree).
 add_test(NAME "cgroups-v2: cgroup tests in the v2 guest"
          COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/v2/run-cgroups-v2.sh $<TARGET_FILE:unit-tests>)
 set_tests_properties("cgroups-v2: cgroup tests in the v2 guest" PROPERTIES

@@ -15,6 +15,7 @@ import ctypes
 import json
 import os
 import struct
+import subprocess
 import sys
 import time
 
@@ -770,6 +771,133 @@ def resource_fields_at_create(t):
     t.eq("events --stats: memory limit", data.get("memory", {}).get("usage", {}).get("limit"),
          64 * MiB)
     t.eq("events --stats: pids limit", data.get("pids", {}).get("limit"), 100)
+
+
+# ---- rootless on cgroup v2 (the host's test_rootless.py covers v1) --------------------------
+
+RL_ID = 4242  # a uid/gid without a passwd entry: setpriv takes numbers
+
+
+def rootless_setup(t):
+    """A state root and XDG_RUNTIME_DIR of RL_ID's, the case's directories opened for it."""
+    for d in (t.suite.tmp, t.dir):
+        os.chmod(d, 0o711)
+    xdg = t.path("xdg")
+    os.mkdir(xdg, 0o700)
+    os.chown(xdg, RL_ID, RL_ID)
+    return xdg, os.path.join(xdg, "state")
+
+
+def as_rl(t, xdg, argv, cwd=None, cgroup=None, timeout=WAIT * 2):
+    """argv as RL_ID (no groups); first moved by root into the cgroup directory `cgroup`."""
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": xdg, "XDG_RUNTIME_DIR": xdg}
+    move = f"echo $$ > {cgroup}/cgroup.procs && " if cgroup else ""
+    return h.run(["sh", "-c", move + f'exec setpriv --reuid={RL_ID} --regid={RL_ID} '
+                  '--clear-groups "$@"', "sh", *argv], env=env, tmpdir=t.dir, cwd=cwd,
+                 timeout=timeout)
+
+
+def rl_bundle(t, xdg, args, edit=None):
+    """A `spec --rootless` bundle made by RL_ID, owning its rootfs (as podman's storage)."""
+    b = t.bundle(*args)
+    os.chmod(b, 0o755)
+    os.remove(os.path.join(b, "config.json"))
+    subprocess.run(["chown", "-R", "-h", f"{RL_ID}:{RL_ID}", b], check=True)
+    rc, out, err = as_rl(t, xdg, [h.RUNTIME, "spec", "--rootless"], cwd=b)
+    t.require("spec --rootless as the user", rc == 0, (out, err))
+
+    def fix(c):
+        c["process"]["terminal"] = False
+        c["process"]["args"] = list(args)
+        c["root"]["path"] = "rootfs"
+        if edit:
+            edit(c)
+    t.edit(b, fix)
+    return b
+
+
+@h.case
+def rootless_v2(t):
+    """--rootless on pure cgroup v2, runc's fs2 rules: without cgroupsPath and limits a cgroup
+    the user may not create is done without; limits then fail naming the cgroup; a delegated
+    subtree (chowned to the user, as systemd's Delegate= does) gets the limits, never the
+    device filter (no eBPF without privilege), and update/pause/delete work there."""
+    if not V2:
+        print("# not pure cgroup v2: rootless on v1 is test_rootless.py's", flush=True)
+        return
+    xdg, root = rootless_setup(t)
+
+    def rl(args, **kw):
+        return as_rl(t, xdg, [h.RUNTIME, "--root", root, "--rootless", "true", *args], **kw)
+
+    # 1. no cgroupsPath, no limits, no permission: runs, in the caller's cgroup
+    b = rl_bundle(t, xdg, ["sleep", "100000"])
+    cid = t.cid("rl")
+    t.on_cleanup(lambda: h.force_delete(root, cid, t.dir))
+    rc, out, err = rl(["run", "-d", "--bundle", b, cid])
+    t.require("run -d without a cgroup of its own", rc == 0, err)
+    pid = json.loads(rl(["state", cid])[1] or "{}").get("pid")
+    t.check("state: running, with a pid", pid, pid)
+    own = h.read_file("/proc/self/cgroup").strip()
+    t.eq("the init stayed in the caller's cgroup", h.read_file(f"/proc/{pid}/cgroup").strip(),
+         own)
+    t.eq("no cgroup named after it", h.cgroup_dirs_named(cid), [])
+    t.ok("ps as the user", rl(["ps", cid]))
+    t.ok("kill as the user", rl(["kill", cid, "KILL"]))
+    h.wait_for(lambda: json.loads(rl(["state", cid])[1] or "{}").get("status") == "stopped",
+               WAIT)
+    t.ok("delete as the user", rl(["delete", cid]))
+    t.check("state gone", not os.path.exists(os.path.join(root, cid)))
+
+    # 2. the same with a limit: a clear error, nothing left
+    b2 = rl_bundle(t, xdg, ["true"],
+                   edit=lambda c: c["linux"].update(resources={"pids": {"limit": 10}}))
+    cid2 = t.cid("rllim")
+    t.fails("a limit without a cgroup of its own", rl(["run", "--bundle", b2, cid2]),
+            "could not join or create cgroup")
+    t.check("no state left", not os.path.exists(os.path.join(root, cid2)))
+    t.eq("no cgroup left", h.cgroup_dirs_named(cid2), [])
+
+    # 3. a delegated subtree: limits set by the user, no device filter
+    deleg = os.path.join(CGROUP_ROOT, t.cid("deleg"))
+    os.mkdir(deleg)
+    t.on_cleanup(lambda: [rmdir_ok(os.path.join(deleg, d)) for d in ("ctr", "caller")] and
+                 rmdir_ok(deleg))
+    for d in (CGROUP_ROOT, deleg):
+        with open(os.path.join(d, "cgroup.subtree_control"), "w") as f:
+            f.write("+memory +pids")
+    os.mkdir(os.path.join(deleg, "caller"))
+    subprocess.run(["chown", "-R", f"{RL_ID}:{RL_ID}", deleg], check=True)
+    ctr = os.path.join(deleg, "ctr")
+
+    def limits(c):
+        c["linux"]["cgroupsPath"] = ctr[len(CGROUP_ROOT):]
+        c["linux"]["resources"] = {"memory": {"limit": 64 * MiB}, "pids": {"limit": 50},
+                                   "devices": [{"allow": False, "access": "rwm"}]}
+    b3 = rl_bundle(t, xdg, ["sleep", "100000"], edit=limits)
+    cid3 = t.cid("rldel")
+    t.on_cleanup(lambda: h.force_delete(root, cid3, t.dir))
+    caller = os.path.join(deleg, "caller")
+    rc, out, err = rl(["run", "-d", "--bundle", b3, cid3], cgroup=caller)
+    t.require("run -d in the delegated subtree", rc == 0, err)
+    st = json.loads(rl(["state", cid3])[1] or "{}")
+    t.check("running", st.get("status") == "running", st)
+    t.check("init in the container's cgroup", st.get("pid") in procs_of(ctr), procs_of(ctr))
+    t.eq("memory.max", h.read_file(os.path.join(ctr, "memory.max")).strip(), str(64 * MiB))
+    t.eq("pids.max", h.read_file(os.path.join(ctr, "pids.max")).strip(), "50")
+    t.ok("update --pids-limit as the user", rl(["update", "--pids-limit", "60", cid3],
+                                                 cgroup=caller))
+    t.eq("pids.max updated", h.read_file(os.path.join(ctr, "pids.max")).strip(), "60")
+    t.ok("pause as the user", rl(["pause", cid3]))
+    t.check("frozen", "frozen 1" in h.read_file(os.path.join(ctr, "cgroup.events")))
+    t.ok("resume as the user", rl(["resume", cid3]))
+    rc, out, err = rl(["exec", cid3, "cat", "/proc/self/cgroup", "/proc/1/cgroup"],
+                      cgroup=caller)
+    lines = out.split()
+    t.check("exec joins the init's cgroup", rc == 0 and len(lines) == 2 and
+            lines[0] == lines[1], (out, err))
+    t.ok("delete --force as the user", rl(["delete", "--force", cid3], cgroup=caller))
+    t.check("its cgroup removed", not os.path.exists(ctr))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
 // Manager path resolution, create/destroy and saved state against fake trees.
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 
 #include "cgroups/manager.hpp"
@@ -192,6 +197,112 @@ TEST_CASE("v2 manager: relative path below the parent of the own cgroup", "[cgro
   CHECK((*loaded)->mode() == Mode::Unified);
   REQUIRE((*loaded)->destroy().ok());
   CHECK_FALSE(t.exists("crunner-test-z/c3"));
+}
+
+namespace {
+// chattr +i for the scope: mkdir in the directory then fails with EPERM, even for root (the
+// permission error a rootless caller gets in a cgroup it was not delegated).
+struct Immutable {
+  explicit Immutable(const std::string& dir)
+      : fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+    int flags = 0;
+    ok = fd >= 0 && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 &&
+         ioctl(fd, FS_IOC_SETFLAGS, &(flags |= FS_IMMUTABLE_FL)) == 0;
+  }
+  ~Immutable() {
+    int flags = 0;
+    if (ok && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+      flags &= ~FS_IMMUTABLE_FL;
+      ioctl(fd, FS_IOC_SETFLAGS, &flags);
+    }
+    if (fd >= 0) close(fd);
+  }
+  int fd;
+  bool ok = false;
+};
+}  // namespace
+
+TEST_CASE("v2 manager, rootless: a cgroup it may not create is done without, limits fail",
+          "[cgroups][manager]") {
+  FakeTree t;
+  t.file("cgroup.controllers", "memory pids\n");
+  t.file("cgroup.subtree_control", "");
+  t.dir("u");  // the parent of the own cgroup (0::/u/own): where a cgroupsPath-less one goes
+  Immutable lock(t.path("u"));
+  if (!lock.ok) {
+    WARN("chattr +i is not supported on " << t.root() << ": rootless denial not exercised");
+    return;
+  }
+  auto o = fake_opts(t, Mode::Unified);
+  o.rootless = true;
+  cgroups::Resources none, limited, devices;
+  limited.pids_limit = 10;
+  devices.devices = default_device_rules();
+
+  SECTION("no cgroupsPath: runc's rule, the container runs without a cgroup") {
+    auto m = make_manager("", "c9", false, o);
+    REQUIRE(m.ok());
+    REQUIRE((*m)->create().ok());
+    CHECK_FALSE(t.exists("u/c9"));
+    CHECK_FALSE((*m)->exists());
+    CHECK((*m)->add_pid(getpid()).ok());
+    CHECK((*m)->apply(none).ok());
+    CHECK((*m)->apply(devices).ok());  // device rules: never for rootless
+    auto lim = (*m)->apply(limited);
+    REQUIRE_FALSE(lim.ok());
+    CHECK(lim.error().kind == ErrorKind::Permission);
+    CHECK(lim.error().what().find("cannot set pids.limit") != std::string::npos);
+    CHECK(lim.error().what().find("could not join or create cgroup") != std::string::npos);
+    CHECK_FALSE((*m)->unified_dir_fd().ok());  // no CLONE_INTO_CGROUP into nothing
+    auto pids = (*m)->pids();
+    REQUIRE(pids.ok());
+    CHECK(pids->empty());
+    CHECK_FALSE((*m)->freeze(true).ok());
+    // What later commands load from state.json keeps all of that.
+    auto j = (*m)->to_json();
+    CHECK(j["rootless"] == true);
+    CHECK(j["denied"] == true);
+    auto loaded = load_manager(j);
+    REQUIRE(loaded.ok());
+    CHECK_FALSE((*loaded)->apply(limited).ok());
+    CHECK((*loaded)->apply(devices).ok());
+    CHECK((*loaded)->destroy().ok());
+    CHECK((*loaded)->to_json() == j);
+  }
+  SECTION("a cgroupsPath asked for must be created: the permission error stays") {
+    auto m = make_manager("/u/c9", "c9", false, o);
+    REQUIRE(m.ok());
+    auto c = (*m)->create();
+    REQUIRE_FALSE(c.ok());
+    CHECK(c.error().err == EPERM);
+  }
+  SECTION("not rootless: the permission error stays") {
+    auto m = make_manager("", "c9", false, fake_opts(t, Mode::Unified));
+    REQUIRE(m.ok());
+    REQUIRE_FALSE((*m)->create().ok());
+  }
+}
+
+TEST_CASE("v2 manager, rootless with a cgroup of its own: no device filter, state kept",
+          "[cgroups][manager]") {
+  FakeTree t;
+  auto o = fake_opts(t, Mode::Unified);
+  o.rootless = true;
+  auto m = make_manager("/crunner-test-rl/c8", "c8", false, o);
+  REQUIRE(m.ok());
+  REQUIRE((*m)->create().ok());
+  CHECK(t.exists("crunner-test-rl/c8"));
+  cgroups::Resources devices;
+  devices.devices = default_device_rules();
+  CHECK((*m)->apply(devices).ok());  // a fake directory: the eBPF attach would fail
+  auto j = (*m)->to_json();
+  CHECK(j["rootless"] == true);
+  CHECK_FALSE(j.contains("denied"));
+  auto loaded = load_manager(j);
+  REQUIRE(loaded.ok());
+  CHECK((*loaded)->apply(devices).ok());
+  REQUIRE((*loaded)->destroy().ok());
+  CHECK_FALSE(t.exists("crunner-test-rl/c8"));
 }
 
 TEST_CASE("systemd driver: a clear error instead of silence", "[cgroups][manager]") {
