@@ -20,5 +20,5 @@ echo "== cgroup v2 guest: $UNIT ${SPEC[*]}"
 # One guest for the whole group; -s 2 so that the spinner and the test itself both run.
 # --durations: a line per finished test case, so a guest that stops answering shows after
 # which one (one run in a stop's CI timed out at 600 s with no output at all).
-exec bash "$V2VM" -d "$dir" -s 2 -m 1024 -t 600 -- \
+v2vm_run -d "$dir" -s 2 -m 1024 -t 600 -- \
   "$UNIT" --reporter compact --order decl --durations yes "${SPEC[@]}"

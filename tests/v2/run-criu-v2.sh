@@ -29,7 +29,7 @@ criu check || { echo "run-criu-v2: criu check fails in the guest" >&2; exit 1; }
 exec python3 -u "$CRUNNER_SOURCE_DIR/tests/integration/test_checkpoint.py" "$@"'
 echo "== v2 guest: test_checkpoint.py (criu) against $BIN ${*:-}"
 rc=0
-bash "$V2VM" -d "$stage" -s 2 -m 1024 -t 1140 \
+v2vm_run -d "$stage" -s 2 -m 1024 -t 1140 \
   -e CRUNNER="$stage/bin/$name" -e CRUNNER_SOURCE_DIR="$stage/src" -e STAGE="$stage" -e CRUNNER_CRIU_CHECKED=1 -- \
   /usr/bin/bash -c "$inner" test_checkpoint "$@" || rc=$?
 exit $rc

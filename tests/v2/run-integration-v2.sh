@@ -27,7 +27,7 @@ echo "== cgroup v2 guest: test_cgroups.py against $BIN ${*:-}"
 # One guest for the whole file; 2 CPUs so that a spinner and the runtime both make progress.
 # (not exec: the EXIT trap removes the staging directory)
 rc=0
-bash "$V2VM" -d "$stage" -s 2 -m 1024 -t 600 \
+v2vm_run -d "$stage" -s 2 -m 1024 -t 840 \
   -e CRUNNER="$stage/bin/$name" -e CRUNNER_SOURCE_DIR="$stage/src" -- \
   /usr/bin/bash -c "$inner" test_cgroups "$@" || rc=$?
 exit $rc
