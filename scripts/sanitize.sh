@@ -31,7 +31,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:detect_stack
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # Tests that assert memory bounds print them instead (see tests/garden/test_hostile.py).
 export CRUNNER_SANITIZED=1
-SUITES='^unit: |^garden unit: |^image unit: '
+SUITES='^unit:|^garden unit:|^image unit:'
 SUITES+='|^integration: test_(lifecycle|exec|cleanup|reliability|hooks|process|seccomp)$'
 SUITES+='|^garden: test_(files|hostile)$'
 cd "$BUILD"

@@ -47,7 +47,7 @@ void v1_layout(FakeTree& t) {
 }
 }  // namespace
 
-TEST_CASE("inner path is cleaned; absent means the id, relative", "[cgroups][manager]") {
+TEST_CASE("inner path is cleaned, absent means the id, relative", "[cgroups][manager]") {
   CHECK(inner_path("", "abc") == "abc");
   CHECK(inner_path("/a/b/../c", "x") == "/a/c");
   CHECK(inner_path("../../etc", "x") == "etc");
@@ -134,7 +134,7 @@ TEST_CASE("v1 manager: hierarchies come from mountinfo, not from directory names
         std::string::npos);
 }
 
-TEST_CASE("v1 manager: missing controllers are named; unified needs v2", "[cgroups][manager]") {
+TEST_CASE("v1 manager: missing controllers are named, unified needs v2", "[cgroups][manager]") {
   FakeTree t;
   v1_layout(t);
   auto m = make_manager("/crunner-test-y", "y", false, fake_opts(t, Mode::Legacy));
@@ -326,7 +326,7 @@ TEST_CASE("detect_mode on this machine's root and on a plain directory", "[cgrou
   CHECK_FALSE(detect_mode(t.path("nope")).ok());
 }
 
-TEST_CASE("procs_recursive walks sub-cgroups; rmdir_tree removes them", "[cgroups][manager]") {
+TEST_CASE("procs_recursive walks sub-cgroups, rmdir_tree removes them", "[cgroups][manager]") {
   FakeTree t;
   t.file("c/cgroup.procs", "10\n3\n");
   t.file("c/a/cgroup.procs", "7\n");

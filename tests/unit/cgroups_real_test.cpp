@@ -141,7 +141,7 @@ std::string read_line(int fd) {
 
 }  // namespace
 
-TEST_CASE("real: create, join, the cgroup files show the process; destroy leaves nothing",
+TEST_CASE("real: create, join, the cgroup files show the process, destroy leaves nothing",
           "[cgroups][real]") {
   if (!can_run_real()) return;
   RealCgroup cg;
@@ -183,7 +183,7 @@ TEST_CASE("real: create, join, the cgroup files show the process; destroy leaves
   CHECK(cg.m->destroy().ok());
 }
 
-TEST_CASE("real: memory limit OOM-kills a hog; stats and events report it", "[cgroups][real]") {
+TEST_CASE("real: memory limit OOM-kills a hog, stats and events report it", "[cgroups][real]") {
   if (!can_run_real()) return;
   Resources r;
   r.memory.limit = 32 << 20;
@@ -249,7 +249,7 @@ TEST_CASE("real: memory limit OOM-kills a hog; stats and events report it", "[cg
   close(p[0]);
 }
 
-TEST_CASE("real: pids limit makes fork fail; update raises it", "[cgroups][real]") {
+TEST_CASE("real: pids limit makes fork fail, update raises it", "[cgroups][real]") {
   if (!can_run_real()) return;
   Resources r;
   r.pids_limit = 5;
@@ -348,7 +348,7 @@ TEST_CASE("real: kill_all signals every process, with SIGKILL and others", "[cgr
   }));
 }
 
-TEST_CASE("real: device rules block opening a denied node; update allows it",
+TEST_CASE("real: device rules block opening a denied node, update allows it",
           "[cgroups][real][devices]") {
   if (!can_run_real()) return;
   char tmpl[] = "/tmp/crunner-test-dev-XXXXXX";

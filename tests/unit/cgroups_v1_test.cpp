@@ -59,7 +59,7 @@ TEST_CASE("v1 memory: raising above the current limit writes memsw first", "[cgr
   CHECK(w[1] == "m/memory.limit_in_bytes=67108864");
 }
 
-TEST_CASE("v1 memory: -1 limit means unlimited swap too; kernel memory may be absent",
+TEST_CASE("v1 memory: -1 limit means unlimited swap too, kernel memory may be absent",
           "[cgroups][v1]") {
   FakeTree t;
   t.file("m/memory.limit_in_bytes", "1048576\n");
@@ -216,7 +216,7 @@ TEST_CASE("v1 blkio: weights, bfq fallback, throttles", "[cgroups][v1]") {
   CHECK(r.error().kind == ErrorKind::Unsupported);
 }
 
-TEST_CASE("v1 devices: rules in order; deny-all first needs no reset", "[cgroups][v1]") {
+TEST_CASE("v1 devices: rules in order, deny-all first needs no reset", "[cgroups][v1]") {
   FakeTree t;
   t.file("d/devices.allow");
   t.file("d/devices.deny");

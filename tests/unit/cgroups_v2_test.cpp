@@ -49,7 +49,7 @@ TEST_CASE("v2 memory: limit, swap conversion, reservation", "[cgroups][v2]") {
   CHECK(r.error().what().find("below current usage 5000") != std::string::npos);
 }
 
-TEST_CASE("v2 cpu: weight from shares, cpu.max, burst, idle; no realtime", "[cgroups][v2]") {
+TEST_CASE("v2 cpu: weight from shares, cpu.max, burst, idle, no realtime", "[cgroups][v2]") {
   FakeTree t;
   for (auto f :
        {"cpu.weight", "cpu.max", "cpu.max.burst", "cpu.idle", "cpuset.cpus", "cpuset.mems"})

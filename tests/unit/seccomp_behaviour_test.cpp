@@ -146,7 +146,7 @@ TEST_CASE("seccomp: several conditions on one argument are separate rules (OR)",
   REQUIRE(run_filtered(p, [] { return err_of(syscall(SYS_personality, 0xffffffffUL)); }).code == 0);
 }
 
-TEST_CASE("seccomp: conditions on different arguments are ANDed; MASKED_EQ", "[seccomp]") {
+TEST_CASE("seccomp: conditions on different arguments are ANDed, MASKED_EQ", "[seccomp]") {
   // socket(AF_INET, SOCK_DGRAM | any flags) denied; other domains and types are not.
   auto p = must_compile(allow_with(json::parse(R"([{"names": ["socket"],
       "action": "SCMP_ACT_ERRNO", "errnoRet": 97, "args": [

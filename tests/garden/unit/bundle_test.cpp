@@ -147,7 +147,7 @@ TEST_CASE("bind mounts: mode, origin and errors", "[garden]") {
   CHECK_FALSE(err.empty());
 }
 
-TEST_CASE("env is the spec's; hostname is the handle's last 49 bytes", "[garden]") {
+TEST_CASE("env is the spec's, hostname is the handle's last 49 bytes", "[garden]") {
   std::string err;
   auto p = params("/rootfs");
   p.handle = std::string(60, 'x') + std::string(40, 'y');
