@@ -259,7 +259,12 @@ Result<Connection> Connection::open(const std::string& socket_path, bool bus,
     hex += digits[ch >> 4];
     hex += digits[ch & 15];
   }
-  std::string auth = std::string(1, '\0') + "AUTH EXTERNAL " + hex + "\r\n";
+  // AUTH and BEGIN in one write, as sd-bus clients do, so the server consumes BEGIN in the
+  // same read as AUTH, before our first message exists. Sending BEGIN after OK let it arrive
+  // together with the first call: sd-bus (systemd 252) then finished the handshake with the
+  // call's bytes already buffered and waited for more input instead of handling them; in the
+  // slow v2 guest that stalled about one call in ten until the 30 s timeout.
+  std::string auth = std::string(1, '\0') + "AUTH EXTERNAL " + hex + "\r\nBEGIN\r\n";
   CR_TRY_CTX(write_all(fd, auth.data(), auth.size()), "d-bus auth on `" + socket_path + "`");
   std::string line;
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -280,8 +285,7 @@ Result<Connection> Connection::open(const std::string& socket_path, bool bus,
   if (line.compare(0, 3, "OK ") != 0)
     return make_error(ErrorKind::Permission, "d-bus auth on `" + socket_path + "` refused: " +
                                                  trim(line.substr(0, line.find('\r'))));
-  // Anything after the line would already be a message; the server sends none before BEGIN.
-  CR_TRY_CTX(write_all(fd, "BEGIN\r\n", 7), "d-bus auth on `" + socket_path + "`");
+  // Nothing follows the OK line: the server sends no message before we do.
   if (bus) {
     CR_ASSIGN(Message hello, c.call("org.freedesktop.DBus", "/org/freedesktop/DBus",
                                     "org.freedesktop.DBus", "Hello"));

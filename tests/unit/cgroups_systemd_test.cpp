@@ -232,6 +232,39 @@ TEST_CASE("d-bus: a server that refuses auth or never answers", "[cgroups][syste
   CHECK_FALSE(dbus::Connection::open(t.path("none.sock"), false, std::chrono::seconds(1)).ok());
 }
 
+TEST_CASE("d-bus: AUTH and BEGIN go out in one write, before the first message",
+          "[cgroups][systemd]") {
+  // sd-bus servers (systemd 252) stall when BEGIN arrives together with the first call;
+  // sent with AUTH, BEGIN is consumed before any call exists.
+  testing::FakeTree t;
+  std::string path = t.path("bus.sock");
+  int srv = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(srv >= 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  strncpy(sa.sun_path, path.c_str(), sizeof sa.sun_path - 1);
+  REQUIRE(bind(srv, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
+  REQUIRE(listen(srv, 1) == 0);
+  std::string first;
+  std::thread peer([srv, &first] {
+    int c = accept(srv, nullptr, nullptr);
+    usleep(200 * 1000);  // whatever the client sends before it waits for OK is here now
+    char buf[512];
+    ssize_t n = read(c, buf, sizeof buf);
+    if (n > 0) first.assign(buf, static_cast<size_t>(n));
+    (void)!write(c, "OK 0123456789abcdef0123456789abcdef\r\n", 37);
+    usleep(200 * 1000);
+    close(c);
+  });
+  auto c = dbus::Connection::open(path, false, std::chrono::milliseconds(5000));
+  peer.join();
+  close(srv);
+  REQUIRE(c.ok());
+  CHECK(first.find("AUTH EXTERNAL ") != std::string::npos);
+  CHECK(first.size() >= 7);
+  CHECK(first.compare(first.size() - 7, 7, "BEGIN\r\n") == 0);
+}
+
 TEST_CASE("systemd driver: no reachable systemd is a clear error before anything exists",
           "[cgroups][systemd]") {
   if (access("/run/systemd/private", F_OK) == 0) {
