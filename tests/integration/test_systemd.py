@@ -30,13 +30,14 @@ def systemd_here():
 
 
 def show(unit, *props):
-    """systemctl show -p ... as a dict ({} when systemctl fails)."""
+    """systemctl show -p ... as a dict ({} when systemctl fails). A list property that
+    systemctl prints one line per entry (DeviceAllow) is joined with newlines."""
     r = subprocess.run(["systemctl", "show", unit, *[f"-p{p}" for p in props]],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=60)
     out = {}
     for ln in r.stdout.splitlines():
         k, _, v = ln.partition("=")
-        out[k] = v
+        out[k] = out[k] + "\n" + v if k in out else v
     return out
 
 

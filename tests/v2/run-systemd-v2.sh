@@ -27,7 +27,11 @@ echo "== cgroup v2 guest: test_systemd.py against $BIN ${*:-}"
 # One guest for the whole file; 2 CPUs so that a spinner and the runtime both make progress.
 # (not exec: the EXIT trap removes the staging directory)
 rc=0
-bash "$V2VM" -d "$stage" -s 2 -m 1024 -t 600 \
-  -e CRUNNER="$stage/bin/$name" -e CRUNNER_SOURCE_DIR="$stage/src" -- \
+v2vm_run -d "$stage" -s 2 -m 1024 -t 840 \
+  -e CRUNNER="$stage/bin/$name" -e CRUNNER_SOURCE_DIR="$stage/src" \
+  -e SYSTEMD_LOG_LEVEL="${SYSTEMD_LOG_LEVEL:-notice}" -e SYSTEMD_LOG_COPY="$stage/systemd.log" -- \
   /usr/bin/bash -c "$inner" test_systemd "$@" || rc=$?
+# SYSTEMD_LOG_KEEP=FILE keeps systemd's whole log (with SYSTEMD_LOG_LEVEL=debug: every D-Bus
+# message it handled).
+[ -z "${SYSTEMD_LOG_KEEP:-}" ] || cp "$stage/systemd.log" "$SYSTEMD_LOG_KEEP" || true
 exit $rc

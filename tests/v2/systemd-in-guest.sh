@@ -47,7 +47,7 @@ unshare --pid --mount --fork --propagation private bash -c '
   done
   mount --bind "$0/systemd.log" /dev/console
   export container=crunner-test SYSTEMD_UNIT_PATH="$0/units"
-  exec '"$SD"' --system --unit=crunner-test.target --log-target="${SYSTEMD_LOG_TARGET:-console}" --log-level="${SYSTEMD_LOG_LEVEL:-notice}" \
+  exec '"$SD"' --system --unit=crunner-test.target --log-target="${SYSTEMD_LOG_TARGET:-console}" --log-level="${SYSTEMD_LOG_LEVEL:-notice}" --log-time=yes \
     </dev/null >>"$0/systemd.log" 2>&1
 ' &
 outer=$!
@@ -81,8 +81,9 @@ bash -c 'echo 0 > "$0/cgroup.procs" && exec "$@"' "$stage" \
   nsenter -t "$sdpid" -m -p -C -- systemd-run --quiet --scope --unit=crunner-tests.scope \
   -p Delegate=no -- "$@" || rc=$?
 rmdir "$stage" 2>/dev/null || true
+[ -z "${SYSTEMD_LOG_COPY:-}" ] || cp "$work/systemd.log" "$SYSTEMD_LOG_COPY" || true
 if [ $rc -ne 0 ]; then
-  echo "# systemd log:" >&2
-  tail -n 40 "$work/systemd.log" >&2
+  echo "# systemd log (last ${SYSTEMD_LOG_LINES:-40} lines):" >&2
+  tail -n "${SYSTEMD_LOG_LINES:-40}" "$work/systemd.log" >&2
 fi
 exit $rc
