@@ -435,17 +435,20 @@ class StreamOutTest(ShimTestCase):
         self.request(s)
         # The worker serving it sends until the client's window is full, then gives up after
         # the send timeout: its thread ends, and so does the tar it was reading.
-        for _ in range(100):
+        # (up to 60 s for the worker to show: a sanitized shim under load starts it late; had
+        # it not been seen, the reads below would make the send progress and never time out)
+        for _ in range(1200):
             if thread_count(pid) > before:
                 break
             time.sleep(0.05)
+        self.assertGreater(thread_count(pid), before, "no worker serves the stream-out")
         deadline = time.monotonic() + 120
         while thread_count(pid) > before and time.monotonic() < deadline:
             time.sleep(0.2)
         self.assertLessEqual(thread_count(pid), before, "the worker still holds the connection")
         # The client then gets a truncated body: never the last chunk.
         s.settimeout(60)
-        got = b""
+        got = bytearray()  # (bytes += would copy everything read so far at every read)
         try:
             while True:
                 more = s.recv(1 << 20)
