@@ -458,6 +458,27 @@ def _rmdir(path):
         return False
 
 
+def rootless_bundle(t, uid, gid, run_as, args, edit=None):
+    """A `spec --rootless` bundle for a non-root user, whose rootfs the user owns (as podman's
+    storage makes it): run_as(argv, cwd) runs argv as that user. process.args = args;
+    edit(config) may change the rest."""
+    b = t.bundle(*args)
+    os.chmod(b, 0o755)
+    os.remove(os.path.join(b, "config.json"))
+    subprocess.run(["chown", "-R", "-h", f"{uid}:{gid}", b], check=True)
+    rc, out, err = run_as([RUNTIME, "spec", "--rootless"], b)
+    t.require("spec --rootless as the user", rc == 0, (out, err))
+
+    def fix(c):
+        c["process"]["terminal"] = False
+        c["process"]["args"] = list(args)
+        c["root"]["path"] = "rootfs"
+        if edit:
+            edit(c)
+    t.edit(b, fix)
+    return b
+
+
 def force_delete(root, cid, tmpdir=None):
     """Best effort: kill and delete a container, whatever its state."""
     argv = [RUNTIME, "--root", root]

@@ -798,22 +798,8 @@ def as_rl(t, xdg, argv, cwd=None, cgroup=None, timeout=WAIT * 2):
 
 
 def rl_bundle(t, xdg, args, edit=None):
-    """A `spec --rootless` bundle made by RL_ID, owning its rootfs (as podman's storage)."""
-    b = t.bundle(*args)
-    os.chmod(b, 0o755)
-    os.remove(os.path.join(b, "config.json"))
-    subprocess.run(["chown", "-R", "-h", f"{RL_ID}:{RL_ID}", b], check=True)
-    rc, out, err = as_rl(t, xdg, [h.RUNTIME, "spec", "--rootless"], cwd=b)
-    t.require("spec --rootless as the user", rc == 0, (out, err))
-
-    def fix(c):
-        c["process"]["terminal"] = False
-        c["process"]["args"] = list(args)
-        c["root"]["path"] = "rootfs"
-        if edit:
-            edit(c)
-    t.edit(b, fix)
-    return b
+    return h.rootless_bundle(t, RL_ID, RL_ID, lambda argv, cwd: as_rl(t, xdg, argv, cwd=cwd),
+                             args, edit)
 
 
 @h.case

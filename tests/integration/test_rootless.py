@@ -53,22 +53,8 @@ def user_dirs(t, u):
 
 
 def rootless_bundle(t, u, xdg, args, edit=None):
-    b = t.bundle(*args)
-    os.chmod(b, 0o755)
-    os.remove(os.path.join(b, "config.json"))
-    # a rootless user's rootfs is the user's (as podman's storage makes it)
-    subprocess.run(["chown", "-R", "-h", f"{u.pw_uid}:{u.pw_gid}", b], check=True)
-    rc, out, err = as_user(t, u, [h.RUNTIME, "spec", "--rootless"], xdg, cwd=b)
-    t.require("spec --rootless as the user", rc == 0, (out, err))
-
-    def fix(c):
-        c["process"]["terminal"] = False
-        c["process"]["args"] = list(args)
-        c["root"]["path"] = "rootfs"
-        if edit:
-            edit(c)
-    t.edit(b, fix)
-    return b
+    return h.rootless_bundle(t, u.pw_uid, u.pw_gid,
+                             lambda argv, cwd: as_user(t, u, argv, xdg, cwd=cwd), args, edit)
 
 
 @h.case

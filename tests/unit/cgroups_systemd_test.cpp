@@ -18,6 +18,22 @@ using namespace crunner;
 using namespace crunner::cgroups;
 namespace sd = crunner::cgroups::systemd;
 
+namespace {
+// A listening unix socket at path (a fake D-Bus server), or -1.
+int listen_unix(const std::string& path) {
+  int srv = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (srv < 0) return -1;
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  strncpy(sa.sun_path, path.c_str(), sizeof sa.sun_path - 1);
+  if (bind(srv, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0 || listen(srv, 2) < 0) {
+    close(srv);
+    return -1;
+  }
+  return srv;
+}
+}  // namespace
+
 TEST_CASE("systemd: cgroupsPath slice:prefix:name and runc's defaults", "[cgroups][systemd]") {
   auto d = sd::parse_cgroups_path("", "abc");
   REQUIRE(d.ok());
@@ -203,13 +219,8 @@ TEST_CASE("d-bus: a call marshals and parses back", "[cgroups][systemd]") {
 TEST_CASE("d-bus: a server that refuses auth or never answers", "[cgroups][systemd]") {
   testing::FakeTree t;
   std::string path = t.path("bus.sock");
-  int srv = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int srv = listen_unix(path);
   REQUIRE(srv >= 0);
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  strncpy(sa.sun_path, path.c_str(), sizeof sa.sun_path - 1);
-  REQUIRE(bind(srv, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
-  REQUIRE(listen(srv, 2) == 0);
   std::thread peer([srv] {
     int c = accept(srv, nullptr, nullptr);
     char buf[256];
@@ -238,13 +249,8 @@ TEST_CASE("d-bus: AUTH and BEGIN go out in one write, before the first message",
   // sent with AUTH, BEGIN is consumed before any call exists.
   testing::FakeTree t;
   std::string path = t.path("bus.sock");
-  int srv = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int srv = listen_unix(path);
   REQUIRE(srv >= 0);
-  sockaddr_un sa{};
-  sa.sun_family = AF_UNIX;
-  strncpy(sa.sun_path, path.c_str(), sizeof sa.sun_path - 1);
-  REQUIRE(bind(srv, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0);
-  REQUIRE(listen(srv, 1) == 0);
   std::string first;
   std::thread peer([srv, &first] {
     int c = accept(srv, nullptr, nullptr);
