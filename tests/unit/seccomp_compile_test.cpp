@@ -43,9 +43,12 @@ ino_t inode_of(const std::string& path) {
 
 TEST_CASE("seccomp compiles profiles with every action as default and in rules",
           "[seccomp][compile]") {
-  for (auto& def : seccomp::features()["actions"]) {
+  // (a local: a range-for over a member of the temporary features() would use it after
+  // its destruction, ASan's heap-use-after-free)
+  const json features = seccomp::features();
+  for (auto& def : features["actions"]) {
     if (def == "SCMP_ACT_NOTIFY") continue;
-    for (auto& act : seccomp::features()["actions"]) {
+    for (auto& act : features["actions"]) {
       json j{{"defaultAction", def},
              {"syscalls", {{{"names", {"mkdir", "getcwd"}}, {"action", act}}}}};
       if (act == "SCMP_ACT_NOTIFY") j["listenerPath"] = "/run/agent.sock";

@@ -40,12 +40,14 @@ TEST_CASE("a complete linux.seccomp validates", "[seccomp][validate]") {
   // null members are absent members
   REQUIRE(err(json::parse(R"({"defaultAction": "SCMP_ACT_KILL", "syscalls": null,
                               "architectures": null})")) == "");
-  // every action and operator name is accepted
-  for (auto& a : seccomp::features()["actions"]) {
+  // every action and operator name is accepted (features() kept in a local: a range-for over
+  // a member of the temporary would use it after its destruction)
+  const json features = seccomp::features();
+  for (auto& a : features["actions"]) {
     if (a == "SCMP_ACT_NOTIFY") continue;
     REQUIRE(err(json{{"defaultAction", a}}) == "");
   }
-  for (auto& op : seccomp::features()["operators"]) {
+  for (auto& op : features["operators"]) {
     json j = good();
     j["syscalls"][1]["args"][0]["op"] = op;
     REQUIRE(err(j) == "");
