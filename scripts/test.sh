@@ -5,9 +5,9 @@
 # over its committed corpus (regression inputs replayed first), then ${FUZZ_RUNS:-20000}
 # generated inputs from a fixed seed (FUZZ_SEED, default 1), at most ${FUZZ_SECONDS:-300} s
 # per target; CRUNNER_FUZZ_JOB=0 skips it.
-# With CRUNNER_EXTRA=1 the sanitizer job follows (scripts/sanitize.sh: an ASan+UBSan build in
-# build-asan running the unit tests, the integration suites listed there and a garden-shim
-# pass); it is not in the default run until one run has been measured (docs/NOTES.md).
+# Then the sanitizer job (scripts/sanitize.sh: an ASan+UBSan build in build-asan running every
+# unit test, the integration suites listed there and a garden-shim pass against a sanitized
+# shim); CRUNNER_SANITIZE_JOB=0 skips it.
 # Each job ends with a one-line summary. With arguments (passed to the main ctest run) the
 # extra jobs are skipped. Every part runs even when an earlier one failed; the exit status
 # is 1 when any failed.
@@ -22,7 +22,7 @@ if [ $# -eq 0 ] && [ "${CRUNNER_FUZZ_JOB:-1}" != 0 ]; then
   FUZZ_RUNS=${FUZZ_RUNS:-20000} FUZZ_SEED=${FUZZ_SEED:-1} bash scripts/fuzz.sh "${FUZZ_SECONDS:-300}" || rc=1
   echo "test.sh: fuzz job took $((SECONDS - start)) s"
 fi
-if [ $# -eq 0 ] && [ "${CRUNNER_EXTRA:-}" = 1 ]; then
+if [ $# -eq 0 ] && [ "${CRUNNER_SANITIZE_JOB:-1}" != 0 ]; then
   start=$SECONDS
   bash scripts/sanitize.sh || rc=1
   echo "test.sh: sanitizer job took $((SECONDS - start)) s"
