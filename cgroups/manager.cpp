@@ -251,7 +251,13 @@ Status signal_all_frozen(Manager& m, int sig) {
   // as runc does.
   auto was = m.frozen();
   bool froze = false;
-  if (was.ok() && !*was) froze = m.freeze(true).ok();
+  if (was.ok() && !*was) {
+    // An empty cgroup stays empty (only a member can fork into it), so there is nothing
+    // to freeze: each freezer.state write here costs ~1.5 ms, half of a `run`'s teardown.
+    CR_ASSIGN(auto before, m.pids());
+    if (before.empty()) return {};
+    froze = m.freeze(true).ok();
+  }
   CR_ASSIGN(auto pids, m.pids());
   Status first;
   for (pid_t p : pids) {
