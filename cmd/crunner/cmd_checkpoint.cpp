@@ -30,54 +30,59 @@ void register_checkpoint(CLI::App& app, Globals& g, Handler* out) {
   static RestoreOptions ro;
   static std::string id, lsm_profile, lsm_mount_context;
 
-  auto* cp = app.add_subcommand("checkpoint", "checkpoint a running container (criu)");
-  add_criu_flags(cp, co.criu, true);
-  cp->add_option("--parent-path", co.parent_path,
-                 "path for previous criu image files in pre-dump (relative to --image-path)");
-  cp->add_flag("--leave-running", co.leave_running,
-               "leave the process running after checkpointing");
-  cp->add_option("--status-fd", co.status_fd,
-                 "criu writes \\0 to this FD once lazy-pages is ready");
-  cp->add_option("--page-server", co.page_server, "ADDRESS:PORT of the page server");
-  cp->add_flag("--pre-dump", co.pre_dump,
-               "dump container's memory information only, leave the container running after this");
-  add_id(cp, &id);
-  cp->callback([&g, out] {
-    *out = [&g] {
-      co.id = id;
-      co.criu.criu = g.criu;
-      auto r = checkpoint_container(g.store(), co);
-      return r ? 0 : report(g, r.error());
-    };
-  });
+  if (wanted(g, "checkpoint")) {
+    auto* cp = app.add_subcommand("checkpoint", "checkpoint a running container (criu)");
+    add_criu_flags(cp, co.criu, true);
+    cp->add_option("--parent-path", co.parent_path,
+                   "path for previous criu image files in pre-dump (relative to --image-path)");
+    cp->add_flag("--leave-running", co.leave_running,
+                 "leave the process running after checkpointing");
+    cp->add_option("--status-fd", co.status_fd,
+                   "criu writes \\0 to this FD once lazy-pages is ready");
+    cp->add_option("--page-server", co.page_server, "ADDRESS:PORT of the page server");
+    cp->add_flag(
+        "--pre-dump", co.pre_dump,
+        "dump container's memory information only, leave the container running after this");
+    add_id(cp, &id);
+    cp->callback([&g, out] {
+      *out = [&g] {
+        co.id = id;
+        co.criu.criu = g.criu;
+        auto r = checkpoint_container(g.store(), co);
+        return r ? 0 : report(g, r.error());
+      };
+    });
+  }
 
-  auto* rs = app.add_subcommand("restore", "restore a container from a previous checkpoint");
-  add_criu_flags(rs, ro.criu, false);
-  rs->add_option("--console-socket", ro.console_socket,
-                 "unix socket that receives the pty master (terminal: true)");
-  rs->add_option("-b,--bundle", ro.bundle, "path to the bundle (default: current directory)");
-  rs->add_flag("-d,--detach", ro.detach, "detach from the container's process");
-  rs->add_option("--pid-file", ro.pid_file, "write the restored init's pid to this file");
-  rs->add_flag("--no-subreaper", ro.no_subreaper, "do not become a child subreaper");
-  rs->add_flag("--no-pivot", ro.no_pivot, "accepted (criu sets up the root itself)");
-  rs->add_option("--lsm-profile", lsm_profile, "LSM profile for the restore (TYPE:NAME)");
-  rs->add_option("--lsm-mount-context", lsm_mount_context, "LSM mount context for the restore");
-  add_id(rs, &id);
-  rs->callback([&g, out] {
-    *out = [&g] {
-      if (!lsm_profile.empty() || !lsm_mount_context.empty())
-        return report(g, make_error(ErrorKind::Unsupported,
-                                    "--lsm-profile / --lsm-mount-context: no AppArmor or SELinux "
-                                    "to apply them on this host"));
-      ro.id = id;
-      ro.criu.criu = g.criu;
-      ro.systemd_cgroup = g.systemd_cgroup;
-      ro.rootless_cgroups = g.rootless_cgroups;
-      auto r = restore_container(g.store(), ro);
-      if (!r) return report(g, r.error());
-      return *r;
-    };
-  });
+  if (wanted(g, "restore")) {
+    auto* rs = app.add_subcommand("restore", "restore a container from a previous checkpoint");
+    add_criu_flags(rs, ro.criu, false);
+    rs->add_option("--console-socket", ro.console_socket,
+                   "unix socket that receives the pty master (terminal: true)");
+    rs->add_option("-b,--bundle", ro.bundle, "path to the bundle (default: current directory)");
+    rs->add_flag("-d,--detach", ro.detach, "detach from the container's process");
+    rs->add_option("--pid-file", ro.pid_file, "write the restored init's pid to this file");
+    rs->add_flag("--no-subreaper", ro.no_subreaper, "do not become a child subreaper");
+    rs->add_flag("--no-pivot", ro.no_pivot, "accepted (criu sets up the root itself)");
+    rs->add_option("--lsm-profile", lsm_profile, "LSM profile for the restore (TYPE:NAME)");
+    rs->add_option("--lsm-mount-context", lsm_mount_context, "LSM mount context for the restore");
+    add_id(rs, &id);
+    rs->callback([&g, out] {
+      *out = [&g] {
+        if (!lsm_profile.empty() || !lsm_mount_context.empty())
+          return report(g, make_error(ErrorKind::Unsupported,
+                                      "--lsm-profile / --lsm-mount-context: no AppArmor or SELinux "
+                                      "to apply them on this host"));
+        ro.id = id;
+        ro.criu.criu = g.criu;
+        ro.systemd_cgroup = g.systemd_cgroup;
+        ro.rootless_cgroups = g.rootless_cgroups;
+        auto r = restore_container(g.store(), ro);
+        if (!r) return report(g, r.error());
+        return *r;
+      };
+    });
+  }
 }
 
 }  // namespace crunner::cli

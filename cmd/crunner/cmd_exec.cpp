@@ -102,72 +102,74 @@ Result<spec::Process> build_process(const std::pair<ContainerState, ContainerSta
 
 void register_exec(CLI::App& app, Globals& g, Handler* out) {
   static ExecFlags f;
-  auto* c = app.add_subcommand("exec", "run a new process inside a running container");
-  c->add_option("-p,--process", f.process_file, "an OCI process JSON file");
-  c->add_flag("-t,--tty", f.tty, "allocate a pseudo-TTY");
-  c->add_option("--console-socket", f.console_socket, "unix socket that receives the pty master");
-  c->add_flag("-d,--detach", f.detach, "return once the process has started");
-  c->add_option("--pid-file", f.pid_file, "write the process's pid to this file");
-  // One value per occurrence (repeat the flag): an unlimited list would swallow
-  // the "--" main.cpp inserts before the ID, and `exec -e K=V ID sh -c X` would
-  // then parse "-c X" as --cap.
-  c->add_option("-e,--env", f.env, "add an environment variable (K=V)")->allow_extra_args(false);
-  c->add_option("--cwd", f.cwd, "working directory in the container");
-  c->add_option("-u,--user", f.user, "uid[:gid]");
-  c->add_option("-g,--additional-gids", f.gids, "additional group ids")->allow_extra_args(false);
-  c->add_option("-c,--cap", f.caps, "add a capability")->allow_extra_args(false);
-  c->add_flag("--no-new-privs", f.nnp, "set no_new_privs");
-  c->add_option("-a,--apparmor", f.apparmor, "AppArmor profile");
-  c->add_option("--process-label", f.label,
-                "SELinux label (an error: SELinux labels are not supported)");
-  c->add_option("--preserve-fds", f.preserve_fds, "pass fds 3..3+N-1 into the process");
-  c->add_flag("--ignore-paused", f.ignore_paused, "exec even if the container is paused");
-  c->add_option("--cgroup", f.cgroups,
-                "run in an existing sub-cgroup of the container: PATH, or CTRL[,CTRL]:PATH "
-                "per v1 controller (repeatable)")
-      ->allow_extra_args(false);
-  add_id(c, &f.id);
-  c->add_option("command", f.args, "the command and its arguments");
-  c->callback([&g, out] {
-    *out = [&g]() -> int {
-      auto cs = container_status(g.store(), f.id);
-      if (!cs) {
-        report(g, cs.error());
-        return 255;
-      }
-      auto p = build_process(*cs, f);
-      if (!p) {
-        report(g, p.error());
-        return 255;
-      }
-      ExecOptions o;
-      o.id = f.id;
-      o.process = std::move(*p);
-      o.console_socket = f.console_socket;
-      o.pid_file = f.pid_file;
-      o.detach = f.detach;
-      o.ignore_paused = f.ignore_paused;
-      o.preserve_fds = f.preserve_fds;
-      auto subs = parse_sub_cgroups(f.cgroups);
-      if (!subs) {
-        report(g, subs.error());
-        return 255;
-      }
-      o.sub_cgroups = std::move(*subs);
-      o.loaded = std::move(*cs);
-      sigset_t old;
-      if (!f.detach) block_forwarded_signals(&old);
-      auto l = exec_process(g.store(), o);
-      if (!l) {
-        report(g, l.error());
-        return 255;
-      }
-      if (f.detach) return 0;
-      int code = wait_foreground(l->pid, l->tty_master.get());
-      phase::mark("wait");
-      return code;
-    };
-  });
+  if (wanted(g, "exec")) {
+    auto* c = app.add_subcommand("exec", "run a new process inside a running container");
+    c->add_option("-p,--process", f.process_file, "an OCI process JSON file");
+    c->add_flag("-t,--tty", f.tty, "allocate a pseudo-TTY");
+    c->add_option("--console-socket", f.console_socket, "unix socket that receives the pty master");
+    c->add_flag("-d,--detach", f.detach, "return once the process has started");
+    c->add_option("--pid-file", f.pid_file, "write the process's pid to this file");
+    // One value per occurrence (repeat the flag): an unlimited list would swallow
+    // the "--" main.cpp inserts before the ID, and `exec -e K=V ID sh -c X` would
+    // then parse "-c X" as --cap.
+    c->add_option("-e,--env", f.env, "add an environment variable (K=V)")->allow_extra_args(false);
+    c->add_option("--cwd", f.cwd, "working directory in the container");
+    c->add_option("-u,--user", f.user, "uid[:gid]");
+    c->add_option("-g,--additional-gids", f.gids, "additional group ids")->allow_extra_args(false);
+    c->add_option("-c,--cap", f.caps, "add a capability")->allow_extra_args(false);
+    c->add_flag("--no-new-privs", f.nnp, "set no_new_privs");
+    c->add_option("-a,--apparmor", f.apparmor, "AppArmor profile");
+    c->add_option("--process-label", f.label,
+                  "SELinux label (an error: SELinux labels are not supported)");
+    c->add_option("--preserve-fds", f.preserve_fds, "pass fds 3..3+N-1 into the process");
+    c->add_flag("--ignore-paused", f.ignore_paused, "exec even if the container is paused");
+    c->add_option("--cgroup", f.cgroups,
+                  "run in an existing sub-cgroup of the container: PATH, or CTRL[,CTRL]:PATH "
+                  "per v1 controller (repeatable)")
+        ->allow_extra_args(false);
+    add_id(c, &f.id);
+    c->add_option("command", f.args, "the command and its arguments");
+    c->callback([&g, out] {
+      *out = [&g]() -> int {
+        auto cs = container_status(g.store(), f.id);
+        if (!cs) {
+          report(g, cs.error());
+          return 255;
+        }
+        auto p = build_process(*cs, f);
+        if (!p) {
+          report(g, p.error());
+          return 255;
+        }
+        ExecOptions o;
+        o.id = f.id;
+        o.process = std::move(*p);
+        o.console_socket = f.console_socket;
+        o.pid_file = f.pid_file;
+        o.detach = f.detach;
+        o.ignore_paused = f.ignore_paused;
+        o.preserve_fds = f.preserve_fds;
+        auto subs = parse_sub_cgroups(f.cgroups);
+        if (!subs) {
+          report(g, subs.error());
+          return 255;
+        }
+        o.sub_cgroups = std::move(*subs);
+        o.loaded = std::move(*cs);
+        sigset_t old;
+        if (!f.detach) block_forwarded_signals(&old);
+        auto l = exec_process(g.store(), o);
+        if (!l) {
+          report(g, l.error());
+          return 255;
+        }
+        if (f.detach) return 0;
+        int code = wait_foreground(l->pid, l->tty_master.get());
+        phase::mark("wait");
+        return code;
+      };
+    });
+  }
 }
 
 }  // namespace crunner::cli

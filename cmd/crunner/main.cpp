@@ -4,8 +4,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <string_view>
 
 #include "cgroups/manager.hpp"
 #include "cmd/crunner/cli.hpp"
@@ -143,6 +145,30 @@ std::vector<std::string> normalise(CLI::App& app, std::vector<std::string> a,
   return a;
 }
 
+// The command word of argv, found without building the CLI: global flags are skipped
+// (those that take a value with it unless written `--flag=value`), the first other word is
+// the command. Used only to re-execute from the read-only mount before the CLI exists.
+// *help is set when a help flag comes before the command (the help lists every command).
+std::string_view command_word(int argc, char** argv, bool* help = nullptr) {
+  static constexpr std::string_view kTakesValue[] = {"root", "log", "log-format", "rootless",
+                                                     "criu"};
+  int i = 1;
+  while (i < argc && argv[i][0] == '-' && argv[i][1] != '\0' && std::string_view(argv[i]) != "--") {
+    std::string_view tok(argv[i]);
+    if (help && (tok == "-h" || tok == "--help" || tok == "--help-all")) *help = true;
+    tok.remove_prefix(tok.rfind("--", 0) == 0 ? 2 : 1);
+    bool value =
+        tok.find('=') == std::string_view::npos &&
+        std::find(std::begin(kTakesValue), std::end(kTakesValue), tok) != std::end(kTakesValue);
+    i += value ? 2 : 1;
+  }
+  return i < argc ? std::string_view(argv[i]) : std::string_view();
+}
+
+bool enters_containers(std::string_view command) {
+  return command == "create" || command == "run" || command == "exec";
+}
+
 }  // namespace
 
 // --debug across the read-only re-exec: the time just before execveat, so the
@@ -158,6 +184,16 @@ int main(int argc, char** argv) {
       t0 = t;
       reexeced = true;
     }
+    unsetenv(kReexecT0);
+  }
+  // Commands whose children enter a container run from a read-only mount of this binary
+  // (see libcontainer/selfexe.hpp). Done first, before the CLI is built: the new image
+  // parses everything again, and a start-up spent on a parse it throws away cost ~1 ms.
+  bool reexec_tried = false;
+  if (!reexeced && enters_containers(command_word(argc, argv))) {
+    reexec_tried = true;
+    setenv(kReexecT0, std::to_string(crunner::phase::now_ns()).c_str(), 1);
+    crunner::reexec_from_readonly_mount(argv, environ);
     unsetenv(kReexecT0);
   }
   signal(SIGPIPE, SIG_IGN);
@@ -193,12 +229,24 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
 
   crunner::cli::Handler handler;
-  crunner::cli::register_lifecycle(app, g, &handler);
-  crunner::cli::register_info(app, g, &handler);
-  crunner::cli::register_exec(app, g, &handler);
-  crunner::cli::register_cgroups(app, g, &handler);
-  crunner::cli::register_check(app, g, &handler);
-  crunner::cli::register_checkpoint(app, g, &handler);
+  bool help = false;
+  g.only = command_word(argc, argv, &help);
+  if (help) g.only.clear();
+  auto register_commands = [&] {
+    crunner::cli::register_lifecycle(app, g, &handler);
+    crunner::cli::register_info(app, g, &handler);
+    crunner::cli::register_exec(app, g, &handler);
+    crunner::cli::register_cgroups(app, g, &handler);
+    crunner::cli::register_check(app, g, &handler);
+    crunner::cli::register_checkpoint(app, g, &handler);
+  };
+  register_commands();
+  // Not a command (a typo, a flag this look at argv does not know): the whole table, so
+  // that the parser's errors and help are those of every other start.
+  if (!g.only.empty() && app.get_subcommands([](const CLI::App*) { return true; }).empty()) {
+    g.only.clear();
+    register_commands();
+  }
 
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string unknown;
@@ -232,15 +280,14 @@ int main(int argc, char** argv) {
     std::cout << app.help();
     return app.get_subcommands().empty() && argc == 1 ? 0 : 1;
   }
-  // Commands whose children enter a container run from a read-only mount of
-  // this binary (see libcontainer/selfexe.hpp); the re-exec parses again.
   if (g.debug) {
     crunner::cli::enable_phases(g, t0);
     if (reexeced) crunner::phase::mark("reexec", entry);
   }
-  for (const char* name : {"create", "run", "exec"}) {
-    if (!app.got_subcommand(name)) continue;
-    if (g.debug) setenv(kReexecT0, std::to_string(crunner::phase::now_ns()).c_str(), 1);
+  // The parser found a command the quick look at argv above missed: re-execute now.
+  for (const CLI::App* sub : app.get_subcommands()) {
+    if (reexeced || reexec_tried || !enters_containers(sub->get_name())) continue;
+    setenv(kReexecT0, std::to_string(crunner::phase::now_ns()).c_str(), 1);
     crunner::reexec_from_readonly_mount(argv, environ);
     unsetenv(kReexecT0);
   }

@@ -85,6 +85,38 @@ def create_start_delete_exec_phases(t):
 
 
 @h.case
+def reexec_whatever_the_global_flags(t):
+    # main() decides the read-only re-exec from argv before building the CLI (the command
+    # word after the global flags, skipping the values of --root, --log, --log-format,
+    # --rootless, --criu). Every spelling runc accepts must still reach the re-exec, for
+    # run, create and exec; a flag that look does not know falls back to the parser's
+    # decision. Checked through the "reexec" phase the new image reports.
+    if not t.crunner_only() or os.statvfs(h.RUNTIME).f_flag & os.ST_RDONLY:
+        return  # another runtime, or a binary on a read-only mount: no re-exec to see
+    b = t.bundle("true")
+    spellings = [
+        ["--log-format", "text", "--debug", "--rootless", "false", "--criu", "criu",
+         "--root", t.root],
+        ["-log-format", "text", "-debug", "-root", t.root],
+        ["--log-format=text", "--debug", "--root=" + t.root, "--systemd-cgroup=false"],
+    ]
+    for n, g in enumerate(spellings):
+        rc, out, err = t.rt(["run", "--bundle", b, t.cid(f"sp{n}")], global_args=g, root=False)
+        names = [m.group(1) for m in (TEXT.match(x) for x in err.splitlines()) if m]
+        t.check(f"run {g}: exits 0 after a re-exec", rc == 0 and "reexec" in names,
+                f"rc {rc}, phases {names}, stderr {err[:400]}")
+    lb = t.bundle("sleep", "60")
+    cid = t.cid("spc")
+    rc, out, err = t.rt(["create", "--bundle", lb, cid], global_args=["-debug"])
+    t.check("create: re-exec", rc == 0 and "phase reexec" in err, err[:400])
+    rc, out, err = t.rt(["exec", cid, "true"], global_args=["--log-format", "text", "--debug"])
+    t.check("exec: re-exec", rc == 0 and "phase reexec" in err, err[:400])
+    rc, out, err = t.rt(["state", cid], global_args=["--debug"])
+    t.check("state: no re-exec", rc == 0 and "phase reexec" not in err, err[:400])
+    t.ok("delete", t.rt(["delete", "--force", cid]))
+
+
+@h.case
 def no_debug_no_lines(t):
     t.crunner_only()
     b = t.bundle("true")
