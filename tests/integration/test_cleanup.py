@@ -4,6 +4,7 @@ messages name the problem (crunner's own field-path wording checked only for cru
 
 import os
 import re
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -210,6 +211,36 @@ def delete_force_kills_every_process(t):
             h.processes_rooted_in(rootfs))
     t.eq("no cgroup left", h.cgroup_dirs_named(cid), [])
 
+
+
+@h.case
+def delete_force_with_pid_namespace_and_an_outsider(t):
+    # A running container with a pid namespace of its own goes with its init (the kernel
+    # kills the whole namespace, no freezer needed); a process moved into its cgroup from
+    # outside that namespace is still killed through the cgroup, and the cgroup goes.
+    b = t.bundle("sh", "-c", "sleep 1000 & sleep 1000 & wait")
+    rootfs = os.path.join(b, "rootfs")
+    cid = t.cid("pidns")
+    t.require("run -d", t.rt(["run", "-d", "--bundle", b, cid])[0] == 0)
+    t.check("three processes", h.wait_for(lambda: len(h.processes_rooted_in(rootfs)) == 3, 30),
+            h.processes_rooted_in(rootfs))
+    outsider = subprocess.Popen(["sleep", "1000"])
+    t.on_cleanup(lambda: (outsider.kill(), outsider.wait()))
+    dirs = h.cgroup_dirs_named(cid)
+    t.require("the container has cgroups", dirs)
+    for d in dirs:
+        with open(os.path.join(d, "cgroup.procs"), "w") as f:
+            f.write(str(outsider.pid))
+    t.ok("delete --force", t.rt(["delete", "--force", cid]))
+    t.check("every container process gone",
+            h.wait_for(lambda: not h.processes_rooted_in(rootfs), 30),
+            h.processes_rooted_in(rootfs))
+    try:
+        rc = outsider.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        rc = None
+    t.eq("the outsider in its cgroup was killed", rc, -9)
+    t.eq("no cgroup left", h.cgroup_dirs_named(cid), [])
 
 if __name__ == "__main__":
     h.main()
