@@ -93,6 +93,9 @@ bool has_event(const json& events, const std::string& e) {
 // wait for the file system's metadata work (30-60 ms for a container's ~30 entries on this
 // host's shared disk under load). A shim start empties the trash (Server::load).
 void remove_tree(const std::string& path, const std::string& trash = "") {
+  // Nothing there (every create clears a stale tree first): no mount table or loop scan.
+  struct stat st;
+  if (lstat(path.c_str(), &st) < 0 && errno == ENOENT) return;
   if (!unmount_under(path).empty()) return;
   wait_loops_released(path);  // destroy returns once the disk-limit loop device is gone
   if (!trash.empty()) {
