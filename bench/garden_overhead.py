@@ -31,14 +31,20 @@ from garden_client import Client  # noqa: E402
 
 
 def shim_once(client, handle):
+    """One create + run + destroy; the seconds each of the three took."""
+    t0 = time.monotonic()
     h = client.create({"handle": handle})
+    t1 = time.monotonic()
     p = client.run(h, {"path": "echo", "args": ["hi"]})
     out = p.read_stream("stdout")
     p.read_stream("stderr")
     rc = p.wait()
+    t2 = time.monotonic()
     client.destroy(h)
+    t3 = time.monotonic()
     if out != b"hi\n" or rc != 0:
         raise RuntimeError(f"{handle}: echo gave {out!r}, status {rc}")
+    return t1 - t0, t2 - t1, t3 - t2
 
 
 def direct_setup():
@@ -68,13 +74,19 @@ def direct_setup():
 
 
 def direct_once(rt, bundle, root, pfile, cid):
+    """run -d + exec + delete --force; the seconds each of the three took."""
+    t0 = time.monotonic()
     subprocess.run([rt, "--root", root, "run", "--detach", "--bundle", bundle, cid], check=True,
                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t1 = time.monotonic()
     out = subprocess.run([rt, "--root", root, "exec", "--process", pfile, cid], check=True,
                          capture_output=True).stdout
+    t2 = time.monotonic()
     subprocess.run([rt, "--root", root, "delete", "--force", cid], check=True)
+    t3 = time.monotonic()
     if out != b"hi\n":
         raise RuntimeError(f"direct {cid}: echo gave {out!r}")
+    return t1 - t0, t2 - t1, t3 - t2
 
 
 def concurrent(port, clients, per_client):
@@ -119,16 +131,19 @@ def main():
         bundle, root, pfile = direct_setup()
         shim_s, direct_s = [], []
         for i in range(args.warmup + args.n):
-            t = time.monotonic()
-            shim_once(client, f"crunner-test-bench-{i}")
-            ds = time.monotonic() - t
-            t = time.monotonic()
-            direct_once(rt, bundle, root, pfile, f"crunner-test-direct-{i}")
-            dd = time.monotonic() - t
+            ds = shim_once(client, f"crunner-test-bench-{i}")
+            dd = direct_once(rt, bundle, root, pfile, f"crunner-test-direct-{i}")
             if i >= args.warmup:
                 shim_s.append(ds)
                 direct_s.append(dd)
-        shim_ms, direct_ms = statistics.median(shim_s) * 1e3, statistics.median(direct_s) * 1e3
+        shim_ms = statistics.median(sum(x) for x in shim_s) * 1e3
+        direct_ms = statistics.median(sum(x) for x in direct_s) * 1e3
+        # Per call: what the shim adds to the runtime's own work (the median of each).
+        calls = {}
+        for k, name in enumerate(("create", "run", "destroy")):
+            sm = statistics.median(x[k] for x in shim_s) * 1e3
+            dm = statistics.median(x[k] for x in direct_s) * 1e3
+            calls[name] = (sm, dm)
         errors, lat, wall = concurrent(ShimTestCase.shim.port, args.clients, args.per_client)
         done = len(lat)
         result = {
@@ -140,6 +155,10 @@ def main():
                        f"then {args.clients} concurrent clients x {args.per_client} "
                        f"create+run+destroy each."),
             "shim_ms": shim_ms, "direct_ms": direct_ms, "shim/direct": shim_ms / direct_ms,
+            "shim-direct_ms": shim_ms - direct_ms,
+            "create_ms (shim, run -d)": "%.1f, %.1f" % calls["create"],
+            "run_ms (shim, exec)": "%.1f, %.1f" % calls["run"],
+            "destroy_ms (shim, delete --force)": "%.1f, %.1f" % calls["destroy"],
             "clients": args.clients, "concurrent_done": done,
             "concurrent_errors": len(errors),
             "throughput_per_s": done / wall if wall > 0 else 0.0,
@@ -147,6 +166,8 @@ def main():
         }
         print(f"garden-shim create+run+destroy: median {shim_ms:.1f} ms; crunner directly "
               f"(run -d + exec + delete): {direct_ms:.1f} ms; ratio {shim_ms / direct_ms:.2f}")
+        for name, (sm, dm) in calls.items():
+            print(f"  {name:8s} shim {sm:6.1f} ms, direct {dm:6.1f} ms (+{sm - dm:.1f})")
         print(f"{args.clients} concurrent clients: {done} done, {len(errors)} errors, "
               f"{result['throughput_per_s']:.1f} containers/s, median latency "
               f"{result['concurrent_median_ms']:.0f} ms")
