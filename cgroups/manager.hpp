@@ -62,7 +62,8 @@ class Manager {
   virtual Result<std::vector<pid_t>> pids() const = 0;  // recursive, sorted
   virtual Result<Stats> stats() const = 0;
   // SIGKILL uses cgroup.kill where present; otherwise freeze, signal every pid, thaw (a
-  // paused container stays paused unless the signal was SIGKILL).
+  // paused container stays paused unless the signal was SIGKILL). An empty cgroup that is
+  // not frozen is left alone.
   virtual Status kill_all(int sig) = 0;
   virtual Status destroy() = 0;  // rmdir (retrying while processes die); idempotent
   virtual bool exists() const = 0;
