@@ -4,7 +4,6 @@
 
 #include <functional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -37,11 +36,6 @@ std::string default_root();
 // What a command does once parsing succeeded; returns the exit code.
 using Handler = std::function<int()>;
 
-// Whether the command `name` is to be registered (see Globals::only).
-inline bool wanted(const Globals& g, std::string_view name) {
-  return g.only.empty() || g.only == name;
-}
-
 // Every command registers itself on `app`, storing its handler in `*out` when
 // it is the one selected.
 void register_lifecycle(CLI::App& app, Globals& g, Handler* out);   // create start run delete kill
@@ -59,6 +53,13 @@ void debug(const Globals& g, const std::string& msg);
 // --debug: reports each phase (libcontainer/phase.hpp) as a debug line; the
 // first phase starts at t0_ns.
 void enable_phases(const Globals& g, long long t0_ns);
+
+// Adds the command `name`, or returns nullptr when main() registers only another one (see
+// Globals::only).
+CLI::App* add_command(CLI::App& app, const Globals& g, const std::string& name,
+                      const std::string& description);
+// Makes `run` the handler main() calls when the parser selects `cmd`.
+void on_run(CLI::App* cmd, Handler* out, Handler run);
 
 // Adds the positional "container-id" plus optional trailing arguments.
 CLI::Option* add_id(CLI::App* cmd, std::string* id);

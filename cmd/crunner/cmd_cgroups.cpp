@@ -66,93 +66,80 @@ void register_cgroups(CLI::App& app, Globals& g, Handler* out) {
   static bool stats = false;
   static cgroups::UpdateFlags uf;
 
-  if (wanted(g, "pause")) {
-    auto* pause = app.add_subcommand("pause", "freeze every process of the container");
+  if (auto* pause = add_command(app, g, "pause", "freeze every process of the container")) {
     add_id(pause, &id);
-    pause->callback([&g, out] {
-      *out = [&g] {
-        auto r = pause_container(g.store(), id, true);
-        return r ? 0 : report(g, r.error());
-      };
+    on_run(pause, out, [&g] {
+      auto r = pause_container(g.store(), id, true);
+      return r ? 0 : report(g, r.error());
     });
   }
-  if (wanted(g, "resume")) {
-    auto* resume = app.add_subcommand("resume", "thaw a paused container");
+  if (auto* resume = add_command(app, g, "resume", "thaw a paused container")) {
     add_id(resume, &id);
-    resume->callback([&g, out] {
-      *out = [&g] {
-        auto r = pause_container(g.store(), id, false);
-        return r ? 0 : report(g, r.error());
-      };
+    on_run(resume, out, [&g] {
+      auto r = pause_container(g.store(), id, false);
+      return r ? 0 : report(g, r.error());
     });
   }
 
-  if (wanted(g, "ps")) {
-    auto* ps = app.add_subcommand("ps", "list the container's processes");
+  if (auto* ps = add_command(app, g, "ps", "list the container's processes")) {
     ps->add_option("-f,--format", format, "table or json")->check(CLI::IsMember({"table", "json"}));
     add_id(ps, &id);
     ps->add_option("ps-args", rest, "arguments for ps (default -ef)");
-    ps->callback([&g, out] {
-      *out = [&g] {
-        auto pids = container_pids(g, id);
-        if (!pids) return report(g, pids.error());
-        if (format == "json") {
-          // runc prints a Go nil slice, `null`, when there is no process (a stopped container).
-          printf("%s\n", pids->empty() ? "null" : nlohmann::json(*pids).dump().c_str());
-          return 0;
-        }
-        // Run the host's ps and keep the header plus the container's rows.
-        std::string cmd = "ps " + (rest.empty() ? std::string("-ef") : join(rest, " "));
-        FILE* f = popen(cmd.c_str(), "r");
-        if (!f) return report(g, sys_error("run `" + cmd + "`"));
-        char line[8192];
-        int pid_col = -1;
-        bool header = true;
-        while (fgets(line, sizeof(line), f)) {
-          std::istringstream ss(line);
-          std::vector<std::string> cols;
-          for (std::string c; ss >> c;) cols.push_back(c);
-          if (header) {
-            for (size_t i = 0; i < cols.size(); i++)
-              if (cols[i] == "PID") pid_col = static_cast<int>(i);
-            fputs(line, stdout);
-            header = false;
-            if (pid_col < 0) {
-              pclose(f);
-              return report(g, make_error(ErrorKind::InvalidSpec, "ps output has no PID column"));
-            }
-            continue;
-          }
-          long long p;
-          if (pid_col < static_cast<int>(cols.size()) && parse_i64(cols[pid_col], p) &&
-              std::find(pids->begin(), pids->end(), static_cast<pid_t>(p)) != pids->end())
-            fputs(line, stdout);
-        }
-        pclose(f);
+    on_run(ps, out, [&g] {
+      auto pids = container_pids(g, id);
+      if (!pids) return report(g, pids.error());
+      if (format == "json") {
+        // runc prints a Go nil slice, `null`, when there is no process (a stopped container).
+        printf("%s\n", pids->empty() ? "null" : nlohmann::json(*pids).dump().c_str());
         return 0;
-      };
+      }
+      // Run the host's ps and keep the header plus the container's rows.
+      std::string cmd = "ps " + (rest.empty() ? std::string("-ef") : join(rest, " "));
+      FILE* f = popen(cmd.c_str(), "r");
+      if (!f) return report(g, sys_error("run `" + cmd + "`"));
+      char line[8192];
+      int pid_col = -1;
+      bool header = true;
+      while (fgets(line, sizeof(line), f)) {
+        std::istringstream ss(line);
+        std::vector<std::string> cols;
+        for (std::string c; ss >> c;) cols.push_back(c);
+        if (header) {
+          for (size_t i = 0; i < cols.size(); i++)
+            if (cols[i] == "PID") pid_col = static_cast<int>(i);
+          fputs(line, stdout);
+          header = false;
+          if (pid_col < 0) {
+            pclose(f);
+            return report(g, make_error(ErrorKind::InvalidSpec, "ps output has no PID column"));
+          }
+          continue;
+        }
+        long long p;
+        if (pid_col < static_cast<int>(cols.size()) && parse_i64(cols[pid_col], p) &&
+            std::find(pids->begin(), pids->end(), static_cast<pid_t>(p)) != pids->end())
+          fputs(line, stdout);
+      }
+      pclose(f);
+      return 0;
     });
   }
 
-  if (wanted(g, "events")) {
-    auto* ev = app.add_subcommand("events", "print stats and OOM events as JSON lines");
+  if (auto* ev = add_command(app, g, "events", "print stats and OOM events as JSON lines")) {
     ev->add_flag("--stats", stats, "print the stats once and exit");
     ev->add_option("--interval", interval, "stats interval (default 5s)");
     add_id(ev, &id);
-    ev->callback([&g, out] {
-      *out = [&g] {
-        auto lc = live_cgroup(g, id);
-        if (!lc) return report(g, lc.error());
-        auto iv = parse_duration(interval);
-        if (!iv) return report(g, iv.error());
-        auto r = cgroups::run_events(*lc->second, id, stats, *iv, 1);
-        return r ? 0 : report(g, r.error());
-      };
+    on_run(ev, out, [&g] {
+      auto lc = live_cgroup(g, id);
+      if (!lc) return report(g, lc.error());
+      auto iv = parse_duration(interval);
+      if (!iv) return report(g, iv.error());
+      auto r = cgroups::run_events(*lc->second, id, stats, *iv, 1);
+      return r ? 0 : report(g, r.error());
     });
   }
 
-  if (wanted(g, "update")) {
-    auto* up = app.add_subcommand("update", "change the resource limits of a live container");
+  if (auto* up = add_command(app, g, "update", "change the resource limits of a live container")) {
     up->add_option("-r,--resources", resources, "LinuxResources JSON file, or - for stdin");
     auto str_opt = [&](const char* name, std::optional<std::string>& v, const char* help) {
       up->add_option_function<std::string>(
@@ -186,49 +173,47 @@ void register_cgroups(CLI::App& app, Globals& g, Handler* out) {
     up->add_option_function<uint16_t>(
         "--blkio-weight", [](uint16_t v) { uf.blkio_weight = v; }, "block IO weight (10-1000)");
     add_id(up, &id);
-    up->callback([&g, out] {
-      *out = [&g] {
-        auto lc = live_cgroup(g, id);
-        if (!lc) return report(g, lc.error());
-        nlohmann::json j;
-        if (!resources.empty()) {
-          std::string text;
-          if (resources == "-") {
-            auto t = read_fd(STDIN_FILENO, kMaxInputFile);
-            if (!t) return report(g, t.error().context("--resources=-"));
-            text = *t;
-          } else {
-            auto t = read_regular_file(resources);
-            if (!t) return report(g, t.error().context("--resources"));
-            text = *t;
-          }
-          j = nlohmann::json::parse(text, nullptr, false);
-          if (j.is_discarded() || !j.is_object())
-            return report(g, invalid_spec("--resources: not a LinuxResources JSON object"));
+    on_run(up, out, [&g] {
+      auto lc = live_cgroup(g, id);
+      if (!lc) return report(g, lc.error());
+      nlohmann::json j;
+      if (!resources.empty()) {
+        std::string text;
+        if (resources == "-") {
+          auto t = read_fd(STDIN_FILENO, kMaxInputFile);
+          if (!t) return report(g, t.error().context("--resources=-"));
+          text = *t;
+        } else {
+          auto t = read_regular_file(resources);
+          if (!t) return report(g, t.error().context("--resources"));
+          text = *t;
         }
-        auto flags = cgroups::resources_from_update_flags(uf);
-        if (!flags) return report(g, flags.error());
-        j.merge_patch(*flags);
-        nlohmann::json saved;
-        if (lc->first.config.is_object() && lc->first.config.contains("linux"))
-          saved = lc->first.config["linux"].value("resources", nlohmann::json::object());
-        auto res = cgroups::parse_resources(cgroups::update_with_partners(saved, j), "resources");
-        if (!res) return report(g, res.error());
-        auto r = lc->second->apply(*res);
-        if (!r) return report(g, r.error().context("update"));
-        // Keep the recorded config in step, so later readers see the new limits.
-        StateStore store = g.store();
-        auto lock = store.lock(id);
-        if (lock) {
-          ContainerState s = lc->first;
-          if (s.config.is_object()) {
-            s.config["linux"]["resources"] = cgroups::merge_resources(
-                s.config["linux"].value("resources", nlohmann::json::object()), j);
-            (void)store.save(s);
-          }
+        j = nlohmann::json::parse(text, nullptr, false);
+        if (j.is_discarded() || !j.is_object())
+          return report(g, invalid_spec("--resources: not a LinuxResources JSON object"));
+      }
+      auto flags = cgroups::resources_from_update_flags(uf);
+      if (!flags) return report(g, flags.error());
+      j.merge_patch(*flags);
+      nlohmann::json saved;
+      if (lc->first.config.is_object() && lc->first.config.contains("linux"))
+        saved = lc->first.config["linux"].value("resources", nlohmann::json::object());
+      auto res = cgroups::parse_resources(cgroups::update_with_partners(saved, j), "resources");
+      if (!res) return report(g, res.error());
+      auto r = lc->second->apply(*res);
+      if (!r) return report(g, r.error().context("update"));
+      // Keep the recorded config in step, so later readers see the new limits.
+      StateStore store = g.store();
+      auto lock = store.lock(id);
+      if (lock) {
+        ContainerState s = lc->first;
+        if (s.config.is_object()) {
+          s.config["linux"]["resources"] = cgroups::merge_resources(
+              s.config["linux"].value("resources", nlohmann::json::object()), j);
+          (void)store.save(s);
         }
-        return 0;
-      };
+      }
+      return 0;
     });
   }
 }

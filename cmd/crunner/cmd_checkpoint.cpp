@@ -30,8 +30,7 @@ void register_checkpoint(CLI::App& app, Globals& g, Handler* out) {
   static RestoreOptions ro;
   static std::string id, lsm_profile, lsm_mount_context;
 
-  if (wanted(g, "checkpoint")) {
-    auto* cp = app.add_subcommand("checkpoint", "checkpoint a running container (criu)");
+  if (auto* cp = add_command(app, g, "checkpoint", "checkpoint a running container (criu)")) {
     add_criu_flags(cp, co.criu, true);
     cp->add_option("--parent-path", co.parent_path,
                    "path for previous criu image files in pre-dump (relative to --image-path)");
@@ -44,18 +43,15 @@ void register_checkpoint(CLI::App& app, Globals& g, Handler* out) {
         "--pre-dump", co.pre_dump,
         "dump container's memory information only, leave the container running after this");
     add_id(cp, &id);
-    cp->callback([&g, out] {
-      *out = [&g] {
-        co.id = id;
-        co.criu.criu = g.criu;
-        auto r = checkpoint_container(g.store(), co);
-        return r ? 0 : report(g, r.error());
-      };
+    on_run(cp, out, [&g] {
+      co.id = id;
+      co.criu.criu = g.criu;
+      auto r = checkpoint_container(g.store(), co);
+      return r ? 0 : report(g, r.error());
     });
   }
 
-  if (wanted(g, "restore")) {
-    auto* rs = app.add_subcommand("restore", "restore a container from a previous checkpoint");
+  if (auto* rs = add_command(app, g, "restore", "restore a container from a previous checkpoint")) {
     add_criu_flags(rs, ro.criu, false);
     rs->add_option("--console-socket", ro.console_socket,
                    "unix socket that receives the pty master (terminal: true)");
@@ -67,20 +63,18 @@ void register_checkpoint(CLI::App& app, Globals& g, Handler* out) {
     rs->add_option("--lsm-profile", lsm_profile, "LSM profile for the restore (TYPE:NAME)");
     rs->add_option("--lsm-mount-context", lsm_mount_context, "LSM mount context for the restore");
     add_id(rs, &id);
-    rs->callback([&g, out] {
-      *out = [&g] {
-        if (!lsm_profile.empty() || !lsm_mount_context.empty())
-          return report(g, make_error(ErrorKind::Unsupported,
-                                      "--lsm-profile / --lsm-mount-context: no AppArmor or SELinux "
-                                      "to apply them on this host"));
-        ro.id = id;
-        ro.criu.criu = g.criu;
-        ro.systemd_cgroup = g.systemd_cgroup;
-        ro.rootless_cgroups = g.rootless_cgroups;
-        auto r = restore_container(g.store(), ro);
-        if (!r) return report(g, r.error());
-        return *r;
-      };
+    on_run(rs, out, [&g] {
+      if (!lsm_profile.empty() || !lsm_mount_context.empty())
+        return report(g, make_error(ErrorKind::Unsupported,
+                                    "--lsm-profile / --lsm-mount-context: no AppArmor or SELinux "
+                                    "to apply them on this host"));
+      ro.id = id;
+      ro.criu.criu = g.criu;
+      ro.systemd_cgroup = g.systemd_cgroup;
+      ro.rootless_cgroups = g.rootless_cgroups;
+      auto r = restore_container(g.store(), ro);
+      if (!r) return report(g, r.error());
+      return *r;
     });
   }
 }

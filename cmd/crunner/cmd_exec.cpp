@@ -102,8 +102,7 @@ Result<spec::Process> build_process(const std::pair<ContainerState, ContainerSta
 
 void register_exec(CLI::App& app, Globals& g, Handler* out) {
   static ExecFlags f;
-  if (wanted(g, "exec")) {
-    auto* c = app.add_subcommand("exec", "run a new process inside a running container");
+  if (auto* c = add_command(app, g, "exec", "run a new process inside a running container")) {
     c->add_option("-p,--process", f.process_file, "an OCI process JSON file");
     c->add_flag("-t,--tty", f.tty, "allocate a pseudo-TTY");
     c->add_option("--console-socket", f.console_socket, "unix socket that receives the pty master");
@@ -129,45 +128,43 @@ void register_exec(CLI::App& app, Globals& g, Handler* out) {
         ->allow_extra_args(false);
     add_id(c, &f.id);
     c->add_option("command", f.args, "the command and its arguments");
-    c->callback([&g, out] {
-      *out = [&g]() -> int {
-        auto cs = container_status(g.store(), f.id);
-        if (!cs) {
-          report(g, cs.error());
-          return 255;
-        }
-        auto p = build_process(*cs, f);
-        if (!p) {
-          report(g, p.error());
-          return 255;
-        }
-        ExecOptions o;
-        o.id = f.id;
-        o.process = std::move(*p);
-        o.console_socket = f.console_socket;
-        o.pid_file = f.pid_file;
-        o.detach = f.detach;
-        o.ignore_paused = f.ignore_paused;
-        o.preserve_fds = f.preserve_fds;
-        auto subs = parse_sub_cgroups(f.cgroups);
-        if (!subs) {
-          report(g, subs.error());
-          return 255;
-        }
-        o.sub_cgroups = std::move(*subs);
-        o.loaded = std::move(*cs);
-        sigset_t old;
-        if (!f.detach) block_forwarded_signals(&old);
-        auto l = exec_process(g.store(), o);
-        if (!l) {
-          report(g, l.error());
-          return 255;
-        }
-        if (f.detach) return 0;
-        int code = wait_foreground(l->pid, l->tty_master.get());
-        phase::mark("wait");
-        return code;
-      };
+    on_run(c, out, [&g]() -> int {
+      auto cs = container_status(g.store(), f.id);
+      if (!cs) {
+        report(g, cs.error());
+        return 255;
+      }
+      auto p = build_process(*cs, f);
+      if (!p) {
+        report(g, p.error());
+        return 255;
+      }
+      ExecOptions o;
+      o.id = f.id;
+      o.process = std::move(*p);
+      o.console_socket = f.console_socket;
+      o.pid_file = f.pid_file;
+      o.detach = f.detach;
+      o.ignore_paused = f.ignore_paused;
+      o.preserve_fds = f.preserve_fds;
+      auto subs = parse_sub_cgroups(f.cgroups);
+      if (!subs) {
+        report(g, subs.error());
+        return 255;
+      }
+      o.sub_cgroups = std::move(*subs);
+      o.loaded = std::move(*cs);
+      sigset_t old;
+      if (!f.detach) block_forwarded_signals(&old);
+      auto l = exec_process(g.store(), o);
+      if (!l) {
+        report(g, l.error());
+        return 255;
+      }
+      if (f.detach) return 0;
+      int code = wait_foreground(l->pid, l->tty_master.get());
+      phase::mark("wait");
+      return code;
     });
   }
 }

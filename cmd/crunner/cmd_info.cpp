@@ -79,79 +79,67 @@ void register_info(CLI::App& app, Globals& g, Handler* out) {
   static std::string id, format = "table", bundle;
   static bool quiet = false, rootless = false;
 
-  if (wanted(g, "state")) {
-    auto* state = app.add_subcommand("state", "print the container's state as JSON");
+  if (auto* state = add_command(app, g, "state", "print the container's state as JSON")) {
     add_id(state, &id);
-    state->callback([&g, out] {
-      *out = [&g] {
-        auto r = container_status(g.store(), id);
-        if (!r) return report(g, r.error());
-        printf("%s\n", oci_state(r->first, r->second).dump(2).c_str());
-        return 0;
-      };
+    on_run(state, out, [&g] {
+      auto r = container_status(g.store(), id);
+      if (!r) return report(g, r.error());
+      printf("%s\n", oci_state(r->first, r->second).dump(2).c_str());
+      return 0;
     });
   }
 
-  if (wanted(g, "list")) {
-    auto* list = app.add_subcommand("list", "list containers");
+  if (auto* list = add_command(app, g, "list", "list containers")) {
     list->add_option("-f,--format", format, "table or json")
         ->check(CLI::IsMember({"table", "json"}));
     list->add_flag("-q,--quiet", quiet, "print only the IDs");
-    list->callback([&g, out] {
-      *out = [&g] {
-        StateStore store = g.store();
-        auto ids = store.list();
-        if (!ids) return report(g, ids.error());
-        if (quiet) {
-          for (auto& i : *ids) printf("%s\n", i.c_str());
-          return 0;
-        }
-        nlohmann::ordered_json arr = nlohmann::ordered_json::array();
-        std::vector<std::vector<std::string>> rows = {
-            {"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}};
-        for (auto& i : *ids) {
-          auto r = container_status(store, i);
-          if (!r) continue;
-          auto st = oci_state(r->first, r->second);
-          std::string owner = owner_of(store.dir(i));
-          st["owner"] = owner;
-          rows.push_back({i, std::to_string(st["pid"].get<long>()), st["status"], r->first.bundle,
-                          r->first.created, owner});
-          arr.push_back(st);
-        }
-        if (format == "json")
-          printf("%s\n", arr.empty() ? "null" : arr.dump().c_str());
-        else
-          print_table(rows);
+    on_run(list, out, [&g] {
+      StateStore store = g.store();
+      auto ids = store.list();
+      if (!ids) return report(g, ids.error());
+      if (quiet) {
+        for (auto& i : *ids) printf("%s\n", i.c_str());
         return 0;
-      };
+      }
+      nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+      std::vector<std::vector<std::string>> rows = {
+          {"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}};
+      for (auto& i : *ids) {
+        auto r = container_status(store, i);
+        if (!r) continue;
+        auto st = oci_state(r->first, r->second);
+        std::string owner = owner_of(store.dir(i));
+        st["owner"] = owner;
+        rows.push_back({i, std::to_string(st["pid"].get<long>()), st["status"], r->first.bundle,
+                        r->first.created, owner});
+        arr.push_back(st);
+      }
+      if (format == "json")
+        printf("%s\n", arr.empty() ? "null" : arr.dump().c_str());
+      else
+        print_table(rows);
+      return 0;
     });
   }
 
-  if (wanted(g, "spec")) {
-    auto* sp = app.add_subcommand("spec", "write a default config.json");
+  if (auto* sp = add_command(app, g, "spec", "write a default config.json")) {
     sp->add_option("-b,--bundle", bundle, "bundle directory to write config.json into");
     sp->add_flag("--rootless", rootless, "a config for a rootless container");
-    sp->callback([&g, out] {
-      *out = [&g] {
-        std::string path = (bundle.empty() ? std::string(".") : bundle) + "/config.json";
-        if (path_exists(path))
-          return report(
-              g, make_error(ErrorKind::Exists, "file `" + path + "` exists: remove it first"));
-        auto r = write_file(path, default_spec(rootless).dump(2) + "\n",
-                            O_WRONLY | O_CREAT | O_EXCL, 0666);
-        return r ? 0 : report(g, r.error());
-      };
+    on_run(sp, out, [&g] {
+      std::string path = (bundle.empty() ? std::string(".") : bundle) + "/config.json";
+      if (path_exists(path))
+        return report(g,
+                      make_error(ErrorKind::Exists, "file `" + path + "` exists: remove it first"));
+      auto r = write_file(path, default_spec(rootless).dump(2) + "\n", O_WRONLY | O_CREAT | O_EXCL,
+                          0666);
+      return r ? 0 : report(g, r.error());
     });
   }
 
-  if (wanted(g, "features")) {
-    auto* feat = app.add_subcommand("features", "print what this runtime supports as JSON");
-    feat->callback([out] {
-      *out = [] {
-        printf("%s\n", features().dump(4).c_str());
-        return 0;
-      };
+  if (auto* feat = add_command(app, g, "features", "print what this runtime supports as JSON")) {
+    on_run(feat, out, [] {
+      printf("%s\n", features().dump(4).c_str());
+      return 0;
     });
   }
 }

@@ -17,6 +17,16 @@
 
 namespace crunner::cli {
 
+CLI::App* add_command(CLI::App& app, const Globals& g, const std::string& name,
+                      const std::string& description) {
+  if (!g.only.empty() && g.only != name) return nullptr;
+  return app.add_subcommand(name, description);
+}
+
+void on_run(CLI::App* cmd, Handler* out, Handler run) {
+  cmd->callback([out, run = std::move(run)] { *out = run; });
+}
+
 CLI::Option* add_id(CLI::App* cmd, std::string* id) {
   return cmd->add_option("container-id", *id, "the container's ID")->required();
 }
@@ -147,15 +157,16 @@ std::vector<std::string> normalise(CLI::App& app, std::vector<std::string> a,
 
 // The command word of argv, found without building the CLI: global flags are skipped
 // (those that take a value with it unless written `--flag=value`), the first other word is
-// the command. Used only to re-execute from the read-only mount before the CLI exists.
-// *help is set when a help flag comes before the command (the help lists every command).
-std::string_view command_word(int argc, char** argv, bool* help = nullptr) {
+// the command: main() re-executes from the read-only mount on it before the CLI exists,
+// then registers only that command. *help is set when a help flag comes before the command (the
+// help lists every command).
+std::string_view command_word(int argc, char** argv, bool* help) {
   static constexpr std::string_view kTakesValue[] = {"root", "log", "log-format", "rootless",
                                                      "criu"};
   int i = 1;
   while (i < argc && argv[i][0] == '-' && argv[i][1] != '\0' && std::string_view(argv[i]) != "--") {
     std::string_view tok(argv[i]);
-    if (help && (tok == "-h" || tok == "--help" || tok == "--help-all")) *help = true;
+    if (tok == "-h" || tok == "--help" || tok == "--help-all") *help = true;
     tok.remove_prefix(tok.rfind("--", 0) == 0 ? 2 : 1);
     bool value =
         tok.find('=') == std::string_view::npos &&
@@ -189,8 +200,10 @@ int main(int argc, char** argv) {
   // Commands whose children enter a container run from a read-only mount of this binary
   // (see libcontainer/selfexe.hpp). Done first, before the CLI is built: the new image
   // parses everything again, and a start-up spent on a parse it throws away cost ~1 ms.
+  bool help = false;
+  const std::string_view command = command_word(argc, argv, &help);
   bool reexec_tried = false;
-  if (!reexeced && enters_containers(command_word(argc, argv))) {
+  if (!reexeced && enters_containers(command)) {
     reexec_tried = true;
     setenv(kReexecT0, std::to_string(crunner::phase::now_ns()).c_str(), 1);
     crunner::reexec_from_readonly_mount(argv, environ);
@@ -229,9 +242,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
 
   crunner::cli::Handler handler;
-  bool help = false;
-  g.only = command_word(argc, argv, &help);
-  if (help) g.only.clear();
+  if (!help) g.only = command;
   auto register_commands = [&] {
     crunner::cli::register_lifecycle(app, g, &handler);
     crunner::cli::register_info(app, g, &handler);
