@@ -114,6 +114,18 @@ Status join_cgroups(pid_t pid, const SubCgroupTargets& t) {
   return write_file(t.unified_dir + "/cgroup.procs", p, O_WRONLY);
 }
 
+// The container's process.oomScoreAdj, which runc gives every exec'd process too (from
+// config.json, not from the exec's process.json); without it the process keeps its caller's
+// score (under Docker and CRI, the shim's), so exec probes and `kubectl exec` got another
+// OOM priority than the container.
+std::optional<int> container_oom_score_adj(const nlohmann::json& config) {
+  if (!config.is_object() || !config.contains("process")) return std::nullopt;
+  const auto& p = config["process"];
+  if (!p.is_object() || !p.contains("oomScoreAdj") || !p["oomScoreAdj"].is_number_integer())
+    return std::nullopt;
+  return p["oomScoreAdj"].get<int>();
+}
+
 }  // namespace
 
 Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o) {
@@ -239,6 +251,10 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
     }
   } reaper{pid};
   CR_TRY_CTX(join_cgroups(pid, cgt), "join the container's cgroup");
+  if (auto adj = container_oom_score_adj(s.config)) {
+    CR_TRY_CTX(write_file("/proc/" + std::to_string(pid) + "/oom_score_adj", std::to_string(*adj)),
+               "the container's process.oomScoreAdj");
+  }
   CR_TRY(sync_send(parent_sock.get(), SyncType::MapsDone));
   phase::mark("cgroup-join");
   ExecLaunched l;

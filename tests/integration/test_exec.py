@@ -356,6 +356,23 @@ def namespaces_cgroups_rlimits_of_the_process(t):
 
 
 @h.case
+def oom_score_adj_of_the_container(t):
+    # runc gives an exec'd process the container's process.oomScoreAdj (config.json's, also
+    # when the exec's process.json has none); crunner left it at the caller's score, so under
+    # Docker and CRI an exec (a probe, `docker exec`) got the shim's OOM priority.
+    mine = int(h.read_file("/proc/self/oom_score_adj").strip() or 0)
+    want = min(mine + 300, 1000)  # raising needs no privilege
+    cid, init = running(t, "oomadj", edit=lambda c: c["process"].update(oomScoreAdj=want))
+    t.eq("the init has it", h.read_file(f"/proc/{init}/oom_score_adj").strip(), str(want))
+    rc, out, err = t.rt(["exec", cid, "cat", "/proc/self/oom_score_adj"])
+    t.eq("exec CMD: the container's oomScoreAdj", (rc, out.strip()), (0, str(want)))
+    proc = write_process(t, base_process(t, "cat", "/proc/self/oom_score_adj"))
+    rc, out, err = t.rt(["exec", "--process", proc, cid])
+    t.eq("exec --process without oomScoreAdj: the container's", (rc, out.strip()),
+         (0, str(want)))
+
+
+@h.case
 def user_namespace_container(t):
     def edit(c):
         c["linux"]["namespaces"].append({"type": "user"})
