@@ -94,6 +94,41 @@ Status set_user(const spec::User& u) {
   return {};
 }
 
+// The process's own permitted and inheritable sets (0 when unreadable).
+static std::pair<uint64_t, uint64_t> own_caps() {
+  uint64_t permitted = 0, inheritable = 0;
+  cap_t own = cap_get_proc();
+  if (!own) return {0, 0};
+  for (int n = 0; n <= std::min(cap_last_cap(), 63); n++) {
+    cap_flag_value_t v = CAP_CLEAR;
+    if (cap_get_flag(own, n, CAP_PERMITTED, &v) == 0 && v == CAP_SET) permitted |= 1ULL << n;
+    if (cap_get_flag(own, n, CAP_INHERITABLE, &v) == 0 && v == CAP_SET) inheritable |= 1ULL << n;
+  }
+  cap_free(own);
+  return {permitted, inheritable};
+}
+
+// Why capset was refused: the capabilities asked for that this process does not hold
+// itself (a runtime started without one, e.g. root lacking CAP_SYS_RESOURCE, cannot grant
+// it; Docker's --privileged asks for every capability).
+std::string unheld_caps_message(const CapSets& c) {
+  auto [permitted, inheritable] = own_caps();
+  uint64_t missing =
+      ((c.permitted | c.effective) & ~permitted) | (c.inheritable & ~(permitted | inheritable));
+  std::string names;
+  for (int n = 0; n < 64; n++) {
+    if (!(missing & (1ULL << n))) continue;
+    char* name = cap_to_name(n);
+    std::string s = name ? name : std::to_string(n);
+    if (name) cap_free(name);
+    for (auto& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    names += (names.empty() ? "" : ", ") + s;
+  }
+  if (names.empty()) return "set capabilities";
+  return "set capabilities: process.capabilities asks for " + names +
+         ", which the runtime itself does not hold (its caller lacks it), so it cannot be granted";
+}
+
 Status apply_caps(const CapSets& c) {
   if (!c.present) {
     return {};
@@ -117,6 +152,7 @@ Status apply_caps(const CapSets& c) {
   int r = cap_set_proc(caps);
   int err = errno;
   cap_free(caps);
+  if (r < 0 && err == EPERM) return sys_error(unheld_caps_message(c), err);
   if (r < 0) return sys_error("set capabilities", err);
   if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
     return sys_error("clear ambient capabilities");

@@ -32,6 +32,9 @@ Status drop_bounding(const CapSets& c);
 // the uid change (PR_SET_KEEPCAPS) so apply_caps can set the final sets.
 Status set_user(const spec::User& u);
 Status apply_caps(const CapSets& c);
+// apply_caps's error text when capset fails with EPERM: names the capabilities asked for
+// that the calling process does not hold.
+std::string unheld_caps_message(const CapSets& c);
 Status set_no_new_privs();
 
 // The last steps before execve, shared by the init and exec: the process's

@@ -171,6 +171,21 @@ def capabilities_nonroot(t):
 
 
 @h.case
+def capability_the_runtime_lacks(t):
+    # Docker's --privileged asks for every capability; a runtime whose caller lacks one (root
+    # here has no CAP_SYS_RESOURCE) cannot grant it. Both runtimes fail; crunner names it
+    # (it said only "set capabilities: operation not permitted", runc "unable to apply caps").
+    sets = {k: ["CAP_KILL", "CAP_NET_RAW"] for k in ("bounding", "effective", "permitted")}
+    b = t.bundle("true", edit=set_process(capabilities=sets))
+    res = h.run(["setpriv", "--bounding-set", "-net_raw", h.RUNTIME, "--root", t.root, "run",
+                 "--bundle", b, t.cid("lacks")], tmpdir=t.dir)
+    t.fails("refused", res, "operation not permitted")
+    if t.crunner_only():
+        t.contains("the error names the capability the runtime lacks", res[2],
+                   "asks for CAP_NET_RAW, which the runtime itself does not hold")
+
+
+@h.case
 def rlimits(t):
     soft_n, hard_n = resource.getrlimit(resource.RLIMIT_NOFILE)
     # never above the current hard limit (raising needs CAP_SYS_RESOURCE)
