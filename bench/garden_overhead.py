@@ -146,8 +146,12 @@ def main():
             calls[name] = (sm, dm)
         errors, lat, wall = concurrent(ShimTestCase.shim.port, args.clients, args.per_client)
         done = len(lat)
+        # The runtime as the report may name it: relative to the repository (a report
+        # names no path outside it), else its name.
+        repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        rt_name = os.path.relpath(rt, repo) if rt.startswith(repo + "/") else os.path.basename(rt)
         result = {
-            "method": (f"runtime {rt}; {args.n} interleaved iterations (after {args.warmup} "
+            "method": (f"runtime {rt_name}; {args.n} interleaved iterations (after {args.warmup} "
                        f"warm-up) of garden-shim create + run(echo hi) + destroy and of the "
                        f"same container driven with the runtime directly (run --detach, exec "
                        f"--process echo, delete --force; the image directory as rootfs, so "

@@ -10,7 +10,7 @@ PKGS=(build-essential cmake ninja-build lld pkg-config git clang-format clang li
       runc crun hyperfine ccache qemu-system-x86 xz-utils cpio systemd
       libcurl4-openssl-dev libssl-dev openssl docker-registry skopeo umoci xfsprogs zstd
       apache2-utils go-md2man dpkg-dev podman conmon catatonit uidmap
-      criu libprotobuf-c-dev protobuf-c-compiler)
+      criu libprotobuf-c-dev protobuf-c-compiler apparmor)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,9 +6,9 @@ events --stats, kill --all, and delete leaving no cgroup directory in any hierar
 The cgroup mode is detected from the filesystem type of /sys/fs/cgroup (statfs): cgroup2 ->
 pure v2 (files such as memory.max in the one hierarchy); otherwise v1, or hybrid when
 /sys/fs/cgroup/unified is cgroup2 (limits in the v1 controller hierarchies, and the
-container is expected in the unified hierarchy too). The same file runs in the v2vm guest
-(tests/v2/run-integration-v2.sh). Nothing is timed: waits poll with generous timeouts (the
-guest is an emulated machine).
+container is expected in the unified hierarchy too). The same file runs in the guest (pure
+cgroup v2; ctest "guest cgroup-v2: test_cgroups.py"). Nothing is timed: waits poll with
+generous timeouts (the guest is an emulated machine).
 """
 
 import ctypes

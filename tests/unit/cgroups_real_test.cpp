@@ -1,4 +1,4 @@
-// Real cgroups on this machine (v1/hybrid on the host, v2 in the v2vm guest): limits bite,
+// Real cgroups on this machine (v1/hybrid on the host, v2 in the tests/vm guest): limits bite,
 // the freezer freezes, the device policy blocks, kill_all kills, destroy leaves nothing.
 // Needs root; each test uses its own /crunner-test-<pid>-<n> cgroup and removes it.
 #include <fcntl.h>

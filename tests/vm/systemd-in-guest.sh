@@ -1,5 +1,5 @@
 #!/bin/bash
-# Runs inside the v2vm guest: boots a real systemd (the host's /lib/systemd/systemd, shared in
+# Runs inside the guest (run-in-guest.sh --feature systemd): boots a real systemd (the host's /lib/systemd/systemd, shared in
 # through /usr) as PID 1 of new pid + mount + cgroup namespaces, with its own cgroup2 mount
 # rooted at a delegated subtree of the guest (/sys/fs/cgroup/crunner-systemd), then runs
 # COMMAND inside those namespaces as a transient scope of that systemd (systemd-run --scope),

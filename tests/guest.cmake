@@ -1,0 +1,64 @@
+# Guest suites: each is one test group run in one throw-away QEMU guest that boots Debian's
+# own kernel (tests/vm/run-in-guest.sh, tests/vm/README.md): pure cgroup v2, plus the
+# features the group needs. A guest suite never skips: a missing feature or dependency fails
+# it. They share one lock, so only one guest boots at a time (each guest runs its CPUs as host
+# threads; two at once would make both crawl on a 2-core machine).
+#
+# add_guest_test(NAME <ctest name, "guest <group>: ...">
+#                [FEATURES apparmor,xfs,criu,systemd] [CPUS n] [MEMORY MiB] [TIMEOUT s]
+#                [ENV NAME=VALUE...] COMMAND cmd args...)
+# The source tree and the build directory are shared read-only at their paths, so COMMAND
+# and everything it names (the binaries built here, tests/**) run unchanged; CRUNNER,
+# CRUNNER_SOURCE_DIR and CRUNNER_BUILD_DIR are set. TIMEOUT (default 600) bounds the guest;
+# ctest's own timeout adds room for a second boot and the first build of the kernel cache.
+set(GUEST_RUNNER ${CMAKE_CURRENT_SOURCE_DIR}/vm/run-in-guest.sh)
+function(add_guest_test)
+  cmake_parse_arguments(G "" "NAME;FEATURES;CPUS;MEMORY;TIMEOUT" "ENV;COMMAND" ${ARGN})
+  if(NOT G_NAME MATCHES "^guest " OR NOT G_COMMAND)
+    message(FATAL_ERROR "add_guest_test: NAME \"guest ...\" and COMMAND are required")
+  endif()
+  if(NOT G_CPUS)
+    set(G_CPUS 2)
+  endif()
+  if(NOT G_MEMORY)
+    set(G_MEMORY 1024)
+  endif()
+  if(NOT G_TIMEOUT)
+    set(G_TIMEOUT 600)
+  endif()
+  set(args --share ${CMAKE_SOURCE_DIR} --share ${CMAKE_BINARY_DIR}
+      -s ${G_CPUS} -m ${G_MEMORY} -t ${G_TIMEOUT}
+      -e CRUNNER=$<TARGET_FILE:crunner> -e CRUNNER_SOURCE_DIR=${CMAKE_SOURCE_DIR}
+      -e CRUNNER_BUILD_DIR=${CMAKE_BINARY_DIR})
+  if(G_FEATURES)
+    list(APPEND args --feature ${G_FEATURES})
+  endif()
+  foreach(e ${G_ENV})
+    list(APPEND args -e ${e})
+  endforeach()
+  add_test(NAME ${G_NAME} COMMAND bash ${GUEST_RUNNER} ${args} -- ${G_COMMAND})
+  math(EXPR ctest_timeout "${G_TIMEOUT} + 420")
+  set_tests_properties(${G_NAME} PROPERTIES RESOURCE_LOCK guest TIMEOUT ${ctest_timeout}
+                       LABELS guest)
+endfunction()
+
+set(GUEST_INTEGRATION ${CMAKE_CURRENT_SOURCE_DIR}/integration)
+
+# cgroup v2: the cgroup unit and [real] library tests (OOM, pids, freezer, kill_all, the eBPF
+# device filter, cpu quota, clone3 CLONE_INTO_CGROUP); --durations prints a line per finished
+# case, so a guest that stops answering shows after which one.
+add_guest_test(NAME "guest cgroup-v2: cgroup unit tests"
+  COMMAND $<TARGET_FILE:unit-tests> --reporter compact --order decl --durations yes "[cgroups]")
+# cgroup v2: the CLI on real containers (limits, pause/resume, update, events, ps, kill --all,
+# devices through the eBPF filter, the init placed by CLONE_INTO_CGROUP, nothing left after
+# delete, rootless without a cgroup and in a delegated subtree).
+add_guest_test(NAME "guest cgroup-v2: test_cgroups.py" TIMEOUT 840
+  COMMAND python3 -u ${GUEST_INTEGRATION}/test_cgroups.py)
+# The systemd cgroup driver (--systemd-cgroup) against a real systemd, PID 1 of its own
+# namespaces in the guest (tests/vm/systemd-in-guest.sh); the file runs in a scope of it.
+add_guest_test(NAME "guest systemd: test_systemd.py" FEATURES systemd TIMEOUT 840
+  COMMAND python3 -u ${GUEST_INTEGRATION}/test_systemd.py)
+# checkpoint / restore with criu end to end (criu cannot run on this project's host kernel;
+# the guest loads the modules it needs and `criu check` passes before the file starts).
+add_guest_test(NAME "guest criu: test_checkpoint.py" FEATURES criu TIMEOUT 1140
+  COMMAND python3 -u ${GUEST_INTEGRATION}/test_checkpoint.py)
