@@ -73,8 +73,8 @@ DOCKERFILE = """FROM localhost/busybox
 RUN echo built > /built && id -u > /uid0
 RUN ["sh", "-c", "echo exec-form >> /built"]
 ENV FOO=bar
-WORKDIR /work
-RUN echo "$FOO $(pwd)" > /work/envpwd
+WORKDIR /app
+RUN echo "$FOO $(pwd)" > /app/envpwd
 USER 1000
 RUN id -u > /tmp/uid && touch /home/user/mine
 """
@@ -93,9 +93,9 @@ def bud_run_steps(c, rt, t):
     t.eq("the runtime ran each of the 4 RUN steps", calls, [RUNTIMES[rt]] * 4)
     wc = c.working_container(t, rt, tag)
     rc, out, err = c.buildah("run", "--runtime", RUNTIMES[rt], "--network", "none", wc, "--",
-                             "cat", "/built", "/uid0", "/work/envpwd", "/tmp/uid")
+                             "cat", "/built", "/uid0", "/app/envpwd", "/tmp/uid")
     t.eq("the image holds what the RUN steps wrote", (rc, out),
-         (0, "built\nexec-form\n0\nbar /work\n1000\n"))
+         (0, "built\nexec-form\n0\nbar /app\n1000\n"))
     rc, out, err = c.buildah("run", "--runtime", RUNTIMES[rt], "--network", "none", wc, "--",
                              "stat", "-c", "%u", "/home/user/mine")
     t.eq("USER 1000's file", (rc, out), (0, "1000\n"))
