@@ -126,6 +126,14 @@ std::string first_limit(const Resources& r) {
   return "";
 }
 
+std::string domain_limit(const Resources& r) {
+  if (wants_memory(r.memory)) return "memory limits";
+  if (wants_blkio(r.block_io)) return "blockIO limits";
+  if (!r.hugepage_limits.empty()) return "hugepageLimits";
+  if (!r.rdma.empty()) return "rdma limits";
+  return "";
+}
+
 Result<std::unique_ptr<Manager>> make_manager(const std::string& cgroups_path,
                                               const std::string& id, bool systemd,
                                               const ManagerOptions& opts) {

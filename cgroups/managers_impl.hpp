@@ -30,6 +30,9 @@ inline bool wants_blkio(const BlockIoResources& b) {
 // The first limit r asks for that needs a cgroup of our own, as named in errors ("" when none:
 // device rules are not counted, a rootless manager never writes them).
 std::string first_limit(const Resources& r);
+// The first limit r asks for that a threaded cgroup cannot take (memory, io, hugetlb, rdma:
+// runc's containsDomainController), "" when none.
+std::string domain_limit(const Resources& r);
 
 class V1Manager : public Manager {
  public:
@@ -108,8 +111,10 @@ class V2Manager : public Manager {
  private:
   std::string root_, inner_, path_;
   bool rootless_ = false, ignore_denied_ = false;
-  bool denied_ = false;  // rootless without permission: the container has no cgroup
+  bool denied_ = false;   // rootless without permission: the container has no cgroup
+  std::string threaded_;  // the level of path_ create() found or made threaded
   bool deny(const Error& e);
+  Status leave_domain_invalid(const std::string& dir);
 };
 
 // The systemd driver (--systemd-cgroup): a transient scope with Delegate=yes, created over

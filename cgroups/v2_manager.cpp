@@ -80,6 +80,28 @@ Status V2Manager::create() {
       if (deny(e)) return {};
       return e;
     }
+    CR_TRY(leave_domain_invalid(cur));
+  }
+  return {};
+}
+
+// runc's rule (fs2 CreateCgroupPath): a cgroup created under one that has processes and
+// threaded controllers enabled (a thread root) is "domain invalid": nothing can join it
+// (EOPNOTSUPP). It is made threaded, so processes can join it and the threaded controllers
+// (cpu, cpuset, pids) work; memory, io, hugetlb and rdma then cannot be limited there and
+// apply() says so, as runc does. A cgroup already threaded is noted the same way.
+Status V2Manager::leave_domain_invalid(const std::string& dir) {
+  auto d = open_cgdir(dir);
+  if (!d) return {};
+  auto type = cg_read(*d, "cgroup.type");
+  if (!type) return {};  // no such file (a fake tree): a domain
+  std::string t = trim(*type);
+  if (t == "domain invalid") {
+    CR_TRY_CTX(cg_write(*d, "cgroup.type", "threaded"),
+               "cgroup `" + dir + "` is in an invalid state (its parent has processes)");
+    threaded_ = dir;
+  } else if (t == "threaded" || t == "domain threaded") {
+    threaded_ = dir;
   }
   return {};
 }
@@ -97,6 +119,14 @@ Status V2Manager::apply(const Resources& r) {
   if (denied_) {
     if (auto what = first_limit(r); !what.empty()) return no_cgroup(path_, "set " + what);
     return {};
+  }
+  if (!threaded_.empty()) {
+    if (auto what = domain_limit(r); !what.empty())
+      return make_error(ErrorKind::Unsupported,
+                        "cannot set " + what + " in cgroup `" + path_ +
+                            "`: cgroup v2 made it threaded (`" + threaded_ +
+                            "` is under a cgroup with processes of its own), and threaded "
+                            "cgroups take only the cpu, cpuset and pids controllers");
   }
   CR_ASSIGN(CgDir d, open_cgdir(path_));
   CR_TRY(v2::set_pids(d, r.pids_limit));

@@ -199,6 +199,45 @@ TEST_CASE("v2 manager: relative path below the parent of the own cgroup", "[cgro
   CHECK_FALSE(t.exists("crunner-test-z/c3"));
 }
 
+TEST_CASE("v2 manager: a cgroup under one with processes is made threaded, as runc does",
+          "[cgroups][manager]") {
+  // The kernel shows "domain invalid" for a cgroup created under a thread root (a cgroup with
+  // processes and threaded controllers on): nothing could join it (EOPNOTSUPP).
+  FakeTree t;
+  t.file("cgroup.controllers", "cpu memory pids\n");
+  t.file("cgroup.subtree_control", "+cpu +memory +pids");
+  t.file("box/cgroup.controllers", "cpu pids\n");
+  t.file("box/cgroup.subtree_control", "+cpu +pids");
+  t.file("box/pea/cgroup.type", "domain invalid\n");
+  t.file("box/pea/pids.max", "max\n");
+  t.file("box/pea/cpu.weight", "100\n");
+  auto m = make_manager("/box/pea", "pea", false, fake_opts(t, Mode::Unified));
+  REQUIRE(m.ok());
+  REQUIRE((*m)->create().ok());
+  CHECK(t.read("box/pea/cgroup.type") == "threaded");
+  Resources threaded_only;
+  threaded_only.pids_limit = 40;
+  threaded_only.cpu.shares = 512;
+  REQUIRE((*m)->apply(threaded_only).ok());
+  CHECK(t.read("box/pea/pids.max") == "40");
+  Resources with_memory;
+  with_memory.memory.limit = 64 << 20;
+  auto st = (*m)->apply(with_memory);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().what() == "cannot set memory limits in cgroup `" + t.path("box/pea") +
+                                 "`: cgroup v2 made it threaded (`" + t.path("box/pea") +
+                                 "` is under a cgroup with processes of its own), and threaded "
+                                 "cgroups take only the cpu, cpuset and pids controllers");
+  // A domain stays a domain and takes every limit.
+  t.file("box2/cgroup.type", "domain\n");
+  t.file("box2/memory.max", "max\n");
+  auto d = make_manager("/box2", "box2", false, fake_opts(t, Mode::Unified));
+  REQUIRE((*d)->create().ok());
+  CHECK(t.read("box2/cgroup.type") == "domain\n");
+  REQUIRE((*d)->apply(with_memory).ok());
+  CHECK(t.read("box2/memory.max") == std::to_string(64 << 20));
+}
+
 namespace {
 // chattr +i for the scope: mkdir in the directory then fails with EPERM, even for root (the
 // permission error a rootless caller gets in a cgroup it was not delegated).
