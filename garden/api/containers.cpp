@@ -15,6 +15,7 @@
 #include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
 #include "garden/bundle/bundle.hpp"
+#include "garden/cgroups/memory.hpp"
 #include "garden/rootfs/rootfs_layer.hpp"
 #include "libcontainer/utils.hpp"
 
@@ -39,33 +40,6 @@ std::string resolve_rootfs(const std::string& rootfs, const std::string& def, st
     return "";
   }
   return r;
-}
-
-// The memory cgroup directory of a pid (v1 hierarchy), "" when unknown.
-std::string memory_cgroup_of(int pid) {
-  if (pid <= 0) return "";
-  auto text = crunner::read_file("/proc/" + std::to_string(pid) + "/cgroup");
-  if (!text) return "";
-  for (auto& line : crunner::split(*text, '\n')) {
-    auto f = crunner::split(line, ':');
-    if (f.size() < 3) continue;
-    for (auto& ctrl : crunner::split(f[1], ','))
-      if (ctrl == "memory") return "/sys/fs/cgroup/memory" + f[2];
-  }
-  return "";
-}
-
-// Whether the kernel OOM-killed a process of the container's memory cgroup.
-bool oom_killed(const std::string& memcg) {
-  if (memcg.empty()) return false;
-  auto text = crunner::read_file(memcg + "/memory.oom_control");
-  if (!text) return false;
-  for (auto& line : crunner::split(*text, '\n')) {
-    unsigned long long n = 0;
-    if (line.rfind("oom_kill ", 0) == 0 && crunner::parse_u64(line.substr(9), n) && n > 0)
-      return true;
-  }
-  return false;
 }
 
 // The number fields of one of garden's limits objects, as the Go client's structs marshal
@@ -323,7 +297,7 @@ Response Server::create(const Request& req) {
         c->meta["network"] = network;  // with the spec's net-in mappings
         net::Networker::set_properties(network, c->meta["properties"]);
       }
-      c->meta["memory_cgroup"] = memory_cgroup_of(init_pid);
+      c->meta["memory_cgroup"] = cgroups::memory_dir(init_pid);
       c->touched = Clock::now();
       save_meta(*c);
     }
@@ -371,7 +345,7 @@ nlohmann::ordered_json Server::info_json(Container& c) {
     events = c.meta.value("events", json::array());
     memcg = c.meta.value("memory_cgroup", "");
   }
-  if (!has_event(events, "out of memory") && oom_killed(memcg)) {
+  if (!has_event(events, "out of memory") && cgroups::oom_killed(memcg)) {
     events.push_back("out of memory");
     std::lock_guard<std::mutex> lk(c.mu);
     c.meta["events"] = events;

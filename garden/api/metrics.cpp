@@ -7,6 +7,7 @@
 
 #include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
+#include "garden/cgroups/memory.hpp"
 #include "garden/rootfs/rootfs_layer.hpp"
 #include "libcontainer/utils.hpp"
 
@@ -15,35 +16,6 @@ namespace garden {
 using ojson = nlohmann::ordered_json;
 
 namespace {
-
-const char* const kMemoryFields[] = {"active_anon",
-                                     "active_file",
-                                     "cache",
-                                     "hierarchical_memory_limit",
-                                     "inactive_anon",
-                                     "inactive_file",
-                                     "mapped_file",
-                                     "pgfault",
-                                     "pgmajfault",
-                                     "pgpgin",
-                                     "pgpgout",
-                                     "rss",
-                                     "total_active_anon",
-                                     "total_active_file",
-                                     "total_cache",
-                                     "total_inactive_anon",
-                                     "total_inactive_file",
-                                     "total_mapped_file",
-                                     "total_pgfault",
-                                     "total_pgmajfault",
-                                     "total_pgpgin",
-                                     "total_pgpgout",
-                                     "total_rss",
-                                     "total_unevictable",
-                                     "unevictable",
-                                     "swap",
-                                     "hierarchical_memsw_limit",
-                                     "total_swap"};
 
 unsigned long long host_memory() {
   std::ifstream f("/proc/meminfo");
@@ -79,10 +51,7 @@ unsigned long long u64(const json& j, std::initializer_list<const char*> path) {
 
 // garden's Metrics, every struct's fields in its declaration order.
 ojson empty_metrics() {
-  ojson mem = ojson::object();
-  for (const char* f : kMemoryFields) mem[f] = 0;
-  mem["TotalUsageTowardLimit"] = 0;
-  return {{"MemoryStat", mem},
+  return {{"MemoryStat", cgroups::memory_stat(json::object())},
           {"CPUStat", {{"Usage", 0}, {"User", 0}, {"System", 0}}},
           {"DiskStat",
            {{"TotalBytesUsed", 0},
@@ -101,15 +70,7 @@ ojson Server::metrics_json(Container& c, std::string& err) {
   json data = runtime_.stats(c.handle, err);
   if (!err.empty()) return nullptr;
   ojson m = empty_metrics();
-  const json raw =
-      data.contains("memory") ? data["memory"].value("raw", json::object()) : json::object();
-  for (const char* f : kMemoryFields)
-    if (raw.contains(f) && raw[f].is_number()) m["MemoryStat"][f] = u64(raw, {f});
-  // As Guardian reports it: rss + the page cache that is not reclaimable at once.
-  unsigned long long cache = u64(raw, {"total_cache"});
-  unsigned long long inactive = u64(raw, {"total_inactive_file"});
-  m["MemoryStat"]["TotalUsageTowardLimit"] =
-      u64(raw, {"total_rss"}) + (cache > inactive ? cache - inactive : 0);
+  m["MemoryStat"] = cgroups::memory_stat(data);
   m["CPUStat"] = {{"Usage", u64(data, {"cpu", "usage", "total"})},
                   {"User", u64(data, {"cpu", "usage", "user"})},
                   {"System", u64(data, {"cpu", "usage", "kernel"})}};

@@ -3,11 +3,13 @@
 // under the container's own runtime root for peas (<container>/peas), clean-up recorded in
 // pea.json.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 
 #include "garden/api/server.hpp"
 #include "garden/bundle/bundle.hpp"
+#include "garden/cgroups/memory.hpp"
 #include "garden/image/pea.hpp"
 #include "garden/rootfs/rootfs_layer.hpp"
 #include "libcontainer/utils.hpp"
@@ -30,6 +32,7 @@ std::string Server::prepare_pea(Container& c, const json& spec, const json& meta
   pp.id = p.id;
   pp.init_pid = init_pid;
   pp.privileged = privileged;
+  pp.unified_cgroups = cgroups::unified();
   pp.init_path = cfg_.bin_dir + "/garden-init";
   pp.hosts_file = c.dir + "/hosts";
   pp.resolv_file = c.dir + "/resolv.conf";
@@ -95,6 +98,15 @@ void Server::cleanup_peas(Container& c) {
   std::error_code ec;
   for (auto& e : std::filesystem::directory_iterator(c.dir + "/processes", ec))
     image::cleanup_pea(e.path().string(), runtime_.bin());
+  // On cgroup v2 the peas with limits of their own had cgroups beside the container's
+  // (image::pea_cgroups_path); the runtime removed each, their directory is ours.
+  std::string memcg;
+  {
+    std::lock_guard<std::mutex> lk(c.mu);
+    memcg = c.meta.value("memory_cgroup", "");
+  }
+  if (!memcg.empty() && cgroups::unified())
+    rmdir((memcg.substr(0, memcg.rfind('/') + 1) + image::peas_cgroup_dir_name(c.handle)).c_str());
 }
 
 }  // namespace garden

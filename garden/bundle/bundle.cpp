@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "garden/cgroups/memory.hpp"
 #include "garden/image/plugin.hpp"
 #include "libcontainer/fd.hpp"
 #include "libcontainer/utils.hpp"
@@ -411,7 +412,10 @@ json resources(const json& limits, bool privileged) {
   if (!limits.is_object()) return r;
   if (auto mem = num(limits.value("memory_limits", json::object()), "limit_in_bytes")) {
     r["memory"] = {{"limit", mem}};
-    if (crunner::path_exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"))
+    // Guardian's swap = limit (no swap beyond it): on v1 only where swap is accounted
+    // (memsw); on v2 the runtime writes memory.swap.max = swap - limit = 0.
+    if (cgroups::unified() ||
+        crunner::path_exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"))
       r["memory"]["swap"] = mem;
   }
   json cpu = limits.value("cpu_limits", json::object());

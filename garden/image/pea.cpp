@@ -56,7 +56,8 @@ json pea_config(const json& pspec, const PeaParams& pp, const User& u, std::stri
   lx["namespaces"] = nss;
   lx.erase("uidMappings");  // a joined user namespace has its maps already
   lx.erase("gidMappings");
-  lx["cgroupsPath"] = pp.cgroup_parent + "/" + pp.handle + "/pea-" + pp.id;
+  const json& res = lx["resources"];
+  lx["cgroupsPath"] = pea_cgroups_path(pp, res.contains("memory") || res.contains("cpu"));
   config.erase("hostname");  // the container's uts namespace keeps its own
   config["annotations"]["garden.pea"] = pp.id;
   // The process: the image's environment (and PATH) first, then the spec's; dir "/".
@@ -65,6 +66,16 @@ json pea_config(const json& pspec, const PeaParams& pp, const User& u, std::stri
   if (ps.value("dir", "").empty()) ps["dir"] = "/";
   config["process"] = build_process(ps, meta, u);
   return config;
+}
+
+std::string peas_cgroup_dir_name(const std::string& handle) {
+  return "peas@" + handle;
+}
+
+std::string pea_cgroups_path(const PeaParams& pp, bool own_limits) {
+  if (pp.unified_cgroups && own_limits)
+    return pp.cgroup_parent + "/" + peas_cgroup_dir_name(pp.handle) + "/" + pp.id;
+  return pp.cgroup_parent + "/" + pp.handle + "/pea-" + pp.id;
 }
 
 json pea_record(const std::string& runtime_root, const std::string& id,

@@ -32,7 +32,18 @@ struct PeaParams {
   int init_pid = 0;  // the container's init (namespaces are joined through /proc/<pid>/ns)
   bool privileged = false;
   std::string init_path, hosts_file, resolv_file, cgroup_parent;
+  bool unified_cgroups = false;  // the host's cgroups are pure v2 (pea_cgroups_path)
 };
+
+// The cgroupsPath of a pea. Nested in its container's cgroup, `<parent>/<handle>/pea-<id>`,
+// so the container's limits bound it and deleting the pea's runtime container kills only the
+// pea. On a pure cgroup v2 host that nested cgroup is threaded (the container's cgroup has
+// processes: the no-internal-process rule), which takes no memory limit; a pea with limits
+// of its own goes to `<parent>/peas@<handle>/<id>` there instead (Guardian's
+// OverrideContainerLimits: a cgroup outside the container's; '@' is never in a handle).
+std::string pea_cgroups_path(const PeaParams& pp, bool own_limits);
+// `peas@<handle>`, the directory of a container's peas with limits on cgroup v2.
+std::string peas_cgroup_dir_name(const std::string& handle);
 
 // Whether a ProcessSpec has an image (Guardian: any field of ImageRef set).
 bool is_pea(const nlohmann::json& spec);

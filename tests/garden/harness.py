@@ -42,17 +42,39 @@ def free_port():
     return port
 
 
+def cgroup_mounts():
+    """The real cgroup mounts (mountinfo): [(mountpoint, controllers)], controllers the
+    set of a v1 hierarchy's (name=systemd included) or None for cgroup2."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            sep = fields.index("-")
+            fstype, opts = fields[sep + 1], fields[sep + 3]
+            if fstype == "cgroup2":
+                out.append((fields[4], None))
+            elif fstype == "cgroup":
+                out.append((fields[4], {o for o in opts.split(",")
+                                        if o not in ("rw", "ro", "xattr", "noprefix")
+                                        and not o.startswith("release_agent=")
+                                        and not o.startswith("clone_children")}))
+    return out
+
+
 def own_cgroup_dirs():
-    """The cgroup directories (v1 controllers and the unified one) this process is in."""
+    """The cgroup directories (v1 hierarchies and the cgroup2 one, hybrid or pure v2) this
+    process is in, found through the real mounts."""
+    mounts = cgroup_mounts()
     out = []
     with open("/proc/self/cgroup") as f:
         for line in f:
             _, ctrls, path = line.rstrip("\n").split(":", 2)
-            names = [c.replace("name=", "") for c in ctrls.split(",")] if ctrls else ["unified"]
-            for cand in [ctrls.replace("name=", "")] + names:
-                d = "/sys/fs/cgroup/%s%s" % (cand, path)
-                if cand and os.path.isdir(d) and d not in out:
+            want = set(ctrls.split(",")) if ctrls else None
+            for mp, have in mounts:
+                d = mp + path.rstrip("/")
+                if have == want and os.path.isdir(d) and d not in out:
                     out.append(d)
+                    break
     return out
 
 

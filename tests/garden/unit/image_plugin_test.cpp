@@ -227,3 +227,28 @@ TEST_CASE("pea ids", "[image]") {
   CHECK_FALSE(valid_pea_id("a/b"));
   CHECK_FALSE(valid_pea_id(std::string(129, 'a')));
 }
+
+TEST_CASE("a pea's cgroup: nested in its container's, beside it on cgroup v2 with limits",
+          "[image]") {
+  PeaParams pp;
+  pp.handle = "box";
+  pp.id = "task-1";
+  pp.rootfs = "/tmp";
+  pp.init_pid = 4242;
+  pp.init_path = "/bin/true";
+  pp.hosts_file = pp.resolv_file = "/etc/hostname";
+  pp.cgroup_parent = "garden";
+  garden::User u{"root", 0, 0, "/root"};
+  json limited = {{"path", "/bin/sh"},
+                  {"limits", {{"memory_limits", {{"limit_in_bytes", 64 << 20}}}}}};
+  json plain = {{"path", "/bin/sh"}};
+  std::string err;
+  CHECK(pea_config(limited, pp, u, err)["linux"]["cgroupsPath"] == "garden/box/pea-task-1");
+  CHECK(pea_config(plain, pp, u, err)["linux"]["cgroupsPath"] == "garden/box/pea-task-1");
+  pp.unified_cgroups = true;
+  CHECK(pea_config(limited, pp, u, err)["linux"]["cgroupsPath"] == "garden/peas@box/task-1");
+  json cpu = {{"path", "/bin/sh"}, {"limits", {{"cpu_limits", {{"weight", 100}}}}}};
+  CHECK(pea_config(cpu, pp, u, err)["linux"]["cgroupsPath"] == "garden/peas@box/task-1");
+  CHECK(pea_config(plain, pp, u, err)["linux"]["cgroupsPath"] == "garden/box/pea-task-1");
+  CHECK(err.empty());
+}
