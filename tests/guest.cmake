@@ -62,3 +62,23 @@ add_guest_test(NAME "guest systemd: test_systemd.py" FEATURES systemd TIMEOUT 84
 # the guest loads the modules it needs and `criu check` passes before the file starts).
 add_guest_test(NAME "guest criu: test_checkpoint.py" FEATURES criu TIMEOUT 1140
   COMMAND python3 -u ${GUEST_INTEGRATION}/test_checkpoint.py)
+
+# garden-shim in the guests (tests/garden/guest_*.py over the HTTP API). The busybox rootfs
+# of tests/fixtures/make-bundle.sh is built on the host first (the guest shares the build
+# tree read-only and copies it from there): made in the guest it cost ~100 s of TCG.
+if(TARGET garden-shim)
+  set(GUEST_FIXTURE_CACHE ${CMAKE_BINARY_DIR}/guest-fixture-cache)
+  add_test(NAME "garden: guest fixture rootfs (built on the host)"
+           COMMAND bash -c "d=$(mktemp -d) && CRUNNER_FIXTURE_CACHE=${GUEST_FIXTURE_CACHE} bash ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/make-bundle.sh $d/b >/dev/null; rc=$?; rm -rf $d; exit $rc")
+  set_tests_properties("garden: guest fixture rootfs (built on the host)" PROPERTIES
+                       FIXTURES_SETUP guest_garden_rootfs)
+  set(GUEST_GARDEN_ENV GARDEN_SHIM=$<TARGET_FILE:garden-shim> GARDEN_RUNTIME=$<TARGET_FILE:crunner>
+      CRUNNER_FIXTURE_CACHE=${GUEST_FIXTURE_CACHE})
+  # Pure cgroup v2: limits in the v2 files (memory, swap, cpu weight, pids), the OOM event,
+  # metrics from the v2 files, peas' cgroups, nothing left after destroy.
+  add_guest_test(NAME "guest cgroup-v2: garden-shim (guest_cgroup_v2.py)"
+    ENV ${GUEST_GARDEN_ENV}
+    COMMAND python3 -u ${CMAKE_CURRENT_SOURCE_DIR}/garden/guest_cgroup_v2.py)
+  set_tests_properties("guest cgroup-v2: garden-shim (guest_cgroup_v2.py)" PROPERTIES
+                       FIXTURES_REQUIRED guest_garden_rootfs)
+endif()
