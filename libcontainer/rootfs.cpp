@@ -295,6 +295,12 @@ Status finalize_rootfs(const RootfsConfig& c) {
       return sys_error("remount `/dev` read-only");
   }
 
+  // A process.cwd missing from the rootfs is created, as root and inside the root, before
+  // anything is made read-only: runc 1.1 does (os.MkdirAll in its prepareRootfs), and
+  // Kubernetes pods set workingDir to directories their image lacks.
+  if (s.process && s.process->cwd != "/")
+    CR_TRY_CTX(resolve_in_root(rootfd.get(), s.process->cwd, Create::Dir), "process.cwd");
+
   CR_TRY(write_sysctls(lin.sysctl));
   for (size_t i = 0; i < lin.readonly_paths.size(); ++i)
     CR_TRY_CTX(readonly_path(rootfd.get(), lin.readonly_paths[i]),

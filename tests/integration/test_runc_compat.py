@@ -2,7 +2,8 @@
 hierarchies are found, joining an existing cgroup, events key order, the terminal's group,
 kill 0, ps of a stopped container, exec --process defaults, unknown commands, where
 createContainer hooks run, the error words callers match, `spec` defaults, the name=systemd
-hierarchy, hostname in a joined uts namespace, SELinux labels.
+hierarchy, hostname in a joined uts namespace, SELinux labels; a missing process.cwd is created
+(found by the CRI suite, tests/cri/).
 
 Every check passes against Debian's runc 1.1.5 too (CRUNNER=$(command -v runc)), except the
 ones under crunner_only(), each saying why."""
@@ -284,6 +285,21 @@ def selinux_labels(t):
         if t.crunner_only():  # runc 1.1.5 ignores labels silently where SELinux is off
             t.fails(f"{field} without SELinux", res, f"{field} `")
             t.contains(f"{field}: says why", res[2], "SELinux is not enabled on this host")
+
+
+@h.case
+def missing_cwd_is_created(t):
+    # runc creates a process.cwd the rootfs lacks (as root, before the root is made
+    # read-only); Kubernetes pods set workingDir to directories their image does not have.
+    def edit(c):
+        c["process"]["cwd"] = "/made/by/runtime"
+        c["process"]["user"] = {"uid": 1000, "gid": 1000}
+        c["root"]["readonly"] = True
+    b = t.bundle("sh", "-c", "pwd; stat -c '%u %a' .", edit=edit)
+    rc, out, err = t.rt(["run", "--bundle", b, t.cid("cwd")])
+    t.eq("run exits 0", rc, 0)
+    t.eq("the process starts in the new directory, root's, mode 755", out.split("\n")[:2],
+         ["/made/by/runtime", "0 755"])
 
 
 if __name__ == "__main__":
