@@ -11,7 +11,9 @@ PKGS=(build-essential cmake ninja-build lld pkg-config git clang-format clang li
       libcurl4-openssl-dev libssl-dev openssl docker-registry skopeo umoci xfsprogs zstd
       apache2-utils go-md2man dpkg-dev podman conmon catatonit uidmap
       criu libprotobuf-c-dev protobuf-c-compiler apparmor
-      docker.io buildah)
+      docker.io buildah
+      containerd containernetworking-plugins python3-grpcio python3-protobuf protobuf-compiler
+      python3-websocket python3-yaml)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
