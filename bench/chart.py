@@ -1,8 +1,10 @@
-"""SVG bar chart of bench/run.py's medians (Python standard library only).
+"""SVG bar charts for the benchmarks (Python standard library only).
 
-One panel per scenario, one horizontal bar per runtime (its median, labelled), so the
-runtimes of one scenario can be compared at a glance; peak RSS and garden-shim get panels of
-their own (their units differ).
+write_svg: bench/run.py's medians, one panel per scenario, one horizontal bar per runtime
+(its median, labelled), so the runtimes of one scenario can be compared at a glance; peak
+RSS and garden-shim get panels of their own (their units differ).
+write_panels: the same drawing for any list of (title, [(name, value)], unit) panels
+(bench/garden_cell.py).
 """
 
 from xml.sax.saxutils import escape
@@ -33,19 +35,21 @@ def panels(summary, garden):
     return out
 
 
-def write_svg(path, summary, garden, subtitle):
-    ps = panels(summary, garden)
-    width, label_w, bar_h, gap, top = 760, 140, 20, 6, 56
+def write_panels(path, title, subtitle, ps, colors=None, label_w=140):
+    """ps: [(panel title, [(bar name, value)], unit)]; colors: bar name -> colour; label_w:
+    the width of the bar names' column."""
+    colors = dict(COLORS, **(colors or {}))
+    width, bar_h, gap, top = 760, 20, 6, 56
     plot_w = width - label_w - 90
     y = top
     parts = []
-    for title, bars, unit in ps:
-        parts.append(f'<text x="10" y="{y + 14}" font-weight="bold">{escape(title)}</text>')
+    for ptitle, bars, unit in ps:
+        parts.append(f'<text x="10" y="{y + 14}" font-weight="bold">{escape(ptitle)}</text>')
         y += 22
         peak = max(v for _, v in bars) or 1.0
         for name, v in bars:
             w = max(1.0, plot_w * v / peak)
-            color = COLORS.get(name, "#444")
+            color = colors.get(name, "#444")
             parts.append(f'<text x="{label_w - 8}" y="{y + 14}" text-anchor="end">'
                          f'{escape(name)}</text>')
             parts.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" '
@@ -57,8 +61,12 @@ def write_svg(path, summary, garden, subtitle):
     head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
             f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">'
             f'<rect width="100%" height="100%" fill="white"/>'
-            f'<text x="10" y="22" font-size="16" font-weight="bold">crunner vs crun vs runc: '
-            f'medians (shorter is better)</text>'
+            f'<text x="10" y="22" font-size="16" font-weight="bold">{escape(title)}</text>'
             f'<text x="10" y="40" fill="#555">{escape(subtitle)}</text>')
     with open(path, "w") as f:
         f.write(head + "".join(parts) + "</svg>\n")
+
+
+def write_svg(path, summary, garden, subtitle):
+    write_panels(path, "crunner vs crun vs runc: medians (shorter is better)", subtitle,
+                 panels(summary, garden))
