@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "apparmor/apparmor.hpp"
 #include "cgroups/manager.hpp"
 #include "libcontainer/container.hpp"
 #include "libcontainer/criu.hpp"
@@ -20,6 +21,7 @@
 #include "libcontainer/spec.hpp"
 #include "libcontainer/terminal.hpp"
 #include "libcontainer/utils.hpp"
+#include "selinux/selinux.hpp"
 
 namespace crunner {
 
@@ -313,11 +315,40 @@ std::vector<std::pair<std::string, std::string>> cgroups_of(pid_t pid) {
   return out;
 }
 
+// --lsm-profile TYPE:NAME and --lsm-mount-context CONTEXT, checked before anything exists
+// (criu would find a profile missing only after restoring the processes): the type is
+// apparmor or selinux, the LSM is enabled, an AppArmor profile is loaded. criu sets them
+// from 3.16 on (runc's limit: older ones ignored a different profile).
+Status check_restore_lsm(const RestoreOptions& o) {
+  if (o.lsm_profile.empty() && o.lsm_mount_context.empty()) return {};
+  if (!o.lsm_profile.empty()) {
+    auto colon = o.lsm_profile.find(':');
+    std::string type = o.lsm_profile.substr(0, colon);
+    std::string name = colon == std::string::npos ? "" : o.lsm_profile.substr(colon + 1);
+    if (name.empty() || (type != "apparmor" && type != "selinux"))
+      return invalid_spec("--lsm-profile: \"" + o.lsm_profile +
+                          "\": want apparmor:PROFILE or selinux:LABEL");
+    if (type == "apparmor")
+      CR_TRY_CTX(apparmor::check_profile(name), "--lsm-profile");
+    else
+      CR_TRY(selinux::check_label("--lsm-profile", name));
+  }
+  CR_TRY(selinux::check_label("--lsm-mount-context", o.lsm_mount_context));
+  CR_ASSIGN(int v, criu::version(o.criu.criu));
+  if (v < 31600)
+    return make_error(ErrorKind::Unsupported,
+                      "--lsm-profile / --lsm-mount-context need criu 3.16 or later (criu `" +
+                          o.criu.criu + "` is " + std::to_string(v / 10000) + "." +
+                          std::to_string(v / 100 % 100) + ")");
+  return {};
+}
+
 }  // namespace
 
 Result<int> restore_container(const StateStore& store, const RestoreOptions& o) {
   if (!valid_container_id(o.id))
     return make_error(ErrorKind::InvalidSpec, "invalid container ID format");
+  CR_TRY(check_restore_lsm(o));
   CR_ASSIGN(LoadedBundle lb, load_bundle(o.bundle));
   const std::string& bundle = lb.dir;
   const spec::Spec& sp = lb.spec;
@@ -347,6 +378,8 @@ Result<int> restore_container(const StateStore& store, const RestoreOptions& o) 
   }
   opts.evasive_devices = true;
   opts.rst_sibling = true;
+  opts.lsm_profile = o.lsm_profile;
+  opts.lsm_mount_context = o.lsm_mount_context;
   config_file(sp, opts);
   std::vector<UniqueFd> ns_fds;
   std::vector<int> extra;

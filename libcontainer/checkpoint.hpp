@@ -40,6 +40,9 @@ struct RestoreOptions {
   std::string pid_file, console_socket;
   bool detach = false, no_subreaper = false, no_pivot = false;
   bool systemd_cgroup = false, rootless_cgroups = false;
+  // The restored processes' LSM profile ("apparmor:NAME", "selinux:LABEL"; "" = the
+  // dumped one) and mount context (SELinux): checked, then passed to criu.
+  std::string lsm_profile, lsm_mount_context;
 };
 
 // Dumps the container; unless it was left running (or pre-dumped) it is then deleted.

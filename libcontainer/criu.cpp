@@ -137,6 +137,8 @@ void fill_opts(CriuOpts& o, const Opts& in, Arena& a) {
   o.n_join_ns = a.join_p.size(), o.join_ns = a.join_p.data();
   for (auto& e : in.external) a.external_p.push_back(a.s(e));
   o.n_external = a.external_p.size(), o.external = a.external_p.data();
+  if (!in.lsm_profile.empty()) o.lsm_profile = a.s(in.lsm_profile);
+  if (!in.lsm_mount_context.empty()) o.lsm_mount_context = a.s(in.lsm_mount_context);
 }
 
 Status send_req(int sock, const CriuReq& req) {

@@ -55,6 +55,7 @@ struct Opts {
   std::vector<std::pair<std::string, int>> inherit_fd;       // key, fd in criu
   std::vector<std::pair<std::string, std::string>> join_ns;  // ns, ns_file
   std::vector<std::string> external;
+  std::string lsm_profile, lsm_mount_context;  // restore: "TYPE:NAME", an SELinux context
 };
 
 struct Features {

@@ -126,6 +126,20 @@ std::optional<int> container_oom_score_adj(const nlohmann::json& config) {
   return p["oomScoreAdj"].get<int>();
 }
 
+// The container's process.apparmorProfile and process.selinuxLabel go to an exec'd process
+// that names none itself, also one given as --process FILE (runc starts an exec's settings
+// from the container's config and lets the process override them): such a process ran
+// unconfined before.
+void inherit_lsm_labels(const nlohmann::json& config, spec::Process& proc) {
+  if (!config.is_object() || !config.contains("process") || !config["process"].is_object()) return;
+  const auto& p = config["process"];
+  auto take = [&p](const char* key, std::string& field) {
+    if (field.empty() && p.contains(key) && p[key].is_string()) field = p[key].get<std::string>();
+  };
+  take("apparmorProfile", proc.apparmor_profile);
+  take("selinuxLabel", proc.selinux_label);
+}
+
 }  // namespace
 
 Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o) {
@@ -142,7 +156,8 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   if (st == ContainerStatus::Paused && !o.ignore_paused)
     return make_error(ErrorKind::BadState,
                       "cannot exec in a paused container (use --ignore-paused to override)");
-  const spec::Process& proc = o.process;
+  spec::Process proc = o.process;
+  inherit_lsm_labels(s.config, proc);
   if (proc.args.empty()) return invalid_spec("process.args: must not be empty");
   CR_TRY(check_pid_file(o.pid_file));
   CR_TRY(check_preserve_fds(o.preserve_fds));

@@ -266,8 +266,20 @@ void check_seccomp(const Host& h, std::pair<int, int> kv, std::vector<Finding>& 
 void check_lsm(const Host& h, std::vector<Finding>& out) {
   std::string aa = trim(h.read("/sys/module/apparmor/parameters/enabled"));
   Finding a{"apparmor", Status::Ok, false, "", ""};
-  if (aa == "Y") {
-    a.detail = "enabled: process.apparmorProfile is applied";
+  const std::string list = "/sys/kernel/security/apparmor/profiles";
+  if (aa == "Y" && h.exists(list)) {
+    auto lines = split(trim(h.read(list)), '\n');
+    size_t n = std::count_if(lines.begin(), lines.end(), [](auto& l) { return !l.empty(); });
+    a.detail = "enabled: " + std::to_string(n) +
+               " profiles loaded; process.apparmorProfile is applied, and a profile that is "
+               "not loaded is refused before the container is created";
+  } else if (aa == "Y") {
+    a.status = Status::Warn;
+    a.detail =
+        "enabled: process.apparmorProfile is applied; securityfs is not mounted, so which "
+        "profiles are loaded cannot be read, and a profile that is not loaded fails only when "
+        "the container's process starts";
+    a.fix = "mount -t securityfs securityfs /sys/kernel/security";
   } else {
     a.detail = "not enabled on this host: a config naming process.apparmorProfile fails";
     a.fix = "boot with apparmor=1 security=apparmor (and load the profiles) to use it";

@@ -82,3 +82,10 @@ if(TARGET garden-shim)
   set_tests_properties("guest cgroup-v2: garden-shim (guest_cgroup_v2.py)" PROPERTIES
                        FIXTURES_REQUIRED guest_garden_rootfs)
 endif()
+
+# AppArmor (this project's host has none): profiles loaded with apparmor_parser, the init's
+# and exec'd processes' labels, a denied write, exec --apparmor, features/check, a profile
+# that is not loaded refused with nothing left; with criu in the same guest, checkpoint /
+# restore keeping the label and restore --lsm-profile replacing it.
+add_guest_test(NAME "guest apparmor: test_apparmor.py" FEATURES apparmor,criu TIMEOUT 600
+  COMMAND python3 -u ${GUEST_INTEGRATION}/test_apparmor.py)

@@ -28,7 +28,7 @@ void add_criu_flags(CLI::App* c, CriuFlags& f, bool checkpoint) {
 void register_checkpoint(CLI::App& app, Globals& g, Handler* out) {
   static CheckpointOptions co;
   static RestoreOptions ro;
-  static std::string id, lsm_profile, lsm_mount_context;
+  static std::string id;
 
   if (auto* cp = add_command(app, g, "checkpoint", "checkpoint a running container (criu)")) {
     add_criu_flags(cp, co.criu, true);
@@ -60,14 +60,13 @@ void register_checkpoint(CLI::App& app, Globals& g, Handler* out) {
     rs->add_option("--pid-file", ro.pid_file, "write the restored init's pid to this file");
     rs->add_flag("--no-subreaper", ro.no_subreaper, "do not become a child subreaper");
     rs->add_flag("--no-pivot", ro.no_pivot, "accepted (criu sets up the root itself)");
-    rs->add_option("--lsm-profile", lsm_profile, "LSM profile for the restore (TYPE:NAME)");
-    rs->add_option("--lsm-mount-context", lsm_mount_context, "LSM mount context for the restore");
+    rs->add_option("--lsm-profile", ro.lsm_profile,
+                   "LSM profile of the restored processes, apparmor:PROFILE or selinux:LABEL "
+                   "(default: the checkpointed one)");
+    rs->add_option("--lsm-mount-context", ro.lsm_mount_context,
+                   "SELinux mount context for the restore");
     add_id(rs, &id);
     on_run(rs, out, [&g] {
-      if (!lsm_profile.empty() || !lsm_mount_context.empty())
-        return report(g, make_error(ErrorKind::Unsupported,
-                                    "--lsm-profile / --lsm-mount-context: no AppArmor or SELinux "
-                                    "to apply them on this host"));
       ro.id = id;
       ro.criu.criu = g.criu;
       ro.systemd_cgroup = g.systemd_cgroup;

@@ -22,7 +22,7 @@ def write(root, rel, text):
 def fake_host(t, name, mode, release="6.1.0-13-amd64", subuid="", userns_max="15000",
               ns=("mnt", "pid", "net", "ipc", "uts", "cgroup", "user", "time"),
               v2_controllers="cpuset cpu io memory pids", v2_subtree="cpu memory pids",
-              selinux=None, overlay=True, actions="kill_process kill_thread trap errno "
+              selinux=None, apparmor=None, overlay=True, actions="kill_process kill_thread trap errno "
                                                   "user_notif trace log allow"):
     root = t.path(name)
     mi = ["22 1 0:20 / /proc rw - proc proc rw"]
@@ -52,6 +52,10 @@ def fake_host(t, name, mode, release="6.1.0-13-amd64", subuid="", userns_max="15
     write(root, "/etc/subgid", subuid)
     if selinux is not None:
         write(root, "/sys/fs/selinux/enforce", selinux)
+    if apparmor is not None:  # the profiles list, or False: enabled without securityfs
+        write(root, "/sys/module/apparmor/parameters/enabled", "Y\n")
+        if apparmor is not False:
+            write(root, "/sys/kernel/security/apparmor/profiles", apparmor)
     return root
 
 
@@ -114,6 +118,16 @@ def optional_features(t):
     rc, j, c = check(t, fake_host(t, "host-v1", "v1"))
     t.contains("v1: CLONE_INTO_CGROUP does not apply", c["CLONE_INTO_CGROUP"]["detail"],
                "cgroup v2 only")
+    t.contains("no apparmor module: not enabled", c["apparmor"]["detail"], "not enabled")
+    rc, j, c = check(t, fake_host(t, "host-aa", "v2", apparmor="a (enforce)\nb (complain)\n"))
+    t.eq("apparmor with its profiles list: ok", c["apparmor"]["status"], "ok")
+    t.contains("and the loaded profiles counted", c["apparmor"]["detail"],
+               "enabled: 2 profiles loaded")
+    rc, j, c = check(t, fake_host(t, "host-aa-nosecfs", "v2", apparmor=False))
+    t.eq("apparmor without securityfs: warn", c["apparmor"]["status"], "warn")
+    t.contains("saying what cannot be checked", c["apparmor"]["detail"],
+               "securityfs is not mounted")
+    t.contains("and how to mount it", c["apparmor"]["fix"], "mount -t securityfs")
     rc, j, c = check(t, fake_host(t, "host-sub", "v2", subuid="root:100000:65536\n"))
     t.contains("subuid ranges of the caller", c["user namespaces"]["detail"],
                "uids 100000+65536")

@@ -99,3 +99,36 @@ TEST_CASE("apparmor on this host: a requested profile is refused when absent", "
   REQUIRE_FALSE(st.ok());
   REQUIRE(st.error().message.find("not enabled on this host") != std::string::npos);
 }
+
+TEST_CASE("apparmor: a profile that is not loaded is refused, from securityfs's list",
+          "[apparmor]") {
+  FakeRoots f;
+  f.set_enabled("Y\n");
+  std::string dir = f.sys + "/kernel/security/apparmor";
+  // No list (securityfs not mounted): nothing can be told; the kernel decides at exec.
+  REQUIRE_FALSE(apparmor::loaded_profiles(f.sys));
+  REQUIRE(apparmor::check_profile("absent", f.sys).ok());
+
+  REQUIRE(mkdir_p(dir).ok());
+  REQUIRE(write_file(dir + "/profiles",
+                     "garden-default (enforce)\nnamed with spaces (complain)\n"
+                     "parent//hat (enforce)\n",
+                     O_WRONLY | O_CREAT | O_TRUNC)
+              .ok());
+  auto names = apparmor::loaded_profiles(f.sys);
+  REQUIRE(names);
+  REQUIRE(*names == std::vector<std::string>{"garden-default", "named with spaces", "parent//hat"});
+  for (auto* p : {"garden-default", "named with spaces", "parent//hat", "unconfined",
+                  ":ns:other-namespace", "a//&b"})
+    REQUIRE(apparmor::check_profile(p, f.sys).ok());
+  for (auto* p : {"absent", "garden", "garden-default (enforce)", "parent"}) {
+    auto st = apparmor::check_profile(p, f.sys);
+    REQUIRE_FALSE(st.ok());
+    REQUIRE(st.error().what() == "apparmor profile \"" + std::string(p) + "\" is not loaded");
+  }
+  // Not enabled wins over the list.
+  f.set_enabled("N\n");
+  REQUIRE(apparmor::check_profile("garden-default", f.sys).error().what() ==
+          "apparmor profile \"garden-default\" requested but AppArmor is not enabled on this "
+          "host");
+}
