@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Side-by-side timings of crunner, runc and crun (and the bare floor) on the busybox bundle.
+"""crunner vs crun vs runc (and the bare floor) on the busybox bundle: wall time, CPU, peak
+RSS, machine-independent counts, crunner's --debug phases, and a verdict per goal.
 
     sudo python3 bench/run.py [-n 30] [--warmup 3] [--only crunner,crun] [--report DIR]
 
@@ -7,28 +8,30 @@ Method (printed at the top of every run): the whole benchmark runs in ONE privat
 namespace (it re-executes itself under `unshare -m --propagation private`). On a hybrid
 cgroup host the cgroup2 mount at /sys/fs/cgroup/unified is unmounted in that namespace only,
 so crun (which refuses hybrid hosts) runs unwrapped and all runtimes see the same cgroup v1
-layout; the state roots sit on a tmpfs there (as /run does on most hosts). Every iteration
-runs each runtime once per scenario, round-robin with a rotating first runtime, so all see the
-same machine noise; warm-up iterations are not recorded.
+layout; the state roots sit on a tmpfs there (as /run does on most hosts).
 
-Scenarios (the bundle's process.args = ["/bin/true"], terminal false):
-  run     `RUNTIME run ID` (foreground; the container is deleted at exit); the floor is
-          `unshare -pfmnuiC --mount-proc chroot ROOTFS /bin/true` (the same namespaces,
-          nothing else: no cgroups, no pivot_root, no /dev, no state)
-  cycle   `create` + `start` + `delete --force` (three invocations, times summed)
-  exec    `exec ID /bin/true` into a running container (one per runtime)
-  cg-none, cg-limits   `create` + `delete --force` without / with a typical set of limits
-  garden  (--garden) garden-shim create+run+destroy against the same work done with crunner
-          directly, and 20 concurrent clients (bench/garden_overhead.py)
+Scenarios: run (`RUNTIME run ID` of /bin/true), cycle (`create` + `start` + `delete --force`)
+and exec (`exec ID /bin/true` into a running `sleep`), each plain, with Docker's default
+seccomp profile in the bundle (+seccomp: bench/fixtures/docker-default-seccomp.json, written
+by bench/docker_seccomp.py) and with typical limits (+limits: memory, cpu, pids, devices,
+blkio where the host has the plain weight file). The floor is `unshare -pfmnuiC --mount-proc
+chroot ROOTFS /bin/true`: the same namespaces and nothing else.
 
-Wall time and peak RSS come from bench/rusage_exec.c (fork -> wait4 of the runtime process;
-ru_maxrss includes the descendants it reaped, e.g. runc's `runc init`, the container's
-process). Prints per runtime median / p90 / min, then ratios of medians. --report DIR writes
-report.md, chart.svg (bench/chart.py) and samples.json there.
+Passes, in this order (counts and phases are never timed):
+  timing    every iteration runs each runtime once per scenario, round-robin with a rotating
+            first runtime, so all see the same machine noise; warm-up iterations are not
+            recorded. bench/measure.c runs a unit's commands (fork to reaping, per command),
+            reaps what they leave behind (a subreaper) and reports the rusage of all of it.
+  counts    --counts K runs per unit with perf counters (measure.c --count: syscalls,
+            processes, threads, execs, page faults, context switches) and one strace -f run
+            (syscalls by name, bytes read from /proc and /sys, cgroup writes, messages between
+            the runtime's processes); medians of the K runs.
+  phases    --phases N runs per scenario of crunner --debug, each phase summed over the N runs.
+Then one verdict line per goal (issue 26). --report DIR writes report.md, chart.svg and
+samples.json there.
 """
 
 import argparse
-import datetime
 import json
 import math
 import os
@@ -43,11 +46,16 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-import chart  # noqa: E402
+import counts  # noqa: E402
+import report  # noqa: E402
 
 MAKE_BUNDLE = os.path.join(SRC, "tests", "fixtures", "make-bundle.sh")
+DOCKER_SECCOMP = os.path.join(HERE, "fixtures", "docker-default-seccomp.json")
 NS_MARK = "CRUNNER_BENCH_PRIVATE_NS"
 FLOOR = "floor"
+KINDS = ("run", "cycle", "exec")
+VARIANTS = ("", "+seccomp", "+limits")
+CALL_TIMEOUT = int(os.environ.get("BENCH_CALL_TIMEOUT", "60"))
 
 
 class Runtime:
@@ -55,20 +63,29 @@ class Runtime:
         self.name = name
         self.path = path
         self.root = root
-        self.samples = {}
-        self.rss = {}  # KiB
-        self.cpu = {}  # seconds per sample
-        self.exec_id = None
+        self.samples = {}  # scenario -> [measure.c result]
+        self.counts = {}  # scenario -> [measure.c --count result]
+        self.strace = {}  # scenario -> counts.StraceCounts.as_dict()
+        self.phases = {}  # scenario -> {phase: [ms per run]}
+        self.live = {}  # variant -> id of its running `sleep` (exec scenarios)
 
     def argv(self, *args):
         return [self.path, "--root", self.root] + list(args)
 
-    def add(self, scenario, dt, rss, cpu):
-        self.samples.setdefault(scenario, []).append(dt)
-        self.cpu.setdefault(scenario, []).append(cpu)
-        self.rss[scenario] = max(self.rss.get(scenario, 0), rss)
+
+class BenchError(Exception):
+    pass
 
 
+class Timeout(Exception):
+    pass
+
+
+def on_alarm(_sig, _frame):
+    raise Timeout()
+
+
+# ---- the private namespace, runtimes, bundles ---------------------------------------------
 def enter_private_namespace():
     """Re-executes this script in a private mount namespace (once)."""
     if os.environ.get(NS_MARK):
@@ -93,7 +110,7 @@ def mounts():
 
 def prepare_namespace(tmp):
     """Inside our namespace: one cgroup layout for all, a tmpfs for the state roots.
-    Returns the sentence describing the cgroup layout."""
+    Returns the sentence describing the cgroup layout, and the state directory."""
     m = mounts()
     layout = {"cgroup2": "cgroup v2 (unified)"}.get(m.get("/sys/fs/cgroup"), "cgroup v1")
     if m.get("/sys/fs/cgroup") == "tmpfs" and m.get("/sys/fs/cgroup/unified") == "cgroup2":
@@ -110,7 +127,7 @@ def find_runtimes(only, state):
     found, missing = [], []
     crunner = os.environ.get("CRUNNER") or os.path.join(SRC, "build", "cmd", "crunner",
                                                         "crunner")
-    cands = [("crunner", crunner if os.access(crunner, os.X_OK) else None),
+    cands = [("crunner", os.path.abspath(crunner) if os.access(crunner, os.X_OK) else None),
              ("runc", shutil.which("runc") or ("/usr/sbin/runc" if os.access(
                  "/usr/sbin/runc", os.X_OK) else None)),
              ("crun", shutil.which("crun"))]
@@ -129,87 +146,10 @@ def find_runtimes(only, state):
 def build_helper(tmp):
     cc = shutil.which("cc") or shutil.which("gcc")
     if not cc:
-        sys.exit("bench: needs a C compiler for bench/rusage_exec.c")
-    out = os.path.join(tmp, "rusage_exec")
-    subprocess.run([cc, "-O2", "-o", out, os.path.join(HERE, "rusage_exec.c")], check=True)
+        sys.exit("bench: needs a C compiler for bench/measure.c")
+    out = os.path.join(tmp, "measure")
+    subprocess.run([cc, "-O2", "-o", out, os.path.join(HERE, "measure.c")], check=True)
     return out
-
-
-HELPER = None
-CALL_TIMEOUT = int(os.environ.get("BENCH_CALL_TIMEOUT", "60"))
-
-
-class Timeout(Exception):
-    pass
-
-
-def on_alarm(_sig, _frame):
-    raise Timeout()
-
-
-def spawn(argv, cwd):
-    """Runs argv through rusage_exec; returns (rc, wall s, peak RSS KiB, cpu s, output tail)."""
-    err = tempfile.TemporaryFile()
-    r, w = os.pipe()
-    p = subprocess.Popen([HELPER, str(w)] + argv, cwd=cwd, stdin=subprocess.DEVNULL,
-                         stdout=err, stderr=err, pass_fds=(w,), start_new_session=True)
-    os.close(w)
-    signal.alarm(CALL_TIMEOUT)  # a hung runtime must not hang the benchmark
-    try:
-        _pid, status, _ru = os.wait4(p.pid, 0)
-    except Timeout:
-        os.killpg(p.pid, signal.SIGKILL)
-        os.wait4(p.pid, 0)
-        os.close(r)
-        err.close()
-        return -1, 0.0, 0, 0.0, f"no exit within {CALL_TIMEOUT}s (killed)"
-    finally:
-        signal.alarm(0)
-    with os.fdopen(r) as f:
-        fields = f.read().split()
-    rss, wall, cpu = (int(x) for x in fields) if len(fields) == 3 else (0, 0, 0)
-    err.seek(0)
-    tail = err.read().decode(errors="replace").strip()[-300:]
-    err.close()
-    return os.waitstatus_to_exitcode(status), wall / 1e9, rss, cpu / 1e9, tail
-
-
-class BenchError(Exception):
-    pass
-
-
-def one(rt, scenario, bundle, seq):
-    """One measured unit of `scenario`; returns (wall s, peak RSS KiB, cpu s)."""
-    cid = f"bench-{rt.name}-{os.getpid()}-{seq}"
-    if rt.name == FLOOR:
-        argv = ["unshare", "-pfmnuiC", "--mount-proc", "chroot",
-                os.path.join(bundle, "rootfs"), "/bin/true"]
-        rc, dt, rss, cpu, err = spawn(argv, bundle)
-        if rc != 0:
-            raise BenchError(f"floor exited {rc}: {err}")
-        return dt, rss, cpu
-    if scenario == "run":
-        steps = [["run", "--bundle", bundle, cid]]
-    elif scenario == "cycle":
-        steps = [["create", "--bundle", bundle, cid], ["start", cid], ["delete", "--force", cid]]
-    else:  # cg-none, cg-limits
-        steps = [["create", "--bundle", bundle, cid], ["delete", "--force", cid]]
-    total, peak, cpu_total = 0.0, 0, 0.0
-    for step in steps:
-        rc, dt, rss, cpu, err = spawn(rt.argv(*step), bundle)
-        total += dt
-        cpu_total += cpu
-        peak = max(peak, rss)
-        if step[0] == "create" and scenario.startswith("cg-"):
-            rt.last_create = dt
-        if rc != 0:
-            spawn(rt.argv("delete", "--force", cid), bundle)
-            raise BenchError(f"{rt.name} {step[0]} ({scenario}) exited {rc}: {err}")
-    return total, peak, cpu_total
-
-
-# ---- cgroup setup cost: create + delete --force, without and with limits ------------------
-CG_SCENARIOS = ("cg-none", "cg-limits")
 
 
 def blkio_weight_works():
@@ -228,18 +168,7 @@ def blkio_weight_works():
         os.rmdir(probe)
 
 
-def make_bundle(path, *args, resources=None):
-    subprocess.run(["bash", MAKE_BUNDLE, path, *args], check=True, stdout=subprocess.DEVNULL)
-    if resources is not None:
-        with open(os.path.join(path, "config.json")) as f:
-            cfg = json.load(f)
-        cfg["linux"]["resources"] = resources
-        with open(os.path.join(path, "config.json"), "w") as f:
-            json.dump(cfg, f, indent=2)
-    return path
-
-
-def cgroup_bundles(tmp):
+def typical_limits():
     mib = 1024 * 1024
     limits = {"memory": {"limit": 256 * mib, "reservation": 128 * mib, "swap": 512 * mib},
               "cpu": {"shares": 512, "quota": 50000, "period": 100000},
@@ -252,12 +181,265 @@ def cgroup_bundles(tmp):
                           {"allow": True, "type": "b", "major": 7, "access": "r"}]}
     if blkio_weight_works():
         limits["blockIO"] = {"weight": 500}
-    print("# cgroup scenarios: cg-limits = " + ", ".join(sorted(limits)), flush=True)
-    return {"cg-none": make_bundle(os.path.join(tmp, "cg-none"), "/bin/true", resources={}),
-            "cg-limits": make_bundle(os.path.join(tmp, "cg-limits"), "/bin/true",
-                                     resources=limits)}
+    return limits
 
 
+def make_bundle(path, args, variant, limits):
+    subprocess.run(["bash", MAKE_BUNDLE, path, *args], check=True, stdout=subprocess.DEVNULL)
+    cfg_path = os.path.join(path, "config.json")
+    with open(cfg_path) as f:
+        cfg = json.load(f)
+    if variant == "+seccomp":
+        with open(DOCKER_SECCOMP) as f:
+            cfg["linux"]["seccomp"] = json.load(f)["seccomp"]
+    elif variant == "+limits":
+        cfg["linux"]["resources"] = limits
+    with open(cfg_path, "w") as f:
+        json.dump(cfg, f, indent=2)
+    return path
+
+
+def make_bundles(tmp, variants):
+    """{(kind, variant): bundle}: /bin/true for run and cycle, `sleep 3600` for exec."""
+    limits = typical_limits()
+    print("# +limits: " + ", ".join(sorted(limits)), flush=True)
+    out = {}
+    for v in variants:
+        one = make_bundle(os.path.join(tmp, "bundle" + v), ["/bin/true"], v, limits)
+        out[("run", v)] = out[("cycle", v)] = one
+        out[("exec", v)] = make_bundle(os.path.join(tmp, "bundle-sleep" + v),
+                                       ["sleep", "3600"], v, limits)
+    return out
+
+
+# ---- running one unit ----------------------------------------------------------------------
+HELPER = None
+
+
+def call(argv, cwd):
+    """Runs argv (measure.c, maybe under strace); returns (rc, measure.c's result dict or None,
+    output tail). A runtime that hangs is killed after CALL_TIMEOUT seconds."""
+    r, w = os.pipe()
+    argv = [str(w) if a == "{fd}" else a for a in argv]
+    err = tempfile.TemporaryFile()
+    p = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                         pass_fds=(w,), start_new_session=True)
+    os.close(w)
+    signal.alarm(CALL_TIMEOUT)  # a hung runtime must not hang the benchmark
+    try:
+        with os.fdopen(r) as f:
+            text = f.read()
+        p.wait()
+    except Timeout:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        err.close()
+        return -1, None, f"no exit within {CALL_TIMEOUT}s (killed)"
+    finally:
+        signal.alarm(0)
+    err.seek(0)
+    tail = err.read().decode(errors="replace").strip()[-300:]
+    err.close()
+    try:
+        result = json.loads(text)
+    except ValueError:
+        result = None
+    return p.returncode, result, tail
+
+
+def steps(rt, kind, bundle, cid, debug_log=None):
+    """The commands of one unit; with debug_log, crunner's --debug lines of command i go to
+    debug_log.i."""
+    if rt.name == FLOOR:
+        return [[shutil.which("unshare") or "unshare", "-pfmnuiC", "--mount-proc",
+                 shutil.which("chroot") or "chroot", os.path.join(bundle, "rootfs"),
+                 "/bin/true"]]
+    words = COMMANDS[kind]
+    out = []
+    for i, word in enumerate(words):
+        pre = ["--debug", "--log-format", "json", "--log", f"{debug_log}.{i}"] if debug_log else []
+        if word in ("run", "create"):
+            rest = ["--bundle", bundle, cid]
+        elif word == "delete":
+            rest = ["--force", cid]
+        elif word == "exec":
+            rest = [rt.live[variant_of(bundle)], "/bin/true"]
+        else:
+            rest = [cid]
+        out.append(rt.argv(*pre, word, *rest))
+    return out
+
+
+COMMANDS = {"run": ["run"], "cycle": ["create", "start", "delete"], "exec": ["exec"]}
+
+
+def variant_of(bundle):
+    base = os.path.basename(bundle)
+    return base[base.index("+"):] if "+" in base else ""
+
+
+def measure_argv(unit, count=False):
+    argv = [HELPER] + (["--count"] if count else []) + ["{fd}"]
+    for i, s in enumerate(unit):
+        argv += (["::"] if i else []) + s
+    return argv
+
+
+SEQ = [0]
+
+
+def one(rt, kind, bundle, count=False, strace_log=None, debug_log=None):
+    """Runs one unit; returns measure.c's result. Raises BenchError when a command fails."""
+    SEQ[0] += 1
+    cid = f"bench-{rt.name}-{os.getpid()}-{SEQ[0]}"
+    argv = measure_argv(steps(rt, kind, bundle, cid, debug_log), count)
+    if strace_log:
+        argv = counts.strace_argv(strace_log) + argv
+    rc, res, tail = call(argv, bundle)
+    if rc != 0 or not res:
+        if rt.name != FLOOR and kind != "exec":
+            call(measure_argv([rt.argv("delete", "--force", cid)]), bundle)
+        raise BenchError(f"{rt.name} {kind} exited {rc}: {tail}")
+    return res
+
+
+# ---- the passes ----------------------------------------------------------------------------
+def scenario_list(args):
+    kinds = [k for k in KINDS if k in args.kinds.split(",")]
+    variants = ["" if v == "plain" else "+" + v for v in args.variants.split(",")]
+    return [(k, v) for k in kinds for v in VARIANTS if v in variants], variants
+
+
+def start_live(runtimes, bundles, variants, broken):
+    """One running `sleep` per runtime and variant, for the exec scenarios."""
+    for rt in runtimes:
+        if rt.name == FLOOR or rt.name in broken:
+            continue
+        for v in variants:
+            cid = f"bench-exec-{rt.name}{v.replace('+', '-')}-{os.getpid()}"
+            b = bundles[("exec", v)]
+            rt.live[v] = cid  # deleted at the end whatever happens
+            rc, tail = run_detached(rt.argv("run", "-d", "--bundle", b, cid), b)
+            if rc != 0:
+                call(measure_argv([rt.argv("delete", "--force", cid)]), b)
+                broken[rt.name] = f"run -d{v} exited {rc}: {tail}"
+                print(f"dropping {rt.name}: {broken[rt.name]}", flush=True)
+                break
+
+
+def run_detached(argv, cwd):
+    """`run -d`, not through measure.c (which would wait for the container to end); its
+    output goes to a file (the container keeps the runtime's stdout and stderr)."""
+    with tempfile.TemporaryFile() as err:
+        try:
+            rc = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                                timeout=CALL_TIMEOUT).returncode
+        except subprocess.TimeoutExpired:
+            rc = -1
+        err.seek(0)
+        return rc, err.read().decode(errors="replace").strip()[-300:]
+
+
+def stop_live(runtimes):
+    for rt in runtimes:
+        for cid in rt.live.values():
+            call(measure_argv([rt.argv("delete", "--force", cid)]), SRC)
+        rt.live = {}
+
+
+def runnable(rt, kind, variant, broken):
+    if rt.name in broken:
+        return False
+    if rt.name == FLOOR:
+        return kind == "run" and variant == ""
+    return True
+
+
+def timing_pass(runtimes, scenarios, bundles, args, broken):
+    for it in range(args.warmup + args.n):
+        k = it % len(runtimes)
+        order = runtimes[k:] + runtimes[:k]  # rotate who goes first
+        for kind, v in scenarios:
+            for rt in order:
+                if not runnable(rt, kind, v, broken):
+                    continue
+                try:
+                    res = one(rt, kind, bundles[(kind, v)])
+                except BenchError as e:
+                    broken[rt.name] = str(e)
+                    print(f"dropping {rt.name}: {e}", flush=True)
+                    continue
+                if it >= args.warmup:
+                    rt.samples.setdefault(kind + v, []).append(res)
+        if (it + 1) % 5 == 0:
+            print(f"# timing: {it + 1}/{args.warmup + args.n} iterations", flush=True)
+
+
+def count_pass(runtimes, scenarios, bundles, args, broken, tmp):
+    use_strace = not args.no_strace and counts.have_strace()
+    if not use_strace and not args.no_strace:
+        print("# counts: strace not found: no syscalls by name", flush=True)
+    for kind, v in scenarios:
+        for rt in runtimes:
+            if not runnable(rt, kind, v, broken):
+                continue
+            try:
+                for _ in range(args.counts):
+                    rt.counts.setdefault(kind + v, []).append(
+                        one(rt, kind, bundles[(kind, v)], count=True))
+                if use_strace:
+                    log = os.path.join(tmp, "strace.log")
+                    one(rt, kind, bundles[(kind, v)], strace_log=log)
+                    rt.strace[kind + v] = counts.parse_strace_log(log)
+                    os.unlink(log)
+            except BenchError as e:
+                broken[rt.name] = str(e)
+                print(f"dropping {rt.name}: {e}", flush=True)
+        print(f"# counts: {kind + v} done", flush=True)
+
+
+def phase_pass(runtimes, scenarios, bundles, args, broken, tmp):
+    """crunner --debug: each phase's duration, per run, prefixed by its command."""
+    rt = next((r for r in runtimes if r.name == "crunner" and r.name not in broken), None)
+    if not rt:
+        return
+    for kind, v in scenarios:
+        acc = {}
+        for _ in range(args.phases):
+            log = os.path.join(tmp, "debug.log")
+            try:
+                one(rt, kind, bundles[(kind, v)], debug_log=log)
+            except BenchError as e:
+                print(f"phases: {e}", flush=True)
+                break
+            run = {}  # a phase that occurs twice in a command (cgroups) is summed
+            for i, word in enumerate(COMMANDS[kind]):
+                for name, ms in read_phases(f"{log}.{i}"):
+                    run[f"{word}: {name}"] = run.get(f"{word}: {name}", 0.0) + ms
+            for name, ms in run.items():
+                acc.setdefault(name, []).append(ms)
+        rt.phases[kind + v] = acc
+
+
+def read_phases(log):
+    """(phase, ms) of crunner's JSON --debug lines in log (removed)."""
+    out = []
+    try:
+        with open(log) as f:
+            for line in f:
+                try:
+                    j = json.loads(line)
+                except ValueError:
+                    continue
+                if "phase" in j:
+                    out.append((j["phase"], float(j["ms"])))
+        os.unlink(log)
+    except OSError:
+        pass
+    return out
+
+
+# ---- summaries -----------------------------------------------------------------------------
 def pct(values, q):
     """Nearest-rank percentile."""
     s = sorted(values)
@@ -265,99 +447,75 @@ def pct(values, q):
     return s[k]
 
 
-def bench_exec(runtimes, broken, args, tmp):
-    """One `sleep` container per runtime (run -d); `exec ID /bin/true` round-robin."""
-    bundle = make_bundle(os.path.join(tmp, "bundle-exec"), "sleep", "3600")
-    live = []
-    for rt in runtimes:
-        if rt.name in broken or rt.name == FLOOR:
-            continue
-        cid = f"bench-exec-{rt.name}-{os.getpid()}"
-        rc, _, _, _, err = spawn(rt.argv("run", "-d", "--bundle", bundle, cid), bundle)
-        if rc != 0:
-            print(f"exec: dropping {rt.name}: run -d exited {rc}: {err}", flush=True)
-            spawn(rt.argv("delete", "--force", cid), bundle)
-            continue
-        rt.exec_id = cid
-        live.append(rt)
-    try:
-        for it in range(args.warmup + args.n):
-            k = it % max(1, len(live))
-            for rt in live[k:] + live[:k]:
-                if rt.exec_id is None:
-                    continue
-                rc, dt, rss, cpu, err = spawn(rt.argv("exec", rt.exec_id, "/bin/true"), bundle)
-                if rc != 0:
-                    print(f"exec: dropping {rt.name}: exec exited {rc}: {err}", flush=True)
-                    spawn(rt.argv("delete", "--force", rt.exec_id), bundle)
-                    rt.exec_id = None
-                    continue
-                if it >= args.warmup:
-                    rt.add("exec", dt, rss, cpu)
-    finally:
-        for rt in live:
-            if rt.exec_id:
-                spawn(rt.argv("delete", "--force", rt.exec_id), bundle)
+def median_of(dicts, key):
+    vals = [d[key] for d in dicts if key in d]
+    return statistics.median(vals) if vals else None
 
 
-SCENARIO_TITLES = {
-    "run": "run /bin/true",
-    "cycle": "create + start + delete --force",
-    "exec": "exec ID /bin/true",
-    "cg-none": "create + delete --force, no linux.resources",
-    "cg-limits": "create + delete --force, typical limits",
-}
-
-
-def summarize(runtimes):
-    """{scenario: {runtime: {median_ms, p90_ms, min_ms, cpu_ms, rss_mib, n}}}"""
+def summarize(runtimes, scenarios):
+    """{scenario: {runtime: {...}}}: wall (min, median, p90), CPU user/sys, peak RSS, the
+    rusage counts of the timed runs, perf counts, strace counts, crunner's phases."""
     out = {}
-    for rt in runtimes:
-        for sc, s in rt.samples.items():
+    for kind, v in scenarios:
+        sc = kind + v
+        for rt in runtimes:
+            s = rt.samples.get(sc)
             if not s:
                 continue
-            out.setdefault(sc, {})[rt.name] = {
-                "median_ms": statistics.median(s) * 1e3, "p90_ms": pct(s, 90) * 1e3,
-                "min_ms": min(s) * 1e3,
-                "cpu_ms": statistics.median(rt.cpu.get(sc, [0])) * 1e3,
-                "rss_mib": rt.rss.get(sc, 0) / 1024, "n": len(s)}
+            wall = [sum(r["wall_ns"]) / 1e6 for r in s]
+            row = {"n": len(s), "median_ms": statistics.median(wall), "min_ms": min(wall),
+                   "p90_ms": pct(wall, 90), "max_ms": max(wall),
+                   "user_ms": median_of(s, "utime_ns") / 1e6,
+                   "sys_ms": median_of(s, "stime_ns") / 1e6,
+                   "rss_mib": max(r["maxrss_kib"] for r in s) / 1024,
+                   "timed_minflt": median_of(s, "minflt"), "timed_nvcsw": median_of(s, "nvcsw")}
+            row["cpu_ms"] = row["user_ms"] + row["sys_ms"]
+            c = rt.counts.get(sc)
+            if c:
+                perf = [r["counts"] for r in c]
+                row["counts"] = {k: median_of(perf, k) for k in perf[0]}
+                row["counts"]["processes"] = row["counts"]["tasks"] - row["counts"]["threads"]
+                row["counts"]["nvcsw"] = median_of(c, "nvcsw")
+                row["counts"]["nivcsw"] = median_of(c, "nivcsw")
+                row["counts_spread"] = {k: [min(p[k] for p in perf), max(p[k] for p in perf)]
+                                        for k in ("syscalls", "minflt", "tasks")}
+            if sc in rt.strace:
+                row["strace"] = rt.strace[sc]
+            if sc in rt.phases:
+                row["phases"] = {p: {"median_ms": statistics.median(ms), "sum_ms": sum(ms),
+                                     "runs": len(ms)} for p, ms in rt.phases[sc].items()}
+            out.setdefault(sc, {})[rt.name] = row
     return out
 
 
-def ratios(summary):
-    """Lines "crunner/X scenario ratio" for every pair present."""
-    lines = []
-    for sc in ("run", "cycle", "exec", "cg-none", "cg-limits"):
-        row = summary.get(sc, {})
-        a = row.get("crunner")
-        if not a:
-            continue
-        for other in ("crun", "runc", FLOOR):
-            b = row.get(other)
-            if b:
-                lines.append((f"crunner/{other}", sc, a["median_ms"] / b["median_ms"]))
-    rss = summary.get("run", {})
-    for other in ("crun", "runc"):
-        if rss.get("crunner") and rss.get(other) and rss[other]["rss_mib"]:
-            lines.append((f"crunner/{other}", "peak RSS (run)",
-                          rss["crunner"]["rss_mib"] / rss[other]["rss_mib"]))
-    return lines
+def machine(load_before, load_after):
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) // 1024
+    return {"host": platform.node(), "cpu": model, "cpus": os.cpu_count(),
+            "kernel": platform.release(), "mem_mib": mem,
+            "load_before": load_before, "load_after": load_after}
 
 
-def print_report(summary, args):
-    for sc, title in SCENARIO_TITLES.items():
-        row = summary.get(sc)
-        if not row:
+def versions(runtimes):
+    out = {}
+    for rt in runtimes:
+        if rt.name == FLOOR:
             continue
-        print(f"\n{title} ({args.n} iterations)")
-        print(f"  {'runtime':10} {'median ms':>10} {'p90 ms':>9} {'min ms':>9} {'cpu ms':>8} "
-              f"{'peak RSS MiB':>13}")
-        for name, v in row.items():
-            print(f"  {name:10} {v['median_ms']:10.2f} {v['p90_ms']:9.2f} {v['min_ms']:9.2f} "
-                  f"{v['cpu_ms']:8.2f} {v['rss_mib']:13.2f}")
-    print("\nratios of medians (< 1: crunner is faster / smaller)")
-    for pair, sc, r in ratios(summary):
-        print(f"  {pair:14} {sc:16} {r:.2f}")
+        p = subprocess.run([rt.path, "--version"], capture_output=True, text=True)
+        out[rt.name] = (p.stdout.splitlines() or ["?"])[0].strip()
+    return out
 
 
 def run_garden(args, tmp):
@@ -377,55 +535,22 @@ def run_garden(args, tmp):
         return json.load(f)
 
 
-def write_report(directory, summary, garden, method, args):
-    os.makedirs(directory, exist_ok=True)
-    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    commit = subprocess.run(["git", "-C", SRC, "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip() or "unknown"
-    with open(os.path.join(directory, "samples.json"), "w") as f:
-        json.dump({"method": method, "summary": summary, "garden": garden}, f, indent=2)
-    chart.write_svg(os.path.join(directory, "chart.svg"), summary, garden,
-                    f"crunner {commit}, {when}, {args.n} interleaved iterations")
-    md = [f"# bench/run.py report: crunner {commit}, {when}", "",
-          f"Host: {platform.node()} ({os.cpu_count()} CPUs), kernel {platform.release()}.", "",
-          "**Method.** " + method, "", "![medians](chart.svg)", ""]
-    for sc, title in SCENARIO_TITLES.items():
-        row = summary.get(sc)
-        if not row:
-            continue
-        md += [f"## {title}", "", "| runtime | median ms | p90 ms | min ms | cpu ms | peak RSS MiB |",
-               "|---|---:|---:|---:|---:|---:|"]
-        for name, v in row.items():
-            md.append(f"| {name} | {v['median_ms']:.2f} | {v['p90_ms']:.2f} | {v['min_ms']:.2f} "
-                      f"| {v['cpu_ms']:.2f} | {v['rss_mib']:.2f} |")
-        md.append("")
-    md += ["## Ratios of medians (< 1: crunner is faster / smaller)", "", "| pair | scenario | ratio |",
-           "|---|---|---:|"]
-    md += [f"| {p} | {sc} | {r:.2f} |" for p, sc, r in ratios(summary)]
-    md.append("")
-    if garden:
-        md += ["## garden-shim", "", garden.get("method", ""), "",
-               "| measure | value |", "|---|---:|"]
-        for k, v in garden.items():
-            if k != "method":
-                md.append(f"| {k} | {v:.2f} |" if isinstance(v, float) else f"| {k} | {v} |")
-        md.append("")
-    with open(os.path.join(directory, "report.md"), "w") as f:
-        f.write("\n".join(md))
-    print(f"\nreport: {os.path.join(directory, 'report.md')}", flush=True)
-
-
-def main():
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-n", type=int, default=30, help="measured iterations (default 30)")
     ap.add_argument("--warmup", type=int, default=3, help="warm-up iterations (default 3)")
     ap.add_argument("--only", default="", help="comma-separated runtimes (crunner,runc,crun)")
     ap.add_argument("--no-floor", action="store_true", help="skip the bare floor")
+    ap.add_argument("--kinds", default="run,cycle,exec", help="scenarios (default all)")
+    ap.add_argument("--variants", default="plain,seccomp,limits",
+                    help="bundle variants (default plain,seccomp,limits)")
+    ap.add_argument("--counts", type=int, default=3,
+                    help="perf-counted runs per unit (default 3; 0: no counting pass)")
+    ap.add_argument("--no-strace", action="store_true", help="no strace pass")
+    ap.add_argument("--phases", type=int, default=10,
+                    help="crunner --debug runs per scenario (default 10; 0: none)")
     ap.add_argument("--json", metavar="FILE", help="also write the summary as JSON")
-    ap.add_argument("--exec-only", action="store_true", help="only the exec scenario")
-    ap.add_argument("--no-exec", action="store_true", help="skip the exec scenario")
-    ap.add_argument("--no-cgroups", action="store_true", help="skip cg-none / cg-limits")
     ap.add_argument("--garden", action="store_true",
                     help="also garden-shim vs crunner directly (bench/garden_overhead.py)")
     ap.add_argument("--garden-n", type=int, default=30, help="garden iterations (default 30)")
@@ -434,10 +559,15 @@ def main():
     args = ap.parse_args()
     if os.geteuid() != 0:
         ap.error("needs root")
-    enter_private_namespace()
+    return args
 
+
+def main():
+    args = parse_args()
+    enter_private_namespace()
     tmp = tempfile.mkdtemp(prefix="crunner-bench-")
     state = None
+    runtimes = []
     try:
         layout, state = prepare_namespace(tmp)
         only = {x for x in args.only.split(",") if x}
@@ -450,55 +580,40 @@ def main():
         global HELPER
         signal.signal(signal.SIGALRM, on_alarm)
         HELPER = build_helper(tmp)
-        bundle = make_bundle(os.path.join(tmp, "bundle"), "/bin/true")
-        method = (f"one private mount namespace for the whole run (unshare -m); {layout}; "
-                  f"every runtime invoked directly (no wrapper), state roots on a tmpfs; "
-                  f"busybox bundle running /bin/true; {args.warmup} warm-up + {args.n} "
-                  f"measured iterations, interleaved round-robin with a rotating first "
-                  f"runtime; wall time = fork to wait4 of the runtime process; peak RSS = "
-                  f"its ru_maxrss (descendants included); floor = unshare -pfmnuiC "
-                  f"--mount-proc chroot ROOTFS /bin/true.")
+        scenarios, variants = scenario_list(args)
+        bundles = make_bundles(tmp, variants)
+        method = report.method_text(layout, args)
         print("# method: " + method, flush=True)
-        print("# runtimes: " + ", ".join(f"{rt.name} ({rt.path})" for rt in runtimes),
-              flush=True)
-        if not args.no_floor and not args.exec_only:
+        vers = versions(runtimes)
+        print("# runtimes: " + ", ".join(f"{rt.name} ({rt.path}: {vers.get(rt.name)})"
+                                         for rt in runtimes), flush=True)
+        if not args.no_floor:
             runtimes.append(Runtime(FLOOR, "unshare", ""))
-        scenarios = ["run", "cycle"] + ([] if args.no_cgroups else list(CG_SCENARIOS))
-        bundles = {"run": bundle, "cycle": bundle}
-        if not args.no_cgroups:
-            bundles.update(cgroup_bundles(tmp))
-        seq = 0
+        load_before = os.getloadavg()
         broken = {}
-        for it in range(0 if args.exec_only else args.warmup + args.n):
-            measured = it >= args.warmup
-            k = it % len(runtimes)
-            order = runtimes[k:] + runtimes[:k]  # rotate who goes first
-            for scenario in scenarios:
-                for rt in order:
-                    if rt.name in broken or (rt.name == FLOOR and scenario != "run"):
-                        continue
-                    seq += 1
-                    try:
-                        dt, rss, cpu = one(rt, scenario, bundles[scenario], seq)
-                    except BenchError as e:
-                        broken[rt.name] = str(e)
-                        print(f"dropping {rt.name}: {e}", flush=True)
-                        continue
-                    if measured:
-                        rt.add(scenario, dt, rss, cpu)
-                        if scenario.startswith("cg-"):
-                            rt.samples.setdefault(scenario + "/create", []).append(rt.last_create)
-        if not args.no_exec:
-            bench_exec(runtimes, broken, args, tmp)
-        summary = summarize([rt for rt in runtimes if rt.name not in broken])
-        print_report(summary, args)
-        garden = run_garden(args, tmp) if args.garden else None
+        if any(k == "exec" for k, _ in scenarios):
+            start_live(runtimes, bundles, variants, broken)
+        timing_pass(runtimes, scenarios, bundles, args, broken)
+        load_after_timing = os.getloadavg()
+        if args.counts > 0:
+            count_pass(runtimes, scenarios, bundles, args, broken, tmp)
+        if args.phases > 0:
+            phase_pass(runtimes, scenarios, bundles, args, broken, tmp)
+        stop_live(runtimes)
+        summary = summarize([rt for rt in runtimes if rt.name not in broken], scenarios)
+        host = machine(load_before, load_after_timing)
+        result = {"method": method, "machine": host, "versions": vers, "summary": summary,
+                  "dropped": broken, "n": args.n}
+        result["verdicts"] = report.verdicts(summary)
+        report.print_text(result)
+        result["garden"] = run_garden(args, tmp) if args.garden else None
         if args.json:
             with open(args.json, "w") as f:
-                json.dump({"method": method, "summary": summary, "garden": garden}, f, indent=2)
+                json.dump(result, f, indent=2)
         if args.report:
-            write_report(args.report, summary, garden, method, args)
+            report.write(args.report, result, SRC)
     finally:
+        stop_live(runtimes)
         if state:
             subprocess.run(["umount", "-l", state], stderr=subprocess.DEVNULL)
         shutil.rmtree(tmp, ignore_errors=True)

@@ -7,7 +7,7 @@ PKGS=(build-essential cmake ninja-build lld pkg-config git clang-format clang li
       libboost-dev libboost-system-dev libarchive-dev
       libnl-3-dev libnl-route-3-dev
       busybox-static python3 iproute2 iptables procps util-linux jq e2fsprogs
-      runc crun hyperfine ccache qemu-system-x86 xz-utils cpio systemd
+      runc crun hyperfine ccache qemu-system-x86 xz-utils cpio systemd strace
       libcurl4-openssl-dev libssl-dev openssl docker-registry skopeo umoci xfsprogs zstd
       apache2-utils go-md2man dpkg-dev podman conmon catatonit uidmap
       criu libprotobuf-c-dev protobuf-c-compiler apparmor
