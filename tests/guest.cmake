@@ -81,6 +81,14 @@ if(TARGET garden-shim)
     COMMAND python3 -u ${CMAKE_CURRENT_SOURCE_DIR}/garden/guest_cgroup_v2.py)
   set_tests_properties("guest cgroup-v2: garden-shim (guest_cgroup_v2.py)" PROPERTIES
                        FIXTURES_REQUIRED guest_garden_rootfs)
+  # AppArmor: garden-shim loads its garden-default profile; every process of an unprivileged
+  # container runs under it (the label), escapes are refused there and allowed in a
+  # privileged container, the profile's own denials, a normal app unaffected.
+  add_guest_test(NAME "guest apparmor: garden-shim (guest_apparmor.py)" FEATURES apparmor TIMEOUT 900
+    ENV ${GUEST_GARDEN_ENV}
+    COMMAND python3 -u ${CMAKE_CURRENT_SOURCE_DIR}/garden/guest_apparmor.py)
+  set_tests_properties("guest apparmor: garden-shim (guest_apparmor.py)" PROPERTIES
+                       FIXTURES_REQUIRED guest_garden_rootfs)
 endif()
 
 # AppArmor (this project's host has none): profiles loaded with apparmor_parser, the init's

@@ -8,11 +8,13 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
+#include "garden/apparmor/profile.hpp"
 #include "garden/debug/debug_server.hpp"
 #include "garden/http/http_server.hpp"
 #include "libcontainer/utils.hpp"
@@ -95,6 +97,11 @@ void usage() {
                "  --privileged-image-plugin-extra-arg ARG  (repeatable)\n"
                "  --debug-bind-ip IP        serve expvar JSON at /debug/vars (default: off)\n"
                "  --debug-bind-port PORT    (default 17013)\n"
+               "  --apparmor PROFILE        AppArmor profile of unprivileged containers'\n"
+               "                            processes (default: garden-default, shipped\n"
+               "                            with garden-shim and loaded at start-up where\n"
+               "                            the host has AppArmor; another name must be\n"
+               "                            loaded already; \"\" for none)\n"
                "networking (Guardian's kawasaki; details in garden/net/README.md):\n"
                "  --disable-networking      containers get a loopback only\n"
                "  --network-pool CIDR       (default 10.254.0.0/22, a /30 per container)\n"
@@ -121,6 +128,7 @@ int main(int argc, char** argv) {
   garden::Config cfg;
   garden::ListenConfig lc;
   garden::DebugServerConfig dbg;
+  std::optional<std::string> apparmor;  // --apparmor, nullopt when not given
   for (int i = 0; i < argc; ++i) dbg.cmdline.push_back(argv[i]);
   cfg.bin_dir = self_dir();
   cfg.runtime = cfg.bin_dir + "/../crunner/crunner";
@@ -188,6 +196,8 @@ int main(int argc, char** argv) {
       dbg.bind_ip = val;
     else if (a == "--debug-bind-port" && crunner::parse_i64(val, n) && n >= 0 && n < 65536)
       dbg.bind_port = static_cast<int>(n);
+    else if (a == "--apparmor")
+      apparmor = val;
     else if (a == "--log-level")
       cfg.log_level = val;
     else if (a == "--image-plugin")
@@ -238,6 +248,13 @@ int main(int argc, char** argv) {
     std::cerr << "garden-shim: " << e << "\n";
     return 2;
   }
+  garden::apparmor::Choice aa;
+  if (auto e = garden::apparmor::choose_profile(apparmor, aa); !e.empty()) {
+    std::cerr << "garden-shim: " << e << "\n";
+    return 2;
+  }
+  cfg.apparmor_profile = aa.profile;
+  if (!aa.note.empty() && cfg.log_level != "error") std::cerr << "garden-shim: " << aa.note << "\n";
   garden::Server server(cfg);
   if (!dbg.bind_ip.empty()) {
     dbg.depot = cfg.depot;

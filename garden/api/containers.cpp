@@ -225,6 +225,7 @@ Response Server::create(const Request& req) {
     bp.hosts_file = c->dir + "/hosts";
     bp.resolv_file = c->dir + "/resolv.conf";
     bp.cgroup_parent = cfg_.cgroup_parent;
+    if (!privileged) bp.apparmor_profile = cfg_.apparmor_profile;
     // hosts and resolv.conf belong to the container's root, which may rewrite them.
     uid_t root_uid = spec.value("privileged", false) ? 0 : 4294967294u;
     err = net_->enabled()
@@ -280,6 +281,8 @@ Response Server::create(const Request& req) {
         c->meta.erase("layer");
       }
       if (!network.empty()) c->meta["network"] = network;
+      // Its processes run under its init's profile, whatever a later shim is started with.
+      if (!bp.apparmor_profile.empty()) c->meta["apparmor_profile"] = bp.apparmor_profile;
       save_meta(*c);
     }
     int init_pid = 0;

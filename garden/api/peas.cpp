@@ -32,6 +32,7 @@ std::string Server::prepare_pea(Container& c, const json& spec, const json& meta
   pp.id = p.id;
   pp.init_pid = init_pid;
   pp.privileged = privileged;
+  pp.apparmor_profile = meta.value("apparmor_profile", "");
   pp.unified_cgroups = cgroups::unified();
   pp.init_path = cfg_.bin_dir + "/garden-init";
   pp.hosts_file = c.dir + "/hosts";

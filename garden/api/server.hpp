@@ -39,6 +39,7 @@ struct Config {
   long long stop_timeout_ms = 10000;     // SIGTERM -> SIGKILL on stop
   int max_containers = 1024;
   std::string log_level = "info";
+  std::string apparmor_profile;  // of unprivileged containers' processes ("" none): --apparmor
   image::Plugins image_plugins;  // --image-plugin, --privileged-image-plugin (+ extra args)
   net::Config net;               // networking flags (garden/net/)
 };

@@ -626,6 +626,8 @@ json build_config(const json& spec, const BundleParams& p, std::string& err) {
       {"linux", linux_},
       {"annotations", {{"garden.handle", p.handle}}},
   };
+  if (!privileged && !p.apparmor_profile.empty())
+    config["process"]["apparmorProfile"] = p.apparmor_profile;
   return config;
 }
 

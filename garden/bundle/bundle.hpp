@@ -19,6 +19,9 @@ struct BundleParams {
   std::string hosts_file;  // host paths bind-mounted to /etc/hosts and /etc/resolv.conf
   std::string resolv_file;
   std::string cgroup_parent;  // "garden"
+  // The AppArmor profile of an unprivileged container's init ("" none); privileged
+  // containers are unconfined (Guardian's unprivileged base bundle only).
+  std::string apparmor_profile;
   // From an image plugin's runtime spec fragment: its environment and mounts.
   std::vector<std::string> image_env;
   nlohmann::json image_mounts = nlohmann::json::array();

@@ -146,6 +146,8 @@ json build_process(const json& spec, const json& meta, const User& u) {
               {"permitted", caps},
               {"inheritable", caps}}},
             {"noNewPrivileges", false}};
+  std::string profile = meta.value("apparmor_profile", "");
+  if (!profile.empty() && !meta.value("privileged", false)) p["apparmorProfile"] = profile;
   if (spec.contains("tty") && spec["tty"].is_object()) {
     p["terminal"] = true;
     // exec_preparer.go: 80x24 unless the spec gives a window size.

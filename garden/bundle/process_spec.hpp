@@ -20,7 +20,9 @@ struct User {
 std::string read_in_root(const std::string& rootfs, const char* rel);
 // Resolves "", "name", "uid", "uid:gid" or "name:group" against the container's files.
 bool resolve_user(const std::string& rootfs, const std::string& spec, User& u, std::string& err);
-// process.json for `runtime exec --process`; meta is the container's meta.json.
+// process.json for `runtime exec --process`; meta is the container's meta.json (its
+// "apparmor_profile", set for unprivileged containers created under one, becomes the
+// process's, so every process runs under the profile its container's init has).
 nlohmann::json build_process(const nlohmann::json& spec, const nlohmann::json& meta, const User& u);
 
 }  // namespace garden

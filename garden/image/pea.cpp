@@ -40,6 +40,7 @@ json pea_config(const json& pspec, const PeaParams& pp, const User& u, std::stri
   bp.hosts_file = pp.hosts_file;
   bp.resolv_file = pp.resolv_file;
   bp.cgroup_parent = pp.cgroup_parent;
+  bp.apparmor_profile = pp.apparmor_profile;
   bp.image_env = pp.image_env;
   bp.image_mounts = pp.image_mounts;
   json config = build_config(cspec, bp, err);
@@ -61,7 +62,9 @@ json pea_config(const json& pspec, const PeaParams& pp, const User& u, std::stri
   config.erase("hostname");  // the container's uts namespace keeps its own
   config["annotations"]["garden.pea"] = pp.id;
   // The process: the image's environment (and PATH) first, then the spec's; dir "/".
-  json meta = {{"env", config["process"]["env"]}, {"privileged", pp.privileged}};
+  json meta = {{"env", config["process"]["env"]},
+               {"privileged", pp.privileged},
+               {"apparmor_profile", pp.apparmor_profile}};
   json ps = pspec;
   if (ps.value("dir", "").empty()) ps["dir"] = "/";
   config["process"] = build_process(ps, meta, u);

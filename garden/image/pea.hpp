@@ -31,6 +31,7 @@ struct PeaParams {
   nlohmann::json image_mounts = nlohmann::json::array();
   int init_pid = 0;  // the container's init (namespaces are joined through /proc/<pid>/ns)
   bool privileged = false;
+  std::string apparmor_profile;  // the container's (unprivileged only)
   std::string init_path, hosts_file, resolv_file, cgroup_parent;
   bool unified_cgroups = false;  // the host's cgroups are pure v2 (pea_cgroups_path)
 };
