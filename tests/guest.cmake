@@ -65,7 +65,7 @@ add_guest_test(NAME "guest criu: test_checkpoint.py" FEATURES criu TIMEOUT 1140
 
 # garden-shim in the guests (tests/garden/guest_*.py over the HTTP API). The busybox rootfs
 # of tests/fixtures/make-bundle.sh is built on the host first (the guest shares the build
-# tree read-only and copies it from there): made in the guest it cost ~100 s of TCG.
+# tree read-only and copies it from there): cheaper than making it under TCG.
 if(TARGET garden-shim)
   set(GUEST_FIXTURE_CACHE ${CMAKE_BINARY_DIR}/guest-fixture-cache)
   add_test(NAME "garden: guest fixture rootfs (built on the host)"
