@@ -1,10 +1,10 @@
 // A minimal D-Bus client: just what the systemd cgroup driver needs (method calls to
 // org.freedesktop.systemd1 and its JobRemoved signal), over a unix socket with EXTERNAL auth.
 //
-// Why not sd-bus: crunner is a static-pie binary (no loader at each start, see NOTES) and
-// Debian ships libsystemd only as a shared object (no libsystemd.a), so sd-bus cannot be
-// linked in. The wire protocol used here is small: little-endian messages, the basic types
-// y b u t s o g, arrays, structs and variants.
+// Why not sd-bus: crunner is a static-pie binary (no loader at each start, see
+// docs/DESIGN.md) and Debian ships libsystemd only as a shared object (no libsystemd.a), so
+// sd-bus cannot be linked in. The wire protocol used here is small: little-endian messages,
+// the basic types y b u t s o g, arrays, structs and variants.
 #pragma once
 
 #include <sys/types.h>

@@ -1,7 +1,7 @@
 // Waiting for a foreground process (`run`, `exec` without -d): forwards the
 // signals crunner receives, proxies the pty to the user's terminal (raw mode,
 // window size, restored at exit) and returns the exit code rule of
-// CONTRACTS.md: the status, or 128+N when killed by signal N.
+// docs/DESIGN.md §3: the status, or 128+N when killed by signal N.
 #pragma once
 
 #include <signal.h>

@@ -1,4 +1,4 @@
-// The container init, numbered as in DESIGN.md's process model. Runs in the
+// The container init, numbered as in docs/DESIGN.md §3 (step 8). Runs in the
 // clone3 child: single-threaded, no exceptions, every failure is reported to
 // the parent in the child's own words (with errno) before _exit.
 #include "libcontainer/init.hpp"

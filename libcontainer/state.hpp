@@ -2,7 +2,7 @@
 //
 // Creating the directory is the existence check; commands that change a
 // container hold flock() on the directory; state.json is written atomically
-// (temp + fsync + rename). The status is derived on every read from the init's
+// (temp + rename, no fsync). The status is derived on every read from the init's
 // pid + start time, exec.fifo and the freezer; it is never trusted from disk.
 #pragma once
 

@@ -8,7 +8,7 @@ run per container (run, create, start, state, exec, kill, delete, ps, list), for
 Why: crunner is a static-pie binary, and a page fault on its text maps the pages around it
 (fault-around, 64 KiB), so code spread over the whole 3 MB text made nearly all of it
 resident at every start (peak RSS). With the executed functions packed together, only those
-blocks are touched (see docs/NOTES.md for the numbers).
+blocks are touched (see docs/DESIGN.md §15 for the numbers).
 
 How: bench/hot_functions/functrace.c runs each command under ptrace with an int3 at every
 function entry (from nm), following the children (the container's init until it execs the

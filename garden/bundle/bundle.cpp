@@ -595,7 +595,7 @@ json build_config(const json& spec, const BundleParams& p, std::string& err) {
     linux_["seccomp"] = seccomp_allowlist();
   } else {
     // Guardian's privileged base: /dev/fuse (0666). Its privileged bundle masks nothing;
-    // we keep the masked and read-only /proc paths there (docs/NOTES.md).
+    // we keep the masked and read-only /proc paths there (docs/DESIGN.md §14).
     linux_["devices"] = {{{"path", "/dev/fuse"},
                           {"type", "c"},
                           {"major", 10},

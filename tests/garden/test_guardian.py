@@ -293,7 +293,7 @@ class GuardianParityTest(ShimTestCase):
             self.assertIn(p, m)
         code, out, _ = self.sh(self.u, "echo 1 > /proc/sys/kernel/sysrq 2>/dev/null || echo denied")
         self.assertEqual(out, "denied\n")
-        # Privileged: we keep them masked and /proc/sys read-only (docs/NOTES.md).
+        # Privileged: we keep them masked and /proc/sys read-only (docs/DESIGN.md §14).
         code, out, _ = self.run_proc(self.p, "cat", "/proc/self/mountinfo")
         m = mountinfo(out)
         self.assertIn("ro", m["/proc/sys"][0])
