@@ -108,9 +108,14 @@ bool is_xfs(const std::string& path) {
   return statfs(path.c_str(), &s) == 0 && s.f_type == XFS_SUPER_MAGIC;
 }
 
-Status mount_xfs_backing(const std::string& store, uint64_t size_bytes) {
+Status check_backing_size(uint64_t size_bytes) {
   if (size_bytes < (300ull << 20))
     return invalid_spec("init store: --store-size-bytes must be at least 300 MiB (XFS)");
+  return {};
+}
+
+Status mount_xfs_backing(const std::string& store, uint64_t size_bytes) {
+  CR_TRY(check_backing_size(size_bytes));
   std::string file = store + ".backing-store";
   {
     CR_ASSIGN(UniqueFd fd, open_path(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600));

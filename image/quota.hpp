@@ -11,6 +11,7 @@
 namespace crunner::image {
 
 bool is_xfs(const std::string& path);
+Status check_backing_size(uint64_t size_bytes);  // XFS's minimum
 Status mount_xfs_backing(const std::string& store, uint64_t size_bytes);
 Status unmount_xfs_backing(const std::string& store);
 Status apply_quota(const std::string& store, const std::string& image_dir, uint64_t bytes);

@@ -90,8 +90,18 @@ IdMap Store::store_map() const {
 
 Status Store::init(const IdMap& map, uint64_t size_bytes) {
   if (initialized()) return {};
+  // Bad input leaves nothing behind: the size is checked before the store dir exists, and a
+  // store dir made here goes again when its XFS cannot be made.
+  if (size_bytes > 0) CR_TRY(check_backing_size(size_bytes));
+  bool made = !path_exists(path_);
   CR_TRY(mkdir_p(path_, 0755));
-  if (size_bytes > 0) CR_TRY(mount_xfs_backing(path_, size_bytes));
+  if (size_bytes > 0) {
+    auto st = mount_xfs_backing(path_, size_bytes);
+    if (!st.ok()) {
+      if (made) rmdir(path_.c_str());
+      return st;
+    }
+  }
   for (const char* d : {"meta", "layers", "images", "locks", "tmp"})
     CR_TRY(mkdir_p(path_ + "/" + d, 0700));
   // Images of mapped containers are reached by their root: let it traverse to them.
