@@ -101,6 +101,22 @@ Status set_limit(const std::string& store, uint32_t id, uint64_t bytes) {
   return {};
 }
 
+// An XFS mounted without prjquota takes project ids but enforces nothing, and refuses the
+// limit itself with a bare errno: say what is missing before anything is changed.
+Status check_project_quota(const std::string& store) {
+  CR_ASSIGN(UniqueFd fd, open_path(store, O_RDONLY | O_DIRECTORY));
+  struct fs_quota_stat qs {};
+  // Quotas off altogether: ENOSYS (6.1), ESRCH.
+  if (quotactl_fd(fd.get(), QCMD(Q_XGETQSTAT, PRJQUOTA), 0, &qs) < 0 && errno != ENOSYS &&
+      errno != ESRCH)
+    return sys_error("read the quota state of `" + store + "`");
+  if (!(qs.qs_flags & FS_QUOTA_PDQ_ENFD))
+    return make_error(ErrorKind::Unsupported,
+                      "disk limits need project quotas: the XFS of the store `" + store +
+                          "` is not mounted with prjquota");
+  return {};
+}
+
 }  // namespace
 
 bool is_xfs(const std::string& path) {
@@ -146,6 +162,7 @@ Status apply_quota(const std::string& store, const std::string& image_dir, uint6
     return make_error(
         ErrorKind::Unsupported,
         "disk limits need a store on XFS with project quotas (init-store --store-size-bytes)");
+  CR_TRY(check_project_quota(store));
   CR_ASSIGN(uint32_t id, next_project_id(store));
   for (const char* sub : {"", "/diff", "/work"}) CR_TRY(set_project(image_dir + sub, id));
   return set_limit(store, id, bytes);

@@ -63,15 +63,28 @@ add_guest_test(NAME "guest systemd: test_systemd.py" FEATURES systemd TIMEOUT 84
 add_guest_test(NAME "guest criu: test_checkpoint.py" FEATURES criu TIMEOUT 1140
   COMMAND python3 -u ${GUEST_INTEGRATION}/test_checkpoint.py)
 
-# garden-shim in the guests (tests/garden/guest_*.py over the HTTP API). The busybox rootfs
-# of tests/fixtures/make-bundle.sh is built on the host first (the guest shares the build
-# tree read-only and copies it from there): cheaper than making it under TCG.
+# The busybox rootfs of tests/fixtures/make-bundle.sh, built on the host first for the guest
+# suites that use it (the guest shares the build tree read-only and copies it from there):
+# cheaper than making it under TCG.
+set(GUEST_FIXTURE_CACHE ${CMAKE_BINARY_DIR}/guest-fixture-cache)
+add_test(NAME "garden: guest fixture rootfs (built on the host)"
+         COMMAND bash -c "d=$(mktemp -d) && CRUNNER_FIXTURE_CACHE=${GUEST_FIXTURE_CACHE} bash ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/make-bundle.sh $d/b >/dev/null; rc=$?; rm -rf $d; exit $rc")
+set_tests_properties("garden: guest fixture rootfs (built on the host)" PROPERTIES
+                     FIXTURES_SETUP guest_garden_rootfs)
+
+# XFS project quotas: crunner-image's store on the guest's XFS and on a loop XFS that
+# init-store --store-size-bytes makes; exclusive and total limits biting (EDQUOT) inside
+# crunner containers, stats against du, clear errors without project quotas.
+if(TARGET crunner-image)
+  add_guest_test(NAME "guest xfs: crunner-image quotas (guest_xfs.py)" FEATURES xfs
+    ENV CRUNNER_IMAGE=$<TARGET_FILE:crunner-image> CRUNNER_FIXTURE_CACHE=${GUEST_FIXTURE_CACHE}
+    COMMAND python3 -u ${CMAKE_CURRENT_SOURCE_DIR}/image/guest_xfs.py)
+  set_tests_properties("guest xfs: crunner-image quotas (guest_xfs.py)" PROPERTIES
+                       FIXTURES_REQUIRED guest_garden_rootfs)
+endif()
+
+# garden-shim in the guests (tests/garden/guest_*.py over the HTTP API), on the fixture rootfs.
 if(TARGET garden-shim)
-  set(GUEST_FIXTURE_CACHE ${CMAKE_BINARY_DIR}/guest-fixture-cache)
-  add_test(NAME "garden: guest fixture rootfs (built on the host)"
-           COMMAND bash -c "d=$(mktemp -d) && CRUNNER_FIXTURE_CACHE=${GUEST_FIXTURE_CACHE} bash ${CMAKE_CURRENT_SOURCE_DIR}/fixtures/make-bundle.sh $d/b >/dev/null; rc=$?; rm -rf $d; exit $rc")
-  set_tests_properties("garden: guest fixture rootfs (built on the host)" PROPERTIES
-                       FIXTURES_SETUP guest_garden_rootfs)
   set(GUEST_GARDEN_ENV GARDEN_SHIM=$<TARGET_FILE:garden-shim> GARDEN_RUNTIME=$<TARGET_FILE:crunner>
       CRUNNER_FIXTURE_CACHE=${GUEST_FIXTURE_CACHE})
   # Pure cgroup v2: limits in the v2 files (memory, swap, cpu weight, pids), the OOM event,
