@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <string_view>
+#include <unordered_set>
 
 #include "apparmor/apparmor.hpp"
 #include "libcontainer/phase.hpp"
@@ -271,9 +273,26 @@ static Status check_cwd_inside(const std::string& cwd) {
   return {};
 }
 
+void dedup_env(std::vector<std::string>& env) {
+  // Walk from the end so the last occurrence of each name is the one kept, at its own
+  // position (runc's prepareEnv does the same, after Go's os/exec dedupEnv).
+  std::unordered_set<std::string_view> seen;
+  std::vector<bool> keep(env.size(), false);
+  for (size_t i = env.size(); i-- > 0;) {
+    std::string_view kv = env[i];
+    keep[i] = seen.insert(kv.substr(0, kv.find('='))).second;
+  }
+  std::vector<std::string> out;
+  out.reserve(seen.size());
+  for (size_t i = 0; i < env.size(); i++)
+    if (keep[i]) out.push_back(std::move(env[i]));
+  env = std::move(out);
+}
+
 Result<std::string> finish_process(const spec::Process& proc, const CapSets& caps,
                                    const seccomp::Program* filter, int sock,
                                    std::vector<std::string>& env) {
+  dedup_env(env);
   bool has_home = false;
   for (auto& kv : env) has_home = has_home || kv.rfind("HOME=", 0) == 0;
   if (!has_home) env.push_back("HOME=" + home_of(proc.user.uid));

@@ -41,8 +41,12 @@ Status set_no_new_privs();
 // user, capabilities, no_new_privs and seccomp, in runc's order (seccomp is
 // loaded last when no_new_privs is set; otherwise before the uid change, while
 // CAP_SYS_ADMIN is still there). Resolves the executable as the final user.
-// Adds HOME from the container's /etc/passwd when env has none (as runc).
+// Collapses duplicate names in env, the last one wins (dedup_env), then adds HOME from
+// the container's /etc/passwd when env has none (as runc).
 // A seccomp notify fd is sent to the parent over `sock` (SyncType::Seccomp).
+// Removes all but the last NAME=... entry of each NAME, keeping the survivors' order.
+void dedup_env(std::vector<std::string>& env);
+
 Result<std::string> finish_process(const spec::Process& proc, const CapSets& caps,
                                    const seccomp::Program* filter, int sock,
                                    std::vector<std::string>& env);

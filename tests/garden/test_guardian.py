@@ -173,6 +173,17 @@ class GuardianParityTest(ShimTestCase):
         code, out, _ = self.sh(self.u, "echo $PATH")
         self.assertEqual(out, "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n")
 
+    def test_env_duplicates_collapse_last_wins(self):
+        # The container's env, then the process's: runc keeps the last NAME=... of each name
+        # (libcontainer/env.go prepareEnv), so the process's value wins over the container's.
+        h = self.create(env=["DUP=container", "ONLY_C=1", "TWICE=a", "TWICE=b"])
+        code, out, _ = self.run_proc(h, "env", env=["DUP=process", "ONLY_P=2", "DUP=last"])
+        env = out.splitlines()
+        self.assertEqual(code, 0)
+        for name, want in (("DUP", ["DUP=last"]), ("TWICE", ["TWICE=b"]),
+                           ("ONLY_C", ["ONLY_C=1"]), ("ONLY_P", ["ONLY_P=2"])):
+            self.assertEqual([e for e in env if e.startswith(name + "=")], want, out)
+
     def test_process_defaults(self):
         # Guardian sets neither umask, no_new_privs nor an oom score: runc's 0022, off, and
         # the server's own score are what processes get.

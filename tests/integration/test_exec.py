@@ -631,6 +631,19 @@ def process_file(t):
 
 # ---- terminals -----------------------------------------------------------------------------
 @h.case
+def exec_env_duplicates_last_wins(t):
+    # As runc: the process file's env and -e alike keep only the last NAME=... of a name.
+    cid, init = running(t, "envdup")
+    proc = base_process(t, "env", env=["PATH=/nowhere", "DUP=first", "X=1", "DUP=second",
+                                       "PATH=/usr/bin:/bin"])
+    pf = write_process(t, proc)
+    rc, out, err = t.rt(["exec", "--process", pf, cid])
+    t.eq("rc", (rc, err), (0, ""))
+    t.eq("--process env, duplicates collapsed", out.splitlines(),
+         ["X=1", "DUP=second", "PATH=/usr/bin:/bin", "HOME=/root"])
+
+
+@h.case
 def tty_with_console_socket(t):
     cid, init = running(t, "tty")
     srv, sock = t.console_listener()

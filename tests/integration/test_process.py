@@ -47,6 +47,18 @@ def args_and_env(t):
 
 
 @h.case
+def duplicate_env_names_last_wins(t):
+    # runc (prepareEnv) keeps only the last NAME=... of each name, where that one stood;
+    # HOME is appended after, when none is set.
+    def edit(c):
+        c["process"]["env"] = ["PATH=/bin", "DUP=first", "X=1", "DUP=second", "PATH=/usr/bin:/bin"]
+    rc, out, err = t.rt(["run", "--bundle", t.bundle("env", edit=edit), t.cid("envdup")])
+    t.require("run", rc == 0, (rc, out, err))
+    t.eq("environment, duplicates collapsed", out.splitlines(),
+         ["X=1", "DUP=second", "PATH=/usr/bin:/bin", "HOME=/root"])
+
+
+@h.case
 def path_lookup_uses_container_env(t):
     def edit(c):
         c["process"]["env"] = ["PATH=/opt/bin:/bin"]
