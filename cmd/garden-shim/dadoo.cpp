@@ -195,7 +195,8 @@ int main(int argc, char** argv) {
   bool pea = access((g_dir + "/config.json").c_str(), F_OK) == 0;
   std::vector<std::string> args = {runtime, "--root", root, "--log", log, "--log-format", "json"};
   if (pea)
-    args.insert(args.end(), {"run", "--detach", "--pid-file", pidfile, "--bundle", g_dir});
+    args.insert(args.end(), {"run", "--detach", "--no-new-keyring", "--pid-file", pidfile,
+                             "--bundle", g_dir});  // as the container's own (runtime.cpp)
   else
     args.insert(args.end(),
                 {"exec", "--detach", "--pid-file", pidfile, "--process", g_dir + "/process.json"});

@@ -198,8 +198,11 @@ std::string last_log_error(const std::string& path) {
 std::string Runtime::run_detached(const std::string& id, const std::string& bundle,
                                   const std::string& log, const std::string& pid_file, int* pid) {
   auto argv = base();
-  argv.insert(argv.end(), {"--log", log, "--log-format", "json", "run", "--detach", "--pid-file",
-                           pid_file, "--bundle", bundle, id});
+  // Guardian's runc calls (rundmc/runrunc/create.go): --no-new-keyring. A session keyring per
+  // container is charged to the container's host uid, which every unprivileged container
+  // shares: the kernel's per-user maxkeys (200) would refuse the 201st.
+  argv.insert(argv.end(), {"--log", log, "--log-format", "json", "run", "--detach",
+                           "--no-new-keyring", "--pid-file", pid_file, "--bundle", bundle, id});
   CmdResult r = run_cmd(argv, "", true);
   if (r.status == 0) {
     long long v = 0;

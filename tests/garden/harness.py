@@ -317,6 +317,23 @@ class ShimTestCase(unittest.TestCase):
         return pids
 
 
+def session_keyrings(uid=CONTAINER_ROOT_UID):
+    """The descriptions of the session keyrings ("_ses.<name>") owned by uid, read from
+    /proc/keys as uid itself (a key is listed only to who may view it: root may not)."""
+    def become():
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    r = subprocess.run(["cat", "/proc/keys"], preexec_fn=become, capture_output=True,
+                       text=True, check=True)
+    out = []
+    for line in r.stdout.splitlines():
+        f = line.split(None, 8)
+        if len(f) == 9 and f[7] == "keyring" and f[8].startswith("_ses."):
+            out.append(f[8].split(":")[0])
+    return out
+
+
 def pid_alive(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:

@@ -11,7 +11,8 @@ import subprocess
 import tarfile
 import urllib.request
 
-from harness import CONTAINER_ROOT_UID, SHIM, GardenError, Shim, ShimTestCase, free_port, main
+from harness import (CONTAINER_ROOT_UID, SHIM, GardenError, Shim, ShimTestCase, free_port, main,
+                     session_keyrings)
 
 MiB = 1 << 20
 
@@ -183,6 +184,15 @@ class GuardianParityTest(ShimTestCase):
         for name, want in (("DUP", ["DUP=last"]), ("TWICE", ["TWICE=b"]),
                            ("ONLY_C", ["ONLY_C=1"]), ("ONLY_P", ["ONLY_P=2"])):
             self.assertEqual([e for e in env if e.startswith(name + "=")], want, out)
+
+    def test_no_session_keyring_per_container(self):
+        # rundmc/runrunc/create.go runs runc with --no-new-keyring: a keyring per container,
+        # charged to the host uid every unprivileged container maps root to, made the 201st
+        # create fail once the kernel's maxkeys (200) was reached.
+        h = self.create()
+        code, out, _ = self.sh(h, "echo up")
+        self.assertEqual((code, out), (0, "up\n"))
+        self.assertEqual([k for k in session_keyrings() if h in k], [])
 
     def test_process_defaults(self):
         # Guardian sets neither umask, no_new_privs nor an oom score: runc's 0022, off, and

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 
-from harness import GardenError, ShimTestCase, main, mounts_under, pid_alive
+from harness import GardenError, ShimTestCase, main, mounts_under, pid_alive, session_keyrings
 
 DOUBLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "image_plugin_double.py")
 MAPPINGS = ["--uid-mapping", "0:4294967294:1", "--gid-mapping", "0:4294967294:1",
@@ -278,6 +278,17 @@ class ImagePluginTest(ShimTestCase):
         self.assertFalse(os.path.exists(os.path.join(self.rootfs, "tmp", "garden-init")))
         self.assertEqual(mounts_under(os.path.join(self.shim.depot, "containers", h, "processes")),
                          [])
+
+    def test_pea_gets_no_session_keyring(self):
+        # Guardian's peas are runc containers started with --no-new-keyring too.
+        h = self.create(handle="imgplug-peakeys")
+        p = self.client.run(h, {"id": "peakeys-1", "path": "sh",
+                                "args": ["-c", "echo up; exec sleep 600"],
+                                "image": {"uri": "raw://" + self.rootfs}})
+        p.read_until("stdout", b"up\n")
+        self.assertEqual([k for k in session_keyrings() if "peakeys-1" in k or h in k], [])
+        p.signal(kill=True)
+        self.assertEqual(p.wait(), 137)
 
     def test_pea_errors(self):
         h = self.create(handle="imgplug-peaerr")
