@@ -634,9 +634,10 @@ json build_config(const json& spec, const BundleParams& p, std::string& err) {
 namespace {
 
 // Creates `rel` (a path relative to the directory fd `dir`) without following symlinks;
-// the last component is a directory or (is_dir false) an empty file. What it creates belongs
-// to uid:gid.
-std::string ensure_at(int rootfd, const std::string& rel, bool is_dir, uid_t uid, gid_t gid) {
+// the last component is a directory (of mode last_mode) or (is_dir false) an empty file. What
+// it creates belongs to uid:gid.
+std::string ensure_at(int rootfd, const std::string& rel, bool is_dir, uid_t uid, gid_t gid,
+                      mode_t last_mode = 0755) {
   auto parts = crunner::split(rel, '/');
   std::vector<std::string> comps;
   for (auto& s : parts)
@@ -658,6 +659,8 @@ std::string ensure_at(int rootfd, const std::string& rel, bool is_dir, uid_t uid
           if (errno != EEXIST) return "mkdir `" + rel + "`: " + crunner::errno_text(errno);
         } else if (fchownat(cur.get(), c.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
           return "chown `" + rel + "`: " + crunner::errno_text(errno);
+        } else if (last && last_mode != 0755 && fchmodat(cur.get(), c.c_str(), last_mode, 0) < 0) {
+          return "chmod `" + rel + "`: " + crunner::errno_text(errno);
         }
       } else {
         int fd = openat(cur.get(), c.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
@@ -705,7 +708,11 @@ std::string prepare_mountpoints(const std::string& rootfs, const json& config, u
       struct stat st;
       if (stat(m.value("source", "").c_str(), &st) == 0) is_dir = S_ISDIR(st.st_mode);
     }
-    auto e = ensure_at(root.get(), dst, is_dir, uid, gid);
+    // The runtime gives a tmpfs the mode of the directory it covers (runc: "mode=" of an
+    // existing target). A mount point made here for one is 1777, the tmpfs default that
+    // runc leaves when it creates the directory itself: /dev/shm stays writable by all.
+    mode_t mode = m.value("type", "") == "tmpfs" ? 01777 : 0755;
+    auto e = ensure_at(root.get(), dst, is_dir, uid, gid, mode);
     if (!e.empty()) return e;
   }
   return "";

@@ -282,6 +282,16 @@ class GuardianParityTest(ShimTestCase):
         code, out, _ = self.run_proc(self.u, "cat", "/proc/1/cmdline")
         self.assertEqual(out, "/tmp/garden-init\0")
 
+    def test_dev_shm_is_a_world_writable_tmpfs(self):
+        # defaultBindMounts: a tmpfs with no mode of its own, so the tmpfs default, 1777
+        # (fixed: garden-shim made its mount point 0755 and the runtime copied that mode).
+        for h in (self.u, self.p):
+            code, out, _ = self.run_proc(h, "cat", "/proc/self/mountinfo")
+            self.assertEqual(mountinfo(out)["/dev/shm"][1], "tmpfs")
+            code, out, err = self.sh(h, "stat -c %a /dev/shm; echo x > /dev/shm/gdn-$$ && "
+                                        "cat /dev/shm/gdn-$$ && rm /dev/shm/gdn-$$", user="user")
+            self.assertEqual((code, out), (0, "1777\nx\n"), err)
+
     def test_unprivileged_cgroup_fs_is_mounted_read_only(self):
         code, out, err = self.sh(
             self.u, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes >/dev/null && echo read; "
