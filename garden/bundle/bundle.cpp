@@ -537,7 +537,9 @@ json build_config(const json& spec, const BundleParams& p, std::string& err) {
        {"options", {"nosuid", "noexec", "newinstance", "gid=5", "ptmxmode=0666", "mode=0620"}}},
   });
   for (auto& m : defaults) mounts.push_back(m);
-  mounts.push_back(bind_mount(p.init_path, kInitPath, true));
+  // Read-write as Guardian binds it: a read-only mount under /tmp made a privileged root's
+  // `chown -R /tmp` fail (EROFS). Unprivileged roots still cannot change the host's file.
+  mounts.push_back(bind_mount(p.init_path, kInitPath, false));
   mounts.push_back({{"destination", "/proc"},
                     {"type", "proc"},
                     {"source", "proc"},

@@ -292,6 +292,14 @@ class GuardianParityTest(ShimTestCase):
                                         "cat /dev/shm/gdn-$$ && rm /dev/shm/gdn-$$", user="user")
             self.assertEqual((code, out), (0, "1777\nx\n"), err)
 
+    def test_privileged_root_can_chown_tmp(self):
+        # initBindMountAndPath binds garden-init read-write (options "bind" only): a privileged
+        # root's `chown -R /tmp` must not meet a read-only mount (fixed: EROFS). The owner
+        # given is garden-init's own, so the host's file is left as it is.
+        code, out, err = self.sh(self.p, "chown -R $(stat -c %u:%g /tmp/garden-init) /tmp && "
+                                         "echo ok")
+        self.assertEqual((code, out), (0, "ok\n"), err)
+
     def test_unprivileged_cgroup_fs_is_mounted_read_only(self):
         code, out, err = self.sh(
             self.u, "cat /sys/fs/cgroup/memory/memory.limit_in_bytes >/dev/null && echo read; "
