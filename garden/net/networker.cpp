@@ -99,16 +99,18 @@ Networker::Networker(Config cfg)
 
 std::string Networker::start(bool clean) {
   if (!cfg_.enabled) return "";
-  std::string ifname, err;
+  std::string ifname, route_err, err;
   uint32_t ip = 0;
   int mtu = 1500;
-  bool have_route = default_route(ifname, ip, mtu, err);
+  // The route's error is its own: with --external-ip, having none is no failure (it was
+  // once left in `err`, which the iptables calls below read as theirs).
+  bool have_route = default_route(ifname, ip, mtu, route_err);
   if (!cfg_.external_ip.empty()) {
     parse_ip(cfg_.external_ip, external_ip_);
   } else if (have_route) {
     external_ip_ = ip;
   } else {
-    return "external IP: " + err;
+    return "external IP: " + route_err;
   }
   mtu_ = cfg_.mtu > 0 ? cfg_.mtu : (have_route ? mtu : 1500);
   if (!cfg_.plugin.empty()) return "";            // the plugin owns the kernel side

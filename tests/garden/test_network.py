@@ -452,5 +452,33 @@ class TestBandwidth(NetTestCase):
         self.assertLess(got, rate * elapsed + 2 * burst + 256 * 1024)
 
 
+
+class TestExternalIPWithoutDefaultRoute(ShimTestCase):
+    """--external-ip is all the shim needs: a network namespace with no default route (and
+    no interface but lo) starts, and containers get networks there (fixed: "no default
+    route in the server's network namespace: give --external-ip", with the flag given)."""
+
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("needs root")
+        cls.ns_shim = "crn-net-%dnort" % os.getpid()
+        cls.addClassCleanup(subprocess.run, ["ip", "netns", "del", cls.ns_shim],
+                            stderr=subprocess.DEVNULL)
+        sh("ip", "netns", "add", cls.ns_shim)
+        sh("ip", "-n", cls.ns_shim, "link", "set", "lo", "up")
+        cls.shim_extra = ["--external-ip", "203.0.113.7"]
+        cls.shim_netns = cls.ns_shim
+        super().setUpClass()
+
+    def test_starts_and_containers_get_networks(self):
+        self.assertEqual(sh("ip", "-n", self.ns_shim, "route", "show", "default"), "")
+        h = self.create()
+        info = self.client.info(h)
+        self.assertEqual(info["ExternalIP"], "203.0.113.7")
+        self.assertTrue(info["ContainerIP"].startswith("10."), info)
+        code, out, _ = self.run_proc(h, "sh", "-c", "ip -4 -o addr show | grep -c ' inet '")
+        self.assertEqual(out.strip(), "2")  # lo and the container's end of its veth
+
 if __name__ == "__main__":
     main()
