@@ -1,6 +1,7 @@
 #include "libcontainer/utils.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,24 +60,74 @@ Status check_preserve_fds(long long n) {
   return {};
 }
 
+namespace {
+
+// The checks and read of read_regular_file on an fd already open and stat'ed.
+Result<std::string> read_regular_fd(int fd, const struct stat& st, const std::string& path,
+                                    size_t max, const char* what) {
+  if (!S_ISREG(st.st_mode))
+    return make_error(ErrorKind::InvalidSpec, "read `" + path + "`: not a " + what);
+  if (static_cast<unsigned long long>(st.st_size) > max)
+    return make_error(ErrorKind::InvalidSpec,
+                      "read `" + path + "`: larger than " + std::to_string(max) + " bytes");
+  auto r = read_fd(fd, max);
+  if (!r) {
+    Error e = r.error();
+    e.message = "read `" + path + "`" + e.message.substr(4);  // after "read"
+    return e;
+  }
+  return r;
+}
+
+}  // namespace
+
 Result<std::string> read_regular_file(const std::string& path, size_t max) {
   // O_NONBLOCK: opening a fifo must not wait for a writer before fstat refuses it.
   CR_ASSIGN(UniqueFd fd, open_path(path, O_RDONLY | O_NONBLOCK | O_NOCTTY));
   struct stat st;
   if (fstat(fd.get(), &st) < 0) return sys_error("stat `" + path + "`");
-  if (!S_ISREG(st.st_mode))
-    return make_error(ErrorKind::InvalidSpec, "read `" + path + "`: not a regular file");
-  if (static_cast<unsigned long long>(st.st_size) > max)
-    return make_error(ErrorKind::InvalidSpec,
-                      "read `" + path + "`: larger than " + std::to_string(max) + " bytes");
-  auto r = read_fd(fd.get(), max);
-  if (!r) {
-    Error e = r.error();
-    e.message = "read `" + path + "`" + e.message.substr(4);  // after "read"
+  return read_regular_fd(fd.get(), st, path, max, "regular file");
+}
 
-    return e;
+namespace {
+
+// Reads a pipe opened O_NONBLOCK until EOF. poll() first: on a fifo no writer has opened yet,
+// read() would report EOF at once, poll() waits for the writer (and its data or its close).
+Result<std::string> read_pipe(int fd, const std::string& path, size_t max) {
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    struct pollfd p = {fd, POLLIN, 0};
+    if (CR_RETRY(poll(&p, 1, -1)) < 0) return sys_error("read `" + path + "`: poll");
+    ssize_t n = CR_RETRY(::read(fd, buf, sizeof buf));
+    if (n < 0 && errno == EAGAIN) continue;
+    if (n < 0) return sys_error("read `" + path + "`");
+    if (n == 0) break;
+    if (out.size() + static_cast<size_t>(n) > max)
+      return make_error(ErrorKind::InvalidSpec,
+                        "read `" + path + "`: larger than " + std::to_string(max) + " bytes");
+    out.append(buf, static_cast<size_t>(n));
   }
-  return r;
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> read_file_or_pipe(const std::string& path, size_t max) {
+  if (path == "-") {
+    auto r = read_fd(0, max);
+    if (!r) {
+      Error e = r.error();
+      e.message = "read stdin" + e.message.substr(4);  // after "read"
+      return e;
+    }
+    return r;
+  }
+  CR_ASSIGN(UniqueFd fd, open_path(path, O_RDONLY | O_NONBLOCK | O_NOCTTY));
+  struct stat st;
+  if (fstat(fd.get(), &st) < 0) return sys_error("stat `" + path + "`");
+  if (S_ISFIFO(st.st_mode)) return read_pipe(fd.get(), path, max);
+  return read_regular_fd(fd.get(), st, path, max, "regular file or pipe");
 }
 
 Result<std::string> read_file(const std::string& path) {

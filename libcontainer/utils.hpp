@@ -43,6 +43,11 @@ Result<std::string> read_fd(int fd, size_t max = kMaxReadSize);  // until EOF
 // refused without blocking on it), at most `max` bytes. Errors name the path:
 // "read `/dev/zero`: not a regular file", "read `x`: larger than 16777216 bytes".
 Result<std::string> read_regular_file(const std::string& path, size_t max = kMaxInputFile);
+// A file a caller may also stream (exec --process): a regular file, or a pipe/fifo
+// (`/dev/stdin`, `<(...)`, a named fifo: read until its writer closes, waiting for a writer
+// as runc's open does), "-" meaning stdin; at most `max` bytes. Devices, sockets and
+// directories are refused as by read_regular_file.
+Result<std::string> read_file_or_pipe(const std::string& path, size_t max = kMaxInputFile);
 // Writes all of data; errors read "write `data` to `path`: <errno>".
 Status write_file(const std::string& path, std::string_view data, int flags = O_WRONLY | O_TRUNC,
                   mode_t mode = 0644);

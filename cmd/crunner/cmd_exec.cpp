@@ -28,7 +28,7 @@ struct ExecFlags {
 Result<spec::Process> build_process(const std::pair<ContainerState, ContainerStatus>& cs,
                                     const ExecFlags& f) {
   if (!f.process_file.empty()) {
-    CR_ASSIGN(std::string text, read_regular_file(f.process_file));
+    CR_ASSIGN(std::string text, read_file_or_pipe(f.process_file));
     auto j = nlohmann::json::parse(text, nullptr, false);
     if (j.is_discarded()) return invalid_spec("--process `" + f.process_file + "`: invalid JSON");
     // runc's exec takes a missing user as uid 0, gid 0.
@@ -103,7 +103,8 @@ Result<spec::Process> build_process(const std::pair<ContainerState, ContainerSta
 void register_exec(CLI::App& app, Globals& g, Handler* out) {
   static ExecFlags f;
   if (auto* c = add_command(app, g, "exec", "run a new process inside a running container")) {
-    c->add_option("-p,--process", f.process_file, "an OCI process JSON file");
+    c->add_option("-p,--process", f.process_file,
+                  "an OCI process JSON file, read to its end from a pipe or fifo (- is stdin)");
     c->add_flag("-t,--tty", f.tty, "allocate a pseudo-TTY");
     c->add_option("--console-socket", f.console_socket, "unix socket that receives the pty master");
     c->add_flag("-d,--detach", f.detach, "return once the process has started");

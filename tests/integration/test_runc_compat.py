@@ -302,5 +302,41 @@ def missing_cwd_is_created(t):
          ["/made/by/runtime", "0 755"])
 
 
+@h.case
+def exec_process_from_pipe(t):
+    # runc opens --process like any file: /dev/stdin (a pipe), <(...) and a named fifo work,
+    # the fifo read once its writer comes.
+    cid = t.cid("procpipe")
+    b = t.bundle("sleep", "1000")
+    t.require("run -d", t.rt(["run", "-d", "--bundle", b, cid])[0] == 0)
+
+    def proc(word):
+        return json.dumps({"args": ["echo", word], "cwd": "/", "env": ["PATH=/bin"]}).encode()
+
+    def through_pipe(flag, word):
+        r, w = os.pipe()
+        os.write(w, proc(word))
+        os.close(w)
+        with os.fdopen(r, "rb") as rf:
+            return t.rt(["exec", "-p", flag, cid], stdin=rf)
+    rc, out, err = through_pipe("/dev/stdin", "from-stdin")
+    t.eq("exec -p /dev/stdin (a pipe)", (rc, out), (0, "from-stdin\n"))
+    fifo = t.path("process.fifo")
+    os.mkfifo(fifo)
+    p = subprocess.Popen([h.RUNTIME, "--root", t.root, "exec", "-p", fifo, cid],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    t.procs.append(p)
+    with open(fifo, "wb") as f:  # opening blocks until the runtime opened the fifo
+        f.write(proc("from-fifo"))
+    out, err = p.communicate(timeout=60)
+    t.eq("exec -p FIFO: read once the writer closed it", (p.returncode, out.decode()),
+         (0, "from-fifo\n"))
+    if t.crunner_only():  # runc 1.1.5 opens a file named "-"
+        rc, out, err = through_pipe("-", "from-dash")
+        t.eq("exec -p - reads stdin", (rc, out), (0, "from-dash\n"))
+        t.fails("a device is still refused", t.rt(["exec", "-p", "/dev/zero", cid]),
+                "read `/dev/zero`: not a regular file or pipe")
+
+
 if __name__ == "__main__":
     h.main()
