@@ -1,5 +1,7 @@
 #!/bin/bash
-# Configures and builds crunner into ${BUILD_DIR:-build}.
+# Configures and builds crunner into ${BUILD_DIR:-build}: every target, or only the named ones
+# (and what they need).
+#   scripts/build.sh [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
@@ -10,4 +12,6 @@ if command -v ccache >/dev/null; then
   LAUNCHER=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} "${LAUNCHER[@]}" >/dev/null
-cmake --build "$BUILD_DIR" -j"$(nproc)"
+TARGETS=()
+[ $# -eq 0 ] || TARGETS=(--target "$@")
+cmake --build "$BUILD_DIR" -j"$(nproc)" "${TARGETS[@]}"
