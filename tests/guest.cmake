@@ -102,6 +102,16 @@ if(TARGET garden-shim)
     COMMAND python3 -u ${CMAKE_CURRENT_SOURCE_DIR}/garden/guest_apparmor.py)
   set_tests_properties("guest apparmor: garden-shim (guest_apparmor.py)" PROPERTIES
                        FIXTURES_REQUIRED guest_garden_rootfs)
+  # XFS: limits.disk through crunner-image (stores on the guest's XFS): the acceptance
+  # suite's disk-limit specs (total/exclusive, pre-existing users, privileged, metrics, a
+  # rootfs larger than the limit, a quota per container) and peas sharing the limit.
+  if(TARGET crunner-image)
+    add_guest_test(NAME "guest xfs: garden-shim disk limits (guest_xfs.py)" FEATURES xfs TIMEOUT 900
+      ENV ${GUEST_GARDEN_ENV} CRUNNER_IMAGE=$<TARGET_FILE:crunner-image>
+      COMMAND python3 -u ${CMAKE_CURRENT_SOURCE_DIR}/garden/guest_xfs.py)
+    set_tests_properties("guest xfs: garden-shim disk limits (guest_xfs.py)" PROPERTIES
+                         FIXTURES_REQUIRED guest_garden_rootfs)
+  endif()
 endif()
 
 # AppArmor (this project's host has none): profiles loaded with apparmor_parser, the init's

@@ -10,11 +10,40 @@
 #include "garden/api/server.hpp"
 #include "garden/bundle/bundle.hpp"
 #include "garden/cgroups/memory.hpp"
+#include "garden/image/disk_share.hpp"
 #include "garden/image/pea.hpp"
 #include "garden/rootfs/rootfs_layer.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace garden {
+
+namespace {
+
+// A pea of a container with a disk limit writes under that limit: its image's overlay dirs
+// join the project quota of the container's image (garden/image/disk_share.hpp). Nothing
+// to do for a container without a limit, or one whose image is no overlay we can see (a
+// plugin that enforces its limit otherwise).
+std::string share_disk_limit(const Container& c, const json& meta, const std::string& pea_rootfs,
+                             const json& pea_mounts) {
+  if (!meta.contains("image_plugin")) return "";
+  std::string err;
+  json limits = meta.value("limits", json::object());
+  DiskLimits dl =
+      parse_disk_limits(limits.is_object() ? limits.value("disk_limits", json()) : json(), err);
+  if (!err.empty() || dl.byte_hard == 0) return "";
+  json cmounts = json::array();
+  if (auto text = crunner::read_file(c.dir + "/config.json"); text) {
+    json cfg = json::parse(*text, nullptr, false);
+    if (cfg.is_object() && cfg.contains("mounts")) cmounts = cfg["mounts"];
+  }
+  image::OverlayDirs ctr, pea;
+  if (!image::overlay_dirs(meta.value("rootfs", ""), cmounts, ctr)) return "";
+  if (!image::overlay_dirs(pea_rootfs, pea_mounts, pea))
+    return "the pea's image is no overlay: it cannot share its container's disk limit";
+  return image::share_disk_quota(ctr, pea);
+}
+
+}  // namespace
 
 std::string Server::prepare_pea(Container& c, const json& spec, const json& meta, Process& p,
                                 json& pj, User& u) {
@@ -83,6 +112,10 @@ std::string Server::prepare_pea(Container& c, const json& spec, const json& meta
       !r)
     return r.error().what();
   if (auto r = crunner::mkdir_p(rt_root, 0711); !r) return r.error().what();
+  if (!builtin) {
+    if (auto e = share_disk_limit(c, meta, pp.rootfs, pp.image_mounts); !e.empty())
+      return "creating-volume: " + e;
+  }
   if (!resolve_user(pp.rootfs, spec.value("user", ""), u, err)) return err;
   json config = image::pea_config(spec, pp, u, err);
   if (!err.empty()) return err;

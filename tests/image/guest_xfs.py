@@ -59,7 +59,8 @@ def make_image_tar(tmp):
         t.add(os.path.join(FIXTURE, "etc"), arcname="etc", recursive=False)
         for name in sorted(os.listdir(os.path.join(FIXTURE, "etc"))):
             p = os.path.join(FIXTURE, "etc", name)
-            data = open(p, "rb").read()
+            with open(p, "rb") as f:
+                data = f.read()
             if name == "passwd":
                 data += b"alice:x:1001:1001::/home/alice:/bin/sh\nbob:x:1002:1002::/home/bob:/bin/sh\n"
             elif name == "group":
