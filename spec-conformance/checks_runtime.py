@@ -402,7 +402,8 @@ def _(ctx):
 
 @check("delete.created", "runtime.md delete: not stopped -> error and no effect (created)",
        xfail={"runc": "runc deletes (kills) a created container on plain `delete`",
-              "crunner": "crunner follows runc here (CONTRACTS.md: created -> kill and destroy)"})
+              "crunner": "crunner follows runc here (docs/CONTRACTS.md#oci-lifecycle-and-hooks: "
+                         "created -> kill and destroy)"})
 def _(ctx):
     b = sleeper(ctx)
     cid, _r = ctx.create(b)

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""`exec`: every flag of CONTRACTS.md and every exit-code rule, observed from inside and from
-the host. --process FILE (args/env/cwd/user/caps/rlimits/noNewPrivileges/apparmorProfile),
+"""`exec`: every flag of docs/CONTRACTS.md#commands and every exit-code rule
+(docs/CONTRACTS.md#errors-and-exit-codes), observed from inside and from the host.
+--process FILE (args/env/cwd/user/caps/rlimits/noNewPrivileges/apparmorProfile),
 CMD ARGS (flags end at the first positional), -t with and without --console-socket,
 -d/--pid-file, -e, --cwd, -u, --additional-gids, --cap, --no-new-privs, --apparmor,
 --process-label, --preserve-fds, --ignore-paused, --cgroup; exit status, 128+signal, 255 for
@@ -28,7 +29,8 @@ import threading
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
-RUNTIME_FAILED = 255  # exec's exit code when the runtime itself fails (CONTRACTS.md)
+# exec's exit code when the runtime itself fails (docs/CONTRACTS.md#errors-and-exit-codes)
+RUNTIME_FAILED = 255
 
 
 # ---- helpers -------------------------------------------------------------------------------

@@ -103,7 +103,8 @@ def all_hooks_order_and_state(t):
     t.eq("poststop last", log[-1][0] if log else None, "poststop")
     if strict:  # runc 1.1.5: prestart, createRuntime, createContainer, poststart, startContainer
         t.eq("order of all six", [ln[0] for ln in log], KINDS)
-    # CONTRACTS.md: created for the four create/start-time hooks, running for poststart.
+    # docs/CONTRACTS.md#oci-lifecycle-and-hooks: created for the four create/start-time hooks,
+    # running for poststart.
     # runc 1.1.5 sends "creating" to the three create-time hooks and "created" to poststart.
     want = {"prestart": "created", "createRuntime": "created", "createContainer": "created",
             "startContainer": "created", "poststart": "running", "poststop": "stopped"}

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Lifecycle and CLI behaviour callers rely on (CONTRACTS.md): run/create/start/state/kill/
-delete/list/spec/features/--version/--help, exit codes, error words, global flags."""
+"""Lifecycle and CLI behaviour callers rely on (docs/CONTRACTS.md): run/create/start/state/
+kill/delete/list/spec/features/--version/--help, exit codes, error words, global flags."""
 
 import json
 import os
@@ -452,7 +452,8 @@ def flag_forms(t):
 
 @h.case
 def exec_ps_stop_at_first_positional(t):
-    # exec and ps stop parsing their own flags at the first positional (CONTRACTS.md).
+    # exec and ps stop parsing their own flags at the first positional
+    # (docs/CONTRACTS.md#global-flags).
     b = t.bundle("sleep", "1000")
     cid = t.cid("pos")
     t.require("run -d", t.rt(["run", "-d", "--bundle", b, cid])[0] == 0)
@@ -468,7 +469,8 @@ def exec_ps_stop_at_first_positional(t):
 
 @h.case
 def containerd_call_sequence(t):
-    # exactly what the runc-v2 shim sends (CONTRACTS.md), every call with --log/--log-format
+    # exactly what the runc-v2 shim sends (docs/CONTRACTS.md#what-the-callers-send), every
+    # call with --log/--log-format
     b = t.bundle("sh", "-c", TRAP)
     cid = t.cid("ctrd")
     log = os.path.join(b, "log.json")
