@@ -1,4 +1,6 @@
 // pause, resume, ps, events, update: the commands that work on a container's cgroups.
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,6 +60,69 @@ Result<std::chrono::milliseconds> parse_duration(const std::string& s) {
   return std::chrono::milliseconds(static_cast<long long>(ms));
 }
 
+// Runs the host's `ps ARGS` (default -ef) as argv, never through a shell, as runc does, and
+// prints its header plus the rows whose PID column is one of pids. ps failing is an error
+// that carries what ps said.
+Status print_ps_rows(const std::vector<std::string>& args, const std::vector<pid_t>& pids) {
+  std::vector<std::string> argv{"ps"};
+  if (args.empty())
+    argv.push_back("-ef");
+  else
+    argv.insert(argv.end(), args.begin(), args.end());
+  std::vector<char*> av;
+  for (auto& a : argv) av.push_back(a.data());
+  av.push_back(nullptr);
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) < 0) return sys_error("ps: pipe");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 2);
+  pid_t child = -1;
+  int err = posix_spawnp(&child, "ps", &fa, nullptr, av.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(out[1]);
+  if (err != 0) {
+    close(out[0]);
+    errno = err;
+    return sys_error("run ps");
+  }
+  std::string text;
+  char buf[8192];
+  for (ssize_t n; (n = read(out[0], buf, sizeof(buf))) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    if (text.size() < (64u << 20)) text.append(buf, static_cast<size_t>(n));
+  }
+  close(out[0]);
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return make_error(ErrorKind::InvalidSpec, "ps " + join(args, " ") + " failed: " + text);
+  std::istringstream lines(text);
+  int pid_col = -1;
+  bool header = true;
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream ss(line);
+    std::vector<std::string> cols;
+    for (std::string c; ss >> c;) cols.push_back(c);
+    if (header) {
+      for (size_t i = 0; i < cols.size(); i++)
+        if (cols[i] == "PID") pid_col = static_cast<int>(i);
+      if (pid_col < 0) return make_error(ErrorKind::InvalidSpec, "ps output has no PID column");
+      printf("%s\n", line.c_str());
+      header = false;
+      continue;
+    }
+    long long p;
+    if (pid_col < static_cast<int>(cols.size()) && parse_i64(cols[pid_col], p) &&
+        std::find(pids.begin(), pids.end(), static_cast<pid_t>(p)) != pids.end())
+      printf("%s\n", line.c_str());
+  }
+  return {};
+}
+
 }  // namespace
 
 void register_cgroups(CLI::App& app, Globals& g, Handler* out) {
@@ -93,35 +158,8 @@ void register_cgroups(CLI::App& app, Globals& g, Handler* out) {
         printf("%s\n", pids->empty() ? "null" : nlohmann::json(*pids).dump().c_str());
         return 0;
       }
-      // Run the host's ps and keep the header plus the container's rows.
-      std::string cmd = "ps " + (rest.empty() ? std::string("-ef") : join(rest, " "));
-      FILE* f = popen(cmd.c_str(), "r");
-      if (!f) return report(g, sys_error("run `" + cmd + "`"));
-      char line[8192];
-      int pid_col = -1;
-      bool header = true;
-      while (fgets(line, sizeof(line), f)) {
-        std::istringstream ss(line);
-        std::vector<std::string> cols;
-        for (std::string c; ss >> c;) cols.push_back(c);
-        if (header) {
-          for (size_t i = 0; i < cols.size(); i++)
-            if (cols[i] == "PID") pid_col = static_cast<int>(i);
-          fputs(line, stdout);
-          header = false;
-          if (pid_col < 0) {
-            pclose(f);
-            return report(g, make_error(ErrorKind::InvalidSpec, "ps output has no PID column"));
-          }
-          continue;
-        }
-        long long p;
-        if (pid_col < static_cast<int>(cols.size()) && parse_i64(cols[pid_col], p) &&
-            std::find(pids->begin(), pids->end(), static_cast<pid_t>(p)) != pids->end())
-          fputs(line, stdout);
-      }
-      pclose(f);
-      return 0;
+      auto r = print_ps_rows(rest, *pids);
+      return r ? 0 : report(g, r.error());
     });
   }
 

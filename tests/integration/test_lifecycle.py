@@ -465,6 +465,11 @@ def exec_ps_stop_at_first_positional(t):
     rc, out, err = t.rt(["ps", cid, "-o", "pid,comm"])
     t.check("ps ID -o pid,comm passes args to ps", rc == 0 and "sleep" in out
             and out.split()[:2] == ["PID", "COMMAND"], (rc, out, err))
+    # ps's arguments are ps's argv, never a shell's input (runc execs ps with them)
+    marker = t.path("ps-injected")
+    rc, out, err = t.rt(["ps", cid, "-o", "pid;touch " + marker])
+    t.check("ps ID ARG: no shell parses ARG", not os.path.exists(marker), (rc, out, err))
+    t.check("ps's own failure is reported", rc != 0 and "ps" in err, (rc, out, err))
 
 
 @h.case
