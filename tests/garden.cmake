@@ -28,5 +28,6 @@ if(TARGET garden-shim)
   file(GLOB GARDEN_UNIT_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/garden/unit/*.cpp)
   add_executable(garden-unit-tests ${GARDEN_UNIT_SOURCES})
   target_link_libraries(garden-unit-tests PRIVATE garden-core Catch2::Catch2)
-  catch_discover_tests(garden-unit-tests TEST_PREFIX "garden unit: " EXTRA_ARGS --warn NoTests)
+  catch_discover_tests(garden-unit-tests TEST_PREFIX "garden unit: " EXTRA_ARGS --warn NoTests
+                       PROPERTIES LABELS quick)
 endif()

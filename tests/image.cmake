@@ -14,5 +14,6 @@ if(TARGET crunner-image)
   file(GLOB IMAGE_UNIT_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/image/unit/*.cpp)
   add_executable(image-unit-tests ${IMAGE_UNIT_SOURCES})
   target_link_libraries(image-unit-tests PRIVATE crunner-image-core Catch2::Catch2)
-  catch_discover_tests(image-unit-tests TEST_PREFIX "image unit: " EXTRA_ARGS --warn NoTests)
+  catch_discover_tests(image-unit-tests TEST_PREFIX "image unit: " EXTRA_ARGS --warn NoTests
+                       PROPERTIES LABELS quick)
 endif()
