@@ -77,7 +77,7 @@ nlohmann::ordered_json features() {
 
 void register_info(CLI::App& app, Globals& g, Handler* out) {
   static std::string id, format = "table", bundle;
-  static bool quiet = false, rootless = false;
+  static bool quiet = false, rootless = false, with_seccomp = false;
 
   if (auto* state = add_command(app, g, "state", "print the container's state as JSON")) {
     add_id(state, &id);
@@ -125,13 +125,16 @@ void register_info(CLI::App& app, Globals& g, Handler* out) {
   if (auto* sp = add_command(app, g, "spec", "write a default config.json")) {
     sp->add_option("-b,--bundle", bundle, "bundle directory to write config.json into");
     sp->add_flag("--rootless", rootless, "a config for a rootless container");
+    sp->add_flag("--seccomp", with_seccomp,
+                 "add crunner's default seccomp allowlist profile (runc's spec writes none)");
     on_run(sp, out, [&g] {
       std::string path = (bundle.empty() ? std::string(".") : bundle) + "/config.json";
       if (path_exists(path))
         return report(g,
                       make_error(ErrorKind::Exists, "file `" + path + "` exists: remove it first"));
-      auto r = write_file(path, default_spec(rootless).dump(2) + "\n", O_WRONLY | O_CREAT | O_EXCL,
-                          0666);
+      // As runc writes it (Go's MarshalIndent with a tab, no final newline).
+      auto r = write_file(path, default_spec(rootless, with_seccomp).dump(1, '\t'),
+                          O_WRONLY | O_CREAT | O_EXCL, 0666);
       return r ? 0 : report(g, r.error());
     });
   }

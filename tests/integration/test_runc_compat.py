@@ -11,6 +11,7 @@ ones under crunner_only(), each saying why."""
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import time
@@ -336,6 +337,70 @@ def exec_process_from_pipe(t):
         t.eq("exec -p - reads stdin", (rc, out), (0, "from-dash\n"))
         t.fails("a device is still refused", t.rt(["exec", "-p", "/dev/zero", cid]),
                 "read `/dev/zero`: not a regular file or pipe")
+
+
+def runc_path(t):
+    """Debian's runc, the reference; missing is a failure."""
+    r = shutil.which("runc")
+    t.require("runc installed (Debian's runc package)", r is not None)
+    return r
+
+
+@h.case
+def spec_is_runcs(t):
+    # `spec` writes what runc 1.1.5's writes, byte for byte (no seccomp block), with and
+    # without --rootless; `spec --seccomp` is crunner's own addition.
+    runc = runc_path(t)
+    for extra in ([], ["--rootless"]):
+        mine, ref = t.path("spec-mine" + "".join(extra)), t.path("spec-runc" + "".join(extra))
+        os.mkdir(mine)
+        os.mkdir(ref)
+        t.ok("spec " + " ".join(extra), t.rt(["spec"] + extra, cwd=mine))
+        rc, _, err = h.run([runc, "spec"] + extra, cwd=ref, tmpdir=t.dir)
+        t.require("runc spec " + " ".join(extra), rc == 0, err)
+        a, b = t.read(os.path.join(mine, "config.json")), t.read(os.path.join(ref, "config.json"))
+        t.eq("same JSON as runc's " + " ".join(extra), json.loads(a or "null"),
+             json.loads(b or "null"))
+        t.eq("same bytes as runc's " + " ".join(extra), a, b)
+        t.eq("same mode", oct(os.stat(os.path.join(mine, "config.json")).st_mode),
+             oct(os.stat(os.path.join(ref, "config.json")).st_mode))
+    if t.crunner_only():
+        d = t.path("spec-seccomp")
+        os.mkdir(d)
+        t.ok("spec --seccomp", t.rt(["spec", "--seccomp", "--bundle", d]))
+        t.check("spec --seccomp adds a profile", "seccomp" in t.config(d)["linux"])
+
+
+SPEC_PROBE = ("grep -E '^(Cap|NoNewPrivs|Seccomp:)' /proc/self/status; ulimit -n; hostname;"
+              "id; cat /proc/kcore 2>&1 | wc -c; touch /proc/sys/x 2>&1 | sed 's/^touch: //';"
+              "touch /x 2>&1 | sed 's/^touch: //'; ls /dev | sort | tr '\\n' ' ';"
+              "awk '{print $2, $3, $4}' /proc/self/mounts | sed 's/,seclabel//' | sort")
+
+
+@h.case
+def spec_config_runs_as_runcs(t):
+    # A config from `crunner spec` (terminal off, a probe as args) gives the same view inside
+    # under crunner as the config from `runc spec` under runc.
+    runc = runc_path(t)
+    outs = {}
+    for who, argv in (("runc", [runc]), ("crunner", [h.RUNTIME])):
+        b = t.bundle(name="spec-" + who)
+        os.remove(os.path.join(b, "config.json"))
+        rc, _, err = h.run(argv + ["spec"], cwd=b, tmpdir=t.dir)
+        t.require(f"{who} spec", rc == 0, err)
+
+        def edit(c):
+            c["process"]["terminal"] = False
+            c["process"]["args"] = ["sh", "-c", SPEC_PROBE]
+        t.edit(b, edit)
+        cid = t.cid("spec" + who)
+        root = t.path("root-" + who)
+        rc, out, err = h.run(argv + ["--root", root, "run", "--bundle", b, cid], tmpdir=t.dir)
+        h.run(argv + ["--root", root, "delete", "-f", cid], tmpdir=t.dir)
+        t.eq(f"{who}: the spec's config runs", rc, 0)
+        outs[who] = out
+    t.eq("what the process sees is the same", outs["crunner"].splitlines(),
+         outs["runc"].splitlines())
 
 
 if __name__ == "__main__":

@@ -67,12 +67,12 @@ def errno_action(t):
 
 
 def h_default_profile(t):
-    """The default profile of `crunner spec` (None with another runtime)."""
+    """The default profile of `crunner spec --seccomp` (None with another runtime)."""
     if not t.crunner_only():
         return None
     d = t.path("spec")
     os.makedirs(d, exist_ok=True)
-    rc, out, err = t.rt(["spec", "--bundle", d])
+    rc, out, err = t.rt(["spec", "--seccomp", "--bundle", d])
     if rc != 0:
         return None
     return t.config(d)["linux"].get("seccomp")
@@ -244,7 +244,7 @@ def default_profile_of_spec(t):
     if not t.crunner_only():
         return  # runc's spec has no seccomp profile
     p = h_default_profile(t)
-    t.require("crunner spec writes linux.seccomp", p is not None)
+    t.require("crunner spec --seccomp writes linux.seccomp", p is not None)
     rc, out, err = run_script(
         t, "default", "ls / >/dev/null && ps >/dev/null && echo ok1; unshare -m true;"
         "echo unshare=$?; mount -t tmpfs none /mnt; echo mount=$?;"
