@@ -176,11 +176,14 @@ void container_init(InitPlan& p) {
   }
 
   // 11. startContainer hooks, then the program in place of this process. A
-  //     failure is written into exec.fifo for `start` to report ("E<text>").
+  //     failure is written into exec.fifo for `start` (or `run`) to report ("E<text>"),
+  //     and printed here only when that write fails: under `run` both share a terminal, and
+  //     the error was printed twice.
   auto fail_started = [&](const Error& e, int code) {
     std::string msg = "E" + e.what();
-    (void)!write(p.fifo_w, msg.data(), std::min<size_t>(msg.size(), 4000));
-    fprintf(stderr, "crunner: %s\n", e.what().c_str());
+    size_t len = std::min<size_t>(msg.size(), 4000);
+    if (write(p.fifo_w, msg.data(), len) != static_cast<ssize_t>(len))
+      fprintf(stderr, "crunner: %s\n", e.what().c_str());
     _exit(code);
   };
   if (auto r = run_hooks(s.hooks.start_container, "startContainer", state); !r)

@@ -403,5 +403,19 @@ def spec_config_runs_as_runcs(t):
          outs["runc"].splitlines())
 
 
+@h.case
+def failing_hook_error_once(t):
+    # A failing hook's error (with its output) is printed once, as runc prints it: the
+    # startContainer one used to come from the init and again from `run`.
+    for kind in ("prestart", "createRuntime", "createContainer", "startContainer"):
+        mark = f"hook-said-{kind}"
+        b = t.bundle("true", edit=lambda c: c.update(hooks={kind: [
+            {"path": "/bin/sh", "args": ["sh", "-c", f"echo {mark}; exit 3"]}]}))
+        rc, out, err = t.rt(["run", "--bundle", b, t.cid("hook1")])
+        t.check(f"{kind}: run fails", rc not in (0, None), (rc, out, err))
+        t.eq(f"{kind}: the error (with the hook's output) printed once",
+             (out + err).count(mark), 1)
+
+
 if __name__ == "__main__":
     h.main()
