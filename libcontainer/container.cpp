@@ -221,6 +221,7 @@ Result<LoadedBundle> load_bundle(const std::string& bundle_arg) {
   if (!loaded) return invalid_config(std::move(loaded).error());
   b.spec = std::move(*loaded);
   if (auto v = spec::validate(b.spec); !v) return invalid_config(std::move(v).error());
+  for (auto& w : spec::warnings(b.spec)) fprintf(stderr, "warning: %s\n", w.c_str());
   const spec::Spec& sp = b.spec;
   std::string root_path = sp.root.path[0] == '/' ? sp.root.path : b.dir + "/" + sp.root.path;
   b.rootfs = abs_path(root_path);
@@ -235,7 +236,9 @@ ContainerState provisional_state(const std::string& id, const LoadedBundle& b,
                                  const cgroups::Manager& cg, bool systemd_cgroup) {
   ContainerState st;
   st.id = id;
-  st.oci_version = b.spec.oci_version;
+  // The state (and hooks' stdin) says 1.x even when config.json did not (runc's state
+  // always carries its own version).
+  st.oci_version = b.spec.oci_version.rfind("1.", 0) == 0 ? b.spec.oci_version : "1.2.0";
   st.bundle = b.dir;
   st.rootfs = b.rootfs;
   st.annotations = b.spec.annotations;

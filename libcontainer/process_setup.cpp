@@ -13,6 +13,8 @@
 #include <string_view>
 #include <unordered_set>
 
+#include <set>
+
 #include "apparmor/apparmor.hpp"
 #include "libcontainer/phase.hpp"
 #include "libcontainer/sched.hpp"
@@ -39,13 +41,13 @@ CapSets cap_sets(const std::optional<spec::Capabilities>& caps,
   if (!caps) return c;
   c.present = true;
   int last = cap_last_cap();
+  std::set<std::string> ignored;
   auto mask = [&](const std::vector<std::string>& names) {
     uint64_t m = 0;
     for (auto& n : names) {
       auto v = spec::capability_by_name(n);
-      if (!v) continue;  // rejected by validation already
-      if (*v > last || *v > 63) {
-        if (warnings) warnings->push_back("capability " + n + " is not supported by this kernel");
+      if (!v || *v > last || *v > 63) {
+        ignored.insert(n);
         continue;
       }
       m |= 1ULL << *v;
@@ -57,6 +59,12 @@ CapSets cap_sets(const std::optional<spec::Capabilities>& caps,
   c.inheritable = mask(caps->inheritable);
   c.permitted = mask(caps->permitted);
   c.ambient = mask(caps->ambient);
+  if (!ignored.empty() && warnings) {
+    // runc 1.1.5's words and list format: sorted names in brackets, space-separated.
+    std::string list;
+    for (auto& n : ignored) list += (list.empty() ? "" : " ") + n;
+    warnings->push_back("ignoring unknown or unavailable capabilities: [" + list + "]");
+  }
   return c;
 }
 

@@ -20,8 +20,9 @@ struct CapSets {
   uint64_t bounding = 0, effective = 0, inheritable = 0, permitted = 0, ambient = 0;
 };
 
-// Converts names to bitmasks; names above the kernel's cap_last_cap are
-// dropped with a warning in `warnings`.
+// Converts names to bitmasks; names libcap does not know and capabilities above the
+// kernel's cap_last_cap are dropped with one warning in `warnings`, in runc's words
+// ("ignoring unknown or unavailable capabilities: [A B]").
 CapSets cap_sets(const std::optional<spec::Capabilities>& caps, std::vector<std::string>* warnings);
 int cap_last_cap();
 

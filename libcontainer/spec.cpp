@@ -126,12 +126,8 @@ Result<Capabilities> parse_caps(const json& j, const std::string& where) {
     auto f = field(j, s.name);
     if (!f) continue;
     std::string w = where + "." + s.name;
+    // Names libcap does not know are kept: cap_sets ignores them with runc's warning.
     CR_ASSIGN(*s.out, get_strings(*f, w));
-    for (size_t i = 0; i < s.out->size(); i++) {
-      if (!capability_by_name((*s.out)[i]))
-        return invalid_spec(w + "[" + std::to_string(i) + "]: unknown capability \"" + (*s.out)[i] +
-                            "\"");
-    }
   }
   return c;
 }
@@ -640,11 +636,10 @@ Result<Spec> parse_spec(const std::string& text) {
   }
   if (!j.is_object()) return invalid_spec("config.json: must be a JSON object");
   Spec s;
-  auto v = field(j, "ociVersion");
-  if (!v) return invalid_spec("ociVersion: is required");
-  CR_ASSIGN(s.oci_version, get_string(*v, "ociVersion"));
-  if (s.oci_version.rfind("1.", 0) != 0)
-    return invalid_spec("ociVersion: unsupported version \"" + s.oci_version + "\" (want 1.x)");
+  // Missing, empty or not 1.x: read as 1.x with a warning (runc 1.1.5 does not look at it).
+  if (auto v = field(j, "ociVersion")) {
+    CR_ASSIGN(s.oci_version, get_string(*v, "ociVersion"));
+  }
   if (auto f = field(j, "process")) {
     CR_ASSIGN(Process p, parse_process(*f, "process"));
     s.process = std::move(p);
@@ -737,13 +732,21 @@ Status validate(const Spec& s) {
     if (!net && !ipc && !uts)
       return invalid_spec("linux.sysctl." + key + ": not namespaced; refusing to change the host");
   }
-  for (size_t i = 0; i < s.mounts.size(); i++) {
-    if (s.mounts[i].destination[0] != '/')
-      return invalid_spec("mounts[" + std::to_string(i) +
-                          "].destination: must be an absolute path, got \"" +
-                          s.mounts[i].destination + "\"");
-  }
   return {};
+}
+
+std::vector<std::string> warnings(const Spec& s) {
+  std::vector<std::string> w;
+  if (s.oci_version.rfind("1.", 0) != 0)
+    w.push_back("ociVersion \"" + s.oci_version +
+                "\" is not a runtime-spec 1.x version: read as 1.x");
+  // runc 1.1.5's words; the destination is taken relative to the rootfs (mount_destination).
+  for (auto& m : s.mounts)
+    if (m.destination[0] != '/')
+      w.push_back("mount destination " + m.destination +
+                  " is not absolute. Support for non-absolute mount destinations will be removed "
+                  "in a future release.");
+  return w;
 }
 
 // ---- tables ---------------------------------------------------------------

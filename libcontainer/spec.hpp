@@ -172,6 +172,9 @@ Result<Process> parse_process(const nlohmann::json& j, const std::string& where 
 // Checks what parsing cannot: consistency between fields, and the parts owned by
 // other modules (linux.resources, linux.seccomp). `for_create` requires process.
 Status validate(const Spec& s);
+// What is accepted as runc accepts it but deserves a word on stderr: an ociVersion that is
+// not 1.x (or none), a relative mount destination (taken from the rootfs's root).
+std::vector<std::string> warnings(const Spec& s);
 
 // Name <-> number tables shared with the CLI (kill, features).
 std::optional<int> rlimit_by_name(const std::string& name);

@@ -417,5 +417,36 @@ def failing_hook_error_once(t):
              (out + err).count(mark), 1)
 
 
+@h.case
+def runs_what_runc_runs(t):
+    # What runc 1.1.5 runs and callers send: capability names this libcap or kernel does not
+    # know (ignored, one warning in runc's words), a relative mount destination (taken from
+    # the rootfs's root, with runc's warning), an empty, missing or unknown ociVersion.
+    probe = "grep CapBnd /proc/self/status; grep ' /rel/dir ' /proc/self/mounts | cut -d' ' -f3"
+    base = t.bundle("sh", "-c", probe)
+    rc, want, err = t.rt(["run", "--bundle", base, t.cid("base")])
+    t.require("baseline run", rc == 0, err)
+
+    def edit(c):
+        caps = c["process"]["capabilities"]
+        caps["bounding"] += ["CAP_NO_SUCH", "UNKNOWN_CAP"]
+        caps["effective"] += ["CAP_NO_SUCH"]
+        c["mounts"].append({"destination": "rel/dir", "type": "tmpfs", "source": "tmpfs"})
+    b = t.bundle("sh", "-c", probe, edit=edit)
+    rc, out, err = t.rt(["run", "--bundle", b, t.cid("acc")])
+    t.eq("runs", rc, 0)
+    t.eq("the known capabilities as without the unknown ones", out.splitlines()[:1],
+         want.splitlines()[:1])
+    t.eq("the relative destination mounted at /rel/dir", out.splitlines()[1:], ["tmpfs"])
+    t.contains("capabilities: runc's warning", err,
+               "ignoring unknown or unavailable capabilities: [CAP_NO_SUCH UNKNOWN_CAP]")
+    t.contains("mount: runc's warning", err, "mount destination rel/dir is not absolute")
+    for v in ("", None, "2.0.0", "1.0.2-dev"):
+        b = t.bundle("true", edit=lambda c: c.pop("ociVersion") if v is None else
+                     c.update(ociVersion=v))
+        res = t.rt(["run", "--bundle", b, t.cid("oci")])
+        t.ok(f"ociVersion {v!r} runs", res)
+
+
 if __name__ == "__main__":
     h.main()
