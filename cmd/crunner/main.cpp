@@ -289,7 +289,8 @@ int main(int argc, char** argv) {
   }
   if (!handler) {
     std::cout << app.help();
-    return app.get_subcommands().empty() && argc == 1 ? 0 : 1;
+    // No command, with or without global flags: help and 0, as runc.
+    return app.get_subcommands().empty() ? 0 : 1;
   }
   if (g.debug) {
     crunner::cli::enable_phases(g, t0);

@@ -448,5 +448,14 @@ def runs_what_runc_runs(t):
         t.ok(f"ociVersion {v!r} runs", res)
 
 
+@h.case
+def no_command_prints_help(t):
+    # runc with no command (global flags or not) prints its help and exits 0.
+    for extra in ([], ["--root", t.root], ["--debug"]):
+        rc, out, err = t.rt(extra, root=False)
+        t.eq(f"{extra}: exit 0", rc, 0)
+        t.check(f"{extra}: help lists the commands", "spec" in out and "exec" in out, (out, err))
+
+
 if __name__ == "__main__":
     h.main()
