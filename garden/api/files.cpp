@@ -1,6 +1,7 @@
-// Stream-in and stream-out: tar archives unpacked or packed by the container's own tar,
-// run with `runtime exec` inside the container's namespaces as the requested user, so
-// paths are resolved in the container's mount namespace, never from the host side.
+// Stream-in and stream-out, resolved in the container's mount namespace, never from the host
+// side, as the requested user: stream-in's archive is unpacked by garden-nstar (Guardian's
+// nstar: joins the init's namespaces, extracts with libarchive, extended attributes kept);
+// stream-out's is packed by the container's own tar, run with `runtime exec`.
 #include "garden/api/server.hpp"
 #include "garden/bundle/process_spec.hpp"
 #include "libcontainer/utils.hpp"
@@ -109,9 +110,19 @@ Response Server::stream_in(const std::string& handle, const Request& req) {
       make_dir_as(call.c->dir, call.path, host_id(u.uid, privileged), host_id(u.gid, privileged),
                   "error streaming in: create destination");
   if (!err.empty()) return error_response("", err, handle);
-  CmdResult r = exec_in(runtime_, handle, call.meta, call.c->dir, u, call.path,
-                        {"tar", "-x", "-o", "-f", "-"}, req.body_stream, nullptr, err);
-  if (!err.empty()) return error_response("", "error streaming in: " + err, handle);
+  auto pid_text = crunner::read_file(call.c->dir + "/init.pid");
+  long long pid = 0;
+  if (!pid_text || !crunner::parse_i64(crunner::trim(*pid_text), pid) || pid <= 0)
+    return error_response("", "error streaming in: the container's init pid is unknown", handle);
+  BodySource* body = req.body_stream;
+  InputSource from_body = [body](char* buf, size_t cap, std::string& e) -> long {
+    long n = body->read(buf, cap);
+    if (n < 0) e = body->error();
+    return n;
+  };
+  CmdResult r = run_cmd_streaming({cfg_.bin_dir + "/garden-nstar", std::to_string(pid),
+                                   std::to_string(u.uid), std::to_string(u.gid), call.path},
+                                  body ? &from_body : nullptr, nullptr);
   if (!r.input_err.empty()) return error_response("", "error streaming in: " + r.input_err, handle);
   if (r.status != 0) return error_response("", "error streaming in: " + cmd_failure(r), handle);
   return json_response(200, json::object());

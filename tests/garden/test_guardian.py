@@ -7,6 +7,7 @@ import io
 import json
 import os
 import shutil
+import struct
 import subprocess
 import tarfile
 import urllib.request
@@ -251,6 +252,31 @@ class GuardianParityTest(ShimTestCase):
         self.client.stream_in(self.u, "/root/gdn-for-user", make_tar({"f": b"1"}), user="user")
         code, out, _ = self.run_proc(self.u, "stat", "-c", "%u", "/root/gdn-for-user/f")
         self.assertEqual(out.strip(), "1000")
+
+    def test_stream_in_keeps_extended_attributes(self):
+        # Guardian's nstar extracts with GNU tar on the host side; the container's busybox
+        # tar dropped every extended attribute (fixed: garden-nstar, libarchive). A file
+        # capability (CAP_NET_BIND_SERVICE, effective) and a user.* attribute, as root.
+        cap = struct.pack("<5I", 0x02000001, 1 << 10, 0, 0, 0)
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            info = tarfile.TarInfo("bin-with-cap")
+            info.size, info.mode = 4, 0o755
+            info.pax_headers = {
+                "SCHILY.xattr.security.capability": cap.decode("utf-8", "surrogateescape"),
+                "SCHILY.xattr.user.gdn": "kept"}
+            tar.addfile(info, io.BytesIO(b"data"))
+        for h in (self.u, self.p):
+            self.client.stream_in(h, "/tmp/gdn-xattr", buf.getvalue())
+            path = os.path.join(self.shim.depot, "containers", h, "rootfs", "tmp", "gdn-xattr",
+                                "bin-with-cap")
+            self.assertEqual(os.getxattr(path, "user.gdn"), b"kept")
+            got = os.getxattr(path, "security.capability")
+            # v2 as written, or v3 (with the root uid of the container's user namespace).
+            self.assertIn(struct.unpack_from("<I", got)[0], (0x02000001, 0x03000001), got)
+            self.assertEqual(struct.unpack_from("<I", got, 4)[0], 1 << 10, got)
+            code, out, _ = self.run_proc(h, "cat", "/tmp/gdn-xattr/bin-with-cap")
+            self.assertEqual(out, "data")
 
     def test_stream_error_texts(self):
         with self.assertRaises(GardenError) as cm:
