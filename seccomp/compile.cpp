@@ -9,6 +9,8 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <set>
 
 #include "libcontainer/fd.hpp"
 #include "libcontainer/utils.hpp"
@@ -78,6 +80,34 @@ Result<std::vector<sock_filter>> export_bpf(scmp_filter_ctx ctx) {
   return insns;
 }
 
+// A lower bound on the size of the program libseccomp would build, from the comparisons no
+// instruction can be shared by: per syscall and argument, rules with one SCMP_CMP_EQ each
+// need a jump per distinct low (or high) 32-bit word of their values (libseccomp keeps one
+// chain per syscall; syscalls with an unconditional rule are left out, it may drop their
+// argument rules). libseccomp's rule adds are quadratic in the rules of one syscall (20,000
+// argument rules: tens of seconds), then the kernel refuses the program; this refuses it
+// up front.
+size_t insns_lower_bound(const Profile& p) {
+  std::set<int> unconditional;
+  std::map<std::pair<int, unsigned>, std::pair<std::set<uint32_t>, std::set<uint32_t>>> words;
+  for (auto& r : p.rules) {
+    if (r.action == p.default_action) continue;
+    for (auto& name : r.names) {
+      int nr = seccomp_syscall_resolve_name(name.c_str());
+      if (nr == __NR_SCMP_ERROR) continue;
+      if (r.args.empty()) unconditional.insert(nr);
+      if (r.args.size() != 1 || r.args[0].op != SCMP_CMP_EQ) continue;
+      auto& w = words[{nr, r.args[0].index}];
+      w.first.insert(static_cast<uint32_t>(r.args[0].value));
+      w.second.insert(static_cast<uint32_t>(r.args[0].value >> 32));
+    }
+  }
+  size_t n = 0;
+  for (auto& [key, w] : words)
+    if (!unconditional.count(key.first)) n += std::max(w.first.size(), w.second.size());
+  return n;
+}
+
 void warn(std::vector<std::string>* warnings, const std::string& w) {
   if (!warnings) return;
   if (std::find(warnings->begin(), warnings->end(), w) == warnings->end()) warnings->push_back(w);
@@ -144,6 +174,10 @@ Result<std::vector<sock_filter>> compile_bpf(const Profile& p, std::vector<std::
     if (std::find(archs.begin(), archs.end(), p.archs[i]) == archs.end())
       archs.push_back(p.archs[i]);
   }
+  if (size_t least = insns_lower_bound(p); least > BPF_MAXINSNS)
+    return make_error(ErrorKind::InvalidSpec,
+                      "seccomp filter too large: at least " + std::to_string(least) +
+                          " instructions (the kernel allows " + std::to_string(BPF_MAXINSNS) + ")");
   size_t n_names = 0;
   for (auto& r : p.rules) n_names += r.names.size();
   // Binary-tree optimisation for long profiles (libseccomp <= 2.5.4 misbehaves with

@@ -455,4 +455,32 @@ def kill_thread_trap_with_threads(t):
                 "syscall 83\n" in out or "syscall 258\n" in out, out)
 
 
+def setprio_rules(n):
+    """n rules, each refusing setpriority for one priority value (arg 2, SCMP_CMP_EQ)."""
+    return [{"names": ["setpriority"], "action": "SCMP_ACT_ERRNO",
+             "args": [{"index": 2, "value": 100 + i, "op": "SCMP_CMP_EQ"}]} for i in range(n)]
+
+
+@h.case
+def huge_filter_fails_fast(t):
+    # 20,000 argument rules on one syscall cannot fit the kernel's 4096 instructions: refused
+    # before libseccomp builds it (that took ~20 s; runc fails at load after as long); a
+    # profile below the bound still loads.
+    p = {"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64",
+         "SCMP_ARCH_X86", "SCMP_ARCH_X32"], "syscalls": setprio_rules(20000)}
+    cid = t.cid("huge")
+    b = t.bundle("true", edit=lambda c: c["linux"].update(seccomp=p))
+    res = t.rt(["run", "--bundle", b, cid], timeout=900)
+    t.fails("20,000 rules: refused", res)
+    if t.crunner_only():
+        t.contains("says why, before building it", res[2],
+                   "seccomp filter too large: at least 20000 instructions (the kernel allows "
+                   "4096)")
+    t.eq("nothing left", t.state(cid), None)
+    small = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": setprio_rules(2000)}
+    rc, out, err = run_script(t, "below", "renice -n 1 $$ >/dev/null && echo renice-ok;"
+                              "grep '^Seccomp:' /proc/self/status", small)
+    t.eq("2,000 rules load, other values pass", (rc, out), (0, "renice-ok\nSeccomp:\t2\n"))
+
+
 h.main()
