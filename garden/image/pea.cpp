@@ -55,8 +55,8 @@ json pea_config(const json& pspec, const PeaParams& pp, const User& u, std::stri
   if (!pp.privileged) nss.push_back({{"type", "user"}, {"path", ns + "user"}});
   json& lx = config["linux"];
   lx["namespaces"] = nss;
-  lx.erase("uidMappings");  // a joined user namespace has its maps already
-  lx.erase("gidMappings");
+  // A joined user namespace keeps the container's uid/gid mappings in the bundle: runc
+  // refuses a user namespace without them (and checks they are the namespace's own).
   const json& res = lx["resources"];
   lx["cgroupsPath"] = pea_cgroups_path(pp, res.contains("memory") || res.contains("cpu"));
   config.erase("hostname");  // the container's uts namespace keeps its own

@@ -290,6 +290,31 @@ class ImagePluginTest(ShimTestCase):
         p.signal(kill=True)
         self.assertEqual(p.wait(), 137)
 
+    def test_pea_bundle_carries_the_containers_id_mappings(self):
+        # runc refuses a user namespace (joined by path or not) without uid/gid mappings:
+        # a pea's bundle carries the container's (fixed: they were dropped).
+        h = self.create(handle="imgplug-peamaps")
+        p = self.client.run(h, {"id": "peamaps-1", "path": "sh",
+                                "args": ["-c", "echo up; exec sleep 600"],
+                                "image": {"uri": "raw://" + self.rootfs}})
+        p.read_until("stdout", b"up\n")
+        cdir = os.path.join(self.shim.depot, "containers", h)
+        with open(os.path.join(cdir, "config.json")) as f:
+            ctr = json.load(f)["linux"]
+        with open(os.path.join(cdir, "processes", "peamaps-1", "config.json")) as f:
+            pea = json.load(f)["linux"]
+        self.assertIn({"type": "user", "path": "/proc/%d/ns/user" % self.init_pid(h)},
+                      pea["namespaces"])
+        self.assertTrue(ctr["uidMappings"])
+        self.assertEqual(pea.get("uidMappings"), ctr["uidMappings"])
+        self.assertEqual(pea.get("gidMappings"), ctr["gidMappings"])
+        p.signal(kill=True)
+        self.assertEqual(p.wait(), 137)
+
+    def init_pid(self, h):
+        with open(os.path.join(self.shim.depot, "containers", h, "init.pid")) as f:
+            return int(f.read().strip())
+
     def test_pea_errors(self):
         h = self.create(handle="imgplug-peaerr")
         with self.assertRaises(GardenError) as e:

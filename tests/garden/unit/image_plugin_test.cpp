@@ -201,7 +201,12 @@ TEST_CASE("a pea's bundle joins the container's namespaces", "[image]") {
                            {{"type", "uts"}, {"path", "/proc/4242/ns/uts"}},
                            {{"type", "user"}, {"path", "/proc/4242/ns/user"}}});
   CHECK(c["linux"]["namespaces"] == want);
-  CHECK_FALSE(c["linux"].contains("uidMappings"));
+  // The joined user namespace's mappings stay in the bundle (runc refuses one without).
+  json maps = json::array();
+  for (auto& m : garden::image::unprivileged_id_mappings())
+    maps.push_back({{"containerID", m.container_id}, {"hostID", m.host_id}, {"size", m.size}});
+  CHECK(c["linux"]["uidMappings"] == maps);
+  CHECK(c["linux"]["gidMappings"] == maps);
   CHECK_FALSE(c.contains("hostname"));
   CHECK(c["linux"]["cgroupsPath"] == "garden/box/pea-task-1");
   CHECK(c["linux"]["resources"]["memory"]["limit"] == 64 << 20);
@@ -214,6 +219,7 @@ TEST_CASE("a pea's bundle joins the container's namespaces", "[image]") {
   pp.privileged = true;
   c = pea_config(ps, pp, u, err);
   for (auto& n : c["linux"]["namespaces"]) CHECK(n["type"] != "user");
+  CHECK_FALSE(c["linux"].contains("uidMappings"));
 }
 
 TEST_CASE("pea ids", "[image]") {
