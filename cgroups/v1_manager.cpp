@@ -57,6 +57,12 @@ Result<CgDir> V1Manager::dir(const std::string& ctrl, const std::string& what) c
     return make_error(ErrorKind::Permission, "cannot set " + what +
                                                  ": container could not join or create cgroup `" +
                                                  d->second + "` (rootless: permission denied)");
+  // A rootless container loaded from its state lists only the hierarchies create could use:
+  // a missing one is a cgroup it could not create or join, not an unmounted controller.
+  if (it == paths_.end() && rootless_)
+    return make_error(ErrorKind::Permission,
+                      "cannot set " + what + ": the container has no " + ctrl +
+                          " cgroup (rootless: it could not create or join one)");
   if (it == paths_.end())
     return make_error(ErrorKind::Unsupported, "cannot set " + what + ": the " + ctrl +
                                                   " controller is not mounted under `" + root_ +

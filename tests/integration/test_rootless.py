@@ -218,5 +218,29 @@ def rootless_subid_mappings(t):
             os.stat(os.path.join(b, "rootfs", "tmp", "f")).st_uid == su[0] + 6, out)
 
 
+@h.case
+def rootless_pause_update_without_cgroup(t):
+    # A rootless container that could not create its cgroups: pause and update say the
+    # container has none (they said "controller is not mounted", which it is).
+    u = make_user(t)
+    xdg = user_dirs(t, u)
+    b = rootless_bundle(t, u, xdg, ["sleep", "1000"])
+    cid = t.cid("rlpause")
+    root = os.path.join(xdg, h.RUNTIME_NAME)
+    t.on_cleanup(lambda: h.force_delete(root, cid, t.dir))
+    rc, out, err = as_user(t, u, [h.RUNTIME, "--rootless", "true", "run", "-d", "--bundle", b,
+                                  cid], xdg)
+    t.require("run -d as the user", rc == 0, err)
+    for what, argv in (("pause", ["pause", cid]), ("update", ["update", "--pids-limit", "5",
+                                                                cid])):
+        rc, out, err = as_user(t, u, [h.RUNTIME, "--rootless", "true"] + argv, xdg)
+        t.check(f"{what} fails", rc not in (0, None), (rc, out, err))
+        t.check(f"{what}: not 'not mounted'", "not mounted" not in err, err)
+        if t.crunner_only():
+            t.contains(f"{what}: says the container has no such cgroup", err,
+                       "the container has no")
+    t.ok("delete --force", as_user(t, u, [h.RUNTIME, "delete", "--force", cid], xdg))
+
+
 if __name__ == "__main__":
     h.main()
