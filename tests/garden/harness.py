@@ -158,16 +158,20 @@ def _allow_core():
 
 
 class Shim:
-    def __init__(self, workdir, rootfs, cgroup_parent, extra=None, netns=None):
+    def __init__(self, workdir, rootfs, cgroup_parent, extra=None, netns=None, ini=None):
         """netns: the name of a network namespace (ip netns) the shim runs in, listening
         on a unix socket in workdir; without one it runs in ours with --disable-networking,
-        so no test shim ever touches the host's interfaces or firewall."""
+        so no test shim ever touches the host's interfaces or firewall. ini: more lines of
+        a Guardian config file's [server] section; with it, every setting below goes into
+        workdir/garden.ini and the shim starts as `garden-shim --config garden.ini` (extra
+        flags still follow on its command line)."""
         self.workdir = workdir
         self.netns = netns
         self.depot = os.path.join(workdir, "depot")
         self.rootfs = rootfs
         self.cgroup_parent = cgroup_parent
         self.extra = extra or []
+        self.ini = ini
         self.port = None
         self.proc = None
 
@@ -188,7 +192,10 @@ class Shim:
                 listen.append("--disable-networking")
         args = listen + ["--depot", self.depot, "--runtime-plugin", runtime_path(),
                          "--default-rootfs", self.rootfs, "--cgroup-parent", self.cgroup_parent,
-                         "--stop-timeout", "3s"] + self.extra
+                         "--stop-timeout", "3s"]
+        if self.ini is not None:
+            args = self._write_ini(args)
+        args += self.extra
         # GARDEN_SHIM_CWD: where a crashing shim leaves its core (debugging aid).
         cwd = os.environ.get("GARDEN_SHIM_CWD", self.workdir)
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, cwd=cwd,
@@ -208,6 +215,22 @@ class Shim:
         except BaseException:
             self.kill()  # never leave a shim behind a failed start
             raise
+
+    def _write_ini(self, args):
+        """The flags in args after the program (and any nsenter prefix) as the [server]
+        keys of workdir/garden.ini, then self.ini's lines; returns the shorter argv."""
+        i = args.index(SHIM) + 1
+        lines, rest = ["[server]"], args[i:]
+        while rest:
+            flag = rest.pop(0)[2:]
+            if rest and not rest[0].startswith("--"):
+                lines.append("  %s = %s" % (flag, rest.pop(0)))
+            else:
+                lines.append("  %s = true" % flag)
+        path = os.path.join(self.workdir, "garden.ini")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n" + self.ini)
+        return args[:i] + ["--config", path]
 
     def kill(self):
         """Kills this shim by its pid (never by name) and reaps it."""
@@ -230,6 +253,7 @@ class ShimTestCase(unittest.TestCase):
     destroyed after each test."""
 
     shim_extra = []
+    shim_ini = None  # Guardian config lines: the shim starts from a config file (Shim's ini)
 
     @classmethod
     def setUpClass(cls):
@@ -252,7 +276,7 @@ class ShimTestCase(unittest.TestCase):
                         str(CONTAINER_ROOT_UID), "{}", "+"], check=True)
         cls.cgroup_parent = "crunner-test-garden-%d" % os.getpid()
         cls.shim = Shim(cls.workdir, cls.rootfs, cls.cgroup_parent, cls.shim_extra,
-                        netns=getattr(cls, "shim_netns", None))
+                        netns=getattr(cls, "shim_netns", None), ini=cls.shim_ini)
         cls.client = cls.shim.start()
 
     @classmethod
