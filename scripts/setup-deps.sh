@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build lld pkg-config git clang-format clang libclang-rt-dev
       libseccomp-dev libcap-dev nettle-dev nlohmann-json3-dev libcli11-dev catch2
-      libboost-dev libboost-system-dev libarchive-dev
+      libboost-dev libboost-system-dev libarchive-dev libyaml-cpp-dev
       libnl-3-dev libnl-route-3-dev
       busybox-static python3 iproute2 iptables procps util-linux jq e2fsprogs
       runc crun hyperfine ccache qemu-system-x86 xz-utils cpio systemd strace
