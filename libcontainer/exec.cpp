@@ -38,7 +38,11 @@ bool same_ns(pid_t pid, const char* name) {
   struct stat a, b;
   std::string mine = std::string("/proc/self/ns/") + name;
   std::string theirs = "/proc/" + std::to_string(pid) + "/ns/" + name;
-  if (stat(mine.c_str(), &a) < 0 || stat(theirs.c_str(), &b) < 0) return true;
+  if (stat(mine.c_str(), &a) < 0) return true;  // a kind this kernel lacks
+  // Theirs unreadable (a rootless caller and an init not yet started, hence not dumpable):
+  // "different", so that opening it fails with its error; taking it as "same" ran the
+  // process in the caller's namespaces, outside the container.
+  if (stat(theirs.c_str(), &b) < 0) return false;
   return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
 }
 

@@ -242,5 +242,32 @@ def rootless_pause_update_without_cgroup(t):
     t.ok("delete --force", as_user(t, u, [h.RUNTIME, "delete", "--force", cid], xdg))
 
 
+@h.case
+def rootless_exec_into_created(t):
+    # An exec into a created (not yet started) rootless container never runs in the caller's
+    # namespaces: it ran there when the init's namespaces could not be read. (runc runs it in
+    # the container; crunner's init is not dumpable before start, so it fails: docs/DESIGN.md.)
+    u = make_user(t)
+    xdg = user_dirs(t, u)
+    # no capabilities, and the exec as the caller's own ids: nothing stopped such a process
+    # from running outside before (setgid to the caller's own gid is allowed there)
+    b = rootless_bundle(t, u, xdg, ["sleep", "1000"],
+                        edit=lambda c: c["process"].pop("capabilities", None))
+    cid = t.cid("rlcreated")
+    root = os.path.join(xdg, h.RUNTIME_NAME)
+    t.on_cleanup(lambda: h.force_delete(root, cid, t.dir))
+    rc, out, err = as_user(t, u, [h.RUNTIME, "--rootless", "true", "create", "--bundle", b,
+                                  cid], xdg)
+    t.require("create as the user", rc == 0, err)
+    rc, out, err = as_user(t, u, [h.RUNTIME, "--rootless", "true", "exec", "-u",
+                                  f"{u.pw_uid}:{u.pw_gid}", cid, "readlink",
+                                  "/proc/self/ns/user"], xdg)
+    host = os.readlink("/proc/self/ns/user")
+    t.check("exec never runs in the caller's user namespace", out.strip() != host,
+            (rc, out, err))
+    t.check("it runs inside or fails", (rc == 0 and out.startswith("user:[")) or
+            rc not in (0, None), (rc, out, err))
+    t.ok("delete --force", as_user(t, u, [h.RUNTIME, "delete", "--force", cid], xdg))
+
 if __name__ == "__main__":
     h.main()
