@@ -1,5 +1,5 @@
 // Metrics and bulk_metrics, from the runtime's `events --stats` (cgroup figures) and the
-// container's writable layer (disk usage).
+// container's writable layer (disk usage); for a running pea's process id, its cgroup figures.
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -64,18 +64,55 @@ ojson empty_metrics() {
           {"CPUEntitlement", 0}};
 }
 
-}  // namespace
-
-ojson Server::metrics_json(Container& c, std::string& err) {
-  json data = runtime_.stats(c.handle, err);
-  if (!err.empty()) return nullptr;
-  ojson m = empty_metrics();
+// The cgroup figures of the runtime's `events --stats` data.
+void cgroup_stats(ojson& m, const json& data) {
   m["MemoryStat"] = cgroups::memory_stat(data);
   m["CPUStat"] = {{"Usage", u64(data, {"cpu", "usage", "total"})},
                   {"User", u64(data, {"cpu", "usage", "user"})},
                   {"System", u64(data, {"cpu", "usage", "kernel"})}};
   m["PidStat"] = {{"Current", u64(data, {"pids", "current"})},
                   {"Max", u64(data, {"pids", "limit"})}};
+}
+
+}  // namespace
+
+std::optional<ojson> Server::pea_metrics(const std::string& id, std::string& err) {
+  std::vector<std::shared_ptr<Container>> all;
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    for (auto& [h, c] : containers_)
+      if (!c->destroying) all.push_back(c);
+  }
+  for (auto& c : all) {
+    std::string dir;
+    {
+      std::lock_guard<std::mutex> lk(c->mu);
+      auto it = c->processes.find(id);
+      if (it == c->processes.end()) continue;
+      dir = it->second->dir;
+    }
+    // A pea is a runtime container of its own (its bundle in its process directory),
+    // under the container's peas root; a plain process is not answered for.
+    if (!crunner::path_exists(dir + "/config.json")) continue;
+    Runtime rt(runtime_.bin(), c->dir + "/peas");
+    json data = rt.stats(id, err);
+    if (!err.empty()) {
+      // Exited, its runtime container deleted, not yet out of the process table: gone.
+      if (rt.status(id).empty()) err.clear();
+      return std::nullopt;
+    }
+    ojson m = empty_metrics();
+    cgroup_stats(m, data);
+    return m;
+  }
+  return std::nullopt;
+}
+
+ojson Server::metrics_json(Container& c, std::string& err) {
+  json data = runtime_.stats(c.handle, err);
+  if (!err.empty()) return nullptr;
+  ojson m = empty_metrics();
+  cgroup_stats(m, data);
   long long created = 0;
   json layer, limits;
   std::string image, plugin;
@@ -126,7 +163,12 @@ ojson Server::metrics_json(Container& c, std::string& err) {
 
 Response Server::metrics(const std::string& handle) {
   auto c = find(handle);
-  if (!c) return unknown_handle(handle);
+  if (!c) {
+    std::string err;
+    auto m = pea_metrics(handle, err);
+    if (!err.empty()) return error_response("", err, handle);
+    return m ? json_response(200, *m) : unknown_handle(handle);
+  }
   ActiveGuard g(c);
   std::string err;
   ojson m = metrics_json(*c, err);
@@ -145,7 +187,15 @@ Response Server::bulk_metrics(const Request& req) {
     if (h.empty()) continue;
     auto c = find(h);
     if (!c) {
-      out[h] = {{"Metrics", empty_metrics()}, {"Err", ojson::parse(unknown_handle(h).body)}};
+      std::string err;
+      auto m = pea_metrics(h, err);
+      if (!err.empty())
+        out[h] = {{"Metrics", empty_metrics()},
+                  {"Err", ojson::parse(error_response("", err, h).body)}};
+      else if (m)
+        out[h] = {{"Metrics", *m}, {"Err", nullptr}};
+      else
+        out[h] = {{"Metrics", empty_metrics()}, {"Err", ojson::parse(unknown_handle(h).body)}};
       continue;
     }
     ActiveGuard g(c);

@@ -138,6 +138,9 @@ class Server {
   Response metrics(const std::string& handle);
   Response bulk_metrics(const Request& req);
   nlohmann::ordered_json metrics_json(Container& c, std::string& err);
+  // Metrics of a running pea (a process with its own image) named by its process id, as
+  // Guardian answers Metrics/BulkMetrics for a pea's handle; nullopt when none is running.
+  std::optional<nlohmann::ordered_json> pea_metrics(const std::string& id, std::string& err);
 
   // net routes (garden/net/ does the work)
   Response net_in(const std::string& handle, const Request& req);

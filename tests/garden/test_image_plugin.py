@@ -311,6 +311,27 @@ class ImagePluginTest(ShimTestCase):
         p.signal(kill=True)
         self.assertEqual(p.wait(), 137)
 
+    def test_metrics_answer_for_a_running_pea(self):
+        # Guardian's peas are containers of the runtime: Metrics and BulkMetrics answer for
+        # a pea's id while it runs (fixed: "unknown handle").
+        h = self.create(handle="imgplug-peamet")
+        p = self.client.run(h, {"id": "peamet-1", "path": "sh",
+                                "args": ["-c", "echo up; exec sleep 600"],
+                                "image": {"uri": "raw://" + self.rootfs}})
+        p.read_until("stdout", b"up\n")
+        m = self.client.metrics("peamet-1")
+        self.assertEqual(m["PidStat"]["Current"], 1, m)
+        self.assertGreater(m["MemoryStat"]["TotalUsageTowardLimit"], 0, m)
+        b = self.client.bulk_metrics(["peamet-1", h])
+        self.assertIsNone(b["peamet-1"]["Err"], b)
+        self.assertEqual(b["peamet-1"]["Metrics"]["PidStat"]["Current"], 1, b)
+        self.assertIsNone(b[h]["Err"], b)
+        p.signal(kill=True)
+        self.assertEqual(p.wait(), 137)
+        with self.assertRaises(GardenError) as e:
+            self.client.metrics("peamet-1")
+        self.assertEqual(e.exception.status, 404)
+
     def init_pid(self, h):
         with open(os.path.join(self.shim.depot, "containers", h, "init.pid")) as f:
             return int(f.read().strip())
