@@ -712,7 +712,10 @@ class Bench:
         b = lambda h: os.path.join(self.direct_dir, "bundles", h)  # noqa: E731
 
         def up(h):
-            self.crunner(b(h) + "/out", "create", "--bundle", b(h), "--pid-file", b(h) + "/pid", h)
+            # --no-new-keyring, as garden-shim (and Guardian) create: without it the kernel's
+            # per-user maxkeys (200) stops the 201st container of the one mapped uid.
+            self.crunner(b(h) + "/out", "create", "--no-new-keyring", "--bundle", b(h),
+                         "--pid-file", b(h) + "/pid", h)
             self.crunner(b(h) + "/out", "start", h)
 
         cpu0 = own_cpu_s()
