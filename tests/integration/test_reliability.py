@@ -150,8 +150,15 @@ def unbounded_reads(t):
     t.fails("exec --process /dev/zero fails", (rc, out, err), "`/dev/zero`: not a regular file")
     fifo = t.path("proc.fifo")
     os.mkfifo(fifo)
+    # A fifo is read as runc reads it (test_runc_compat: exec_process_from_pipe), but never
+    # past the bound: a writer sending 17 MiB gets a clear error, not a growing read.
+    writer = subprocess.Popen(["sh", "-c", 'head -c 17825792 /dev/zero > "$0"', fifo],
+                              stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t.procs.append(writer)
     rc, out, err = t.rt(["exec", "--process", fifo, lid], timeout=30)
-    t.fails("exec --process FIFO fails at once", (rc, out, err), "not a regular file")
+    t.fails("exec --process FIFO of 17 MiB fails", (rc, out, err), "larger than")
+    writer.kill()
+    writer.wait()
     rc, out, err = t.rt(["update", "--resources", "/dev/zero", lid], timeout=30)
     t.fails("update --resources /dev/zero fails", (rc, out, err), "not a regular file")
     t.ok("delete --force", t.rt(["delete", "--force", lid]))
