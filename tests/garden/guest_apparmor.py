@@ -28,7 +28,7 @@ import subprocess
 import tarfile
 import time
 
-from harness import ShimTestCase, main
+from harness import ShimTestCase, main, make_tar
 
 PROFILE = "garden-default"
 LABEL = "garden-default (enforce)"
@@ -42,16 +42,6 @@ def securityfs():
                 return fields[4]
     return None
 
-
-def make_tar(files):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def one_script(actions):

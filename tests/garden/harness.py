@@ -5,12 +5,14 @@ plugin would), and the runtime from GARDEN_RUNTIME (default: runc). Everything i
 (containers, cgroups, depot, rootfs) is removed afterwards."""
 
 import glob
+import io
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import unittest
@@ -23,6 +25,18 @@ SOURCE_DIR = os.environ.get(
 SHIM = os.environ.get("GARDEN_SHIM", os.path.join(SOURCE_DIR, "build/cmd/garden-shim/garden-shim"))
 CONTAINER_ROOT_UID = 4294967294
 
+
+
+def make_tar(files):
+    """A tar stream (bytes) of regular files {name: data}, mode 0644, for stream-in."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
 
 def runtime_path():
     rt = os.environ.get("GARDEN_RUNTIME", "runc")

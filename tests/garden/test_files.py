@@ -4,18 +4,8 @@ import io
 import os
 import tarfile
 
-from harness import GardenError, ShimTestCase, main
+from harness import GardenError, ShimTestCase, main, make_tar
 
-
-def make_tar(files):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as t:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o644
-            t.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def read_tar(data):

@@ -13,7 +13,7 @@ import tarfile
 import urllib.request
 
 from harness import (CONTAINER_ROOT_UID, SHIM, GardenError, Shim, ShimTestCase, free_port, main,
-                     session_keyrings)
+                     make_tar, session_keyrings)
 
 MiB = 1 << 20
 
@@ -43,15 +43,6 @@ def caps_of(out):
             caps[k] = int(v.strip(), 16)
     return caps
 
-
-def make_tar(files):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
 
 
 def read_tar(data):
