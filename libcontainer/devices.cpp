@@ -43,6 +43,16 @@ Status bind_device(int rootfd, const spec::Device& dev) {
   return {};
 }
 
+// A rootfs shared by containers created at the same time (no /dev tmpfs of their own): a link
+// another create made is what we want, so it is kept, whether it was there before our unlink or
+// made between our unlink and our symlink (runc's setupPtmx removes and links unconditionally,
+// and two creates could fail each other with "file exists").
+bool is_ptmx_link(int devfd) {
+  char target[16];
+  ssize_t n = readlinkat(devfd, "ptmx", target, sizeof target);
+  return n == 8 && std::string(target, 8) == "pts/ptmx";
+}
+
 }  // namespace
 
 std::vector<spec::Device> default_devices() {
@@ -106,8 +116,15 @@ Status setup_dev_symlinks(int rootfd) {
   for (const auto& [target, name] : links)
     if (symlinkat(target.c_str(), dev.get(), name.c_str()) < 0 && errno != EEXIST)
       return sys_error("symlink `/dev/" + name + "` -> `" + target + "`");
+  if (is_ptmx_link(dev.get())) return {};  // never unlinked under a concurrent create
   if (unlinkat(dev.get(), "ptmx", 0) < 0 && errno != ENOENT) return sys_error("remove `/dev/ptmx`");
-  if (symlinkat("pts/ptmx", dev.get(), "ptmx") < 0) return sys_error("symlink `/dev/ptmx`");
+  if (symlinkat("pts/ptmx", dev.get(), "ptmx") < 0) {
+    int e = errno;
+    if (e != EEXIST || !is_ptmx_link(dev.get())) {
+      errno = e;
+      return sys_error("symlink `/dev/ptmx`");
+    }
+  }
   return {};
 }
 
