@@ -26,6 +26,7 @@
 #include "libcontainer/phase.hpp"
 #include "libcontainer/process_setup.hpp"
 #include "libcontainer/rootfs.hpp"
+#include "libcontainer/selfexe.hpp"
 #include "libcontainer/spec.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
@@ -438,6 +439,8 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   plan.id = o.id;
   plan.new_userns = new_userns;
   plan.maps_by_unprivileged = new_userns && !two_stage && geteuid() != 0;
+  plan.dumpable_when_created =
+      plan.maps_by_unprivileged && !self_exe_writable_by(lx.uid_mappings, lx.gid_mappings);
   plan.new_cgroupns = new_cgroupns;
   plan.new_netns = new_netns;
   plan.env = proc.env;

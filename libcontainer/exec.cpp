@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdio>
 #include <cstring>
 
@@ -20,6 +21,7 @@
 #include "libcontainer/exec_cgroup.hpp"
 #include "libcontainer/phase.hpp"
 #include "libcontainer/process_setup.hpp"
+#include "libcontainer/selfexe.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
 #include "libcontainer/utils.hpp"
@@ -144,6 +146,38 @@ void inherit_lsm_labels(const nlohmann::json& config, spec::Process& proc) {
   take("selinuxLabel", proc.selinux_label);
 }
 
+// Why a rootless created init stayed non-dumpable (container.cpp, finish_process): the
+// container's ids could write our binary, or its seccomp filter was loaded before a change
+// of user (no noNewPrivileges), which cleared the flag again where setting it could be refused.
+std::string non_dumpable_reason(const nlohmann::json& config) {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  std::string exe = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "crunner";
+  std::string writable = "`" + exe + "` is writable by an id the container maps (CVE-2019-5736)";
+  auto sp = spec::parse_spec(config.dump());
+  if (!sp || !sp->process) return writable;
+  const auto& l = sp->linux_or_empty();
+  if (self_exe_writable_by(l.uid_mappings, l.gid_mappings)) return writable;
+  return "its seccomp filter was loaded before its user changed (no noNewPrivileges)";
+}
+
+// Opens the init's namespace `name`. A rootless caller is refused that (EACCES) before start
+// only when the init stayed non-dumpable (docs/DESIGN.md section 7, point 3): say why
+// instead of "permission denied".
+Result<UniqueFd> open_init_ns(pid_t pid, const char* name, const ContainerState& s,
+                              ContainerStatus st) {
+  auto fd = open_path("/proc/" + std::to_string(pid) + "/ns/" + name, O_RDONLY);
+  if (fd || st != ContainerStatus::Created || geteuid() == 0 ||
+      (fd.error().err != EACCES && fd.error().err != EPERM))
+    return fd;
+  return make_error(ErrorKind::BadState,
+                    "cannot exec in created container `" + s.id +
+                        "` before it starts: rootless, its init stays non-dumpable because " +
+                        non_dumpable_reason(s.config) +
+                        "; start the container first, or install crunner owned by an unmapped "
+                        "user, not group- or world-writable, or on a read-only mount");
+}
+
 }  // namespace
 
 Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o) {
@@ -189,7 +223,7 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   plan.preserve_fds = o.preserve_fds;
   for (auto& [type, name] : order) {
     if (same_ns(s.pid, name)) continue;
-    CR_ASSIGN(UniqueFd fd, open_path("/proc/" + std::to_string(s.pid) + "/ns/" + name, O_RDONLY));
+    CR_ASSIGN(UniqueFd fd, open_init_ns(s.pid, name, s, st));
     plan.joins.emplace_back(fd.get(), spec::ns_clone_flag(type));
     fds.push_back(std::move(fd));
   }
@@ -202,7 +236,7 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   }
   UniqueFd pidns, own_pid;
   if (!same_ns(s.pid, "pid")) {
-    CR_ASSIGN(pidns, open_path("/proc/" + std::to_string(s.pid) + "/ns/pid", O_RDONLY));
+    CR_ASSIGN(pidns, open_init_ns(s.pid, "pid", s, st));
     CR_ASSIGN(own_pid, open_path("/proc/self/ns/pid", O_RDONLY));
   }
   std::vector<std::string> warnings;

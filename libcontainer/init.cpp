@@ -157,7 +157,7 @@ void container_init(InitPlan& p) {
   INIT_TRY(apply_rlimits(proc.rlimits), "apply rlimits");
   if (l.personality_domain && *l.personality_domain == "LINUX32" && personality(PER_LINUX32) < 0)
     fail(p.sock, sys_error("linux.personality: set LINUX32"));
-  auto exe = finish_process(proc, p.caps, p.seccomp, p.sock, p.env);
+  auto exe = finish_process(proc, p.caps, p.seccomp, p.sock, p.env, p.dumpable_when_created);
   if (!exe) fail(p.sock, exe.error());
 
   // 10. Ready: the parent records us; we block until `start` writes exec.fifo.

@@ -24,7 +24,10 @@ struct InitPlan {
   bool no_pivot = false;
   bool new_keyring = true;  // join a fresh session keyring (unless --no-new-keyring)
   bool new_userns = false;
-  bool maps_by_unprivileged = false;       // rootless: dumpable until the parent wrote our maps
+  bool maps_by_unprivileged = false;  // rootless: dumpable until the parent wrote our maps
+  // Rootless, and the binary is not writable by the container's ids: dumpable once created,
+  // so that the caller may open our namespaces for an exec before start (docs/DESIGN.md §7).
+  bool dumpable_when_created = false;
   bool new_cgroupns = false;               // unshared after the parent placed us in our cgroups
   bool new_netns = false;                  // bring lo up
   std::vector<std::pair<int, int>> joins;  // (ns fd, CLONE_NEW*) joined after clone, user first

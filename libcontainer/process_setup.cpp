@@ -299,7 +299,10 @@ void dedup_env(std::vector<std::string>& env) {
 
 Result<std::string> finish_process(const spec::Process& proc, const CapSets& caps,
                                    const seccomp::Program* filter, int sock,
-                                   std::vector<std::string>& env) {
+                                   std::vector<std::string>& env, bool dumpable) {
+  auto mark_dumpable = [dumpable] {
+    if (dumpable) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+  };
   dedup_env(env);
   bool has_home = false;
   for (auto& kv : env) has_home = has_home || kv.rfind("HOME=", 0) == 0;
@@ -310,7 +313,10 @@ Result<std::string> finish_process(const spec::Process& proc, const CapSets& cap
   int cwd_err = errno;
   if (cwd_done) CR_TRY(check_cwd_inside(proc.cwd));
   CR_TRY_CTX(drop_bounding(caps), "apply capabilities");
-  if (!proc.no_new_privileges) CR_TRY(load_filter(filter, sock));
+  if (!proc.no_new_privileges) {
+    mark_dumpable();  // kept when set_user changes no id (the container's root)
+    CR_TRY(load_filter(filter, sock));
+  }
   CR_TRY(set_user(proc.user));
   if (!cwd_done) {
     if (chdir(proc.cwd.c_str()) < 0)
@@ -323,8 +329,11 @@ Result<std::string> finish_process(const spec::Process& proc, const CapSets& cap
   CR_TRY(apparmor::apply_exec_profile(proc.apparmor_profile));
   CR_TRY(selinux::apply_exec_label(proc.selinux_label));
   if (proc.no_new_privileges) {
+    mark_dumpable();
     CR_TRY(set_no_new_privs());
     CR_TRY(load_filter(filter, sock));
+  } else if (!filter) {
+    mark_dumpable();
   }
   phase::mark("credentials");
   return exe;

@@ -9,6 +9,7 @@ Passes against Debian's runc 1.1.5 too (CRUNNER=$(command -v runc))."""
 import json
 import os
 import pwd
+import shutil
 import subprocess
 
 import harness as h
@@ -244,30 +245,78 @@ def rootless_pause_update_without_cgroup(t):
 
 @h.case
 def rootless_exec_into_created(t):
-    # An exec into a created (not yet started) rootless container never runs in the caller's
-    # namespaces: it ran there when the init's namespaces could not be read. (runc runs it in
-    # the container; crunner's init is not dumpable before start, so it fails: docs/DESIGN.md.)
+    # An exec into a created (not yet started) rootless container runs inside it, as runc's
+    # does (runc's init stays dumpable; crunner's is made dumpable once created when the
+    # container cannot write the binary: docs/DESIGN.md section 7). It failed before ("open
+    # `/proc/PID/ns/user`: permission denied"), and before that ran in the caller's namespaces.
     u = make_user(t)
     xdg = user_dirs(t, u)
-    # no capabilities, and the exec as the caller's own ids: nothing stopped such a process
-    # from running outside before (setgid to the caller's own gid is allowed there)
-    b = rootless_bundle(t, u, xdg, ["sleep", "1000"],
-                        edit=lambda c: c["process"].pop("capabilities", None))
+    b = rootless_bundle(t, u, xdg, ["sleep", "1000"])
     cid = t.cid("rlcreated")
     root = os.path.join(xdg, h.RUNTIME_NAME)
     t.on_cleanup(lambda: h.force_delete(root, cid, t.dir))
     rc, out, err = as_user(t, u, [h.RUNTIME, "--rootless", "true", "create", "--bundle", b,
                                   cid], xdg)
     t.require("create as the user", rc == 0, err)
-    rc, out, err = as_user(t, u, [h.RUNTIME, "--rootless", "true", "exec", "-u",
-                                  f"{u.pw_uid}:{u.pw_gid}", cid, "readlink",
+    st = json.loads(as_user(t, u, [h.RUNTIME, "state", cid], xdg)[1] or "{}")
+    init = st.get("pid", 0)
+    t.require("created, with an init", st.get("status") == "created" and init > 0, st)
+    inside = os.readlink(f"/proc/{init}/ns/user")
+    rc, out, err = as_user(t, u, [h.RUNTIME, "--rootless", "true", "exec", cid, "readlink",
                                   "/proc/self/ns/user"], xdg)
-    host = os.readlink("/proc/self/ns/user")
-    t.check("exec never runs in the caller's user namespace", out.strip() != host,
-            (rc, out, err))
-    t.check("it runs inside or fails", (rc == 0 and out.startswith("user:[")) or
-            rc not in (0, None), (rc, out, err))
+    t.check("exec into the created container runs in its user namespace",
+            rc == 0 and out.strip() == inside, (rc, out, err, inside))
+    # as root inside, and in its pid namespace (a forked process: pid > 1), exit status kept
+    rc, out, err = as_user(t, u, [h.RUNTIME, "exec", cid, "sh", "-c",
+                                  "echo $$; id -u; cat /proc/1/cmdline >/dev/null; exit 5"],
+                           xdg)
+    lines = out.split()
+    t.check("as root in its pid namespace, its exit status", rc == 5 and len(lines) == 2 and
+            lines[0] not in ("1", str(init)) and lines[1] == "0", (rc, out, err))
+    st = json.loads(as_user(t, u, [h.RUNTIME, "state", cid], xdg)[1] or "{}")
+    t.eq("still created after the exec", st.get("status"), "created")
+    t.ok("start after the exec", as_user(t, u, [h.RUNTIME, "start", cid], xdg))
+    st = json.loads(as_user(t, u, [h.RUNTIME, "state", cid], xdg)[1] or "{}")
+    t.eq("then running", st.get("status"), "running")
     t.ok("delete --force", as_user(t, u, [h.RUNTIME, "delete", "--force", cid], xdg))
+
+
+@h.case
+def rootless_exec_into_created_own_binary(t):
+    # A binary the container's ids can write (the user's own copy) keeps the init non-dumpable
+    # until it starts (CVE-2019-5736: /proc/1/exe of a created crunner init is that binary),
+    # so such an exec is refused with the reason; it never runs in the caller's namespaces.
+    # runc runs it: its init's exe is a sealed memfd copy, not the binary.
+    u = make_user(t)
+    xdg = user_dirs(t, u)
+    own = os.path.join(xdg, "bin")
+    os.mkdir(own, 0o700)
+    rt = os.path.join(own, h.RUNTIME_NAME)
+    shutil.copy2(h.RUNTIME, rt)
+    os.chmod(rt, 0o755)
+    os.chown(own, u.pw_uid, u.pw_gid)
+    os.chown(rt, u.pw_uid, u.pw_gid)
+    b = rootless_bundle(t, u, xdg, ["sleep", "1000"])
+    cid = t.cid("rlownbin")
+    root = os.path.join(xdg, h.RUNTIME_NAME)
+    t.on_cleanup(lambda: h.force_delete(root, cid, t.dir))
+    rc, out, err = as_user(t, u, [rt, "--rootless", "true", "create", "--bundle", b, cid], xdg)
+    t.require("create with the user's own binary", rc == 0, err)
+    rc, out, err = as_user(t, u, [rt, "exec", cid, "readlink", "/proc/self/ns/user"], xdg)
+    t.check("exec never runs in the caller's user namespace",
+            out.strip() != os.readlink("/proc/self/ns/user"), (rc, out, err))
+    if t.crunner_only():
+        t.fails("exec refused before start", (rc, out, err),
+                f"cannot exec in created container `{cid}` before it starts")
+        t.contains("names the binary and the reason", err,
+                   f"`{rt}` is writable by an id the container maps (CVE-2019-5736)")
+    else:
+        t.check("runc runs it", rc == 0 and out.startswith("user:["), (rc, out, err))
+    t.ok("start", as_user(t, u, [rt, "start", cid], xdg))
+    rc, out, err = as_user(t, u, [rt, "exec", cid, "true"], xdg)
+    t.check("exec once started", rc == 0, (rc, out, err))
+    t.ok("delete --force", as_user(t, u, [rt, "delete", "--force", cid], xdg))
+
 
 if __name__ == "__main__":
     h.main()
