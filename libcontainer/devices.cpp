@@ -100,9 +100,14 @@ Status create_devices(int rootfd, const std::vector<spec::Device>& spec_devices,
     if (redefined) continue;
     CR_TRY_CTX(create_device(rootfd, d, bind), "create device `" + d.path + "`");
   }
-  for (size_t i = 0; i < spec_devices.size(); ++i)
+  for (size_t i = 0; i < spec_devices.size(); ++i) {
+    // /dev/ptmx becomes the pts/ptmx symlink (setup_dev_symlinks), as runc makes it: a node
+    // here was replaced anyway, and in a user namespace its bind of the host's ptmx could not
+    // be removed ("remove `/dev/ptmx`: device or resource busy").
+    if (clean_path("/" + spec_devices[i].path) == "/dev/ptmx") continue;
     CR_TRY_CTX(create_device(rootfd, spec_devices[i], bind),
                "linux.devices[" + std::to_string(i) + "]");
+  }
   return {};
 }
 

@@ -19,7 +19,8 @@ std::vector<spec::Device> default_devices();
 // bind mount of the host's node at the same path. An existing node is kept.
 Status create_device(int rootfd, const spec::Device& dev, bool bind);
 
-// Default devices (minus those linux.devices redefines) then linux.devices,
+// Default devices (minus those linux.devices redefines) then linux.devices but
+// /dev/ptmx (left to setup_dev_symlinks, as runc leaves it to setupPtmx),
 // errors prefixed "linux.devices[i]: " for the spec's own entries.
 Status create_devices(int rootfd, const std::vector<spec::Device>& spec_devices, bool bind);
 

@@ -318,5 +318,29 @@ def rootless_exec_into_created_own_binary(t):
     t.ok("delete --force", as_user(t, u, [rt, "delete", "--force", cid], xdg))
 
 
+@h.case
+def rootless_ptmx_device(t):
+    # /dev/ptmx listed in linux.devices (Docker and containerd list it): runc skips it there
+    # and makes /dev/ptmx its pts/ptmx symlink, so a pty opens in the container's devpts
+    # (a rootless runtime cannot mknod; a bind of the host's ptmx would open the host's).
+    u = make_user(t)
+    xdg = user_dirs(t, u)
+
+    def edit(c):
+        c["linux"]["devices"] = [{"path": "/dev/ptmx", "type": "c", "major": 5, "minor": 2,
+                                  "fileMode": 0o666, "uid": 0, "gid": 0}]
+    b = rootless_bundle(t, u, xdg, ["sh", "-c", "readlink /dev/ptmx; test -c /dev/pts/ptmx && "
+                                    "echo char"], edit=edit)
+    cid = t.cid("rlptmx")
+    root = os.path.join(xdg, h.RUNTIME_NAME)
+    t.on_cleanup(lambda: h.force_delete(root, cid, t.dir))
+    rc, out, err = as_user(t, u, [h.RUNTIME, "--rootless", "true", "run", "--bundle", b, cid],
+                           xdg)
+    t.check("runs", rc == 0, (rc, out, err))
+    t.eq("/dev/ptmx is the pts/ptmx symlink", out.split(), ["pts/ptmx", "char"])
+    t.check("no error output", err == "", err)
+    t.check("nothing left", not os.path.exists(os.path.join(root, cid)))
+
+
 if __name__ == "__main__":
     h.main()
