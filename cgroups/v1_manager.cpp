@@ -172,8 +172,10 @@ Status V1Manager::apply(const Resources& r) {
   }
   if (!r.unified.empty()) {
     if (unified_.empty())
+      // runc's words first (runc and crun refuse unified on any v1 host, hybrid too)
       return make_error(ErrorKind::Unsupported,
-                        "linux.resources.unified needs cgroup v2 (this host is cgroup v1 only)");
+                        "invalid configuration: cannot use unified on cgroup v1 "
+                        "(linux.resources.unified needs cgroup v2; this host is cgroup v1 only)");
     CR_ASSIGN(CgDir d, open_cgdir(unified_));
     CR_TRY(v2::set_unified(d, r.unified));
   }

@@ -392,8 +392,10 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
       return make_error(ErrorKind::BadState,
                         "container's cgroup unexpectedly frozen: `" + cg->path() + "`");
     if (auto ps = cg->pids(); ps.ok() && !ps->empty())
-      fprintf(stderr, "warning: container's cgroup `%s` is not empty: %zu process(es) found\n",
-              cg->path().c_str(), ps->size());
+      // runc 1.1.5's words, uninterrupted ("container's cgroup is not empty: N process(es)
+      // found"): scripts around Docker match them; then which cgroup.
+      fprintf(stderr, "warning: container's cgroup is not empty: %zu process(es) found (`%s`)\n",
+              ps->size(), cg->path().c_str());
   }
   if (shared_cg) st.cgroup["shared"] = true;
   CR_TRY(store.save(st));

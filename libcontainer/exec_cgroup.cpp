@@ -37,7 +37,9 @@ Result<std::map<std::string, std::string>> parse_sub_cgroups(const std::vector<s
 
 namespace {
 
-// base + sub, refused unless it stays at or below base.
+// base + sub, refused unless it stays at or below base. The errors carry runc 1.1.5's words,
+// which its callers' tests match ("<sub> is not a sub cgroup path", "adding pid ...
+// <dir>/cgroup.procs: no such file"), though crunner refuses before any process exists.
 Result<std::string> sub_dir(const std::string& base, const std::string& sub) {
   // Clean the sub path as if rooted at base: ".." that climbs above it is an escape.
   int depth = 0;
@@ -45,15 +47,16 @@ Result<std::string> sub_dir(const std::string& base, const std::string& sub) {
     if (c.empty() || c == ".") continue;
     depth += c == ".." ? -1 : 1;
     if (depth < 0)
-      return invalid_spec("--cgroup: `" + sub + "` is not a sub-cgroup path (it leaves `" + base +
+      return invalid_spec("--cgroup: " + sub + " is not a sub cgroup path (it leaves `" + base +
                           "`)");
   }
   std::string cleaned = cgroups::clean_path("/" + sub);
   std::string dir = cgroups::path_join(base, cleaned);
   struct stat st;
   if (::stat(dir.c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
-    return make_error(ErrorKind::NotFound,
-                      "--cgroup: sub-cgroup `" + dir + "` does not exist (create it first)");
+    return make_error(ErrorKind::NotFound, "--cgroup: error adding pid to cgroups: " + dir +
+                                               "/cgroup.procs: no such file or directory (the "
+                                               "sub-cgroup does not exist: create it first)");
   return dir;
 }
 

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 
@@ -16,10 +17,16 @@ namespace crunner {
 
 namespace {
 
+// As runc reports a hook's end (Go's os.ProcessState: "exit status 1", "signal: bad system
+// call" for one the container's seccomp filter killed, "signal: killed (core dumped)"):
+// callers match these words. Go's signal names are glibc's descriptions, lowercased.
 std::string describe_exit(int status) {
-  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return std::string("killed by signal ") + strsignal(WTERMSIG(status));
-  return "ended abnormally";
+  if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
+  if (!WIFSIGNALED(status)) return "ended abnormally";
+  const char* d = strsignal(WTERMSIG(status));
+  std::string name = d ? d : "signal " + std::to_string(WTERMSIG(status));
+  if (!name.empty()) name[0] = static_cast<char>(tolower(static_cast<unsigned char>(name[0])));
+  return "signal: " + name + (WCOREDUMP(status) ? " (core dumped)" : "");
 }
 
 }  // namespace

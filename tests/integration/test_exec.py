@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import pty
+import re
 import select
 import signal
 import socket
@@ -1015,6 +1016,16 @@ def cgroup_errors(t):
     res = t.rt(["exec", "--cgroup", "nosuchctrl:x", cid, "true"])
     t.eq("unknown controller: 255", res[0], RUNTIME_FAILED)
     t.contains("error names the controller", res[2], "nosuchctrl")
+    t.contains("runc's words (its exec --cgroup tests match them)", res[2], "unknown controller ")
+    # runc's words as runc 1.1.5's own tests (tests/integration/exec.bats) match them
+    res = t.rt(["exec", "--cgroup", "..", cid, "true"])
+    t.contains("'..': runc's words", res[2], " .. is not a sub cgroup path")
+    res = t.rt(["exec", "--cgroup", "nonexistent", cid, "true"])
+    t.check("missing sub-cgroup: runc's words", re.search(
+        r" adding pid .*/nonexistent/cgroup\.procs: no such file ", res[2]), res)
+    res = t.rt(["exec", "--cgroup", "pids:nonexistent", cid, "true"])
+    t.check("missing sub-cgroup of one controller: runc's words", re.search(
+        r" adding pid .*/nonexistent/cgroup\.procs: no such file ", res[2]), res)
     t.eq("container unharmed", t.status(cid), "running")
     if t.crunner_only():
         t.contains("missing sub-cgroup wording", t.rt(["exec", "--cgroup", "nope", cid,
@@ -1025,7 +1036,7 @@ def cgroup_errors(t):
         t.require("sibling made", made)
         res = t.rt(["exec", "--cgroup", f"../{cid}-sib", cid, "true"])
         t.eq("sibling with the same prefix refused: 255", res[0], RUNTIME_FAILED)
-        t.contains("wording", res[2], "is not a sub-cgroup path")
+        t.contains("wording", res[2], "is not a sub cgroup path")
 
 
 if __name__ == "__main__":

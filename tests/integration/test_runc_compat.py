@@ -219,6 +219,86 @@ def error_words(t):
 
 
 @h.case
+def error_words_seccomp_killed_hook(t):
+    # A startContainer hook runs in the container after its seccomp filter is loaded; one the
+    # filter kills is reported in runc's words: "error running hook ...: signal: bad system
+    # call" (crunner said "killed by signal Bad system call").
+    def edit(c):
+        c["linux"]["seccomp"] = {
+            "defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_KILL"}]}
+        c["hooks"] = {"startContainer": [{"path": "/bin/mkdir", "args": ["mkdir", "/tmp/h"]}]}
+    b = t.bundle("true", edit=edit)
+    cid = t.cid("sckhook")
+    res = t.rt(["run", "--bundle", b, cid])
+    t.fails("the hook is killed: run fails", res, "error running hook")
+    t.contains("runc's words for the signal", res[2] + res[1], "signal: bad system call")
+    t.check("said once", (res[2] + res[1]).count("signal: bad system call") == 1, res)
+    t.rt(["delete", "--force", cid])
+    b = t.bundle("true", edit=lambda c: c.update(
+        hooks={"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}]}))
+    t.fails("a hook's exit status in runc's words", t.rt(["run", "--bundle", b, t.cid("exhook")]),
+            "exit status 3")
+
+
+@h.case
+def error_words_nonempty_cgroup(t):
+    # runc 1.1.5 warns "container's cgroup is not empty: N process(es) found" when it joins a
+    # cgroup with processes (checked in the devices hierarchy on v1); crunner's warning had
+    # the path in the middle of those words.
+    cid = t.cid("nonempty")
+    other = sleeper(t)
+    dirs = []
+    for ctrl in ("devices", "pids"):
+        d = f"/sys/fs/cgroup/{ctrl}/{cid}"
+        os.mkdir(d)
+        dirs.append(d)
+        with open(f"{d}/cgroup.procs", "w") as f:
+            f.write(str(other.pid))
+
+    def cleanup():
+        other.kill()
+        other.wait()
+        for d in dirs:
+            h.wait_for(lambda: not h.read_file(f"{d}/cgroup.procs").strip())
+            os.rmdir(d)
+    t.on_cleanup(cleanup)
+    b = t.bundle("true", edit=lambda c: c["linux"].update(cgroupsPath="/" + cid))
+    rc, out, err = t.rt(["run", "--bundle", b, cid])
+    t.check("runs in the non-empty cgroup", rc == 0, (rc, out, err))
+    t.contains("runc's warning words", err, "container's cgroup is not empty: 1 process(es) found")
+    t.rt(["delete", "--force", cid])
+
+
+@h.case
+def error_words_unified_on_v1(t):
+    # linux.resources.unified on a host with cgroup v1 only: runc's words "invalid
+    # configuration: cannot use unified on cgroup v1". A private mount namespace whose
+    # /sys/fs/cgroup holds the host's v1 hierarchies and no cgroup2 makes such a host.
+    # (On this hybrid host runc refuses unified too; crunner applies it on the unified
+    # hierarchy: docs/DESIGN.md section 8.)
+    mounts = [m for m in h.cgroup_mounts() if os.path.dirname(m) == "/sys/fs/cgroup" and
+              os.path.basename(m) != "unified"]
+    fake = t.path("cgfs")
+    os.mkdir(fake)
+    cid = t.cid("unifv1")
+    b = t.bundle("true", edit=lambda c: c["linux"].update(
+        resources={"unified": {"pids.max": "10"}}))
+    script = ["set -e", f"mount -t tmpfs -o mode=755 tmpfs {fake}"]
+    for m in mounts:
+        n = os.path.basename(m)
+        script += [f"mkdir '{fake}/{n}'", f"mount --bind '{m}' '{fake}/{n}'"]
+    script += [f"mount --move {fake} /sys/fs/cgroup",
+               f'"$@" --root {t.root} run --bundle {b} {cid} || echo "rc=$?"']
+    rc, out, err = h.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                          "\n".join(script), "sh", h.RUNTIME], tmpdir=t.dir)
+    t.check("run fails", rc == 0 and "rc=" in out, (rc, out, err))
+    t.contains("runc's words", err, "invalid configuration: cannot use unified on cgroup v1")
+    t.check("no cgroup left", not h.cgroup_dirs_named(cid), h.cgroup_dirs_named(cid))
+    t.eq("no state left", t.state(cid), None)
+
+
+@h.case
 def spec_defaults(t):
     d = t.path("spec")
     os.mkdir(d)

@@ -151,6 +151,8 @@ TEST_CASE("v1 manager: missing controllers are named, unified needs v2", "[cgrou
   s = (*m)->apply(u);
   REQUIRE_FALSE(s.ok());
   CHECK(s.error().what().find("needs cgroup v2") != std::string::npos);
+  CHECK(s.error().what().find("invalid configuration: cannot use unified on cgroup v1") !=
+        std::string::npos);  // runc 1.1.5's words
   CHECK_FALSE((*m)->unified_dir_fd().ok());
   REQUIRE((*m)->destroy().ok());
 }
