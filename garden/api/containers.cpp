@@ -15,6 +15,7 @@
 #include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
 #include "garden/bundle/bundle.hpp"
+#include "garden/cgroups/hierarchies.hpp"
 #include "garden/cgroups/memory.hpp"
 #include "garden/rootfs/rootfs_layer.hpp"
 #include "libcontainer/utils.hpp"
@@ -301,6 +302,7 @@ Response Server::create(const Request& req) {
         net::Networker::set_properties(network, c->meta["properties"]);
       }
       c->meta["memory_cgroup"] = cgroups::memory_dir(init_pid);
+      c->meta["cgroup_dirs"] = cgroups::cgroup_dirs(init_pid);
       c->touched = Clock::now();
       save_meta(*c);
     }

@@ -9,7 +9,6 @@
 
 #include "garden/api/server.hpp"
 #include "garden/bundle/bundle.hpp"
-#include "garden/cgroups/memory.hpp"
 #include "garden/image/disk_share.hpp"
 #include "garden/image/pea.hpp"
 #include "garden/rootfs/rootfs_layer.hpp"
@@ -62,7 +61,6 @@ std::string Server::prepare_pea(Container& c, const json& spec, const json& meta
   pp.init_pid = init_pid;
   pp.privileged = privileged;
   pp.apparmor_profile = meta.value("apparmor_profile", "");
-  pp.unified_cgroups = cgroups::unified();
   pp.init_path = cfg_.bin_dir + "/garden-init";
   pp.hosts_file = c.dir + "/hosts";
   pp.resolv_file = c.dir + "/resolv.conf";
@@ -132,15 +130,21 @@ void Server::cleanup_peas(Container& c) {
   std::error_code ec;
   for (auto& e : std::filesystem::directory_iterator(c.dir + "/processes", ec))
     image::cleanup_pea(e.path().string(), runtime_.bin());
-  // On cgroup v2 the peas with limits of their own had cgroups beside the container's
-  // (image::pea_cgroups_path); the runtime removed each, their directory is ours.
-  std::string memcg;
+  // The peas that overrode the container's limits had cgroups beside the container's
+  // (image::pea_cgroups_path); the runtime removed each, their directory is ours, in every
+  // hierarchy the container had a cgroup in.
+  json dirs;
   {
     std::lock_guard<std::mutex> lk(c.mu);
-    memcg = c.meta.value("memory_cgroup", "");
+    dirs = c.meta.value("cgroup_dirs", json::array());
+    if (dirs.empty() && !c.meta.value("memory_cgroup", "").empty())
+      dirs.push_back(c.meta["memory_cgroup"]);  // recorded by an older garden-shim
   }
-  if (!memcg.empty() && cgroups::unified())
-    rmdir((memcg.substr(0, memcg.rfind('/') + 1) + image::peas_cgroup_dir_name(c.handle)).c_str());
+  for (const json& d : dirs) {
+    if (!d.is_string()) continue;
+    const std::string dir = d.get<std::string>();
+    rmdir((dir.substr(0, dir.rfind('/') + 1) + image::peas_cgroup_dir_name(c.handle)).c_str());
+  }
 }
 
 }  // namespace garden

@@ -57,8 +57,7 @@ json pea_config(const json& pspec, const PeaParams& pp, const User& u, std::stri
   lx["namespaces"] = nss;
   // A joined user namespace keeps the container's uid/gid mappings in the bundle: runc
   // refuses a user namespace without them (and checks they are the namespace's own).
-  const json& res = lx["resources"];
-  lx["cgroupsPath"] = pea_cgroups_path(pp, res.contains("memory") || res.contains("cpu"));
+  lx["cgroupsPath"] = pea_cgroups_path(pp, overrides_container_limits(pspec));
   config.erase("hostname");  // the container's uts namespace keeps its own
   config["annotations"]["garden.pea"] = pp.id;
   // The process: the image's environment (and PATH) first, then the spec's; dir "/".
@@ -75,8 +74,12 @@ std::string peas_cgroup_dir_name(const std::string& handle) {
   return "peas@" + handle;
 }
 
-std::string pea_cgroups_path(const PeaParams& pp, bool own_limits) {
-  if (pp.unified_cgroups && own_limits)
+bool overrides_container_limits(const json& pspec) {
+  return pspec.contains("limits") && pspec["limits"].is_object();
+}
+
+std::string pea_cgroups_path(const PeaParams& pp, bool override_limits) {
+  if (override_limits)
     return pp.cgroup_parent + "/" + peas_cgroup_dir_name(pp.handle) + "/" + pp.id;
   return pp.cgroup_parent + "/" + pp.handle + "/pea-" + pp.id;
 }

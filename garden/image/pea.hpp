@@ -5,8 +5,8 @@
 //     directory without a plugin) an overlay over it in the process directory,
 //   - a new mount namespace; the container's network, ipc, pid and uts namespaces (and its
 //     user namespace when unprivileged) joined by path through the container's init,
-//   - its own cgroup nested in the container's (<parent>/<handle>/pea-<id>), with the
-//     process's own cpu and memory limits (the container's remain an upper bound),
+//   - a cgroup as Guardian places it (pea_cgroups_path): held to the container's limits
+//     unless the spec overrides them, then held to exactly the spec's cpu and memory limits,
 //   - the image's environment, then the process's; dir "/" by default; the user resolved in
 //     the pea's own /etc/passwd.
 // DIR/pea.json records what must go when it exits (garden-dadoo runs the clean-up before
@@ -33,17 +33,20 @@ struct PeaParams {
   bool privileged = false;
   std::string apparmor_profile;  // the container's (unprivileged only)
   std::string init_path, hosts_file, resolv_file, cgroup_parent;
-  bool unified_cgroups = false;  // the host's cgroups are pure v2 (pea_cgroups_path)
 };
 
-// The cgroupsPath of a pea. Nested in its container's cgroup, `<parent>/<handle>/pea-<id>`,
-// so the container's limits bound it and deleting the pea's runtime container kills only the
-// pea. On a pure cgroup v2 host that nested cgroup is threaded (the container's cgroup has
-// processes: the no-internal-process rule), which takes no memory limit; a pea with limits
-// of its own goes to `<parent>/peas@<handle>/<id>` there instead (Guardian's
-// OverrideContainerLimits: a cgroup outside the container's; '@' is never in a handle).
-std::string pea_cgroups_path(const PeaParams& pp, bool own_limits);
-// `peas@<handle>`, the directory of a container's peas with limits on cgroup v2.
+// Guardian's OverrideContainerLimits: the spec has `limits` (an object, even an empty one).
+bool overrides_container_limits(const nlohmann::json& pspec);
+// The cgroupsPath of a pea, as Guardian places it (rundmc/peas): without an override it
+// shares its container's limits, in a cgroup nested in the container's,
+// `<parent>/<handle>/pea-<id>` (on a pure cgroup v2 host made threaded, the container's
+// cgroup having processes), so deleting the pea's runtime container kills only the pea;
+// with an override it is held to the override's limits only (none when empty, as Guardian),
+// in a cgroup outside the container's, `<parent>/peas@<handle>/<id>` on v1 and v2 alike
+// (Guardian: the top-level `<id>`; '@' is never in a handle, so it never meets one).
+std::string pea_cgroups_path(const PeaParams& pp, bool override_limits);
+// `peas@<handle>`, the directory of a container's peas that override its limits; destroy
+// removes it in every hierarchy.
 std::string peas_cgroup_dir_name(const std::string& handle);
 
 // Whether a ProcessSpec has an image (Guardian: any field of ImageRef set).

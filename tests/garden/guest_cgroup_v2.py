@@ -9,10 +9,12 @@ with every controller), over the HTTP API. What each test proves:
 - metrics come from the v2 files: MemoryStat in garden's names (rss = anon, cache = file,
   TotalUsageTowardLimit = memory.current - inactive_file, the limit from memory.max: all 0
   on v2 before), CPUStat from cpu.stat, PidStat from pids.current/pids.max;
-- peas: one without limits runs in a cgroup nested in the container's (made threaded: the
-  container's cgroup has processes; it failed to start on v2) and the container's memory
-  limit bounds it; one with limits runs in a cgroup of its own beside the container's
-  (v2 takes no memory limit in a threaded cgroup); destroy leaves no cgroup behind.
+- peas, placed as Guardian places them: one without limits (no OverrideContainerLimits)
+  runs in a cgroup nested in the container's (made threaded: the container's cgroup has
+  processes; it failed to start on v2) and the container's memory limit bounds it; one with
+  limits, even empty ones, runs in a cgroup of its own beside the container's, held to
+  exactly its own limits (an empty override was held to the container's); destroy leaves no
+  cgroup behind.
 Run by tests/vm in the cgroup v2 guest; it fails (never skips) on a host that is not pure
 cgroup v2."""
 
@@ -124,6 +126,13 @@ class CgroupV2Test(ShimTestCase):
                                        id="nested", image=image)
         self.assertEqual(code, 137, out + err)
         self.assertTrue(out.strip().endswith("/%s/pea-nested" % h), out)
+        # An empty override (Guardian's OverrideContainerLimits{}): beside the container's
+        # cgroup, not held to its memory limit.
+        code, out, err = self.run_proc(h, "sh", "-c", "cat /proc/self/cgroup; "
+                                       "dd if=/dev/zero of=/dev/null bs=64M count=1",
+                                       id="free", image=image, limits={})
+        self.assertEqual(code, 0, out + err)
+        self.assertTrue(out.strip().endswith("/peas@%s/free" % h), out)
         # A pea with limits of its own: a cgroup beside the container's, with its limit.
         p = self.client.run(h, {"id": "own", "path": "sh", "args": ["-c", "echo up; sleep 600"],
                                 "image": image,

@@ -211,9 +211,15 @@ class ImagePluginTest(ShimTestCase):
     # --- peas -------------------------------------------------------------------------
 
     def pea_cgroup(self, h, pid):
+        """The memory cgroup of a pea that shares its container's limits (nested)."""
         mem = [d for d in self.container_cgroup_dirs(h) if "/sys/fs/cgroup/memory/" in d]
         self.assertEqual(len(mem), 1, self.container_cgroup_dirs(h))
         return os.path.join(mem[0], "pea-" + pid)
+
+    def own_pea_cgroup(self, h, pid):
+        """The memory cgroup of a pea that overrides its container's limits (beside it)."""
+        ctr = os.path.dirname(self.pea_cgroup(h, pid))
+        return os.path.join(os.path.dirname(ctr), "peas@" + h, pid)
 
     def runtime_ids(self, root):
         r = subprocess.run([self.runtime, "--root", root, "list", "-q"], check=True,
@@ -264,7 +270,7 @@ class ImagePluginTest(ShimTestCase):
                                 "image": {"uri": "raw://" + self.rootfs},
                                 "limits": {"memory_limits": {"limit_in_bytes": 64 << 20}}})
         p.read_until("stdout", b"up\n")
-        cg = self.pea_cgroup(h, "lim")
+        cg = self.own_pea_cgroup(h, "lim")
         with open(os.path.join(cg, "memory.limit_in_bytes")) as f:
             self.assertEqual(int(f.read()), 64 << 20)
         self.assertIn("lim", self.client.info(h)["ProcessIDs"])
@@ -278,6 +284,48 @@ class ImagePluginTest(ShimTestCase):
         self.assertFalse(os.path.exists(os.path.join(self.rootfs, "tmp", "garden-init")))
         self.assertEqual(mounts_under(os.path.join(self.shim.depot, "containers", h, "processes")),
                          [])
+
+    def test_pea_cgroup_placement_follows_override_container_limits(self):
+        # Guardian (rundmc/peas): a pea without OverrideContainerLimits shares its container's
+        # limits; one with it, even empty, is held to exactly its own (fixed: an empty or
+        # larger override stayed nested under the container's memory limit).
+        h = self.create(handle="imgplug-peaovr",
+                        limits={"memory_limits": {"limit_in_bytes": 32 << 20}})
+        image = {"uri": "raw://" + self.rootfs}
+
+        def pea(pid, mib, limits=None):
+            kw = {} if limits is None else {"limits": limits}
+            code, out, err = self.sh(h, "grep :memory: /proc/self/cgroup; "
+                                     "dd if=/dev/zero of=/dev/null bs=%dM count=1" % mib,
+                                     id=pid, image=image, **kw)
+            return code, out + err
+
+        # No override: nested in the container's cgroup, OOM-killed at the container's 32 MiB.
+        code, out = pea("shared", 64)
+        self.assertEqual(code, 137, out)
+        self.assertIn("/%s/pea-shared\n" % h, out)
+        # An empty override: a cgroup outside the container's, without a memory limit.
+        code, out = pea("free", 64, {})
+        self.assertEqual(code, 0, out)
+        self.assertIn("/peas@%s/free\n" % h, out)
+        # A memory limit of its own, above the container's: held to exactly that.
+        mine = {"memory_limits": {"limit_in_bytes": 96 << 20}}
+        self.assertEqual(pea("own-under", 64, mine)[0], 0)
+        code, out = pea("own-over", 128, mine)
+        self.assertEqual(code, 137, out)
+        p = self.client.run(h, {"id": "own-run", "path": "sh", "image": image, "limits": mine,
+                                "args": ["-c", "echo up; exec sleep 600"]})
+        p.read_until("stdout", b"up\n")
+        with open(os.path.join(self.own_pea_cgroup(h, "own-run"), "memory.limit_in_bytes")) as f:
+            self.assertEqual(int(f.read()), 96 << 20)
+        # Destroy (a pea still running) leaves no cgroup in any hierarchy.
+        dirs = self.container_cgroup_dirs(h)
+        self.client.destroy(h)
+        self.created.remove(h)
+        p.close()
+        for d in dirs:
+            for gone in (d, os.path.join(os.path.dirname(d), "peas@" + h)):
+                self.assertFalse(os.path.exists(gone), gone)
 
     def test_pea_gets_no_session_keyring(self):
         # Guardian's peas are runc containers started with --no-new-keyring too.

@@ -1,6 +1,7 @@
 // garden/cgroups: the memory cgroup of a container on v1, hybrid and pure v2 hosts (fake
 // /proc/PID/cgroup, mount tables and cgroup files), OOM kills, and MemoryStat from the
-// runtime's stats in either version's names.
+// runtime's stats in either version's names; a pid's directories in every mounted hierarchy.
+#include "garden/cgroups/hierarchies.hpp"
 #include "garden/cgroups/memory.hpp"
 
 #include <unistd.h>
@@ -118,4 +119,31 @@ TEST_CASE("MemoryStat from v2 stats: memory.stat's names mapped to garden's", "[
   // No swap accounting: no swap figure.
   stats["memory"].erase("swap");
   CHECK(cgroups::memory_stat(stats)["swap"] == 0);
+}
+
+TEST_CASE("cgroup dirs of a pid: every hierarchy the host mounts, none it does not",
+          "[garden][cgroups]") {
+  Tree t;
+  // net_cls,net_prio is in /proc/PID/cgroup (the kernel has it) but mounted nowhere: absent.
+  t.put("proc/42/cgroup",
+        "9:net_cls,net_prio:/\n4:memory:/garden/h1\n3:cpu,cpuacct:/garden/h1\n"
+        "1:name=systemd:/sys/h1\n0::/garden/h1\n");
+  t.put("mountinfo", "30 25 0:26 / " + t.dir +
+                         "/cg/unified rw - cgroup2 cgroup2 rw\n"
+                         "31 25 0:27 / " +
+                         t.dir +
+                         "/cg/memory rw - cgroup cgroup rw,memory\n"
+                         "32 25 0:28 / " +
+                         t.dir +
+                         "/cg/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
+                         "33 25 0:29 /sys " +
+                         t.dir + "/cg/systemd rw - cgroup cgroup rw,xattr,name=systemd\n");
+  CHECK(cgroups::cgroup_dirs(42, t.dir + "/proc", t.dir + "/mountinfo") ==
+        std::vector<std::string>{t.dir + "/cg/memory/garden/h1",
+                                 t.dir + "/cg/cpu,cpuacct/garden/h1", t.dir + "/cg/systemd/h1",
+                                 t.dir + "/cg/unified/garden/h1"});
+  // A mount of cpu alone is not the cpu,cpuacct hierarchy.
+  t.put("mountinfo", "32 25 0:28 / " + t.dir + "/cg/cpu rw - cgroup cgroup rw,cpu\n");
+  CHECK(cgroups::cgroup_dirs(42, t.dir + "/proc", t.dir + "/mountinfo").empty());
+  CHECK(cgroups::cgroup_dirs(43, t.dir + "/proc", t.dir + "/mountinfo").empty());
 }

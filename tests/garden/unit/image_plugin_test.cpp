@@ -208,7 +208,7 @@ TEST_CASE("a pea's bundle joins the container's namespaces", "[image]") {
   CHECK(c["linux"]["uidMappings"] == maps);
   CHECK(c["linux"]["gidMappings"] == maps);
   CHECK_FALSE(c.contains("hostname"));
-  CHECK(c["linux"]["cgroupsPath"] == "garden/box/pea-task-1");
+  CHECK(c["linux"]["cgroupsPath"] == "garden/peas@box/task-1");
   CHECK(c["linux"]["resources"]["memory"]["limit"] == 64 << 20);
   CHECK(c["process"]["cwd"] == "/");
   auto env = c["process"]["env"];
@@ -234,8 +234,10 @@ TEST_CASE("pea ids", "[image]") {
   CHECK_FALSE(valid_pea_id(std::string(129, 'a')));
 }
 
-TEST_CASE("a pea's cgroup: nested in its container's, beside it on cgroup v2 with limits",
-          "[image]") {
+TEST_CASE(
+    "a pea's cgroup: nested in its container's, outside it when the spec overrides its "
+    "limits (Guardian's OverrideContainerLimits, even empty)",
+    "[image]") {
   PeaParams pp;
   pp.handle = "box";
   pp.id = "task-1";
@@ -247,14 +249,18 @@ TEST_CASE("a pea's cgroup: nested in its container's, beside it on cgroup v2 wit
   garden::User u{"root", 0, 0, "/root"};
   json limited = {{"path", "/bin/sh"},
                   {"limits", {{"memory_limits", {{"limit_in_bytes", 64 << 20}}}}}};
+  json cpu = {{"path", "/bin/sh"}, {"limits", {{"cpu_limits", {{"weight", 100}}}}}};
+  json empty = {{"path", "/bin/sh"}, {"limits", json::object()}};
   json plain = {{"path", "/bin/sh"}};
   std::string err;
-  CHECK(pea_config(limited, pp, u, err)["linux"]["cgroupsPath"] == "garden/box/pea-task-1");
   CHECK(pea_config(plain, pp, u, err)["linux"]["cgroupsPath"] == "garden/box/pea-task-1");
-  pp.unified_cgroups = true;
-  CHECK(pea_config(limited, pp, u, err)["linux"]["cgroupsPath"] == "garden/peas@box/task-1");
-  json cpu = {{"path", "/bin/sh"}, {"limits", {{"cpu_limits", {{"weight", 100}}}}}};
+  json c = pea_config(limited, pp, u, err);
+  CHECK(c["linux"]["cgroupsPath"] == "garden/peas@box/task-1");
+  CHECK(c["linux"]["resources"]["memory"]["limit"] == 64 << 20);
   CHECK(pea_config(cpu, pp, u, err)["linux"]["cgroupsPath"] == "garden/peas@box/task-1");
-  CHECK(pea_config(plain, pp, u, err)["linux"]["cgroupsPath"] == "garden/box/pea-task-1");
+  c = pea_config(empty, pp, u, err);
+  CHECK(c["linux"]["cgroupsPath"] == "garden/peas@box/task-1");
+  CHECK_FALSE(c["linux"]["resources"].contains("memory"));
+  CHECK_FALSE(c["linux"]["resources"].contains("pids"));
   CHECK(err.empty());
 }
