@@ -172,14 +172,17 @@ def _allow_core():
 
 
 class Shim:
-    def __init__(self, workdir, rootfs, cgroup_parent, extra=None, netns=None, ini=None):
+    def __init__(self, workdir, rootfs, cgroup_parent, extra=None, netns=None, ini=None,
+                 wrap=None):
         """netns: the name of a network namespace (ip netns) the shim runs in, listening
         on a unix socket in workdir; without one it runs in ours with --disable-networking,
         so no test shim ever touches the host's interfaces or firewall. ini: more lines of
         a Guardian config file's [server] section; with it, every setting below goes into
         workdir/garden.ini and the shim starts as `garden-shim --config garden.ini` (extra
-        flags still follow on its command line)."""
+        flags still follow on its command line). wrap: an argv the shim's command line is
+        appended to, which must exec it (the shim keeps the pid we kill it by)."""
         self.workdir = workdir
+        self.wrap = wrap or []
         self.netns = netns
         self.depot = os.path.join(workdir, "depot")
         self.rootfs = rootfs
@@ -209,7 +212,7 @@ class Shim:
                          "--stop-timeout", "3s"]
         if self.ini is not None:
             args = self._write_ini(args)
-        args += self.extra
+        args = self.wrap + args + self.extra
         # GARDEN_SHIM_CWD: where a crashing shim leaves its core (debugging aid).
         cwd = os.environ.get("GARDEN_SHIM_CWD", self.workdir)
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, cwd=cwd,
@@ -268,6 +271,7 @@ class ShimTestCase(unittest.TestCase):
 
     shim_extra = []
     shim_ini = None  # Guardian config lines: the shim starts from a config file (Shim's ini)
+    shim_wrap = None  # an argv prefix that execs the shim (Shim's wrap)
 
     @classmethod
     def setUpClass(cls):
@@ -290,7 +294,8 @@ class ShimTestCase(unittest.TestCase):
                         str(CONTAINER_ROOT_UID), "{}", "+"], check=True)
         cls.cgroup_parent = "crunner-test-garden-%d" % os.getpid()
         cls.shim = Shim(cls.workdir, cls.rootfs, cls.cgroup_parent, cls.shim_extra,
-                        netns=getattr(cls, "shim_netns", None), ini=cls.shim_ini)
+                        netns=getattr(cls, "shim_netns", None), ini=cls.shim_ini,
+                        wrap=cls.shim_wrap)
         cls.client = cls.shim.start()
 
     @classmethod

@@ -14,7 +14,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import GardenError, ShimTestCase, main  # noqa: E402
+from harness import GardenError, ShimTestCase, cgroup_mounts, main  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -451,6 +451,66 @@ class TestBandwidth(NetTestCase):
         self.assertGreater(got, 0)
         self.assertLess(got, rate * elapsed + 2 * burst + 256 * 1024)
 
+
+
+# The v1 hierarchies no Garden feature needs: a host may leave any of them unmounted.
+OPTIONAL_HIERARCHIES = {"net_cls", "net_prio", "blkio", "freezer", "cpuset", "perf_event",
+                        "hugetlb", "rdma", "misc"}
+
+
+class TestOptionalCgroupHierarchiesUnmounted(NetTestCase):
+    """A host without the optional cgroup hierarchies (net_cls, net_prio, and blkio,
+    freezer, cpuset, ... where this host mounts them): garden-shim runs in a private mount
+    namespace where they are unmounted (the host's mounts stay as they are). Guardian's behaviour: what is not
+    mounted is skipped quietly, never a failure; a container with a network and limits
+    works, metrics answer, the server logs nothing about it, destroy leaves nothing."""
+
+    @classmethod
+    def setUpClass(cls):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("needs root")
+        cls.hidden = [mp for mp, c in cgroup_mounts() if c and c & OPTIONAL_HIERARCHIES]
+        # Unmounted in the shim's namespace only (private: nothing propagates to the host's).
+        script = ["set -e"] + ["umount '%s'" % mp for mp in cls.hidden] + ['exec "$@"']
+        cls.shim_wrap = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                         "\n".join(script), "sh"]
+        super().setUpClass()
+
+    def test_container_with_network_and_limits_works(self):
+        self.assertEqual(self.shim_cgroup_mounts() & OPTIONAL_HIERARCHIES, set())
+        h = self.create(handle="crn-net-nocls",
+                        limits={"memory_limits": {"limit_in_bytes": 64 << 20},
+                                "cpu_limits": {"weight": 100}, "pid_limits": {"max": 50}},
+                        netin=[{"host_port": 0, "container_port": 8080}])
+        dirs = self.container_cgroup_dirs(h)
+        self.assertTrue(self.tcp(h, "198.51.100.10"))
+        code, out, err = self.run_proc(h, "sh", "-c", "ls /sys/fs/cgroup; echo ok")
+        self.assertEqual((code, out.split()[-1]), (0, "ok"), err)
+        for name in ("net_cls", "net_prio", "net_cls,net_prio"):
+            self.assertNotIn(name, out.split())
+        m = self.client.metrics(h)
+        self.assertGreater(m["MemoryStat"]["TotalUsageTowardLimit"], 0, m)
+        self.assertEqual(m["PidStat"]["Max"], 50, m)
+        self.assertIsNone(self.client.bulk_metrics([h])[h]["Err"])
+        self.assertEqual(self.client.info(h)["Events"], [])
+        self.client.destroy(h)
+        self.created.remove(h)
+        for d in dirs + [os.path.join(mp, self.cgroup_parent) for mp in self.hidden]:
+            self.assertFalse(os.path.exists(d), d)
+        log = self.shim.read_log()
+        for word in ("net_cls", "net_prio", "warning", "error"):
+            self.assertNotIn(word, log.lower(), log)
+
+    def shim_cgroup_mounts(self):
+        """The controllers of the v1 hierarchies the shim's mount namespace holds."""
+        out = set()
+        with open("/proc/%d/mountinfo" % self.shim.proc.pid) as f:
+            for line in f:
+                fields = line.split()
+                sep = fields.index("-")
+                if fields[sep + 1] == "cgroup":
+                    out |= set(fields[sep + 3].split(","))
+        return out
 
 
 class TestExternalIPWithoutDefaultRoute(ShimTestCase):
