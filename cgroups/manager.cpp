@@ -114,6 +114,10 @@ std::string below_mount_root(const std::string& own, const std::string& mroot) {
 
 }  // namespace
 
+void Manager::remove_unused() {
+  if (auto ps = pids(); ps.ok() && ps->empty()) (void)destroy();
+}
+
 std::string first_limit(const Resources& r) {
   if (r.pids_limit) return "pids.limit";
   if (wants_memory(r.memory)) return "memory limits";

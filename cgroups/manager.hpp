@@ -66,6 +66,10 @@ class Manager {
   // not frozen is left alone.
   virtual Status kill_all(int sig) = 0;
   virtual Status destroy() = 0;  // rmdir (retrying while processes die); idempotent
+  // A joined cgroup (others' processes may be there): removes what no longer serves anyone.
+  // By default the whole cgroup when it has no process; v1 each hierarchy's directory that has
+  // no process (in it or below), as runc's RemovePaths leaves only the busy ones.
+  virtual void remove_unused();
   virtual bool exists() const = 0;
   // The container's cgroup2 directory (O_RDONLY|O_DIRECTORY) for clone3 CLONE_INTO_CGROUP;
   // Unsupported unless the mode is Unified.

@@ -51,6 +51,7 @@ class V1Manager : public Manager {
   Result<Stats> stats() const override;
   Status kill_all(int sig) override;
   Status destroy() override;
+  void remove_unused() override;
   bool exists() const override;
   Result<UniqueFd> unified_dir_fd() override;
   Result<std::unique_ptr<OomWatch>> watch_oom() override;

@@ -236,6 +236,15 @@ Status V1Manager::destroy() {
   return first;
 }
 
+void V1Manager::remove_unused() {
+  std::vector<std::string> dirs = unique_dirs();
+  if (!unified_.empty()) dirs.push_back(unified_);
+  for (auto& p : dirs) {
+    auto procs = procs_recursive(p);
+    if (procs.ok() && procs->empty()) (void)rmdir_tree(p);  // retries while our init leaves
+  }
+}
+
 bool V1Manager::exists() const {
   for (auto& p : unique_dirs())
     if (path_exists(p)) return true;

@@ -59,7 +59,7 @@ std::string describe_status(int status) {
 // A cgroup the container joined (it existed before create) is removed only once nothing runs
 // in it: its other processes are not ours to kill.
 void destroy_if_empty(cgroups::Manager& m) {
-  if (auto ps = m.pids(); ps.ok() && ps->empty()) (void)m.destroy();
+  m.remove_unused();
 }
 
 // The state's cgroup was joined, not created (see create_container).
