@@ -62,6 +62,31 @@ void destroy_if_empty(cgroups::Manager& m) {
   m.remove_unused();
 }
 
+// Whether prctl(PR_SET_DUMPABLE) under this linux.seccomp can only succeed or fail with an
+// errno: no default or rule that kills, traps or notifies applies to prctl (one allowing it
+// without argument conditions overrides such a default).
+bool filter_spares_prctl(const nlohmann::json& seccomp) {
+  if (!seccomp.is_object()) return true;
+  auto harmless = [](const nlohmann::json& a) {
+    return a.is_string() && (a == "SCMP_ACT_ALLOW" || a == "SCMP_ACT_ERRNO" ||
+                             a == "SCMP_ACT_LOG" || a == "SCMP_ACT_TRACE");
+  };
+  bool allowed_outright = false;
+  if (auto it = seccomp.find("syscalls"); it != seccomp.end() && it->is_array()) {
+    for (const auto& rule : *it) {
+      if (!rule.is_object() || !rule.contains("names") || !rule["names"].is_array()) continue;
+      bool names_prctl = false;
+      for (const auto& n : rule["names"]) names_prctl = names_prctl || n == "prctl";
+      if (!names_prctl) continue;
+      if (!harmless(rule.value("action", nlohmann::json()))) return false;
+      auto args = rule.find("args");
+      if (args == rule.end() || args->is_null() || (args->is_array() && args->empty()))
+        allowed_outright = true;
+    }
+  }
+  return allowed_outright || harmless(seccomp.value("defaultAction", nlohmann::json()));
+}
+
 // The state's cgroup was joined, not created (see create_container).
 bool joined_cgroup(const ContainerState& s) {
   if (!s.cgroup.is_object()) return false;
@@ -441,8 +466,9 @@ Result<Launched> create_container(const StateStore& store, const CreateOptions& 
   plan.id = o.id;
   plan.new_userns = new_userns;
   plan.maps_by_unprivileged = new_userns && !two_stage && geteuid() != 0;
-  plan.dumpable_when_created =
-      plan.maps_by_unprivileged && !self_exe_writable_by(lx.uid_mappings, lx.gid_mappings);
+  if (plan.maps_by_unprivileged && !self_exe_writable_by(lx.uid_mappings, lx.gid_mappings))
+    plan.dumpable_when_created =
+        filter_spares_prctl(lx.seccomp) ? EndDumpable::AfterFilterToo : EndDumpable::BeforeFilter;
   plan.new_cgroupns = new_cgroupns;
   plan.new_netns = new_netns;
   plan.env = proc.env;

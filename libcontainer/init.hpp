@@ -27,7 +27,7 @@ struct InitPlan {
   bool maps_by_unprivileged = false;  // rootless: dumpable until the parent wrote our maps
   // Rootless, and the binary is not writable by the container's ids: dumpable once created,
   // so that the caller may open our namespaces for an exec before start (docs/DESIGN.md §7).
-  bool dumpable_when_created = false;
+  EndDumpable dumpable_when_created = EndDumpable::No;
   bool new_cgroupns = false;               // unshared after the parent placed us in our cgroups
   bool new_netns = false;                  // bring lo up
   std::vector<std::pair<int, int>> joins;  // (ns fd, CLONE_NEW*) joined after clone, user first

@@ -299,9 +299,9 @@ void dedup_env(std::vector<std::string>& env) {
 
 Result<std::string> finish_process(const spec::Process& proc, const CapSets& caps,
                                    const seccomp::Program* filter, int sock,
-                                   std::vector<std::string>& env, bool dumpable) {
+                                   std::vector<std::string>& env, EndDumpable dumpable) {
   auto mark_dumpable = [dumpable] {
-    if (dumpable) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    if (dumpable != EndDumpable::No) prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
   };
   dedup_env(env);
   bool has_home = false;
@@ -332,7 +332,7 @@ Result<std::string> finish_process(const spec::Process& proc, const CapSets& cap
     mark_dumpable();
     CR_TRY(set_no_new_privs());
     CR_TRY(load_filter(filter, sock));
-  } else if (!filter) {
+  } else if (!filter || dumpable == EndDumpable::AfterFilterToo) {
     mark_dumpable();
   }
   phase::mark("credentials");

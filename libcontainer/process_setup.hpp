@@ -45,15 +45,19 @@ Status set_no_new_privs();
 // Collapses duplicate names in env, the last one wins (dedup_env), then adds HOME from
 // the container's /etc/passwd when env has none (as runc).
 // A seccomp notify fd is sent to the parent over `sock` (SyncType::Seccomp).
-// `dumpable`: the process ends dumpable (set before the last seccomp load, so a filter
-// cannot refuse it; lost again when the uid change comes after the filter): a rootless
-// created init whose binary the container cannot write (see docs/DESIGN.md section 7).
+// `dumpable`: whether the process ends dumpable: a rootless created init whose binary the
+// container cannot write (see docs/DESIGN.md section 7). BeforeFilter sets the flag before the
+// last seccomp load, so no filter can refuse or kill it (a change of uid after a filter loaded
+// without no_new_privs clears it again); AfterFilterToo also sets it once more at the end,
+// for a filter that cannot kill, trap or hold prctl (filter_spares_prctl).
+enum class EndDumpable { No, BeforeFilter, AfterFilterToo };
 // Removes all but the last NAME=... entry of each NAME, keeping the survivors' order.
 void dedup_env(std::vector<std::string>& env);
 
 Result<std::string> finish_process(const spec::Process& proc, const CapSets& caps,
                                    const seccomp::Program* filter, int sock,
-                                   std::vector<std::string>& env, bool dumpable = false);
+                                   std::vector<std::string>& env,
+                                   EndDumpable dumpable = EndDumpable::No);
 
 // clone3() a child that continues here like fork() (returns 0 in it), with the
 // namespace `flags`, into the cgroup2 directory `cgroup_fd` when >= 0 (retried

@@ -319,6 +319,58 @@ def rootless_exec_into_created_own_binary(t):
 
 
 @h.case
+def rootless_exec_into_created_user_after_filter(t):
+    # Without noNewPrivileges the init loads its seccomp filter before it changes to
+    # process.user, which clears the dumpable flag again: it is set once more after the filter
+    # when the filter cannot kill, trap or hold prctl; a filter that could keeps the refusal,
+    # naming that reason. runc 1.1.5 refuses both ("failed to open /proc/PID/ns/user:
+    # Permission denied"): its init's change of user clears the flag and nothing sets it again.
+    u = make_user(t)
+    xdg = user_dirs(t, u)
+    su, sg = sub_range("/etc/subuid", u.pw_name), sub_range("/etc/subgid", u.pw_name)
+    t.require("subordinate ranges", su and sg, (su, sg))
+
+    def edit(prctl_action):
+        def f(c):
+            c["linux"]["uidMappings"] = [{"containerID": 0, "hostID": u.pw_uid, "size": 1},
+                                         {"containerID": 1, "hostID": su[0], "size": 1000}]
+            c["linux"]["gidMappings"] = [{"containerID": 0, "hostID": u.pw_gid, "size": 1},
+                                         {"containerID": 1, "hostID": sg[0], "size": 1000}]
+            c["process"]["user"] = {"uid": 7, "gid": 7}
+            c["process"]["noNewPrivileges"] = False
+            c["linux"]["seccomp"] = {
+                "defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+                "syscalls": [{"names": ["mknodat"], "action": "SCMP_ACT_KILL"},
+                             {"names": ["prctl"], "action": prctl_action,
+                              "args": [{"index": 0, "value": 1234, "op": "SCMP_CMP_EQ"}]}]}
+        return f
+    root = os.path.join(xdg, h.RUNTIME_NAME)
+    for what, action in (("a filter sparing prctl", "SCMP_ACT_ERRNO"),
+                         ("a filter that could kill prctl", "SCMP_ACT_KILL")):
+        b = rootless_bundle(t, u, xdg, ["sleep", "1000"], edit=edit(action))
+        cid = t.cid("rlfilt")
+        t.on_cleanup(lambda cid=cid: h.force_delete(root, cid, t.dir))
+        rc, out, err = as_user(t, u, [h.RUNTIME, "create", "--bundle", b, cid], xdg)
+        t.require(f"{what}: create", rc == 0, err)
+        init = json.loads(as_user(t, u, [h.RUNTIME, "state", cid], xdg)[1] or "{}").get("pid")
+        rc, out, err = as_user(t, u, [h.RUNTIME, "exec", cid, "readlink", "/proc/self/ns/user"],
+                               xdg)
+        t.check(f"{what}: never in the caller's user namespace",
+                out.strip() != os.readlink("/proc/self/ns/user"), (rc, out, err))
+        if not t.crunner_only():
+            t.fails(f"{what}: runc 1.1.5 refuses it", (rc, out, err), "Permission denied")
+        elif action == "SCMP_ACT_ERRNO":
+            t.check(f"{what}: exec into the created container runs in it",
+                    rc == 0 and init and out.strip() == os.readlink(f"/proc/{init}/ns/user"),
+                    (rc, out, err))
+        else:
+            t.fails(f"{what}: refused, saying why", (rc, out, err),
+                    "its seccomp filter was loaded before its user changed")
+        t.ok(f"{what}: delete --force", as_user(t, u, [h.RUNTIME, "delete", "--force", cid],
+                                                xdg))
+
+
+@h.case
 def rootless_ptmx_device(t):
     # /dev/ptmx listed in linux.devices (Docker and containerd list it): runc skips it there
     # and makes /dev/ptmx its pts/ptmx symlink, so a pty opens in the container's devpts
