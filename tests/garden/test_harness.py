@@ -56,7 +56,7 @@ class HarnessTest(unittest.TestCase):
 
     def test_failed_setupclass_cleans_up(self):
         if os.geteuid() != 0:
-            self.skipTest("needs root")
+            self.fail("needs root")
         suite = unittest.defaultTestLoader.loadTestsFromTestCase(_FailingSetUp)
         result = unittest.TestResult()
         suite.run(result)

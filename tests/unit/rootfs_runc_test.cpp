@@ -1,5 +1,5 @@
 // The mount table crunner builds compared with the one runc builds from the same
-// config.json (runc is installed on this machine; skipped when it is not).
+// config.json (runc is installed by scripts/setup-deps.sh; without it these cases fail).
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/wait.h>
@@ -149,11 +149,18 @@ void add_mount(nlohmann::json& j, const std::string& dest, const std::string& ty
       {{"destination", dest}, {"type", type}, {"source", source}, {"options", options}});
 }
 
+// These cases compare with runc itself: without root or runc they fail (setup-deps.sh
+// installs runc); they never pass by returning early.
+void require_root_and_runc() {
+  if (geteuid() != 0) FAIL("comparing mount tables with runc needs root");
+  if (std::system("command -v runc >/dev/null 2>&1") != 0) FAIL("runc is not on PATH");
+}
+
 }  // namespace
 
 TEST_CASE("same mount table and /dev as runc: the fixture config plus extras",
           "[rootfs][root][runc]") {
-  if (geteuid() != 0 || std::system("command -v runc >/dev/null 2>&1") != 0) return;
+  require_root_and_runc();
   auto diffs = diff_with_runc([](nlohmann::json& j, Bundle& b) {
     b.file(b.hostdir + "/ro/hello", "hi\n");
     b.file(b.rootfs + "/etc/secret", "secret\n");
@@ -168,7 +175,7 @@ TEST_CASE("same mount table and /dev as runc: the fixture config plus extras",
 
 TEST_CASE("same mount table and /dev as runc: no cgroup namespace and no-pivot",
           "[rootfs][root][runc]") {
-  if (geteuid() != 0 || std::system("command -v runc >/dev/null 2>&1") != 0) return;
+  require_root_and_runc();
   auto drop_cgroupns = [](nlohmann::json& j, Bundle&) {
     auto& ns = j["linux"]["namespaces"];
     for (size_t i = 0; i < ns.size(); ++i)
@@ -180,7 +187,7 @@ TEST_CASE("same mount table and /dev as runc: no cgroup namespace and no-pivot",
 
 TEST_CASE("same mount table and /dev as runc: options and devices and tmpcopyup",
           "[rootfs][root][runc]") {
-  if (geteuid() != 0 || std::system("command -v runc >/dev/null 2>&1") != 0) return;
+  require_root_and_runc();
   auto diffs = diff_with_runc([](nlohmann::json& j, Bundle& b) {
     b.file(b.hostdir + "/data/x", "x\n");
     b.file(b.rootfs + "/opt/seed/file", "seed\n");
@@ -208,7 +215,7 @@ TEST_CASE("same mount table and /dev as runc: options and devices and tmpcopyup"
 }
 
 TEST_CASE("same mount table and /dev as runc: a user namespace", "[rootfs][root][runc]") {
-  if (geteuid() != 0 || std::system("command -v runc >/dev/null 2>&1") != 0) return;
+  require_root_and_runc();
   auto diffs = diff_with_runc([](nlohmann::json& j, Bundle& b) {
     b.file(b.hostdir + "/ro/hello", "hi\n");
     add_mount(j, "/mnt/hostro", "bind", b.hostdir + "/ro", {"rbind", "ro"});
@@ -223,7 +230,7 @@ TEST_CASE("same mount table and /dev as runc: a user namespace", "[rootfs][root]
 }
 
 TEST_CASE("same mount table and /dev as runc: rootfsPropagation values", "[rootfs][root][runc]") {
-  if (geteuid() != 0 || std::system("command -v runc >/dev/null 2>&1") != 0) return;
+  require_root_and_runc();
   for (const char* prop : {"rprivate", "rslave", "rshared", "private", "shared", "slave"}) {
     INFO(prop);
     auto diffs = diff_with_runc([&](nlohmann::json& j, Bundle& b) {
