@@ -56,6 +56,32 @@ class LimitsTest(ShimTestCase):
         self.client.destroy(h)
         self.assert_no_layer_left(h)
 
+    def test_layers_are_never_synced(self):
+        """The container's writable layer is thrown away with it: its overlay is mounted
+        volatile and its disk-limit ext4 nobarrier, so a destroy's unmount syncs nothing of
+        the file system the depot is on (nor fsyncs the loop file)."""
+        plain = self.create()
+        limited = self.create(limits={"disk_limits": {"byte_hard": 8 * MiB, "scope": 1}})
+        with open("/proc/self/mountinfo") as f:
+            lines = [line.split() for line in f]
+        opts = {}  # mount point -> (fs type, super options)
+        for f in lines:
+            sep = f.index("-")
+            opts[f[4]] = (f[sep + 1], f[sep + 3].split(","))
+        for h in (plain, limited):
+            cdir = os.path.join(self.shim.depot, "containers", h)
+            fstype, sopts = opts[os.path.join(cdir, "rootfs")]
+            self.assertEqual(fstype, "overlay")
+            self.assertTrue("volatile" in sopts or "fsync=volatile" in sopts, sopts)
+        fstype, sopts = opts[os.path.join(self.shim.depot, "containers", limited, "layer")]
+        self.assertEqual(fstype, "ext4")
+        self.assertIn("nobarrier", sopts)
+        # What the container writes is there until it goes.
+        code, out, err = self.run_proc(limited, "sh", "-c", "echo kept > /tmp/f && cat /tmp/f")
+        self.assertEqual((code, out), (0, "kept\n"), err)
+        self.client.destroy(limited)
+        self.assert_no_layer_left(limited)
+
     def test_stream_in_is_limited_too(self):
         import io
         import tarfile
