@@ -213,7 +213,7 @@ Response Server::create(const Request& req) {
         return fail(err, false);
       layer.merged = ispec.root_path;
     } else {
-      err = create_layer(c->dir, image, dl, layer, privileged);
+      err = create_layer(c->dir, image, dl, layer, privileged, cfg_.depot + "/layer-templates");
       if (!err.empty()) return fail("rootfs layer: " + err, false);
     }
     const std::string& rootfs = layer.merged;

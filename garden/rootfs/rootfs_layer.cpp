@@ -88,12 +88,9 @@ std::string attach_loop(const std::string& file, std::string& dev, crunner::Uniq
   return "no free loop device for `" + file + "`";
 }
 
-// Makes <cdir>/disk.img (size bytes, an ext4 without journal or reserved blocks, inodes
-// inodes if set), attaches it to a loop device and mounts it on <cdir>/layer.
-std::string make_layer_fs(const std::string& cdir, unsigned long long size,
-                          unsigned long long inodes) {
-  std::string img = cdir + "/disk.img";
-  unlink(img.c_str());
+// mkfs.ext4 into a new file at img: size bytes, an ext4 without journal or reserved blocks,
+// inodes inodes if set.
+std::string run_mkfs(const std::string& img, unsigned long long size, unsigned long long inodes) {
   {
     crunner::UniqueFd f(open(img.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
     if (!f) return "create `" + img + "`: " + crunner::errno_text(errno);
@@ -112,6 +109,80 @@ std::string make_layer_fs(const std::string& cdir, unsigned long long size,
   CmdResult r = run_cmd(argv);
   if (r.status != 0)
     return "mkfs.ext4 `" + img + "`: " + crunner::trim(r.err.empty() ? r.out : r.err);
+  return "";
+}
+
+// A new sparse file at to with the data extents of from (a fresh file system image is
+// mostly holes: ~300 KiB of data in 64 MiB).
+std::string copy_sparse(const std::string& from, const std::string& to) {
+  crunner::UniqueFd src(open(from.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!src) return "open `" + from + "`: " + crunner::errno_text(errno);
+  struct stat st;
+  if (fstat(src.get(), &st) < 0) return "stat `" + from + "`: " + crunner::errno_text(errno);
+  crunner::UniqueFd dst(open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!dst) return "create `" + to + "`: " + crunner::errno_text(errno);
+  if (ftruncate(dst.get(), st.st_size) < 0)
+    return "size `" + to + "`: " + crunner::errno_text(errno);
+  for (off_t off = 0; off < st.st_size;) {
+    off_t data = lseek(src.get(), off, SEEK_DATA);
+    if (data < 0 && errno == ENXIO) break;  // holes to the end
+    off_t hole = data < 0 ? -1 : lseek(src.get(), data, SEEK_HOLE);
+    if (data < 0 || hole < 0) return "seek `" + from + "`: " + crunner::errno_text(errno);
+    for (loff_t in = data, out = data; in < hole;) {
+      ssize_t n =
+          copy_file_range(src.get(), &in, dst.get(), &out, static_cast<size_t>(hole - in), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0)
+        return "copy `" + from + "` to `" + to + "`: " + crunner::errno_text(n < 0 ? errno : EIO);
+    }
+    off = hole;
+  }
+  return "";
+}
+
+// How many file system images the template directory keeps (one per size and inode count in
+// use; a start with more limits than this begins the cache afresh).
+constexpr size_t kMaxTemplates = 16;
+
+// Makes img a fresh layer file system. With a template directory, mkfs.ext4 runs once per
+// size and inode count (its output, fsyncs included: 4 per run) and every layer of that
+// shape is a sparse copy of it: no process and no fsync per create. Templates are written
+// whole under a temporary name and renamed into place, so a concurrent create sees a
+// complete one or none (and then makes its own).
+std::string make_image(const std::string& img, unsigned long long size, unsigned long long inodes,
+                       const std::string& templates) {
+  if (templates.empty()) return run_mkfs(img, size, inodes);
+  std::string t =
+      templates + "/ext4-" + std::to_string(size) + "-" + std::to_string(inodes) + ".img";
+  if (access(t.c_str(), F_OK) < 0) {
+    if (mkdir(templates.c_str(), 0700) < 0 && errno != EEXIST)
+      return "mkdir `" + templates + "`: " + crunner::errno_text(errno);
+    std::vector<std::filesystem::path> old;
+    std::error_code ec;
+    for (auto& e : std::filesystem::directory_iterator(templates, ec)) old.push_back(e.path());
+    if (old.size() >= kMaxTemplates)
+      for (auto& p : old) std::filesystem::remove(p, ec);
+    // Unique among concurrent creates (one thread each); a stale one is replaced by mkfs -F.
+    std::string tmp = t + ".tmp." + std::to_string(gettid());
+    unlink(tmp.c_str());
+    std::string err = run_mkfs(tmp, size, inodes);
+    if (err.empty() && rename(tmp.c_str(), t.c_str()) < 0)
+      err = "rename `" + tmp + "`: " + crunner::errno_text(errno);
+    if (!err.empty()) {
+      unlink(tmp.c_str());
+      return err;
+    }
+  }
+  return copy_sparse(t, img);
+}
+
+// Makes <cdir>/disk.img (size bytes, inodes inodes if set), attaches it to a loop device and
+// mounts it on <cdir>/layer.
+std::string make_layer_fs(const std::string& cdir, unsigned long long size,
+                          unsigned long long inodes, const std::string& templates) {
+  std::string img = cdir + "/disk.img";
+  unlink(img.c_str());
+  if (std::string err = make_image(img, size, inodes, templates); !err.empty()) return err;
   std::string dev;
   crunner::UniqueFd lo;
   std::string err = attach_loop(img, dev, lo);
@@ -129,11 +200,11 @@ std::string make_layer_fs(const std::string& cdir, unsigned long long size,
 // metadata and reserved clusters). It is made 1/8 + 256 KiB larger, measured once mounted,
 // and made again with what it lacked added if that was not enough.
 std::string mount_layer_fs(const std::string& cdir, unsigned long long bytes,
-                           unsigned long long inodes) {
+                           unsigned long long inodes, const std::string& templates) {
   std::string target = cdir + "/layer";
   unsigned long long size = (bytes + bytes / 8 + (256 << 10) + 65535) / 65536 * 65536;
   for (int attempt = 0;; ++attempt) {
-    std::string err = make_layer_fs(cdir, size, inodes);
+    std::string err = make_layer_fs(cdir, size, inodes, templates);
     if (!err.empty()) return err;
     struct statvfs sv;
     if (statvfs(target.c_str(), &sv) < 0)
@@ -186,7 +257,7 @@ Usage tree_usage(const std::string& dir) {
 }
 
 std::string create_layer(const std::string& cdir, const std::string& image, const DiskLimits& dl,
-                         Layer& out, bool devices) {
+                         Layer& out, bool devices, const std::string& templates) {
   // overlayfs separates its options with ',' and lower layers with ':'.
   for (const std::string& p : {cdir, image})
     if (p.find_first_of(",:\\") != std::string::npos)
@@ -226,7 +297,7 @@ std::string create_layer(const std::string& cdir, const std::string& image, cons
     if (inodes && inodes < kMinLayerInodes)
       return "disk limit leaves the container " + std::to_string(inodes) +
              " inodes of its own, below the smallest layer of " + std::to_string(kMinLayerInodes);
-    std::string err = mount_layer_fs(cdir, bytes, inodes);
+    std::string err = mount_layer_fs(cdir, bytes, inodes, templates);
     if (!err.empty()) {
       unmount_under(layer);
       return err;

@@ -47,9 +47,11 @@ struct Layer {
 
 // Sets up <cdir>/rootfs over image; on error, nothing stays mounted. The overlay is nodev
 // unless devices is set: a privileged container's runtime mknods /dev/null & co. in its
-// rootfs's /dev (unprivileged ones get them bind-mounted from the host).
+// rootfs's /dev (unprivileged ones get them bind-mounted from the host). With templates (a
+// directory), a limited layer's file system is a copy of one made there once per size and
+// inode count instead of a mkfs.ext4 of its own.
 std::string create_layer(const std::string& cdir, const std::string& image, const DiskLimits& dl,
-                         Layer& out, bool devices = false);
+                         Layer& out, bool devices = false, const std::string& templates = "");
 
 // The container's own writes: the layer file system's usage (limited) or its upper tree.
 Usage layer_usage(const std::string& cdir, bool limited, const Usage& base);

@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 using json = nlohmann::json;
 using namespace garden;
@@ -131,4 +133,44 @@ TEST_CASE("a limited layer is a loop file system that goes away with its mounts"
   CHECK_FALSE(err.empty());
   CHECK_FALSE(mounted(c2 + "/layer"));
   CHECK_FALSE(mounted(c2 + "/rootfs"));
+}
+
+TEST_CASE("limited layers of one shape are copies of one template file system", "[garden][layer]") {
+  if (geteuid() != 0) return;
+  TempDir t;
+  std::string image = t.path + "/image", templates = t.path + "/templates";
+  std::filesystem::create_directories(image + "/etc");
+  DiskLimits dl;
+  dl.byte_hard = 4 << 20;
+  dl.inode_hard = 1000;
+  dl.scope = 1;
+  std::vector<std::string> cdirs = {t.path + "/c1", t.path + "/c2"};
+  std::vector<Layer> layers(2);
+  ino_t template_ino = 0;
+  for (size_t i = 0; i < cdirs.size(); ++i) {
+    std::filesystem::create_directories(cdirs[i]);
+    REQUIRE(create_layer(cdirs[i], image, dl, layers[i], false, templates).empty());
+    // One template, made by the first create and used as it is by the second.
+    std::vector<std::filesystem::path> files;
+    for (auto& e : std::filesystem::directory_iterator(templates)) files.push_back(e.path());
+    REQUIRE(files.size() == 1);
+    struct stat st;
+    REQUIRE(stat(files[0].c_str(), &st) == 0);
+    if (i == 0) template_ino = st.st_ino;
+    CHECK(st.st_ino == template_ino);
+  }
+  // Each layer is a file system of its own with the whole limit free.
+  write(cdirs[0] + "/rootfs/etc/mine", 1 << 20);
+  CHECK_FALSE(std::filesystem::exists(cdirs[1] + "/rootfs/etc/mine"));
+  CHECK(layer_usage(cdirs[0], true, layers[0].base).bytes >= (1 << 20));
+  CHECK(layer_usage(cdirs[1], true, layers[1].base).bytes < (64 << 10));
+  CHECK(layers[0].base.bytes == layers[1].base.bytes);
+  CHECK(layers[0].base.inodes == layers[1].base.inodes);
+  struct statvfs sv;
+  REQUIRE(statvfs((cdirs[1] + "/layer").c_str(), &sv) == 0);
+  CHECK(static_cast<unsigned long long>(sv.f_bavail) * sv.f_frsize >= dl.byte_hard);
+  CHECK(sv.f_files <= 1100);  // the inode limit holds in the copy
+  CHECK(loops_under(t.path).size() == 2);
+  CHECK(unmount_under(t.path).empty());
+  CHECK(wait_loops_released(t.path));
 }
