@@ -67,12 +67,14 @@ bool has_event(const json& events, const std::string& e) {
 // deleted there by a background thread, so the handle is free at once and destroy does not
 // wait for the file system's metadata work (30-60 ms for a container's ~30 entries on this
 // host's shared disk under load). A shim start empties the trash (Server::load).
-void remove_tree(const std::string& path, const std::string& trash = "") {
+// Without `loops` (a container known to have no disk-limit file system) the loop devices are
+// not scanned: that reads /sys/block/loop*/loop/backing_file of every loop device of the host.
+void remove_tree(const std::string& path, const std::string& trash = "", bool loops = true) {
   // Nothing there (every create clears a stale tree first): no mount table or loop scan.
   struct stat st;
   if (lstat(path.c_str(), &st) < 0 && errno == ENOENT) return;
   if (!unmount_under(path).empty()) return;
-  wait_loops_released(path);  // destroy returns once the disk-limit loop device is gone
+  if (loops) wait_loops_released(path);  // destroy returns once the loop device is gone
   if (!trash.empty()) {
     std::string to = trash + "/" + path.substr(path.rfind('/') + 1) + "." + new_uuid();
     if (::rename(path.c_str(), to.c_str()) == 0) {
@@ -438,10 +440,14 @@ std::string Server::destroy_container(const std::shared_ptr<Container>& c) {
   // it is released, so a destroy retried after a failed image delete does not release twice.
   json network;
   std::string plugin;
+  bool loops = true;  // unless the metadata says the layer has no loop file system
   {
     std::lock_guard<std::mutex> clk(c->mu);
     network = c->meta.value("network", json::object());
     plugin = c->meta.value("image_plugin", "");
+    const json& layer = c->meta.value("layer", json());
+    if (layer.is_object() && layer.contains("limited") && layer["limited"].is_boolean())
+      loops = layer["limited"].get<bool>();
   }
   if (auto e = net_->teardown(network); !e.empty())
     std::cerr << "garden-shim: destroy " << c->handle << ": network: " << e << "\n";
@@ -459,7 +465,7 @@ std::string Server::destroy_container(const std::shared_ptr<Container>& c) {
       return err;
     }
   }
-  remove_tree(c->dir, cfg_.depot + "/trash");
+  remove_tree(c->dir, cfg_.depot + "/trash", loops);
   std::lock_guard<std::mutex> lk(mu_);
   auto it = containers_.find(c->handle);
   if (it != containers_.end() && it->second == c) containers_.erase(it);
