@@ -1,12 +1,8 @@
 #include "libcontainer/container.hpp"
 
 #include <fcntl.h>
-#include <linux/sched.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
-#include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -15,21 +11,23 @@
 #include <climits>
 #include <cstring>
 #include <optional>
-#include <thread>
 #include <utility>
 
 #include "apparmor/apparmor.hpp"
 #include "cgroups/manager.hpp"
 #include "libcontainer/hooks.hpp"
+#include "libcontainer/idmap.hpp"
 #include "libcontainer/init.hpp"
 #include "libcontainer/mount.hpp"
+#include "libcontainer/namespaces.hpp"
 #include "libcontainer/phase.hpp"
 #include "libcontainer/process_setup.hpp"
 #include "libcontainer/rootfs.hpp"
-#include "libcontainer/selfexe.hpp"
+#include "libcontainer/spawn.hpp"
 #include "libcontainer/spec.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
+#include "libcontainer/undo.hpp"
 #include "libcontainer/utils.hpp"
 #include "seccomp/seccomp.hpp"
 #include "selinux/selinux.hpp"
@@ -54,37 +52,10 @@ std::string describe_status(int status) {
   return "ended";
 }
 
-// Owns a half-created container: kills and reaps the init and removes the
-// state directory unless released.
 // A cgroup the container joined (it existed before create) is removed only once nothing runs
 // in it: its other processes are not ours to kill.
 void destroy_if_empty(cgroups::Manager& m) {
   m.remove_unused();
-}
-
-// Whether prctl(PR_SET_DUMPABLE) under this linux.seccomp can only succeed or fail with an
-// errno: no default or rule that kills, traps or notifies applies to prctl (one allowing it
-// without argument conditions overrides such a default).
-bool filter_spares_prctl(const nlohmann::json& seccomp) {
-  if (!seccomp.is_object()) return true;
-  auto harmless = [](const nlohmann::json& a) {
-    return a.is_string() && (a == "SCMP_ACT_ALLOW" || a == "SCMP_ACT_ERRNO" ||
-                             a == "SCMP_ACT_LOG" || a == "SCMP_ACT_TRACE");
-  };
-  bool allowed_outright = false;
-  if (auto it = seccomp.find("syscalls"); it != seccomp.end() && it->is_array()) {
-    for (const auto& rule : *it) {
-      if (!rule.is_object() || !rule.contains("names") || !rule["names"].is_array()) continue;
-      bool names_prctl = false;
-      for (const auto& n : rule["names"]) names_prctl = names_prctl || n == "prctl";
-      if (!names_prctl) continue;
-      if (!harmless(rule.value("action", nlohmann::json()))) return false;
-      auto args = rule.find("args");
-      if (args == rule.end() || args->is_null() || (args->is_array() && args->empty()))
-        allowed_outright = true;
-    }
-  }
-  return allowed_outright || harmless(seccomp.value("defaultAction", nlohmann::json()));
 }
 
 // The state's cgroup was joined, not created (see create_container).
@@ -92,76 +63,6 @@ bool joined_cgroup(const ContainerState& s) {
   if (!s.cgroup.is_object()) return false;
   auto it = s.cgroup.find("shared");
   return it != s.cgroup.end() && it->is_boolean() && it->get<bool>();
-}
-
-struct CreateGuard {
-  const StateStore& store;
-  std::string id;
-  pid_t pid = -1;
-  bool armed = true;
-  cgroups::Manager* cg = nullptr;
-  bool cg_shared = false;  // the cgroup existed before create: others' processes may be there
-  // No mount namespace: the mounts under this rootfs in the host's namespace are undone,
-  // except those that were there before.
-  std::optional<std::pair<std::string, std::vector<int>>> host_mounts;
-  const std::vector<spec::Hook>* poststop = nullptr;  // set once create hooks may have run
-  std::string stopped_state;
-  ~CreateGuard() {
-    if (!armed) return;
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-    if (host_mounts) (void)release_host_mounts(host_mounts->first, host_mounts->second);
-    if (cg && !cg_shared) {
-      (void)cg->kill_all(SIGKILL);
-      (void)cg->destroy();
-    } else if (cg) {
-      destroy_if_empty(*cg);
-    }
-    (void)store.remove(id);
-    // runtime.md: a failed create hook stops the container and continues with
-    // delete, whose poststop hooks run (failures are warnings).
-    if (poststop && !poststop->empty()) run_hooks_warn(*poststop, "poststop", stopped_state);
-  }
-};
-
-Status write_id_map(pid_t pid, const char* file, const std::vector<spec::IdMapping>& m) {
-  std::string text;
-  for (auto& e : m)
-    text += std::to_string(e.container_id) + " " + std::to_string(e.host_id) + " " +
-            std::to_string(e.size) + "\n";
-  return write_file("/proc/" + std::to_string(pid) + "/" + file, text);
-}
-
-// One mapping of the caller's own id: what an unprivileged process may write itself.
-bool own_id_only(const std::vector<spec::IdMapping>& m, unsigned own) {
-  return m.size() == 1 && m[0].size == 1 && m[0].host_id == own;
-}
-
-// newuidmap/newgidmap (shadow's setuid helpers, checked against /etc/subuid and /etc/subgid):
-// how a non-root caller maps more than its own id, as runc does when writing the map fails.
-Status run_id_map_tool(const char* tool, pid_t pid, const std::vector<spec::IdMapping>& m) {
-  // The system's own directories only: the helper is setuid root.
-  const std::vector<std::string> env = {"PATH=/usr/bin:/bin:/usr/sbin:/sbin"};
-  auto path = find_executable(tool, env);
-  std::string ctx = std::string(tool) + " for pid " + std::to_string(pid);
-  if (!path)
-    return make_error(ErrorKind::Unsupported,
-                      ctx +
-                          ": not installed (apt-get install uidmap): a non-root caller needs "
-                          "it to map more than its own id");
-  spec::Hook h;
-  h.path = *path;
-  h.args = {tool, std::to_string(pid)};
-  for (auto& e : m) {
-    h.args.push_back(std::to_string(e.container_id));
-    h.args.push_back(std::to_string(e.host_id));
-    h.args.push_back(std::to_string(e.size));
-  }
-  h.env = env;
-  h.timeout = 30;
-  return run_program(h, "", ctx);
 }
 
 std::string hook_state(const ContainerState& st, ContainerStatus s) {
@@ -274,377 +175,335 @@ ContainerState provisional_state(const std::string& id, const LoadedBundle& b,
   return st;
 }
 
-Result<Launched> create_container(const StateStore& store, const CreateOptions& o) {
-  if (!valid_container_id(o.id))
-    return make_error(ErrorKind::InvalidSpec, "invalid container ID format");
-  CR_ASSIGN(LoadedBundle lb, load_bundle(o.bundle));
-  const std::string& bundle = lb.dir;
-  const std::string& rootfs = lb.rootfs;
-  spec::Spec& sp = lb.spec;
-  const spec::Process& proc = *sp.process;
-  const spec::Linux& lx = sp.linux_or_empty();
-  if (proc.terminal && o.console_socket.empty() && !o.foreground)
-    return make_error(ErrorKind::InvalidSpec,
-                      "process.terminal is true: --console-socket is required");
-  if (!proc.terminal && !o.console_socket.empty())
-    return make_error(ErrorKind::InvalidSpec,
-                      "--console-socket given but process.terminal is false");
-  // Without a mount namespace (the spec: an unlisted namespace is inherited) the init
-  // mounts into the host's, under the rootfs, and chroots; what would change the host's
-  // own mounts is refused (runc refuses masked and readonly paths the same way).
-  const bool host_mounts = !lx.has_ns(spec::NsType::Mount);
-  if (host_mounts) {
-    const char* why = " needs a private mount namespace (linux.namespaces has no \"mount\")";
-    if (!lx.masked_paths.empty()) return invalid_spec(std::string("linux.maskedPaths:") + why);
-    if (!lx.readonly_paths.empty()) return invalid_spec(std::string("linux.readonlyPaths:") + why);
-    if (!lx.rootfs_propagation.empty())
-      return invalid_spec(std::string("linux.rootfsPropagation:") + why);
-  }
-  phase::mark("parse");
+namespace {
 
-  // Namespaces: new ones are clone flags; joined ones are opened now.
-  uint64_t flags = 0;
-  bool new_userns = false, new_cgroupns = false, new_netns = false, new_timens = false;
+// What create_container's steps share: each reads what the earlier ones made, and adds to
+// `undo` how to take away what it made itself. What the undo steps use is declared before
+// `undo`, so it is still there when they run.
+struct Creation {
+  Creation(const StateStore& s, const CreateOptions& opts) : store(s), o(opts) {}
+  const StateStore& store;
+  const CreateOptions& o;
+  LoadedBundle lb;
+  NamespacePlan ns;
+  cgroups::Resources res;
+  std::unique_ptr<cgroups::Manager> cg;
+  bool shared_cg = false;  // the cgroup existed before create: others' processes may be there
+  std::optional<seccomp::Program> filter;
   InitPlan plan;
-  std::vector<UniqueFd> ns_fds;
-  UniqueFd join_pid;
-  bool joins_other = false, joins_user = false;
-  for (size_t i = 0; i < lx.namespaces.size(); i++) {
-    const auto& ns = lx.namespaces[i];
-    int f = spec::ns_clone_flag(ns.type);
-    if (ns.path.empty()) {
-      if (ns.type == spec::NsType::User) new_userns = true;
-      if (ns.type == spec::NsType::Cgroup) {
-        new_cgroupns = true;
-        continue;
-      }
-      if (ns.type == spec::NsType::Network) new_netns = true;
-      if (ns.type == spec::NsType::Time) {
-        new_timens = true;  // unshared by the parent so the offsets can be set first
-        continue;
-      }
-      flags |= f;
-      continue;
-    }
-    std::string where = "linux.namespaces[" + std::to_string(i) + "].path";
-    auto fd = open_path(ns.path, O_RDONLY);
-    if (!fd) return fd.error().context(where);
-    if (ns.type == spec::NsType::Pid) {
-      join_pid = std::move(*fd);
-    } else if (ns.type == spec::NsType::User) {
-      joins_user = true;
-      plan.joins.insert(plan.joins.begin(), {fd->get(), f});
-      ns_fds.push_back(std::move(*fd));
-    } else {
-      joins_other = true;
-      plan.joins.emplace_back(fd->get(), f);
-      ns_fds.push_back(std::move(*fd));
-    }
-  }
-  // Joining a user namespace, or creating one while joining others, needs the
-  // joins to happen before the new namespaces exist: a first child joins and
-  // unshares, then forks the init into the new pid namespace (two_stage).
-  bool two_stage = joins_user || (new_userns && joins_other);
-  if (two_stage) {
-    plan.two_stage = true;
-    plan.unshare_flags = static_cast<int>(flags);
-    flags = 0;
-    // The first child joins a pid namespace itself (after the user namespace), so that it
-    // stays in ours and only the init it forks is in the joined one: its fork returns a
-    // pid we know, and when it exits the init is re-parented to our caller (a subreaper
-    // of our pid namespace), not to the joined namespace's pid 1.
-    if (join_pid) {
-      plan.joins.emplace_back(join_pid.get(), CLONE_NEWPID);
-      ns_fds.push_back(std::move(join_pid));
-    }
-  }
+  ContainerState st;
+  pid_t pid = -1;                                     // the init, while it is ours to kill and reap
+  const std::vector<spec::Hook>* poststop = nullptr;  // set once create hooks may have run
+  std::string stopped_state;
+  Undo undo;
+  UniqueFd lock, fifo_r, fifo_w, sock;
+  Launched l;
 
-  // Resources: parsed up front, so a bad value is reported before anything exists.
-  CR_ASSIGN(cgroups::Resources res, container_resources(lx));
-  cgroups::ManagerOptions mopts;
-  mopts.rootless = o.rootless_cgroups;
-  CR_ASSIGN(auto cg, cgroups::make_manager(lx.cgroups_path, o.id, o.systemd_cgroup, mopts));
+  const spec::Process& proc() const { return *lb.spec.process; }
+  const spec::Linux& lx() const { return lb.spec.linux_or_empty(); }
+};
 
+Status check_terminal(const CreateOptions& o, const spec::Process& proc) {
+  if (proc.terminal && o.console_socket.empty() && !o.foreground)
+    return invalid_spec("process.terminal is true: --console-socket is required");
+  if (!proc.terminal && !o.console_socket.empty())
+    return invalid_spec("--console-socket given but process.terminal is false");
+  struct stat sock_st;
+  if (!o.console_socket.empty() && stat(o.console_socket.c_str(), &sock_st) < 0)
+    return sys_error("--console-socket `" + o.console_socket + "`");
+  return {};
+}
+
+// Without a mount namespace (the spec: an unlisted namespace is inherited) the init mounts
+// into the host's, under the rootfs, and chroots; what would change the host's own mounts is
+// refused (runc refuses masked and readonly paths the same way).
+Status check_host_mounts(const spec::Linux& lx) {
+  if (lx.has_ns(spec::NsType::Mount)) return {};
+  const char* why = " needs a private mount namespace (linux.namespaces has no \"mount\")";
+  if (!lx.masked_paths.empty()) return invalid_spec(std::string("linux.maskedPaths:") + why);
+  if (!lx.readonly_paths.empty()) return invalid_spec(std::string("linux.readonlyPaths:") + why);
+  if (!lx.rootfs_propagation.empty())
+    return invalid_spec(std::string("linux.rootfsPropagation:") + why);
+  return {};
+}
+
+// The LSM labels checked (the AppArmor profile loaded, SELinux on when labels are asked
+// for), the seccomp filter compiled here or taken from the cache (the init only loads it),
+// the capabilities converted.
+Status prepare_security(Creation& c) {
+  const spec::Process& proc = c.proc();
+  const spec::Linux& lx = c.lx();
   std::vector<std::string> warnings;
   CR_TRY_CTX(apparmor::check_profile(proc.apparmor_profile), "process.apparmorProfile");
   CR_TRY(selinux::check_label("process.selinuxLabel", proc.selinux_label));
   CR_TRY(selinux::check_label("linux.mountLabel", lx.mount_label));
-  // seccomp is compiled here (or taken from the cache); the init only loads it.
-  std::optional<seccomp::Program> filter;
   if (!lx.seccomp.is_null()) {
-    CR_ASSIGN(filter, seccomp::compile_cached(lx.seccomp, seccomp::cache_dir_for_root(store.root()),
-                                              &warnings));
-    plan.seccomp = &*filter;
+    CR_ASSIGN(c.filter, seccomp::compile_cached(
+                            lx.seccomp, seccomp::cache_dir_for_root(c.store.root()), &warnings));
+    c.plan.seccomp = &*c.filter;
   }
-  plan.caps = cap_sets(proc.capabilities, &warnings);
+  c.plan.caps = cap_sets(proc.capabilities, &warnings);
   for (auto& w : warnings) fprintf(stderr, "warning: %s\n", w.c_str());
+  return {};
+}
+
+// Step 1, before anything exists: config.json and the options validated, the namespaces
+// to join opened, linux.resources parsed, the cgroup manager made, security prepared.
+Status load_and_validate(Creation& c) {
+  if (!valid_container_id(c.o.id)) return invalid_spec("invalid container ID format");
+  CR_ASSIGN(c.lb, load_bundle(c.o.bundle));
+  CR_TRY(check_terminal(c.o, c.proc()));
+  CR_TRY(check_host_mounts(c.lx()));
+  phase::mark("parse");
+  CR_ASSIGN(c.ns, plan_namespaces(c.lx()));
+  CR_ASSIGN(c.res, container_resources(c.lx()));
+  cgroups::ManagerOptions mopts;
+  mopts.rootless = c.o.rootless_cgroups;
+  CR_ASSIGN(c.cg, cgroups::make_manager(c.lx().cgroups_path, c.o.id, c.o.systemd_cgroup, mopts));
+  CR_TRY(prepare_security(c));
   phase::mark("prepare");
+  CR_TRY(check_pid_file(c.o.pid_file));
+  return check_preserve_fds(c.o.preserve_fds);
+}
 
-  CR_TRY(check_pid_file(o.pid_file));
-  CR_TRY(check_preserve_fds(o.preserve_fds));
-
-  // The container exists from here on; the guard removes it on failure.
-  CR_TRY(store.create_dir(o.id));
-  CreateGuard guard{store, o.id};
-  CR_ASSIGN(UniqueFd lock, store.lock(o.id));
+// Step 2: the id claimed. The state directory (its creation is the existence check), locked;
+// the provisional record; exec.fifo with both ends open. The container exists from here on.
+Status claim_id(Creation& c) {
+  CR_TRY(c.store.create_dir(c.o.id));
+  c.undo.add([&c] {
+    (void)c.store.remove(c.o.id);
+    // runtime.md: a failed create hook stops the container and continues with delete,
+    // whose poststop hooks run (failures are warnings).
+    if (c.poststop && !c.poststop->empty())
+      run_hooks_warn(*c.poststop, "poststop", c.stopped_state);
+  });
+  CR_ASSIGN(c.lock, c.store.lock(c.o.id));
   // The provisional record: saved before anything else exists and again as each pid
   // appears, so that `delete --force` finds every step's leftovers (cgroups, the init)
   // even when this process is killed half-way. It stays "creating" until the last save.
-  ContainerState st = provisional_state(o.id, lb, *cg, o.systemd_cgroup);
-  if (host_mounts) {
-    st.host_mount_ns = true;
-    CR_ASSIGN(st.host_mounts_before, mount_ids_under(rootfs));
-    guard.host_mounts.emplace(rootfs, st.host_mounts_before);
+  c.st = provisional_state(c.o.id, c.lb, *c.cg, c.o.systemd_cgroup);
+  if (!c.lx().has_ns(spec::NsType::Mount)) {
+    c.st.host_mount_ns = true;
+    CR_ASSIGN(c.st.host_mounts_before, mount_ids_under(c.lb.rootfs));
+    // No mount namespace: the mounts under this rootfs in the host's namespace are undone,
+    // except those that were there before.
+    c.undo.add([rootfs = c.lb.rootfs, before = c.st.host_mounts_before] {
+      (void)release_host_mounts(rootfs, before);
+    });
   }
-  std::string fifo = store.fifo_path(o.id);
+  std::string fifo = c.store.fifo_path(c.o.id);
   if (mkfifo(fifo.c_str(), 0622) < 0) return sys_error("create `" + fifo + "`");
-  CR_ASSIGN(UniqueFd fifo_r, open_path(fifo, O_RDONLY | O_NONBLOCK));
-  CR_ASSIGN(UniqueFd fifo_w, open_path(fifo, O_WRONLY));
-  if (!o.console_socket.empty()) {
-    struct stat sock_st;
-    if (stat(o.console_socket.c_str(), &sock_st) < 0)
-      return sys_error("--console-socket `" + o.console_socket + "`");
-  }
-
+  CR_ASSIGN(c.fifo_r, open_path(fifo, O_RDONLY | O_NONBLOCK));
+  CR_ASSIGN(c.fifo_w, open_path(fifo, O_WRONLY));
   phase::mark("state-dir");
-  // cgroups exist before the init, so it never runs outside them. An existing cgroup is
-  // joined, as runc does (a caller may have prepared it); only a frozen one is refused, since
-  // the init could never run there. Such a shared cgroup's other processes are not ours: a
-  // failed create or a delete kills only our init and leaves a non-empty cgroup in place.
-  const bool shared_cg = cg->exists();
-  if (shared_cg) {
-    if (auto f = cg->frozen(); f.ok() && *f)
+  return {};
+}
+
+// Step 3: the cgroup, before the init, so it never runs outside it. An existing cgroup is
+// joined, as runc does (a caller may have prepared it); only a frozen one is refused, since
+// the init could never run there. Such a shared cgroup's other processes are not ours: a
+// failed create or a delete kills only our init and leaves a non-empty cgroup in place.
+Status prepare_cgroup(Creation& c) {
+  cgroups::Manager& cg = *c.cg;
+  c.shared_cg = cg.exists();
+  if (c.shared_cg) {
+    if (auto f = cg.frozen(); f.ok() && *f)
       return make_error(ErrorKind::BadState,
-                        "container's cgroup unexpectedly frozen: `" + cg->path() + "`");
-    if (auto ps = cg->pids(); ps.ok() && !ps->empty())
+                        "container's cgroup unexpectedly frozen: `" + cg.path() + "`");
+    if (auto ps = cg.pids(); ps.ok() && !ps->empty())
       // runc 1.1.5's words, uninterrupted ("container's cgroup is not empty: N process(es)
       // found"): scripts around Docker match them; then which cgroup.
       fprintf(stderr, "warning: container's cgroup is not empty: %zu process(es) found (`%s`)\n",
-              ps->size(), cg->path().c_str());
+              ps->size(), cg.path().c_str());
+    c.st.cgroup["shared"] = true;
   }
-  if (shared_cg) st.cgroup["shared"] = true;
-  CR_TRY(store.save(st));
-  CR_TRY_CTX(cg->create(), "create cgroup");
-  guard.cg = cg.get();
-  guard.cg_shared = shared_cg;
-  CR_TRY_CTX(cg->apply(res), "linux.resources");
+  CR_TRY(c.store.save(c.st));
+  CR_TRY_CTX(cg.create(), "create cgroup");
+  c.undo.add([&cg, shared = c.shared_cg] {
+    if (shared) return destroy_if_empty(cg);
+    (void)cg.kill_all(SIGKILL);
+    (void)cg.destroy();
+  });
+  CR_TRY_CTX(cg.apply(c.res), "linux.resources");
   phase::mark("cgroups");
+  return {};
+}
+
+// Step 4: the init cloned (spawn.cpp) with everything it needs, its pid recorded.
+Status start_init(Creation& c) {
+  InitPlan& p = c.plan;
+  p.spec = &c.lb.spec;
+  p.rootfs = c.lb.rootfs;
+  p.bundle = c.lb.dir;
+  p.id = c.o.id;
+  p.fifo_r = c.fifo_r.get();
+  p.fifo_w = c.fifo_w.get();
+  p.no_pivot = c.o.no_pivot;
+  p.new_keyring = !c.o.no_new_keyring;
+  p.env = c.proc().env;
+  p.preserve_fds = c.o.preserve_fds;
+  p.close_fds.push_back(c.lock.get());
+  // On a pure v2 host the init is cloned straight into its cgroup.
   UniqueFd cg_fd;
-  if (cg->mode() == cgroups::Mode::Unified) {
-    auto fd = cg->unified_dir_fd();
-    if (fd) cg_fd = std::move(*fd);
+  if (c.cg->mode() == cgroups::Mode::Unified) {
+    if (auto fd = c.cg->unified_dir_fd()) cg_fd = std::move(*fd);
   }
-
-  int sp_fds[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp_fds) < 0)
-    return sys_error("socketpair");
-  UniqueFd parent_sock(sp_fds[0]), child_sock(sp_fds[1]);
-
-  // In a user namespace the init may not reach host bind sources (a 0700
-  // directory on the way): open them here, as root, and hand over the fds.
-  std::vector<UniqueFd> source_fds;
-  if (new_userns || two_stage) {
-    for (auto& m : sp.mounts) {
-      if (!is_bind_mount(m)) continue;
-      std::string src = bind_source(m, bundle);
-      bool rec = std::find(m.options.begin(), m.options.end(), "rbind") != m.options.end();
-      int fd = open_tree(AT_FDCWD, src.c_str(),
-                         OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
-      if (fd < 0) continue;  // the init reports the error with the mount's name
-      plan.source_fds[src + "\n" + mount_destination(m)] = fd;
-      source_fds.emplace_back(fd);
-    }
-  }
-  plan.spec = &sp;
-  plan.rootfs = rootfs;
-  plan.bundle = bundle;
-  plan.sock = child_sock.get();
-  plan.fifo_r = fifo_r.get();
-  plan.fifo_w = fifo_w.get();
-  plan.no_pivot = o.no_pivot;
-  plan.new_keyring = !o.no_new_keyring;
-  plan.id = o.id;
-  plan.new_userns = new_userns;
-  plan.maps_by_unprivileged = new_userns && !two_stage && geteuid() != 0;
-  if (plan.maps_by_unprivileged && !self_exe_writable_by(lx.uid_mappings, lx.gid_mappings))
-    plan.dumpable_when_created =
-        filter_spares_prctl(lx.seccomp) ? EndDumpable::AfterFilterToo : EndDumpable::BeforeFilter;
-  plan.new_cgroupns = new_cgroupns;
-  plan.new_netns = new_netns;
-  plan.env = proc.env;
-  plan.preserve_fds = o.preserve_fds;
-  plan.close_fds.push_back(lock.get());
-  plan.close_fds.push_back(parent_sock.get());
-  if (const char* lf = getenv("LISTEN_FDS")) {
-    long long n;
-    if (parse_i64(lf, n) && n > 0) {
-      plan.preserve_fds += static_cast<int>(n);
-      plan.env.push_back("LISTEN_FDS=" + std::to_string(n));
-      plan.env.push_back("LISTEN_PID=1");
-    }
-  }
-
-  // A joined pid namespace is entered for our children only, and left again.
-  UniqueFd own_pid;
-  if (join_pid) {
-    CR_ASSIGN(own_pid, open_path("/proc/self/ns/pid", O_RDONLY));
-    if (setns(join_pid.get(), CLONE_NEWPID) < 0) return sys_error("join pid namespace");
-  }
-  // A new time namespace: unshared for our children, offsets written, then the
-  // init is cloned into it (a time namespace cannot change once entered).
-  UniqueFd own_time;
-  if (new_timens) {
-    CR_ASSIGN(own_time, open_path("/proc/self/ns/time", O_RDONLY));
-    if (unshare(CLONE_NEWTIME) < 0) return sys_error("create time namespace");
-    std::string offs;
-    for (auto& [clock, off] : lx.time_offsets)
-      offs += clock + " " + std::to_string(off.secs) + " " + std::to_string(off.nanosecs) + "\n";
-    if (!offs.empty()) {
-      auto r = write_file("/proc/self/timens_offsets", offs);
-      if (!r) {
-        setns(own_time.get(), CLONE_NEWTIME);
-        return r.error().context("linux.timeOffsets");
-      }
-    }
-  }
-  int pidfd = -1;
-  pid_t pid = clone_child(flags, &pidfd, cg_fd.get());
-  if (pid == 0) container_init(plan);
-  int clone_err = errno;
-  if (own_pid) setns(own_pid.get(), CLONE_NEWPID);
-  if (own_time) setns(own_time.get(), CLONE_NEWTIME);
-  if (pid < 0) return sys_error("clone container init", clone_err);
+  CR_ASSIGN(SpawnedInit init, spawn_init(p, c.ns, c.lx(), cg_fd.get()));
   phase::mark("clone");
-  guard.pid = pid;
-  st.pid = pid;
-  st.start_time = process_start_time(pid);
-  CR_TRY(store.save(st));
-  Launched l;
-  l.pidfd.reset(pidfd);
-  child_sock.reset();
-  int psock = parent_sock.get();
+  c.pid = init.pid;
+  c.undo.add([&c] {
+    if (c.pid <= 0) return;
+    kill(c.pid, SIGKILL);
+    waitpid(c.pid, nullptr, 0);
+  });
+  c.sock = std::move(init.sock);
+  c.l.pidfd = std::move(init.pidfd);
+  c.st.pid = c.pid;
+  c.st.start_time = process_start_time(c.pid);
+  return c.store.save(c.st);
+}
 
-  // Reports the child's error, or how it died when it could not say.
-  // A child killed by the OOM killer (a memory limit below what setup needs) resets the
-  // socket (ECONNRESET) rather than closing it: both mean "say how it died".
-  auto child_failed = [&](Error e) -> Error {
-    if ((e.message == "peer closed" && e.err == 0) || e.err == ECONNRESET) {
-      int status = 0;
-      if (waitpid(pid, &status, 0) == pid) {
-        guard.pid = -1;
-        std::string how = "container init " + describe_status(status) + " during setup";
-        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
-          auto stats = cg->stats();
-          if (stats && stats->memory.oom_kill > 0)
-            how =
-                "container init was killed by the OOM killer during setup: "
-                "linux.resources.memory.limit " +
-                (res.memory.limit ? std::to_string(*res.memory.limit) : std::string("")) +
-                " is too low";
-        }
-        return make_error(ErrorKind::Internal, how);
-      }
-    }
-    return e;
-  };
+// The child's error, or how it died when it could not say. A child killed by the OOM killer
+// (a memory limit below what setup needs) resets the socket (ECONNRESET) rather than closing
+// it: both mean "say how it died".
+Error setup_failure(Creation& c, Error e) {
+  if (!((e.message == "peer closed" && e.err == 0) || e.err == ECONNRESET)) return e;
+  int status = 0;
+  if (waitpid(c.pid, &status, 0) != c.pid) return e;
+  c.pid = -1;
+  std::string how = "container init " + describe_status(status) + " during setup";
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+    auto stats = c.cg->stats();
+    if (stats && stats->memory.oom_kill > 0)
+      how =
+          "container init was killed by the OOM killer during setup: "
+          "linux.resources.memory.limit " +
+          (c.res.memory.limit ? std::to_string(*c.res.memory.limit) : std::string("")) +
+          " is too low";
+  }
+  return make_error(ErrorKind::Internal, how);
+}
 
-  auto write_maps = [&]() -> Status {
-    // Without CAP_SETGID in the parent namespace (rootless), the kernel takes a gid_map only
-    // once setgroups is denied; runc does the same. More than the caller's own id needs
-    // newgidmap/newuidmap (runc: when writing the map itself is refused), and then
-    // setgroups stays allowed, as runc leaves it.
-    const bool rootless = geteuid() != 0;
-    if (rootless && own_id_only(lx.gid_mappings, getegid())) {
-      if (auto r = write_file("/proc/" + std::to_string(pid) + "/setgroups", "deny"); !r)
-        return r.error().context("linux.gidMappings (rootless)");
-    }
-    if (auto r = write_id_map(pid, "gid_map", lx.gid_mappings); !r) {
-      if (!rootless || r.error().err != EPERM) return r.error().context("linux.gidMappings");
-      CR_TRY_CTX(run_id_map_tool("newgidmap", pid, lx.gid_mappings), "linux.gidMappings");
-    }
-    if (auto r = write_id_map(pid, "uid_map", lx.uid_mappings); !r) {
-      if (!rootless || r.error().err != EPERM) return r.error().context("linux.uidMappings");
-      CR_TRY_CTX(run_id_map_tool("newuidmap", pid, lx.uid_mappings), "linux.uidMappings");
-    }
-    return {};
-  };
-  if (plan.maps_by_unprivileged) {  // the init says when it is dumpable (see init.cpp)
-    auto ready = sync_expect(psock, SyncType::UserNs);
-    if (!ready) return child_failed(std::move(ready).error());
+// Step 5: the init placed: its id maps written (idmap.cpp; a two-stage first child asks for
+// them itself, see answer_init), its cgroups joined (idempotent after CLONE_INTO_CGROUP)
+// before it may unshare its cgroup namespace, oomScoreAdj set. MapsDone lets it go on.
+Status place_init(Creation& c) {
+  if (c.plan.maps_by_unprivileged) {  // the init says when it is dumpable (see init.cpp)
+    auto ready = sync_expect(c.sock.get(), SyncType::UserNs);
+    if (!ready) return setup_failure(c, std::move(ready).error());
   }
-  if (new_userns && !two_stage) CR_TRY(write_maps());
-  // cgroups: joined here (idempotent after CLONE_INTO_CGROUP), before the
-  // child may unshare its cgroup namespace.
-  CR_TRY_CTX(cg->add_pid(pid), "join cgroup");
-  if (proc.oom_score_adj) {
-    CR_TRY_CTX(write_file("/proc/" + std::to_string(pid) + "/oom_score_adj",
-                          std::to_string(*proc.oom_score_adj)),
-               "process.oomScoreAdj");
-  }
-  CR_TRY(sync_send(psock, SyncType::MapsDone));
+  if (c.ns.new_userns && !c.ns.two_stage) CR_TRY(write_id_maps(c.pid, c.lx()));
+  CR_TRY_CTX(c.cg->add_pid(c.pid), "join cgroup");
+  if (auto adj = c.proc().oom_score_adj)
+    CR_TRY_CTX(
+        write_file("/proc/" + std::to_string(c.pid) + "/oom_score_adj", std::to_string(*adj)),
+        "process.oomScoreAdj");
+  CR_TRY(sync_send(c.sock.get(), SyncType::MapsDone));
   phase::mark("cgroup-join");
+  return {};
+}
 
-  st.created = now_rfc3339_nano();
+// Two-stage: the first child forked the init (host pid `init`) and exits.
+Status adopt_init(Creation& c, pid_t init) {
+  int status;
+  waitpid(c.pid, &status, 0);
+  c.pid = init;
+  c.l.pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, init, 0)));
+  c.st.pid = init;
+  c.st.start_time = process_start_time(init);
+  return c.store.save(c.st);
+}
 
+// The init's mounts are done: prestart and createRuntime hooks; from here a failure runs
+// the poststop hooks too.
+Status run_create_hooks(Creation& c) {
+  const spec::Hooks& h = c.lb.spec.hooks;
+  std::string s = hook_state(c.st, ContainerStatus::Created);
+  c.poststop = &h.poststop;
+  c.stopped_state = hook_state(c.st, ContainerStatus::Stopped);
+  CR_TRY(run_hooks(h.prestart, "prestart", s));
+  CR_TRY(run_hooks(h.create_runtime, "createRuntime", s));
+  return sync_send(c.sock.get(), SyncType::HooksDone, 0, 0, s);
+}
+
+// One request of the init during its setup (sync.hpp's table).
+Status answer(Creation& c, const SyncMsg& m, UniqueFd fd) {
+  switch (m.type) {
+    case SyncType::Error:
+      return sync_error(m);
+    case SyncType::UserNs:  // two-stage: the first child unshared its user namespace
+      CR_TRY(write_id_maps(c.pid, c.lx()));
+      return sync_send(c.sock.get(), SyncType::MapsDone);
+    case SyncType::Pid:
+      return adopt_init(c, static_cast<pid_t>(m.arg));
+    case SyncType::Hooks:
+      return run_create_hooks(c);
+    case SyncType::Tty:
+      if (c.o.console_socket.empty()) {
+        c.l.tty_master = std::move(fd);
+        return {};
+      }
+      return send_console_fd(c.o.console_socket, fd.get());
+    case SyncType::Seccomp:
+      if (!c.filter) return {};
+      CR_TRY_CTX(seccomp::send_to_listener(*c.filter, fd.get(), c.pid,
+                                           oci_state(c.st, ContainerStatus::Creating)),
+                 "linux.seccomp.listenerPath");
+      return {};
+    default:
+      return make_error(ErrorKind::Internal,
+                        std::string("unexpected message from init: ") + sync_type_name(m.type));
+  }
+}
+
+// Step 6: the init's steps, answered until it is Ready (blocked before execve).
+Status answer_init(Creation& c) {
+  c.st.created = now_rfc3339_nano();
   for (;;) {
     UniqueFd fd;
-    auto m = sync_recv(psock, &fd);
-    if (!m) return child_failed(std::move(m).error());
-    if (m->type == SyncType::Error) return sync_error(*m);
-    if (m->type == SyncType::UserNs) {  // two-stage: the first child unshared its userns
-      CR_TRY(write_maps());
-      CR_TRY(sync_send(psock, SyncType::MapsDone));
-    } else if (m->type == SyncType::Pid) {  // two-stage: the init, forked by the first child
-      int status;
-      waitpid(pid, &status, 0);
-      pid = static_cast<pid_t>(m->arg);
-      guard.pid = pid;
-      l.pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
-      st.pid = pid;
-      st.start_time = process_start_time(pid);
-      CR_TRY(store.save(st));
-    } else if (m->type == SyncType::Hooks) {
-      std::string s = hook_state(st, ContainerStatus::Created);
-      guard.poststop = &sp.hooks.poststop;
-      guard.stopped_state = hook_state(st, ContainerStatus::Stopped);
-      CR_TRY(run_hooks(sp.hooks.prestart, "prestart", s));
-      CR_TRY(run_hooks(sp.hooks.create_runtime, "createRuntime", s));
-      CR_TRY(sync_send(psock, SyncType::HooksDone, 0, 0, s));
-    } else if (m->type == SyncType::Tty) {
-      if (!o.console_socket.empty())
-        CR_TRY(send_console_fd(o.console_socket, fd.get()));
-      else
-        l.tty_master = std::move(fd);
-    } else if (m->type == SyncType::Seccomp) {
-      if (filter)
-        CR_TRY_CTX(seccomp::send_to_listener(*filter, fd.get(), pid,
-                                             oci_state(st, ContainerStatus::Creating)),
-                   "linux.seccomp.listenerPath");
-    } else if (m->type == SyncType::Ready) {
+    auto m = sync_recv(c.sock.get(), &fd);
+    if (!m) return setup_failure(c, std::move(m).error());
+    if (m->type == SyncType::Ready) {
       phase::mark("wait-init");
       phase::replay(std::string(m->text, strnlen(m->text, sizeof m->text)), "init:");
-      break;
-    } else {
-      return make_error(ErrorKind::Internal,
-                        std::string("unexpected message from init: ") + sync_type_name(m->type));
+      return {};
     }
+    CR_TRY(answer(c, *m, std::move(fd)));
   }
+}
 
-  st.config = sp.raw;
-  st.provisional = false;
+// Step 7: the state recorded for good (no longer provisional, the config included), the
+// pid file written.
+Status record_state(Creation& c) {
+  c.st.config = c.lb.spec.raw;
+  c.st.provisional = false;
   // Rootless: the hierarchies create/add_pid had to drop (permission denied, no limits
   // asked) are not the container's: exec, stats and delete must not look for them.
-  st.cgroup = cg->to_json();
-  if (shared_cg) st.cgroup["shared"] = true;
-  CR_TRY(store.save(st));
-  if (!o.pid_file.empty())
-    CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644, Durability::Rename),
+  c.st.cgroup = c.cg->to_json();
+  if (c.shared_cg) c.st.cgroup["shared"] = true;
+  CR_TRY(c.store.save(c.st));
+  if (!c.o.pid_file.empty())
+    CR_TRY_CTX(write_file_atomic(c.o.pid_file, std::to_string(c.pid), 0644, Durability::Rename),
                "--pid-file");
-  guard.armed = false;
+  return {};
+}
+
+}  // namespace
+
+Result<Launched> create_container(const StateStore& store, const CreateOptions& o) {
+  Creation c(store, o);
+  CR_TRY(load_and_validate(c));
+  CR_TRY(claim_id(c));
+  CR_TRY(prepare_cgroup(c));
+  CR_TRY(start_init(c));
+  CR_TRY(place_init(c));
+  CR_TRY(answer_init(c));
+  CR_TRY(record_state(c));
+  c.undo.dismiss();
   phase::mark("state");
-  l.state = std::move(st);
-  if (o.for_run) l.fifo_w = std::move(fifo_w);
-  return l;
+  c.l.state = std::move(c.st);
+  if (o.for_run) c.l.fifo_w = std::move(c.fifo_w);
+  return std::move(c.l);
 }
 
 std::unique_ptr<cgroups::Manager> cgroup_of(const ContainerState& s) {
