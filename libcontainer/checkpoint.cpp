@@ -20,6 +20,7 @@
 #include "libcontainer/mount.hpp"
 #include "libcontainer/spec.hpp"
 #include "libcontainer/terminal.hpp"
+#include "libcontainer/undo.hpp"
 #include "libcontainer/utils.hpp"
 #include "selinux/selinux.hpp"
 
@@ -268,33 +269,6 @@ Status checkpoint_container(const StateStore& store, const CheckpointOptions& o)
 
 namespace {
 
-// Everything a failed restore must undo: the restored processes, the cgroups, the state
-// directory and the bind mount of the rootfs that criu used as its root.
-struct RestoreGuard {
-  const StateStore& store;
-  std::string id;
-  cgroups::Manager* cg = nullptr;
-  pid_t pid = 0;
-  std::string criu_root;
-  bool mounted = false;
-  bool armed = true;
-  void unmount() {
-    if (mounted && umount2(criu_root.c_str(), MNT_DETACH) == 0) mounted = false;
-    if (!criu_root.empty()) (void)rmdir(criu_root.c_str());
-  }
-  ~RestoreGuard() {
-    unmount();
-    if (!armed) return;
-    if (pid > 0) kill(pid, SIGKILL);
-    if (cg) {
-      (void)cg->kill_all(SIGKILL);
-      (void)cg->destroy();
-    }
-    if (pid > 0) waitpid(pid, nullptr, 0);
-    (void)store.remove(id);
-  }
-};
-
 // The cgroups a process is in, as criu's cg_root wants them: one entry per v1 controller
 // ("" for the v2 hierarchy, sent without a controller: the root of every controller).
 std::vector<std::pair<std::string, std::string>> cgroups_of(pid_t pid) {
@@ -343,33 +317,56 @@ Status check_restore_lsm(const RestoreOptions& o) {
   return {};
 }
 
-}  // namespace
+// What restore_container's steps share; `undo` holds what a failed restore must take away
+// (the restored processes, the cgroups, the state directory).
+struct Restoring {
+  Restoring(const StateStore& s, const RestoreOptions& ro) : store(s), o(ro) {}
+  const StateStore& store;
+  const RestoreOptions& o;
+  LoadedBundle lb;
+  cgroups::Resources res;
+  Dirs d;
+  criu::Opts opts;
+  std::vector<UniqueFd> ns_fds;  // passed to criu as extra fds (`extra`)
+  std::vector<int> extra;
+  std::unique_ptr<cgroups::Manager> cg;
+  ContainerState st;
+  Undo undo;
+  UniqueFd lock;
 
-Result<int> restore_container(const StateStore& store, const RestoreOptions& o) {
+  const spec::Linux& lx() const { return lb.spec.linux_or_empty(); }
+};
+
+// The options and config.json checked before anything exists.
+Status check_restore(Restoring& r) {
+  const RestoreOptions& o = r.o;
   if (!valid_container_id(o.id))
     return make_error(ErrorKind::InvalidSpec, "invalid container ID format");
   CR_TRY(check_restore_lsm(o));
-  CR_ASSIGN(LoadedBundle lb, load_bundle(o.bundle));
-  const std::string& bundle = lb.dir;
-  const spec::Spec& sp = lb.spec;
-  const spec::Linux& lx = sp.linux_or_empty();
-  if (!lx.has_ns(spec::NsType::Mount))
+  CR_ASSIGN(r.lb, load_bundle(o.bundle));
+  if (!r.lx().has_ns(spec::NsType::Mount))
     return invalid_spec(
         "linux.namespaces: restore needs the container's own mount namespace (criu restores "
         "it)");
-  if (sp.process->terminal && o.console_socket.empty() && o.detach)
+  if (r.lb.spec.process->terminal && o.console_socket.empty() && o.detach)
     return make_error(ErrorKind::InvalidSpec,
                       "process.terminal is true: --console-socket is required");
-  CR_ASSIGN(cgroups::Resources res, container_resources(lx));
-  CR_TRY(check_pid_file(o.pid_file));
+  CR_ASSIGN(r.res, container_resources(r.lx()));
+  return check_pid_file(o.pid_file);
+}
 
-  CR_ASSIGN(Dirs d, open_dirs(o.criu, false, kRestoreLog));
-  CR_ASSIGN(criu::Opts opts, common_opts(o.criu, d, kRestoreLog));
-  CR_ASSIGN(std::string fds_text, read_file(d.image + "/" + kDescriptors));
+// criu's request: the image's stdio pipes inherited, namespaces to join (network and pid
+// by fd), the bundle's bind mounts, masked paths and devices as external mounts.
+Status plan_restore(Restoring& r) {
+  const spec::Spec& sp = r.lb.spec;
+  criu::Opts& opts = r.opts;
+  CR_ASSIGN(r.d, open_dirs(r.o.criu, false, kRestoreLog));
+  CR_ASSIGN(opts, common_opts(r.o.criu, r.d, kRestoreLog));
+  CR_ASSIGN(std::string fds_text, read_file(r.d.image + "/" + kDescriptors));
   nlohmann::json fds = nlohmann::json::parse(fds_text, nullptr, false);
   if (!fds.is_array() || fds.size() > 3)
     return make_error(ErrorKind::InvalidSpec,
-                      "`" + d.image + "/" + kDescriptors + "`: not an array of up to 3 strings");
+                      "`" + r.d.image + "/" + kDescriptors + "`: not an array of up to 3 strings");
   for (size_t i = 0; i < fds.size(); i++) {
     if (!fds[i].is_string()) continue;
     std::string sfd = fds[i].get<std::string>();
@@ -378,18 +375,16 @@ Result<int> restore_container(const StateStore& store, const RestoreOptions& o) 
   }
   opts.evasive_devices = true;
   opts.rst_sibling = true;
-  opts.lsm_profile = o.lsm_profile;
-  opts.lsm_mount_context = o.lsm_mount_context;
+  opts.lsm_profile = r.o.lsm_profile;
+  opts.lsm_mount_context = r.o.lsm_mount_context;
   config_file(sp, opts);
-  std::vector<UniqueFd> ns_fds;
-  std::vector<int> extra;
-  for (auto& ns : lx.namespaces) {
+  for (auto& ns : r.lx().namespaces) {
     if (ns.path.empty()) continue;
     if (ns.type == spec::NsType::Network || ns.type == spec::NsType::Pid) {
       CR_ASSIGN(UniqueFd fd, open_path(ns.path, O_RDONLY));
-      opts.inherit_fd.emplace_back(ext_key(ns.type), 4 + static_cast<int>(extra.size()));
-      extra.push_back(fd.get());
-      ns_fds.push_back(std::move(fd));
+      opts.inherit_fd.emplace_back(ext_key(ns.type), 4 + static_cast<int>(r.extra.size()));
+      r.extra.push_back(fd.get());
+      r.ns_fds.push_back(std::move(fd));
     } else if (ns.type == spec::NsType::Cgroup) {
       return make_error(ErrorKind::Unsupported,
                         "restore: criu cannot join a cgroup namespace by path");
@@ -398,94 +393,140 @@ Result<int> restore_container(const StateStore& store, const RestoreOptions& o) 
     }
   }
   for (auto& m : sp.mounts)
-    if (is_bind_mount(m)) opts.ext_mnt.emplace_back(mount_destination(m), bind_source(m, bundle));
-  if (!lx.masked_paths.empty()) opts.ext_mnt.emplace_back("/dev/null", "/dev/null");
-  for (auto& dev : lx.devices) opts.ext_mnt.emplace_back(dev.path, dev.path);
+    if (is_bind_mount(m)) opts.ext_mnt.emplace_back(mount_destination(m), bind_source(m, r.lb.dir));
+  if (!r.lx().masked_paths.empty()) opts.ext_mnt.emplace_back("/dev/null", "/dev/null");
+  for (auto& dev : r.lx().devices) opts.ext_mnt.emplace_back(dev.path, dev.path);
+  return {};
+}
 
+// The id claimed (state directory, lock, provisional record) and a new cgroup made; an
+// existing one is refused.
+Status claim_restore(Restoring& r) {
   cgroups::ManagerOptions mopts;
-  mopts.rootless = o.rootless_cgroups;
-  CR_ASSIGN(auto cg, cgroups::make_manager(lx.cgroups_path, o.id, o.systemd_cgroup, mopts));
-  if (cg->exists())
-    return make_error(ErrorKind::Exists, "cgroup `" + cg->path() + "` already exists");
+  mopts.rootless = r.o.rootless_cgroups;
+  CR_ASSIGN(r.cg, cgroups::make_manager(r.lx().cgroups_path, r.o.id, r.o.systemd_cgroup, mopts));
+  if (r.cg->exists())
+    return make_error(ErrorKind::Exists, "cgroup `" + r.cg->path() + "` already exists");
+  CR_TRY(r.store.create_dir(r.o.id));
+  r.undo.add([&r] { (void)r.store.remove(r.o.id); });
+  CR_ASSIGN(r.lock, r.store.lock(r.o.id));
+  r.st = provisional_state(r.o.id, r.lb, *r.cg, r.o.systemd_cgroup);
+  CR_TRY(r.store.save(r.st));
+  CR_TRY_CTX(r.cg->create(), "create cgroup");
+  r.undo.add([&r] {
+    (void)r.cg->kill_all(SIGKILL);
+    (void)r.cg->destroy();
+  });
+  CR_TRY_CTX(r.cg->apply(r.res), "linux.resources");
+  return {};
+}
 
-  CR_TRY(store.create_dir(o.id));
-  RestoreGuard guard{store, o.id};
-  CR_ASSIGN(UniqueFd lock, store.lock(o.id));
-  ContainerState st = provisional_state(o.id, lb, *cg, o.systemd_cgroup);
-  CR_TRY(store.save(st));
-  CR_TRY_CTX(cg->create(), "create cgroup");
-  guard.cg = cg.get();
-  CR_TRY_CTX(cg->apply(res), "linux.resources");
-
-  // criu's root must be a mount point whose parent is not over-mounted: a bind mount of
-  // the rootfs inside the state directory (runc does the same).
-  guard.criu_root = store.dir(o.id) + "/criu-root";
-  if (mkdir(guard.criu_root.c_str(), 0755) < 0)
-    return sys_error("create `" + guard.criu_root + "`");
-  if (mount(lb.rootfs.c_str(), guard.criu_root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
-    return sys_error("bind mount rootfs `" + lb.rootfs + "` on `" + guard.criu_root + "`");
-  guard.mounted = true;
-  opts.root = guard.criu_root;
-
-  sigset_t old;
-  if (!o.detach) {
-    block_forwarded_signals(&old);
-    if (!o.no_subreaper) prctl(PR_SET_CHILD_SUBREAPER, 1);
+// criu's root must be a mount point whose parent is not over-mounted: a bind mount of the
+// rootfs inside the state directory (runc does the same), there only while criu runs.
+class CriuRoot {
+ public:
+  Status bind(const std::string& rootfs, const std::string& dir) {
+    path_ = dir;
+    if (mkdir(path_.c_str(), 0755) < 0) return sys_error("create `" + path_ + "`");
+    if (mount(rootfs.c_str(), path_.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
+      return sys_error("bind mount rootfs `" + rootfs + "` on `" + path_ + "`");
+    mounted_ = true;
+    return {};
   }
+  void release() {
+    if (mounted_ && umount2(path_.c_str(), MNT_DETACH) == 0) mounted_ = false;
+    if (!path_.empty()) (void)rmdir(path_.c_str());
+  }
+  ~CriuRoot() { release(); }
+
+ private:
+  std::string path_;
+  bool mounted_ = false;
+};
+
+// The restored init recorded: state.json for good (no longer provisional).
+Status record_restored(Restoring& r, pid_t pid) {
+  r.st.pid = pid;
+  r.st.start_time = process_start_time(pid);
+  r.st.created = now_rfc3339_nano();
+  r.st.config = r.lb.spec.raw;
+  r.st.provisional = false;
+  return r.store.save(r.st);
+}
+
+// criu's notify scripts: the createRuntime-time hooks once the namespaces exist, the
+// restored init's pid, the pty master of a container with a terminal.
+Status on_criu_notify(Restoring& r, const std::string& script, pid_t pid, UniqueFd fd) {
+  const spec::Hooks& h = r.lb.spec.hooks;
+  if (script == "setup-namespaces") {
+    if (h.prestart.empty() && h.create_runtime.empty()) return {};
+    ContainerState hs = r.st;
+    hs.pid = pid;
+    std::string state = oci_state(hs, ContainerStatus::Created).dump();
+    CR_TRY(run_hooks(h.prestart, "prestart", state));
+    return run_hooks(h.create_runtime, "createRuntime", state);
+  }
+  if (script == "post-restore") return record_restored(r, pid);
+  if (script == "orphan-pts-master") {
+    if (!fd) return make_error(ErrorKind::Internal, "criu sent no pty master");
+    if (r.o.console_socket.empty())
+      return make_error(ErrorKind::InvalidSpec,
+                        "the container has a terminal: --console-socket is required");
+    return send_console_fd(r.o.console_socket, fd.get());
+  }
+  return {};
+}
+
+// criu restores the processes (into the container's cgroups, which it joins itself, with the
+// tasks' cgroups relative to them), then the state and the pid file are recorded.
+Status run_criu_restore(Restoring& r) {
+  CriuRoot root;
+  CR_TRY(root.bind(r.lb.rootfs, r.store.dir(r.o.id) + "/criu-root"));
+  r.opts.root = r.store.dir(r.o.id) + "/criu-root";
+  if (!r.o.detach) {
+    sigset_t old;
+    block_forwarded_signals(&old);
+    if (!r.o.no_subreaper) prctl(PR_SET_CHILD_SUBREAPER, 1);
+  }
+  r.undo.add([&r] {
+    if (r.st.pid <= 0) return;
+    kill(r.st.pid, SIGKILL);
+    waitpid(r.st.pid, nullptr, 0);
+  });
   criu::Call call;
-  call.criu = o.criu.criu;
-  call.log_path = d.log;
-  call.extra_fds = extra;
-  // criu itself joins the container's cgroups, and restores the tasks relative to them.
-  call.started = [&](pid_t criu_pid, criu::Opts& op) -> Status {
-    CR_TRY_CTX(cg->add_pid(criu_pid), "put criu into the container's cgroup");
+  call.criu = r.o.criu.criu;
+  call.log_path = r.d.log;
+  call.extra_fds = r.extra;
+  call.started = [&r](pid_t criu_pid, criu::Opts& op) -> Status {
+    CR_TRY_CTX(r.cg->add_pid(criu_pid), "put criu into the container's cgroup");
     for (auto& [ctrl, path] : cgroups_of(criu_pid)) op.cg_root.emplace_back(ctrl, path);
     return {};
   };
-  call.notify = [&](const std::string& script, pid_t pid, UniqueFd fd) -> Status {
-    if (script == "setup-namespaces") {
-      if (sp.hooks.prestart.empty() && sp.hooks.create_runtime.empty()) return {};
-      ContainerState hs = st;
-      hs.pid = pid;
-      std::string state = oci_state(hs, ContainerStatus::Created).dump();
-      CR_TRY(run_hooks(sp.hooks.prestart, "prestart", state));
-      CR_TRY(run_hooks(sp.hooks.create_runtime, "createRuntime", state));
-    } else if (script == "post-restore") {
-      guard.pid = pid;
-      st.pid = pid;
-      st.start_time = process_start_time(pid);
-      st.created = now_rfc3339_nano();
-      st.config = sp.raw;
-      st.provisional = false;
-      CR_TRY(store.save(st));
-    } else if (script == "orphan-pts-master") {
-      if (!fd) return make_error(ErrorKind::Internal, "criu sent no pty master");
-      if (o.console_socket.empty())
-        return make_error(ErrorKind::InvalidSpec,
-                          "the container has a terminal: --console-socket is required");
-      CR_TRY(send_console_fd(o.console_socket, fd.get()));
-    }
-    return {};
+  call.notify = [&r](const std::string& script, pid_t pid, UniqueFd fd) -> Status {
+    return on_criu_notify(r, script, pid, std::move(fd));
   };
-  auto r = criu::swrk(criu::ReqType::Restore, opts, call);
-  if (!r) return std::move(r).error().context("restore container " + o.id);
-  if (st.pid <= 0) {  // no post-restore notification (criu without notify scripts?)
-    st.pid = r->restored_pid;
-    guard.pid = st.pid;
-    st.start_time = process_start_time(st.pid);
-    st.created = now_rfc3339_nano();
-    st.config = sp.raw;
-    st.provisional = false;
-    CR_TRY(store.save(st));
-  }
-  if (!o.pid_file.empty())
-    CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(st.pid), 0644, Durability::Rename),
+  auto res = criu::swrk(criu::ReqType::Restore, r.opts, call);
+  if (!res) return std::move(res).error().context("restore container " + r.o.id);
+  if (r.st.pid <= 0)  // no post-restore notification (criu without notify scripts?)
+    CR_TRY(record_restored(r, res->restored_pid));
+  if (!r.o.pid_file.empty())
+    CR_TRY_CTX(write_file_atomic(r.o.pid_file, std::to_string(r.st.pid), 0644, Durability::Rename),
                "--pid-file");
-  guard.armed = false;
-  guard.unmount();
+  return {};
+}
+
+}  // namespace
+
+Result<int> restore_container(const StateStore& store, const RestoreOptions& o) {
+  Restoring r(store, o);
+  CR_TRY(check_restore(r));
+  CR_TRY(plan_restore(r));
+  CR_TRY(claim_restore(r));
+  CR_TRY(run_criu_restore(r));
+  r.undo.dismiss();
   if (o.detach) return 0;
-  lock.reset();
-  int code = wait_foreground(st.pid, -1);
+  r.lock.reset();
+  int code = wait_foreground(r.st.pid, -1);
   if (auto del = delete_container(store, o.id, true); !del)
     fprintf(stderr, "warning: %s\n", del.error().message.c_str());
   return code;

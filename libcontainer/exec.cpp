@@ -24,6 +24,7 @@
 #include "libcontainer/selfexe.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
+#include "libcontainer/undo.hpp"
 #include "libcontainer/utils.hpp"
 #include "selinux/selinux.hpp"
 
@@ -178,24 +179,46 @@ Result<UniqueFd> open_init_ns(pid_t pid, const char* name, const ContainerState&
                         "user, not group- or world-writable, or on a read-only mount");
 }
 
-}  // namespace
+// What exec_process's steps share; `undo` kills and reaps the process if a later step fails.
+struct Execution {
+  Execution(const StateStore& st, const ExecOptions& opts) : store(st), o(opts) {}
+  const StateStore& store;
+  const ExecOptions& o;
+  ContainerState s;
+  ContainerStatus status = ContainerStatus::Stopped;
+  spec::Process proc;
+  ChildPlan plan;
+  std::vector<UniqueFd> ns_fds;  // own the fds of plan.joins
+  UniqueFd root_fd, pidns, own_pid, cg_fd;
+  std::optional<seccomp::Program> filter;
+  SubCgroupTargets cgt;
+  pid_t pid = -1;  // the child, then (rootless) the process it forked
+  Undo undo;
+  UniqueFd sock;
+  ExecLaunched l;
+};
 
-Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o) {
+// The container's state (it must run, or be created, or paused with --ignore-paused) and the
+// process to run in it, checked before anything is made.
+Status check_exec(Execution& e) {
+  const ExecOptions& o = e.o;
   std::pair<ContainerState, ContainerStatus> cs;
   if (o.loaded) {
     cs = *o.loaded;
   } else {
-    CR_ASSIGN(cs, container_status(store, o.id));
+    CR_ASSIGN(cs, container_status(e.store, o.id));
   }
-  auto& [s, st] = cs;
+  e.s = std::move(cs.first);
+  e.status = cs.second;
   phase::mark("load-state");
-  if (st == ContainerStatus::Stopped)
+  if (cs.second == ContainerStatus::Stopped)
     return make_error(ErrorKind::BadState, "cannot exec in a stopped container");
-  if (st == ContainerStatus::Paused && !o.ignore_paused)
+  if (cs.second == ContainerStatus::Paused && !o.ignore_paused)
     return make_error(ErrorKind::BadState,
                       "cannot exec in a paused container (use --ignore-paused to override)");
-  spec::Process proc = o.process;
-  inherit_lsm_labels(s.config, proc);
+  e.proc = o.process;
+  inherit_lsm_labels(e.s.config, e.proc);
+  const spec::Process& proc = e.proc;
   if (proc.args.empty()) return invalid_spec("process.args: must not be empty");
   CR_TRY(check_pid_file(o.pid_file));
   CR_TRY(check_preserve_fds(o.preserve_fds));
@@ -211,140 +234,168 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   // As runc: a foreground exec proxies the pty itself; the socket is for detached callers.
   if (!o.detach && !o.console_socket.empty())
     return invalid_spec("--console-socket needs --detach (a foreground exec proxies the terminal)");
+  return {};
+}
 
-  // The container's namespaces that differ from ours; user first.
+// The container's namespaces that differ from ours (user first), its root when it has no
+// mount namespace of its own (a directory of the host's, entered by chroot as the init did),
+// and its pid namespace.
+Status open_exec_namespaces(Execution& e) {
   static const std::pair<spec::NsType, const char*> order[] = {
       {spec::NsType::User, "user"}, {spec::NsType::Mount, "mnt"}, {spec::NsType::Network, "net"},
       {spec::NsType::Ipc, "ipc"},   {spec::NsType::Uts, "uts"},   {spec::NsType::Cgroup, "cgroup"},
       {spec::NsType::Time, "time"}};
-  std::vector<UniqueFd> fds;
-  ChildPlan plan;
-  plan.proc = &proc;
-  plan.preserve_fds = o.preserve_fds;
+  const std::string proc_dir = "/proc/" + std::to_string(e.s.pid);
   for (auto& [type, name] : order) {
-    if (same_ns(s.pid, name)) continue;
-    CR_ASSIGN(UniqueFd fd, open_init_ns(s.pid, name, s, st));
-    plan.joins.emplace_back(fd.get(), spec::ns_clone_flag(type));
-    fds.push_back(std::move(fd));
+    if (same_ns(e.s.pid, name)) continue;
+    CR_ASSIGN(UniqueFd fd, open_init_ns(e.s.pid, name, e.s, e.status));
+    e.plan.joins.emplace_back(fd.get(), spec::ns_clone_flag(type));
+    e.ns_fds.push_back(std::move(fd));
   }
-  // No mount namespace of its own: the init's root is a directory of the host's, entered
-  // by chroot as the init did.
-  UniqueFd root_fd;
-  if (s.host_mount_ns) {
-    CR_ASSIGN(root_fd, open_path("/proc/" + std::to_string(s.pid) + "/root", O_PATH | O_DIRECTORY));
-    plan.root_fd = root_fd.get();
+  if (e.s.host_mount_ns) {
+    CR_ASSIGN(e.root_fd, open_path(proc_dir + "/root", O_PATH | O_DIRECTORY));
+    e.plan.root_fd = e.root_fd.get();
   }
-  UniqueFd pidns, own_pid;
-  if (!same_ns(s.pid, "pid")) {
-    CR_ASSIGN(pidns, open_init_ns(s.pid, "pid", s, st));
-    CR_ASSIGN(own_pid, open_path("/proc/self/ns/pid", O_RDONLY));
+  if (!same_ns(e.s.pid, "pid")) {
+    CR_ASSIGN(e.pidns, open_init_ns(e.s.pid, "pid", e.s, e.status));
+    CR_ASSIGN(e.own_pid, open_path("/proc/self/ns/pid", O_RDONLY));
   }
+  return {};
+}
+
+// LSM labels checked, the container's seccomp filter compiled (or from the cache), the
+// process's capabilities converted.
+Status prepare_exec_security(Execution& e) {
+  const nlohmann::json& config = e.s.config;
+  CR_TRY_CTX(apparmor::check_profile(e.proc.apparmor_profile), "process.apparmorProfile");
+  CR_TRY(selinux::check_label("process.selinuxLabel", e.proc.selinux_label));
   std::vector<std::string> warnings;
-  CR_TRY_CTX(apparmor::check_profile(proc.apparmor_profile), "process.apparmorProfile");
-  CR_TRY(selinux::check_label("process.selinuxLabel", proc.selinux_label));
-  std::optional<seccomp::Program> filter;
-  if (s.config.is_object() && s.config.contains("linux") && s.config["linux"].contains("seccomp") &&
-      !s.config["linux"]["seccomp"].is_null()) {
-    CR_ASSIGN(filter,
-              seccomp::compile_cached(s.config["linux"]["seccomp"],
-                                      seccomp::cache_dir_for_root(store.root()), &warnings));
-    plan.seccomp = &*filter;
+  if (config.is_object() && config.contains("linux") && config["linux"].contains("seccomp") &&
+      !config["linux"]["seccomp"].is_null()) {
+    CR_ASSIGN(e.filter,
+              seccomp::compile_cached(config["linux"]["seccomp"],
+                                      seccomp::cache_dir_for_root(e.store.root()), &warnings));
+    e.plan.seccomp = &*e.filter;
   }
   // The profile's warnings (unknown syscall names) were shown by create; the process's
   // capability warnings are this exec's own.
   std::vector<std::string> cap_warnings;
-  plan.caps = cap_sets(proc.capabilities, &cap_warnings);
+  e.plan.caps = cap_sets(e.proc.capabilities, &cap_warnings);
   for (auto& w : cap_warnings) fprintf(stderr, "warning: %s\n", w.c_str());
-  // The container's cgroups (or the --cgroup sub-cgroups in them): the cgroup2 one
-  // (unified, or hybrid's unified hierarchy) is joined by clone3 CLONE_INTO_CGROUP, the v1
-  // ones by writing the pid to their cgroup.procs before the child may go on.
-  SubCgroupTargets cgt;
-  if (!s.cgroup.is_null()) {
-    CR_ASSIGN(cgt, resolve_sub_cgroups(s.cgroup, o.sub_cgroups));
-  } else if (!o.sub_cgroups.empty()) {
+  return {};
+}
+
+// The container's cgroups (or the --cgroup sub-cgroups in them): the cgroup2 one (unified,
+// or hybrid's unified hierarchy) is joined by clone3 CLONE_INTO_CGROUP, the v1 ones by
+// writing the pid to their cgroup.procs before the child may go on.
+Status resolve_exec_cgroups(Execution& e) {
+  if (!e.s.cgroup.is_null()) {
+    CR_ASSIGN(e.cgt, resolve_sub_cgroups(e.s.cgroup, e.o.sub_cgroups));
+  } else if (!e.o.sub_cgroups.empty()) {
     return make_error(ErrorKind::Unsupported, "--cgroup: the container has no cgroup");
   }
-  UniqueFd cg_fd;
-  if (!cgt.unified_dir.empty()) {
-    CR_ASSIGN(cg_fd, open_path(cgt.unified_dir, O_RDONLY | O_DIRECTORY));
+  if (!e.cgt.unified_dir.empty()) {
+    CR_ASSIGN(e.cg_fd, open_path(e.cgt.unified_dir, O_RDONLY | O_DIRECTORY));
   }
-
   phase::mark("prepare");
+  return {};
+}
+
+// The child cloned straight into the container's pid namespace (entered by us for our
+// children only) and cgroup.
+Status spawn_exec(Execution& e) {
+  ChildPlan& plan = e.plan;
+  plan.proc = &e.proc;
+  plan.preserve_fds = e.o.preserve_fds;
   int sp[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) return sys_error("socketpair");
-  UniqueFd parent_sock(sp[0]), child_sock(sp[1]);
+  e.sock.reset(sp[0]);
+  UniqueFd child_sock(sp[1]);
   plan.sock = child_sock.get();
-  plan.close_fds.push_back(parent_sock.get());
-  if (pidns && setns(pidns.get(), CLONE_NEWPID) < 0) {
+  plan.close_fds.push_back(e.sock.get());
+  if (e.pidns && setns(e.pidns.get(), CLONE_NEWPID) < 0) {
     // Rootless (as runc's nsexec): only the container's user namespace may enter its pid
     // namespace, so the child joins that first, then the pid namespace, and forks the process
     // there. A foreground exec reaps it as a subreaper; a detached one leaves it to the
     // caller's (containerd's shim and conmon are subreapers).
     const bool joins_user = !plan.joins.empty() && plan.joins.front().second == CLONE_NEWUSER;
     if (errno != EPERM || !joins_user) return sys_error("enter the container's pid namespace");
-    plan.pidns_fd = pidns.get();
-    if (!o.detach) prctl(PR_SET_CHILD_SUBREAPER, 1);
+    plan.pidns_fd = e.pidns.get();
+    if (!e.o.detach) prctl(PR_SET_CHILD_SUBREAPER, 1);
   }
-  pid_t r = clone_child(0, nullptr, cg_fd.get());
+  pid_t r = clone_child(0, nullptr, e.cg_fd.get());
   if (r == 0) exec_child(plan);
   int clone_err = errno;
-  if (own_pid) setns(own_pid.get(), CLONE_NEWPID);
+  if (e.own_pid) setns(e.own_pid.get(), CLONE_NEWPID);
   if (r < 0) return sys_error("clone process", clone_err);
   phase::mark("clone");
-  pid_t pid = static_cast<pid_t>(r);
-  child_sock.reset();
-  struct Reaper {
-    pid_t pid;  // the child, then (rootless) the process it forked
-    bool armed = true;
-    ~Reaper() {
-      if (armed) {
-        kill(pid, SIGKILL);
-        waitpid(pid, nullptr, 0);
-      }
-    }
-  } reaper{pid};
-  CR_TRY_CTX(join_cgroups(pid, cgt), "join the container's cgroup");
-  if (auto adj = container_oom_score_adj(s.config)) {
-    CR_TRY_CTX(write_file("/proc/" + std::to_string(pid) + "/oom_score_adj", std::to_string(*adj)),
-               "the container's process.oomScoreAdj");
+  e.pid = e.l.pid = r;
+  e.undo.add([&e] {
+    kill(e.pid, SIGKILL);
+    waitpid(e.pid, nullptr, 0);
+  });
+  return {};
+}
+
+// The child placed in the container's cgroups with its oomScoreAdj; MapsDone lets it go on.
+Status place_exec(Execution& e) {
+  CR_TRY_CTX(join_cgroups(e.pid, e.cgt), "join the container's cgroup");
+  if (auto adj = container_oom_score_adj(e.s.config)) {
+    CR_TRY_CTX(
+        write_file("/proc/" + std::to_string(e.pid) + "/oom_score_adj", std::to_string(*adj)),
+        "the container's process.oomScoreAdj");
   }
-  CR_TRY(sync_send(parent_sock.get(), SyncType::MapsDone));
+  CR_TRY(sync_send(e.sock.get(), SyncType::MapsDone));
   phase::mark("cgroup-join");
-  ExecLaunched l;
-  l.pid = pid;
+  return {};
+}
+
+// The child's requests answered until execve closes the socket (or the child was killed,
+// which its exit status shows to a foreground caller).
+Status answer_exec(Execution& e) {
   for (;;) {
     UniqueFd fd;
-    auto m = sync_recv(parent_sock.get(), &fd);
+    auto m = sync_recv(e.sock.get(), &fd);
     if (!m) {
       if (m.error().message == "peer closed") break;  // execve closed the socket
       return std::move(m).error();
     }
     if (m->type == SyncType::Error) return sync_error(*m);
-    if (m->type == SyncType::Pid && plan.pidns_fd >= 0) {  // the process, forked by the child
+    if (m->type == SyncType::Pid && e.plan.pidns_fd >= 0) {  // the process, forked by the child
       int status;
-      waitpid(pid, &status, 0);
-      pid = static_cast<pid_t>(m->arg);
-      reaper.pid = pid;
-      l.pid = pid;
-    } else if (m->type == SyncType::Seccomp && filter) {
-      CR_TRY_CTX(
-          seccomp::send_to_listener(*filter, fd.get(), pid, oci_state(s, ContainerStatus::Running)),
-          "linux.seccomp.listenerPath");
+      waitpid(e.pid, &status, 0);
+      e.pid = e.l.pid = static_cast<pid_t>(m->arg);
+    } else if (m->type == SyncType::Seccomp && e.filter) {
+      CR_TRY_CTX(seccomp::send_to_listener(*e.filter, fd.get(), e.pid,
+                                           oci_state(e.s, ContainerStatus::Running)),
+                 "linux.seccomp.listenerPath");
     } else if (m->type == SyncType::Tty) {
-      if (!o.console_socket.empty())
-        CR_TRY(send_console_fd(o.console_socket, fd.get()));
+      if (!e.o.console_socket.empty())
+        CR_TRY(send_console_fd(e.o.console_socket, fd.get()));
       else
-        l.tty_master = std::move(fd);
+        e.l.tty_master = std::move(fd);
     }
   }
-  // EOF: execve closed the socket (or the child was killed, which its exit
-  // status shows to a foreground caller).
   phase::mark("exec");
+  return {};
+}
+
+}  // namespace
+
+Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o) {
+  Execution e(store, o);
+  CR_TRY(check_exec(e));
+  CR_TRY(open_exec_namespaces(e));
+  CR_TRY(prepare_exec_security(e));
+  CR_TRY(resolve_exec_cgroups(e));
+  CR_TRY(spawn_exec(e));
+  CR_TRY(place_exec(e));
+  CR_TRY(answer_exec(e));
   if (!o.pid_file.empty())
-    CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(pid), 0644, Durability::Rename),
+    CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(e.pid), 0644, Durability::Rename),
                "--pid-file");
-  reaper.armed = false;
-  return l;
+  e.undo.dismiss();
+  return std::move(e.l);
 }
 
 }  // namespace crunner
