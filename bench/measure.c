@@ -72,7 +72,10 @@ static int open_counter(pid_t pid, int kind, long long config, const char* filte
   a.enable_on_exec = 1;
   a.inherit = 1;
   a.exclude_hv = 1;
-  if (config < 0) return -1;
+  if (config < 0) { /* a tracepoint not found: no tracefs (run.py mounts it) */
+    fprintf(stderr, "measure: tracepoint not found (is tracefs at /sys/kernel/tracing?)\n");
+    exit(255);
+  }
   int fd = (int)syscall(SYS_perf_event_open, &a, pid, -1, -1, PERF_FLAG_FD_CLOEXEC);
   if (fd < 0) {
     fprintf(stderr, "measure: perf_event_open(%d, %lld): %s\n", kind, config, strerror(errno));

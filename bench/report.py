@@ -8,7 +8,7 @@ import subprocess
 
 import chart
 
-RUNTIMES = ("crunner", "crun", "runc", "floor")
+RUNTIMES = ("crunner", "crunner-base", "crun", "runc", "floor")
 KIND_TITLES = {"run": "run /bin/true", "cycle": "create + start + delete --force",
                "exec": "exec ID /bin/true"}
 VARIANT_TITLES = {"": "", "+seccomp": ", Docker's default seccomp profile",
@@ -186,7 +186,7 @@ def ratio_lines(summary):
         a = summary[sc].get("crunner")
         if not a:
             continue
-        for other in ("crun", "runc", "floor"):
+        for other in ("crunner-base", "crun", "runc", "floor"):
             b = summary[sc].get(other) or (summary.get("run", {}).get("floor")
                                            if other == "floor" and sc.startswith("run") else None)
             if b:
@@ -206,7 +206,7 @@ def print_text(result):
     print("\n# machine: " + machine_line(result["machine"]))
     for sc in s:
         print(f"\n{title(sc)} ({result['n']} iterations)")
-        print(f"  {'runtime':8} {'median':>8} {'min':>8} {'p90':>8} {'user':>7} {'sys':>7} "
+        print(f"  {'runtime':12} {'median':>8} {'min':>8} {'p90':>8} {'user':>7} {'sys':>7} "
               f"{'RSS MiB':>8} {'syscalls':>9} {'procs':>6} {'faults':>7} {'/proc+sys B':>11}")
         for rt in RUNTIMES:
             r = s[sc].get(rt)
@@ -214,7 +214,7 @@ def print_text(result):
                 continue
             c, st = r.get("counts", {}), r.get("strace", {})
             faults = c["minflt"] + c["majflt"] if c else None
-            print(f"  {rt:8} {r['median_ms']:8.2f} {r['min_ms']:8.2f} {r['p90_ms']:8.2f} "
+            print(f"  {rt:12} {r['median_ms']:8.2f} {r['min_ms']:8.2f} {r['p90_ms']:8.2f} "
                   f"{r['user_ms']:7.2f} {r['sys_ms']:7.2f} {r['rss_mib']:8.2f} "
                   f"{_fmt(c.get('syscalls')):>9} {_fmt(c.get('tasks')):>6} {_fmt(faults):>7} "
                   f"{_fmt(st.get('proc_sys_bytes')):>11}")

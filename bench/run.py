@@ -53,6 +53,7 @@ MAKE_BUNDLE = os.path.join(SRC, "tests", "fixtures", "make-bundle.sh")
 DOCKER_SECCOMP = os.path.join(HERE, "fixtures", "docker-default-seccomp.json")
 NS_MARK = "CRUNNER_BENCH_PRIVATE_NS"
 FLOOR = "floor"
+BASELINE = "crunner-base"
 KINDS = ("run", "cycle", "exec")
 VARIANTS = ("", "+seccomp", "+limits")
 CALL_TIMEOUT = int(os.environ.get("BENCH_CALL_TIMEOUT", "60"))
@@ -117,13 +118,17 @@ def prepare_namespace(tmp):
         subprocess.run(["umount", "/sys/fs/cgroup/unified"], check=True)
         layout = ("cgroup v1 (hybrid host: its cgroup2 mount /sys/fs/cgroup/unified removed in "
                   "the bench's private mount namespace only)")
+    # The counting pass's tracepoints (syscalls, processes, execs): tracefs mounted in this
+    # namespace when the host has none (without it every such count read 0).
+    if not os.path.isdir("/sys/kernel/tracing/events") and os.path.isdir("/sys/kernel/tracing"):
+        subprocess.run(["mount", "-t", "tracefs", "tracefs", "/sys/kernel/tracing"], check=True)
     state = os.path.join(tmp, "state")
     os.makedirs(state)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0700", "bench-state", state], check=True)
     return layout, state
 
 
-def find_runtimes(only, state):
+def find_runtimes(only, state, baseline=None):
     found, missing = [], []
     crunner = os.environ.get("CRUNNER") or os.path.join(SRC, "build", "cmd", "crunner",
                                                         "crunner")
@@ -131,16 +136,33 @@ def find_runtimes(only, state):
              ("runc", shutil.which("runc") or ("/usr/sbin/runc" if os.access(
                  "/usr/sbin/runc", os.X_OK) else None)),
              ("crun", shutil.which("crun"))]
+    if baseline:  # an A/B run: another crunner binary, timed interleaved with this one
+        cands.insert(1, (BASELINE, os.path.abspath(baseline) if os.access(baseline, os.X_OK)
+                         else None))
     for name, path in cands:
-        if only and name not in only:
+        if only and name not in only and name != BASELINE:
             continue
         if not path:
             missing.append(name)
             continue
+        if name in ("crunner", BASELINE):
+            evict_page_cache(path)
         root = os.path.join(state, f"root-{name}")
         os.makedirs(root)
         found.append(Runtime(name, path, root))
     return found, missing
+
+
+def evict_page_cache(path):
+    """Drops a binary's cached pages, so that an A/B pair starts alike: how the page cache was
+    filled (a linker's or cp's writes, or readahead) sets the folio sizes a fault maps, which
+    shows in the peak RSS."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fdatasync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
 
 
 def build_helper(tmp):
@@ -556,6 +578,9 @@ def parse_args():
     ap.add_argument("--garden-n", type=int, default=30, help="garden iterations (default 30)")
     ap.add_argument("--clients", type=int, default=20, help="concurrent garden clients")
     ap.add_argument("--report", metavar="DIR", help="write report.md + chart.svg there")
+    ap.add_argument("--baseline", metavar="CRUNNER",
+                    help="A/B: another crunner binary (say main's), run as runtime "
+                         f"{BASELINE} interleaved with the others; its ratio is printed")
     args = ap.parse_args()
     if os.geteuid() != 0:
         ap.error("needs root")
@@ -571,7 +596,7 @@ def main():
     try:
         layout, state = prepare_namespace(tmp)
         only = {x for x in args.only.split(",") if x}
-        runtimes, missing = find_runtimes(only, state)
+        runtimes, missing = find_runtimes(only, state, args.baseline)
         for m in missing:
             print(f"skipping {m}: not found", flush=True)
         if not runtimes:
