@@ -36,4 +36,8 @@ TEST_CASE("string helpers", "[utils]") {
   REQUIRE_FALSE(parse_u64("-1", v));
   REQUIRE_FALSE(parse_u64("12a", v));
   REQUIRE(rfc3339_nano(0, 500000000) == "1970-01-01T00:00:00.5Z");
+  // The calendar arithmetic (no gmtime_r): a leap day, a century, nanoseconds trimmed.
+  REQUIRE(rfc3339_nano(1700000000, 0) == "2023-11-14T22:13:20Z");
+  REQUIRE(rfc3339_nano(951868799, 123456789) == "2000-02-29T23:59:59.123456789Z");
+  REQUIRE(rfc3339_nano(4102444800, 10) == "2100-01-01T00:00:00.00000001Z");
 }
