@@ -196,6 +196,11 @@ static Status rmdir_one(const std::string& path) {
 }
 
 Status rmdir_tree(const std::string& path) {
+  // A container's cgroup rarely has sub-cgroups: removed at once, and read (their names)
+  // only when that fails with sub-cgroups in it (EBUSY in a cgroupfs, ENOTEMPTY elsewhere)
+  // or processes still leaving it (EBUSY), instead of 5 syscalls of opendir per hierarchy.
+  if (::rmdir(path.c_str()) == 0 || errno == ENOENT) return {};
+  if (errno != EBUSY && errno != ENOTEMPTY) return sys_error("remove cgroup `" + path + "`");
   DIR* dir = ::opendir(path.c_str());
   if (!dir) {
     if (errno == ENOENT) return {};
