@@ -47,6 +47,19 @@ Status cg_write(const CgDir& d, const std::string& file, std::string_view value)
   return {};
 }
 
+Status CgFile::write(std::string_view value) {
+  std::string full = d_.path + "/" + file_;
+  if (observer()) observer()(full, value);
+  if (!fd_) {
+    int fd = CR_RETRY(::openat(d_.fd.get(), file_.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+    if (fd < 0) return sys_error("write `" + shown_value(value) + "` to `" + full + "`");
+    fd_.reset(fd);
+  }
+  ssize_t n = CR_RETRY(::write(fd_.get(), value.data(), value.size()));
+  if (n < 0) return sys_error("write `" + shown_value(value) + "` to `" + full + "`");
+  return {};
+}
+
 Result<std::string> cg_read(const CgDir& d, const std::string& file) {
   int fd = CR_RETRY(::openat(d.fd.get(), file.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd < 0) return sys_error("read `" + d.path + "/" + file + "`");

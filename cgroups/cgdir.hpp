@@ -25,6 +25,19 @@ Result<CgDir> open_cgdir(const std::string& path);
 // "write `value` to `/sys/fs/cgroup/x/memory.max`: invalid argument"
 // Opens with O_TRUNC like runc, so that on a fake tree a file holds the last value written.
 Status cg_write(const CgDir& d, const std::string& file, std::string_view value);
+// A cgroup file opened at its first value and kept open for the next ones, each its own
+// write() (the kernel takes one devices rule per write): devices.allow was opened for every
+// rule, 12 times per container with the default list. The same errors as cg_write.
+class CgFile {
+ public:
+  CgFile(const CgDir& d, std::string file) : d_(d), file_(std::move(file)) {}
+  Status write(std::string_view value);
+
+ private:
+  const CgDir& d_;
+  std::string file_;
+  UniqueFd fd_;
+};
 // Test seam: called with (full path, value) before every cg_write. Empty: none.
 using WriteObserver = std::function<void(const std::string&, std::string_view)>;
 void set_write_observer(WriteObserver obs);

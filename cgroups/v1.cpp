@@ -229,9 +229,9 @@ Status set_devices(const CgDir& d, const std::vector<DeviceRule>& rules) {
   // The rules are applied to the parent's policy (allow all). A list that starts with "deny
   // all" resets by itself, so nothing is ever briefly allowed; otherwise reset to allow all.
   const auto& first = rules.front();
-  if (!(first.type == 'a' && !first.allow)) CR_TRY(cg_write(d, "devices.allow", "a *:* rwm"));
-  for (auto& r : rules)
-    CR_TRY(cg_write(d, r.allow ? "devices.allow" : "devices.deny", r.v1_string()));
+  CgFile allow(d, "devices.allow"), deny(d, "devices.deny");
+  if (!(first.type == 'a' && !first.allow)) CR_TRY(allow.write("a *:* rwm"));
+  for (auto& r : rules) CR_TRY((r.allow ? allow : deny).write(r.v1_string()));
   return {};
 }
 
