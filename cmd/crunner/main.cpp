@@ -180,30 +180,56 @@ bool enters_containers(std::string_view command) {
   return command == "create" || command == "run" || command == "exec";
 }
 
-}  // namespace
-
 // --debug across the read-only re-exec: the time just before execveat, so the
 // new image reports the re-exec as a phase of its own.
 constexpr const char* kReexecT0 = "_CRUNNER_DEBUG_T0";
 
+// The time the previous image left in kReexecT0, when it is one (not later than now).
+bool reexec_t0(long long now, long long* t0) {
+  const char* v = getenv(kReexecT0);
+  long long t;
+  if (!v || !crunner::parse_i64(v, t) || t <= 0 || t > now) return false;
+  *t0 = t;
+  return true;
+}
+
+// Set when reexec_early looked at a command that enters containers and found the
+// re-exec not needed or not possible: main() does not try again.
+bool g_reexec_tried = false;
+
+// Commands whose children enter a container run from a read-only mount of this binary
+// (see libcontainer/selfexe.hpp). Called from .preinit_array: libc is ready, the C++ static
+// initialisers have not run yet (iostream's locale with its ~30 facets, libcap's probe of the
+// bounding set, CLI11's tables), which the image that only re-executes ran for nothing: 12 of
+// the 64 page faults before its execveat, and libcap's 7 syscalls.
+void reexec_early(int argc, char** argv, char** /*envp*/) {
+  long long t0;
+  if (reexec_t0(crunner::phase::now_ns(), &t0)) return;  // the new image: main() goes on
+  bool help = false;
+  if (!enters_containers(command_word(argc, argv, &help))) return;
+  g_reexec_tried = true;
+  setenv(kReexecT0, std::to_string(crunner::phase::now_ns()).c_str(), 1);
+  crunner::reexec_from_readonly_mount(argv, environ);
+  unsetenv(kReexecT0);
+}
+
+}  // namespace
+
+__attribute__((section(".preinit_array"),
+               used)) static void (*const kReexecEarly)(int, char**, char**) = reexec_early;
+
 int main(int argc, char** argv) {
   long long t0 = crunner::phase::now_ns(), entry = t0;
-  bool reexeced = false;
-  if (const char* v = getenv(kReexecT0)) {
-    long long t;
-    if (crunner::parse_i64(v, t) && t > 0 && t <= entry) {
-      t0 = t;
-      reexeced = true;
-    }
-    unsetenv(kReexecT0);
-  }
-  // Commands whose children enter a container run from a read-only mount of this binary
-  // (see libcontainer/selfexe.hpp). Done first, before the CLI is built: the new image
-  // parses everything again, and a start-up spent on a parse it throws away cost ~1 ms.
+  const bool reexeced = reexec_t0(entry, &t0);
+  unsetenv(kReexecT0);
+  // The re-exec is reexec_early's, before the static initialisers; here only when
+  // .preinit_array was not run (a toolchain without it), still before the CLI is built: the
+  // new image parses everything again, and a start-up spent on a parse it throws away cost
+  // ~1 ms.
   bool help = false;
   const std::string_view command = command_word(argc, argv, &help);
-  bool reexec_tried = false;
-  if (!reexeced && enters_containers(command)) {
+  bool reexec_tried = g_reexec_tried;
+  if (!reexeced && !reexec_tried && enters_containers(command)) {
     reexec_tried = true;
     setenv(kReexecT0, std::to_string(crunner::phase::now_ns()).c_str(), 1);
     crunner::reexec_from_readonly_mount(argv, environ);
