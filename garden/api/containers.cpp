@@ -18,6 +18,7 @@
 #include "garden/cgroups/hierarchies.hpp"
 #include "garden/cgroups/memory.hpp"
 #include "garden/rootfs/rootfs_layer.hpp"
+#include "libcontainer/undo.hpp"
 #include "libcontainer/utils.hpp"
 
 namespace garden {
@@ -140,183 +141,238 @@ Response Server::capacity() {
                                                    {"max_containers", max_containers}});
 }
 
-Response Server::create(const Request& req) {
-  json spec = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
-  if (spec.is_discarded()) return bad_request("invalid container spec: malformed JSON");
-  if (auto e = check_container_spec(spec); !e.empty()) return bad_request(e);
-  drop_nulls(spec);
-  std::string handle = spec.contains("handle") && spec["handle"].is_string()
-                           ? spec["handle"].get<std::string>()
-                           : "";
-  if (handle.empty()) handle = new_uuid().substr(0, 23);
-  auto c = std::make_shared<Container>();
-  c->handle = handle;
-  c->dir = depot_child(cfg_.depot + "/containers", handle);
+// What create's steps share: each reads what the earlier ones made and adds to `undo` how to
+// take away what it made itself (Guardian's create clean-up), so a failure, or a field of
+// the wrong JSON type throwing half-way, leaves nothing and frees the handle.
+struct Server::Creating {
+  json spec;
+  std::string handle;
+  std::shared_ptr<Container> c;
+  json limits;
+  DiskLimits dl;
+  bool privileged = false;
+  std::string uri;                        // the image asked for, or the default
+  std::string image;                      // the plugin's URI, or the raw rootfs directory
+  const image::Plugin* plugin = nullptr;  // an image plugin makes the rootfs
+  image::ImageSpec ispec;
+  Layer layer;
+  BundleParams bp;
+  uid_t root_uid = 0;             // the container's root as the host sees it
+  json network = json::object();  // the container's network state, once allocated
+  json config;                    // config.json
+  crunner::Undo undo;
+};
+
+// The handle taken in the table (or why not).
+std::optional<Response> Server::claim_handle(Creating& n) {
   {
     std::lock_guard<std::mutex> lk(mu_);
-    if (containers_.count(handle))
-      return error_response("", "Handle '" + handle + "' already in use", handle);
+    if (containers_.count(n.handle))
+      return error_response("", "Handle '" + n.handle + "' already in use", n.handle);
     if (static_cast<int>(containers_.size()) >= cfg_.max_containers)
       return error_response("",
                             "max containers reached (" + std::to_string(cfg_.max_containers) + ")");
-    containers_[handle] = c;
+    containers_[n.handle] = n.c;
   }
-  bool plugin_used = false;  // an image plugin was asked for this handle's rootfs
-  auto fail = [&](const std::string& msg, bool runtime_created) {
-    if (runtime_created) runtime_.remove(handle);
-    remove_tree(c->dir);
-    if (plugin_used) cfg_.image_plugins.destroy(handle);  // as Guardian's create clean-up
+  n.undo.add([this, h = n.handle] {
     std::lock_guard<std::mutex> lk(mu_);
-    containers_.erase(handle);
-    return error_response("", msg, handle);
-  };
-  json network = json::object();  // the container's network state, once allocated
-  // Anything that throws (a field of the wrong JSON type) must not leave the handle taken.
-  auto build = [&]() -> Response {
-    std::string err;
-    std::string rootfs_uri = image::spec_image_uri(spec, err);
-    if (!err.empty()) return fail(err, false);
-    json limits = spec.value("limits", json::object());
-    if (!limits.is_object()) return fail("invalid limits: expected an object", false);
-    if (!net_->enabled()) {
-      for (const char* k : {"netin", "netout_rules"})
-        if (spec.contains(k) && spec[k].is_array() && !spec[k].empty())
-          return fail(std::string(k) + ": networking is disabled (--disable-networking)", false);
-      if (!spec.value("network", "").empty() ||
-          !limits_object(limits.value("bandwidth_limits", json::object()), {"rate", "burst"})
-               .empty())
-        return fail("network: networking is disabled (--disable-networking)", false);
-    }
-    DiskLimits dl = parse_disk_limits(limits.value("disk_limits", json()), err);
-    if (!err.empty()) return fail(err, false);
-    // With an image plugin, every URI but raw:// is its business (Guardian's volume
-    // provider); without one, the built-in raw path below.
-    bool privileged = spec.value("privileged", false);
-    std::string uri = rootfs_uri.empty() ? cfg_.default_rootfs : rootfs_uri;
-    const image::Plugin* plugin = nullptr;
-    if (cfg_.image_plugins.any() && !image::is_raw(uri)) {
-      plugin = cfg_.image_plugins.for_container(privileged, err);
-      if (!plugin) return fail(err, false);
-    }
-    std::string image = plugin ? uri : resolve_rootfs(rootfs_uri, cfg_.default_rootfs, err);
-    if (!err.empty()) return fail(err, false);
-    remove_tree(c->dir);
-    if (auto st = crunner::mkdir_p(c->dir + "/processes", 0755); !st)
-      return fail(st.error().what(), false);
-    chmod(c->dir.c_str(), 0755);
-    Layer layer;
-    image::ImageSpec ispec;
-    if (plugin) {
-      plugin_used = true;
-      if (!cfg_.image_plugins.create(
-              *plugin,
-              image::create_request(spec, uri, handle, privileged, dl.byte_hard, dl.scope == 1),
-              ispec, err))
-        return fail(err, false);
-      layer.merged = ispec.root_path;
-    } else {
-      err = create_layer(c->dir, image, dl, layer, privileged, cfg_.depot + "/layer-templates");
-      if (!err.empty()) return fail("rootfs layer: " + err, false);
-    }
-    const std::string& rootfs = layer.merged;
-    BundleParams bp;
-    bp.image_env = ispec.env;
-    bp.image_mounts = ispec.mounts;
-    bp.handle = handle;
-    bp.rootfs = rootfs;
-    bp.init_path = cfg_.bin_dir + "/garden-init";
-    bp.hosts_file = c->dir + "/hosts";
-    bp.resolv_file = c->dir + "/resolv.conf";
-    bp.cgroup_parent = cfg_.cgroup_parent;
-    if (!privileged) bp.apparmor_profile = cfg_.apparmor_profile;
-    // hosts and resolv.conf belong to the container's root, which may rewrite them.
-    uid_t root_uid = spec.value("privileged", false) ? 0 : 4294967294u;
-    err = net_->enabled()
-              ? net_->prepare(handle, spec, root_uid, bp.hosts_file, bp.resolv_file, network)
-              : net::write_plain_dns(handle, root_uid, bp.hosts_file, bp.resolv_file,
-                                     net_->config().host_resolv);
-    if (!err.empty()) return fail("network: " + err, false);
-    auto fail_net = [&](const std::string& msg, bool runtime_created) {
-      if (runtime_created) runtime_.remove(handle);
-      net_->teardown(network);
-      return fail(msg, false);
-    };
-    json config = build_config(spec, bp, err);
-    if (!err.empty()) return fail_net(err, false);
-    err = prepare_mountpoints(rootfs, config, root_uid, root_uid);
-    if (!err.empty()) return fail_net("prepare rootfs: " + err, false);
-    if (auto st = crunner::write_file_atomic(c->dir + "/config.json", config.dump(2), 0644,
-                                             crunner::Durability::Rename);
-        !st)
-      return fail_net(st.error().what(), false);
+    containers_.erase(h);
+  });
+  return std::nullopt;
+}
 
-    json props = json::object();
-    if (spec.contains("properties") && spec["properties"].is_object())
-      for (auto& [k, v] : spec["properties"].items())
-        if (v.is_string()) props[k] = v;
-    props["garden.state"] = "created";
-    net::Networker::set_properties(network, props);
-    long long grace = spec.value("grace_time", 0LL);
-    if (grace <= 0) grace = cfg_.default_grace_ns;
-    {
-      std::lock_guard<std::mutex> lk(c->mu);
-      c->meta = {{"handle", handle},
-                 {"rootfs", rootfs},
-                 {"image", image},
-                 {"layer",
-                  {{"limited", layer.limited},
-                   {"image_known", layer.limited && dl.scope == 0},
-                   {"image_bytes", layer.image.bytes},
-                   {"image_inodes", layer.image.inodes},
-                   {"base_bytes", layer.base.bytes},
-                   {"base_inodes", layer.base.inodes}}},
-                 {"privileged", privileged},
-                 {"env", config["process"]["env"]},
-                 {"limits", limits},
-                 {"properties", props},
-                 {"grace_time", grace},
-                 {"created_ns", now_unix_ns()},
-                 {"state", "active"},
-                 {"ready", false}};
-      if (plugin) {
-        c->meta["image_plugin"] =
-            plugin == &cfg_.image_plugins.privileged ? "privileged" : "unprivileged";
-        c->meta.erase("layer");
-      }
-      if (!network.empty()) c->meta["network"] = network;
-      // Its processes run under its init's profile, whatever a later shim is started with.
-      if (!bp.apparmor_profile.empty()) c->meta["apparmor_profile"] = bp.apparmor_profile;
-      save_meta(*c);
-    }
-    int init_pid = 0;
-    err = runtime_.run_detached(handle, c->dir, c->dir + "/runtime.log", c->dir + "/init.pid",
-                                &init_pid);
-    if (!err.empty()) return fail_net("runtime run: " + err, true);
-    if (net_->enabled()) {
-      err = net_->attach(handle, init_pid, spec, network);
-      if (!err.empty()) return fail_net("network: " + err, true);
-    }
-    {
-      std::lock_guard<std::mutex> lk(c->mu);
-      c->meta["ready"] = true;
-      if (!network.empty()) {
-        c->meta["network"] = network;  // with the spec's net-in mappings
-        net::Networker::set_properties(network, c->meta["properties"]);
-      }
-      c->meta["memory_cgroup"] = cgroups::memory_dir(init_pid);
-      c->meta["cgroup_dirs"] = cgroups::cgroup_dirs(init_pid);
-      c->touched = Clock::now();
-      save_meta(*c);
-    }
-    return json_response(200, json{{"Handle", handle}});
-  };
-  try {
-    return build();
-  } catch (const std::exception& e) {
-    runtime_.remove(handle);
-    net_->teardown(network);
-    return fail(std::string("invalid container spec: ") + e.what(), false);
+// The spec's limits, networking and image checked before anything is made. With an image
+// plugin, every URI but raw:// is its business (Guardian's volume provider); without one,
+// the built-in raw path.
+std::string Server::check_container_options(Creating& n) {
+  std::string err;
+  std::string rootfs_uri = image::spec_image_uri(n.spec, err);
+  if (!err.empty()) return err;
+  n.limits = n.spec.value("limits", json::object());
+  if (!n.limits.is_object()) return "invalid limits: expected an object";
+  if (!net_->enabled()) {
+    for (const char* k : {"netin", "netout_rules"})
+      if (n.spec.contains(k) && n.spec[k].is_array() && !n.spec[k].empty())
+        return std::string(k) + ": networking is disabled (--disable-networking)";
+    if (!n.spec.value("network", "").empty() ||
+        !limits_object(n.limits.value("bandwidth_limits", json::object()), {"rate", "burst"})
+             .empty())
+      return "network: networking is disabled (--disable-networking)";
   }
+  n.dl = parse_disk_limits(n.limits.value("disk_limits", json()), err);
+  if (!err.empty()) return err;
+  n.privileged = n.spec.value("privileged", false);
+  n.root_uid = n.privileged ? 0 : 4294967294u;
+  n.uri = rootfs_uri.empty() ? cfg_.default_rootfs : rootfs_uri;
+  if (cfg_.image_plugins.any() && !image::is_raw(n.uri)) {
+    n.plugin = cfg_.image_plugins.for_container(n.privileged, err);
+    if (!n.plugin) return err;
+  }
+  n.image = n.plugin ? n.uri : resolve_rootfs(rootfs_uri, cfg_.default_rootfs, err);
+  return err;
+}
+
+// The container's depot directory (a stale tree of the handle cleared first).
+std::string Server::make_container_dir(Creating& n) {
+  remove_tree(n.c->dir);
+  n.undo.add([dir = n.c->dir] { remove_tree(dir); });
+  if (auto st = crunner::mkdir_p(n.c->dir + "/processes", 0755); !st) return st.error().what();
+  chmod(n.c->dir.c_str(), 0755);
+  return "";
+}
+
+// The rootfs: the image plugin's, or the built-in layer over a raw directory.
+std::string Server::make_rootfs(Creating& n) {
+  if (!n.plugin) {
+    std::string err = create_layer(n.c->dir, n.image, n.dl, n.layer, n.privileged,
+                                   cfg_.depot + "/layer-templates");
+    return err.empty() ? "" : "rootfs layer: " + err;
+  }
+  n.undo.add([this, h = n.handle] { cfg_.image_plugins.destroy(h); });
+  std::string err;
+  if (!cfg_.image_plugins.create(*n.plugin,
+                                 image::create_request(n.spec, n.uri, n.handle, n.privileged,
+                                                       n.dl.byte_hard, n.dl.scope == 1),
+                                 n.ispec, err))
+    return err;
+  n.layer.merged = n.ispec.root_path;
+  return "";
+}
+
+// The network allocated (or, without networking, plain hosts and resolv.conf files); both
+// files belong to the container's root, which may rewrite them.
+std::string Server::prepare_network(Creating& n) {
+  BundleParams& bp = n.bp;
+  bp.image_env = n.ispec.env;
+  bp.image_mounts = n.ispec.mounts;
+  bp.handle = n.handle;
+  bp.rootfs = n.layer.merged;
+  bp.init_path = cfg_.bin_dir + "/garden-init";
+  bp.hosts_file = n.c->dir + "/hosts";
+  bp.resolv_file = n.c->dir + "/resolv.conf";
+  bp.cgroup_parent = cfg_.cgroup_parent;
+  if (!n.privileged) bp.apparmor_profile = cfg_.apparmor_profile;
+  std::string err =
+      net_->enabled()
+          ? net_->prepare(n.handle, n.spec, n.root_uid, bp.hosts_file, bp.resolv_file, n.network)
+          : net::write_plain_dns(n.handle, n.root_uid, bp.hosts_file, bp.resolv_file,
+                                 net_->config().host_resolv);
+  if (!err.empty()) return "network: " + err;
+  n.undo.add([this, &n] { net_->teardown(n.network); });
+  return "";
+}
+
+// config.json (garden/bundle/) written into the depot, its mount points made in the rootfs.
+std::string Server::write_bundle(Creating& n) {
+  std::string err;
+  n.config = build_config(n.spec, n.bp, err);
+  if (!err.empty()) return err;
+  err = prepare_mountpoints(n.layer.merged, n.config, n.root_uid, n.root_uid);
+  if (!err.empty()) return "prepare rootfs: " + err;
+  if (auto st = crunner::write_file_atomic(n.c->dir + "/config.json", n.config.dump(2), 0644,
+                                           crunner::Durability::Rename);
+      !st)
+    return st.error().what();
+  return "";
+}
+
+// meta.json, not ready yet: a shim restarted now finds the container and destroys it.
+std::string Server::record_meta(Creating& n) {
+  json props = json::object();
+  if (n.spec.contains("properties") && n.spec["properties"].is_object())
+    for (auto& [k, v] : n.spec["properties"].items())
+      if (v.is_string()) props[k] = v;
+  props["garden.state"] = "created";
+  net::Networker::set_properties(n.network, props);
+  long long grace = n.spec.value("grace_time", 0LL);
+  if (grace <= 0) grace = cfg_.default_grace_ns;
+  const Layer& l = n.layer;
+  std::lock_guard<std::mutex> lk(n.c->mu);
+  json& m = n.c->meta;
+  m = {{"handle", n.handle},
+       {"rootfs", l.merged},
+       {"image", n.image},
+       {"layer",
+        {{"limited", l.limited},
+         {"image_known", l.limited && n.dl.scope == 0},
+         {"image_bytes", l.image.bytes},
+         {"image_inodes", l.image.inodes},
+         {"base_bytes", l.base.bytes},
+         {"base_inodes", l.base.inodes}}},
+       {"privileged", n.privileged},
+       {"env", n.config["process"]["env"]},
+       {"limits", n.limits},
+       {"properties", props},
+       {"grace_time", grace},
+       {"created_ns", now_unix_ns()},
+       {"state", "active"},
+       {"ready", false}};
+  if (n.plugin) {
+    m["image_plugin"] = n.plugin == &cfg_.image_plugins.privileged ? "privileged" : "unprivileged";
+    m.erase("layer");
+  }
+  if (!n.network.empty()) m["network"] = n.network;
+  // Its processes run under its init's profile, whatever a later shim is started with.
+  if (!n.bp.apparmor_profile.empty()) m["apparmor_profile"] = n.bp.apparmor_profile;
+  save_meta(*n.c);
+  return "";
+}
+
+// The runtime runs the container (its init detached), the network is attached to it, and the
+// container is marked ready.
+std::string Server::run_container(Creating& n) {
+  n.undo.add([this, h = n.handle] { runtime_.remove(h); });
+  int init_pid = 0;
+  std::string err = runtime_.run_detached(n.handle, n.c->dir, n.c->dir + "/runtime.log",
+                                          n.c->dir + "/init.pid", &init_pid);
+  if (!err.empty()) return "runtime run: " + err;
+  if (net_->enabled()) {
+    err = net_->attach(n.handle, init_pid, n.spec, n.network);
+    if (!err.empty()) return "network: " + err;
+  }
+  std::lock_guard<std::mutex> lk(n.c->mu);
+  n.c->meta["ready"] = true;
+  if (!n.network.empty()) {
+    n.c->meta["network"] = n.network;  // with the spec's net-in mappings
+    net::Networker::set_properties(n.network, n.c->meta["properties"]);
+  }
+  n.c->meta["memory_cgroup"] = cgroups::memory_dir(init_pid);
+  n.c->meta["cgroup_dirs"] = cgroups::cgroup_dirs(init_pid);
+  n.c->touched = Clock::now();
+  save_meta(*n.c);
+  return "";
+}
+
+Response Server::create(const Request& req) {
+  Creating n;
+  n.spec = json::parse(req.body.empty() ? "{}" : req.body, nullptr, false);
+  if (n.spec.is_discarded()) return bad_request("invalid container spec: malformed JSON");
+  if (auto e = check_container_spec(n.spec); !e.empty()) return bad_request(e);
+  drop_nulls(n.spec);
+  if (n.spec.contains("handle") && n.spec["handle"].is_string())
+    n.handle = n.spec["handle"].get<std::string>();
+  if (n.handle.empty()) n.handle = new_uuid().substr(0, 23);
+  n.c = std::make_shared<Container>();
+  n.c->handle = n.handle;
+  n.c->dir = depot_child(cfg_.depot + "/containers", n.handle);
+  if (auto r = claim_handle(n)) return *r;
+  static constexpr std::string (Server::*kSteps[])(Creating&) = {&Server::check_container_options,
+                                                                 &Server::make_container_dir,
+                                                                 &Server::make_rootfs,
+                                                                 &Server::prepare_network,
+                                                                 &Server::write_bundle,
+                                                                 &Server::record_meta,
+                                                                 &Server::run_container};
+  std::string err;
+  try {
+    for (auto step : kSteps)
+      if (err = (this->*step)(n); !err.empty()) break;
+  } catch (const std::exception& e) {
+    err = std::string("invalid container spec: ") + e.what();
+  }
+  if (!err.empty()) return error_response("", err, n.handle);
+  n.undo.dismiss();
+  return json_response(200, json{{"Handle", n.handle}});
 }
 
 Response Server::list(const Request& req) {

@@ -26,6 +26,7 @@
 #include "garden/image/pea.hpp"
 #include "garden/rootfs/rootfs_layer.hpp"
 #include "libcontainer/process_setup.hpp"
+#include "libcontainer/undo.hpp"
 #include "libcontainer/utils.hpp"
 
 extern char** environ;
@@ -223,6 +224,107 @@ bool is_exec_not_found(const std::string& msg) {
          msg.find("not found in $PATH") != std::string::npos;
 }
 
+// A stdout/stderr stream counts as served once its connection ends, or if it is never served.
+struct StreamDone {
+  StreamDone(std::shared_ptr<Container> c_, std::shared_ptr<Process> p_, std::shared_ptr<Attach> a_,
+             bool out)
+      : c(std::move(c_)), p(std::move(p_)), a(std::move(a_)), is_out(out) {}
+  StreamDone(const StreamDone&) = delete;
+  StreamDone& operator=(const StreamDone&) = delete;
+  std::shared_ptr<Container> c;
+  std::shared_ptr<Process> p;
+  std::shared_ptr<Attach> a;
+  bool is_out;
+  std::atomic<bool> finished{false};
+  // Marks the stream served, wakes its attach loop (which sends the exit status once both
+  // streams are done) and lets the process be forgotten; once, whichever comes first.
+  void finish() {
+    if (finished.exchange(true)) return;
+    {
+      std::lock_guard<std::mutex> lk(p->mu);
+      (is_out ? a->out_done : a->err_done) = true;
+      if (a->wake) {
+        uint64_t one = 1;
+        (void)!write(a->wake.get(), &one, sizeof one);
+      }
+    }
+    settle(*c, p);
+  }
+  ~StreamDone() { finish(); }
+};
+
+// A stream delivered up to `off`: everything below the slowest live stream of this kind is
+// punched out of the output file, a chunk at a time.
+void punch_delivered(Process& p, Attach& a, bool is_out, off_t off, const std::string& path) {
+  off_t punch_from = 0, punch_to = 0;
+  {
+    std::lock_guard<std::mutex> lk(p.mu);
+    off_t& d = is_out ? p.out_delivered : p.err_delivered;
+    if (off > d) d = off;
+    (is_out ? a.out_pos : a.err_pos) = off;
+    off_t low = off;
+    for (auto& [id, other] : p.attaches) {
+      if (!other->live || (is_out ? other->out_done : other->err_done)) continue;
+      off_t pos = is_out ? (other->out_open ? other->out_pos : other->out_start)
+                         : (other->err_open ? other->err_pos : other->err_start);
+      low = std::min(low, pos);
+    }
+    off_t& punched = is_out ? p.out_punched : p.err_punched;
+    off_t target = low / kPunchChunk * kPunchChunk;
+    if (target - punched >= kPunchChunk) {
+      punch_from = punched;
+      punch_to = target;
+      punched = target;
+    }
+  }
+  if (punch_to <= punch_from) return;
+  crunner::UniqueFd w(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (w)
+    fallocate(w.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, punch_from,
+              punch_to - punch_from);
+}
+
+// Serves one stdout/stderr connection: the output file from the stream id's start, following
+// it until the process exited and everything was read, or the client went away.
+void serve_stream(StreamDone& s, int fd) {
+  Process& p = *s.p;
+  Attach& a = *s.a;
+  const bool is_out = s.is_out;
+  ActiveGuard g(s.c);
+  std::string path = p.dir + (is_out ? "/stdout" : "/stderr");
+  off_t off = is_out ? a.out_start : a.err_start;
+  {
+    std::lock_guard<std::mutex> lk(p.mu);
+    (is_out ? a.out_pos : a.err_pos) = off;
+  }
+  int f = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  bool final_pass = false;
+  DirWatch watch(p.dir);
+  while (f >= 0) {
+    char buf[65536];
+    ssize_t n = pread(f, buf, sizeof buf, off);
+    if (n > 0) {
+      if (!write_all_fd(fd, buf, static_cast<size_t>(n))) break;
+      off += n;
+      punch_delivered(p, a, is_out, off, path);
+      continue;
+    }
+    if (final_pass) break;
+    if (exit_code(p.dir) != -1) {
+      final_pass = true;  // one more read: the supervisor drained before writing the status
+      continue;
+    }
+    if (wait_client_or_change(fd, watch, 250)) {
+      char b[256];
+      ssize_t r2 = read(fd, b, sizeof b);
+      if (r2 == 0 || (r2 < 0 && errno != EINTR && errno != EAGAIN)) break;
+    }
+  }
+  if (f >= 0) close(f);
+  ::shutdown(fd, SHUT_WR);
+  s.finish();
+}
+
 }  // namespace
 
 // The host id of a container id: unprivileged containers map 0 to 4294967294 and every other
@@ -307,113 +409,130 @@ std::vector<std::string> Server::running_process_ids(Container& c) {
   return out;
 }
 
-Response Server::run(const std::string& handle, const Request& req) {
-  auto c = find(handle);
-  if (!c) return unknown_handle(handle);
-  ActiveGuard g(c);
-  json spec = json::parse(req.body, nullptr, false);
-  if (spec.is_discarded()) return bad_request("invalid process spec: malformed JSON", handle);
-  if (auto e = check_process_spec(spec); !e.empty()) return bad_request(e, handle);
-  drop_nulls(spec);
-  json meta;
-  {
-    std::lock_guard<std::mutex> lk(c->mu);
-    meta = c->meta;
+// What run's steps share: each reads what the earlier ones made and adds to `undo` how to take
+// away what it made itself, so a failed run leaves no process directory, pea or table entry.
+struct Server::Starting {
+  std::shared_ptr<Container> c;
+  std::string handle;
+  json spec;
+  json meta;         // the container's, as it was when the request came
+  bool pea = false;  // a process with its own image (peas.cpp): its own runtime container
+  bool privileged = false;
+  std::string id;
+  User u;
+  json pj;  // the process as the supervisor runs it (process.json)
+  std::shared_ptr<Process> p;
+  std::string rt_root, rt_id;  // the runtime container the process runs in
+  crunner::Undo undo;
+
+  std::optional<Response> fail(const std::string& msg, const std::string& type = "") const {
+    return error_response(type, msg, handle, id);
   }
-  const bool pea = image::is_pea(spec);  // a process with its own image (peas.cpp)
-  if (!pea && spec.contains("bind_mounts") && spec["bind_mounts"].is_array() &&
+};
+
+// What the spec asks that a process may not have, before anything is made.
+std::optional<Response> Server::check_run_spec(Starting& n) {
+  const json& spec = n.spec;
+  if (!n.pea && spec.contains("bind_mounts") && spec["bind_mounts"].is_array() &&
       !spec["bind_mounts"].empty())
-    return error_response(
-        "", "Running a process with bind mounts and no image provided is not allowed", handle);
+    return n.fail("Running a process with bind mounts and no image provided is not allowed");
   // Per-process limits only exist for processes with their own image (and cgroup).
-  if (!pea && spec.contains("limits") && spec["limits"].is_object())
+  if (!n.pea && spec.contains("limits") && spec["limits"].is_object())
     for (auto& [kind, l] : spec["limits"].items())
       if (l.is_object())
         for (auto& [k, v] : l.items())
           if (v.is_number() && v.get<double>() > 0)
-            return error_response("",
-                                  "process limits (" + kind + "." + k +
-                                      ") need a process image (image.uri): only a process with its "
-                                      "own image has its own cgroup",
-                                  handle);
+            return n.fail("process limits (" + kind + "." + k +
+                          ") need a process image (image.uri): only a process with its own "
+                          "image has its own cgroup");
   if (spec.value("path", "").empty())
-    return error_response("ExecutableNotFoundError", "no executable path given", handle);
-  std::string id =
-      spec.contains("id") && spec["id"].is_string() ? spec["id"].get<std::string>() : "";
-  if (id.empty()) id = new_uuid();
-  if (pea && !image::valid_pea_id(id))
-    return error_response("", "invalid process id for a process with an image: " + id, handle, id);
-  User u;
+    return n.fail("no executable path given", "ExecutableNotFoundError");
+  if (spec.contains("id") && spec["id"].is_string()) n.id = spec["id"].get<std::string>();
+  if (n.id.empty()) n.id = new_uuid();
+  if (n.pea && !image::valid_pea_id(n.id))
+    return n.fail("invalid process id for a process with an image: " + n.id);
+  return std::nullopt;
+}
+
+// A process of the container's own image: its user resolved in the container's rootfs, its
+// working directory made as that user. (A pea's comes from its own image: prepare_pea.)
+std::optional<Response> Server::resolve_process(Starting& n) {
+  if (n.pea) return std::nullopt;
   std::string err;
-  json pj;
-  bool privileged = meta.value("privileged", false);
-  if (!pea) {
-    if (!resolve_user(meta.value("rootfs", ""), spec.value("user", ""), u, err))
-      return error_response("", err, handle, id);
-    pj = build_process(spec, meta, u);
-    if (auto e = make_dir_as(c->dir, pj.value("cwd", "/"), host_id(u.uid, privileged),
-                             host_id(u.gid, privileged), "create working directory");
-        !e.empty())
-      return error_response("", e, handle, id);
-  }
-  auto p = std::make_shared<Process>();
-  p->id = id;
-  p->dir = depot_child(c->dir + "/processes", id);
-  std::shared_ptr<Process> old;  // an exited, reported process of this id, kept for late streams
+  if (!resolve_user(n.meta.value("rootfs", ""), n.spec.value("user", ""), n.u, err))
+    return n.fail(err);
+  n.pj = build_process(n.spec, n.meta, n.u);
+  if (auto e = make_dir_as(n.c->dir, n.pj.value("cwd", "/"), host_id(n.u.uid, n.privileged),
+                           host_id(n.u.gid, n.privileged), "create working directory");
+      !e.empty())
+    return n.fail(e);
+  return std::nullopt;
+}
+
+// The process id taken in the container's table, with its directory. An exited, reported
+// process of the same id (kept for late streams) is forgotten first.
+std::optional<Response> Server::claim_process_id(Starting& n) {
+  Container& c = *n.c;
+  n.p = std::make_shared<Process>();
+  n.p->id = n.id;
+  n.p->dir = depot_child(c.dir + "/processes", n.id);
+  std::shared_ptr<Process> old;
   {
-    std::lock_guard<std::mutex> lk(c->mu);
-    auto it = c->processes.find(id);
-    if (it != c->processes.end()) {
+    std::lock_guard<std::mutex> lk(c.mu);
+    auto it = c.processes.find(n.id);
+    if (it != c.processes.end()) {
       std::lock_guard<std::mutex> plk(it->second->mu);
       if (!can_forget(*it->second, false))
-        return error_response("", "process ID '" + id + "' is already in use", handle, id);
+        return n.fail("process ID '" + n.id + "' is already in use");
       it->second->forgotten = true;
       old = it->second;
     }
   }
-  if (old) forget(*c, old);
-  {
-    std::lock_guard<std::mutex> lk(c->mu);
-    if (c->processes.count(id))
-      return error_response("", "process ID '" + id + "' is already in use", handle, id);
-    if (mkdir(p->dir.c_str(), 0755) < 0)
-      return error_response(
-          "", "create process dir `" + p->dir + "`: " + crunner::errno_text(errno), handle, id);
-    c->processes[id] = p;
-  }
-  auto forget = [&](Response r) {
-    if (pea) image::cleanup_pea(p->dir, runtime_.bin());
-    remove_process_dir(p->dir);
-    std::lock_guard<std::mutex> lk(c->mu);
-    c->processes.erase(id);
-    return r;
-  };
-  std::string rt_root = runtime_.root(), rt_id = handle;  // a pea is its own container
-  if (pea) {
-    err = prepare_pea(*c, spec, meta, *p, pj, u);
-    if (!err.empty()) return forget(error_response("", err, handle, id));
-    rt_root = c->dir + "/peas";
-    rt_id = id;
-  }
-  p->tty = pj.value("terminal", false);
-  if (auto st = crunner::write_file_atomic(p->dir + "/process.json", pj.dump(), 0644,
+  if (old) forget(c, old);
+  std::lock_guard<std::mutex> lk(c.mu);
+  if (c.processes.count(n.id)) return n.fail("process ID '" + n.id + "' is already in use");
+  if (mkdir(n.p->dir.c_str(), 0755) < 0)
+    return n.fail("create process dir `" + n.p->dir + "`: " + crunner::errno_text(errno));
+  c.processes[n.id] = n.p;
+  n.undo.add([&n] {
+    remove_process_dir(n.p->dir);
+    std::lock_guard<std::mutex> ulk(n.c->mu);
+    n.c->processes.erase(n.id);
+  });
+  return std::nullopt;
+}
+
+// A pea's bundle and image (peas.cpp): it runs as a runtime container of its own.
+std::optional<Response> Server::prepare_pea_bundle(Starting& n) {
+  if (!n.pea) return std::nullopt;
+  n.undo.add([this, &n] { image::cleanup_pea(n.p->dir, runtime_.bin()); });
+  if (auto err = prepare_pea(*n.c, n.spec, n.meta, *n.p, n.pj, n.u); !err.empty())
+    return n.fail(err);
+  n.rt_root = n.c->dir + "/peas";
+  n.rt_id = n.id;
+  return std::nullopt;
+}
+
+// process.json written, then the garden-dadoo supervisor started; it answers "ok PID" once
+// the runtime ran the process, or "error TEXT".
+std::optional<Response> Server::start_supervisor(Starting& n) {
+  n.p->tty = n.pj.value("terminal", false);
+  if (auto st = crunner::write_file_atomic(n.p->dir + "/process.json", n.pj.dump(), 0644,
                                            crunner::Durability::Rename);
       !st)
-    return forget(error_response("", st.error().what(), handle, id));
+    return n.fail(st.error().what());
   int sp[2];
-  if (pipe2(sp, O_CLOEXEC) < 0)
-    return forget(error_response("", "pipe: " + crunner::errno_text(errno), handle, id));
+  if (pipe2(sp, O_CLOEXEC) < 0) return n.fail("pipe: " + crunner::errno_text(errno));
   // The stdio pipes belong to the process's user as the host sees it (a pea's user is its
   // own image's, resolved by prepare_pea).
-  long long huid = host_id(u.uid, privileged), hgid = host_id(u.gid, privileged);
-  pid_t dpid = spawn_dadoo({cfg_.bin_dir + "/garden-dadoo", runtime_.bin(), rt_root, rt_id, p->dir,
-                            std::to_string(huid) + ":" + std::to_string(hgid)},
+  long long huid = host_id(n.u.uid, n.privileged), hgid = host_id(n.u.gid, n.privileged);
+  pid_t dpid = spawn_dadoo({cfg_.bin_dir + "/garden-dadoo", runtime_.bin(), n.rt_root, n.rt_id,
+                            n.p->dir, std::to_string(huid) + ":" + std::to_string(hgid)},
                            sp[1]);
   close(sp[1]);
   if (dpid < 0) {
     close(sp[0]);
-    return forget(
-        error_response("", "spawn garden-dadoo: " + crunner::errno_text(-dpid), handle, id));
+    return n.fail("spawn garden-dadoo: " + crunner::errno_text(-dpid));
   }
   auto status = crunner::read_fd(sp[0]);
   close(sp[0]);
@@ -423,13 +542,16 @@ Response Server::run(const std::string& handle, const Request& req) {
     }
   }).detach();
   std::string line = status ? crunner::trim(*status) : "";
-  if (line.rfind("ok ", 0) != 0) {
-    std::string msg =
-        line.rfind("error ", 0) == 0 ? line.substr(6) : "process supervisor failed to start";
-    if (is_exec_not_found(msg))
-      return forget(error_response("ExecutableNotFoundError", msg, handle, id));
-    return forget(error_response("", "run process: " + msg, handle, id));
-  }
+  if (line.rfind("ok ", 0) == 0) return std::nullopt;
+  std::string msg =
+      line.rfind("error ", 0) == 0 ? line.substr(6) : "process supervisor failed to start";
+  if (is_exec_not_found(msg)) return n.fail(msg, "ExecutableNotFoundError");
+  return n.fail("run process: " + msg);
+}
+
+// The run/attach connection of a stream id of p: its process payloads and stdin.
+Response Server::process_connection(const std::shared_ptr<Container>& c,
+                                    const std::shared_ptr<Process>& p, int status) {
   std::string sid;
   std::shared_ptr<AttachLease> lease;
   {
@@ -437,12 +559,44 @@ Response Server::run(const std::string& handle, const Request& req) {
     lease = lease_attach(c, p, sid);
   }
   Response r;
-  r.status = 201;
+  if (!lease) {  // forgotten since it was looked up
+    r = error_response("ProcessNotFoundError", "unknown process: " + p->id, c->handle, p->id);
+    r.hijack_route = true;
+    return r;
+  }
+  r.status = status;
   r.hijack_route = true;
   r.hijack = [this, c, p, sid, lease](int fd, std::string leftover) {
     serve_process(c, p, sid, fd, std::move(leftover));
   };
   return r;
+}
+
+Response Server::run(const std::string& handle, const Request& req) {
+  Starting n;
+  n.handle = handle;
+  n.c = find(handle);
+  if (!n.c) return unknown_handle(handle);
+  ActiveGuard g(n.c);
+  n.spec = json::parse(req.body, nullptr, false);
+  if (n.spec.is_discarded()) return bad_request("invalid process spec: malformed JSON", handle);
+  if (auto e = check_process_spec(n.spec); !e.empty()) return bad_request(e, handle);
+  drop_nulls(n.spec);
+  {
+    std::lock_guard<std::mutex> lk(n.c->mu);
+    n.meta = n.c->meta;
+  }
+  n.pea = image::is_pea(n.spec);
+  n.privileged = n.meta.value("privileged", false);
+  n.rt_root = runtime_.root();
+  n.rt_id = handle;
+  static constexpr std::optional<Response> (Server::*kSteps[])(Starting&) = {
+      &Server::check_run_spec, &Server::resolve_process, &Server::claim_process_id,
+      &Server::prepare_pea_bundle, &Server::start_supervisor};
+  for (auto step : kSteps)
+    if (auto r = (this->*step)(n)) return std::move(*r);
+  n.undo.dismiss();
+  return process_connection(n.c, n.p, 201);
 }
 
 Response Server::attach(const std::string& handle, const std::string& pid) {
@@ -463,24 +617,7 @@ Response Server::attach(const std::string& handle, const std::string& pid) {
     r.hijack_route = true;
     return r;
   }
-  std::string sid;
-  std::shared_ptr<AttachLease> lease;
-  {
-    std::lock_guard<std::mutex> lk(p->mu);
-    lease = lease_attach(c, p, sid);
-  }
-  if (!lease) {  // forgotten since it was looked up
-    Response r = error_response("ProcessNotFoundError", "unknown process: " + pid, handle, pid);
-    r.hijack_route = true;
-    return r;
-  }
-  Response r;
-  r.status = 200;
-  r.hijack_route = true;
-  r.hijack = [this, c, p, sid, lease](int fd, std::string leftover) {
-    serve_process(c, p, sid, fd, std::move(leftover));
-  };
-  return r;
+  return process_connection(c, p, 200);
 }
 
 void Server::serve_process(std::shared_ptr<Container> c, std::shared_ptr<Process> p,
@@ -571,13 +708,12 @@ void Server::serve_process(std::shared_ptr<Container> c, std::shared_ptr<Process
 Response Server::attach_stream(const std::string& handle, const std::string& pid,
                                const std::string& sid, const std::string& which) {
   auto c = find(handle);
-  Response err;
-  err.hijack_route = true;
   if (!c) {
-    err = unknown_handle(handle);
+    Response err = unknown_handle(handle);
     err.hijack_route = true;
     return err;
   }
+  const bool known = which == "stdout" || which == "stderr";
   std::shared_ptr<Process> p;
   std::shared_ptr<Attach> a;
   {
@@ -589,109 +725,18 @@ Response Server::attach_stream(const std::string& handle, const std::string& pid
     std::lock_guard<std::mutex> lk(p->mu);
     auto it = p->attaches.find(sid);
     if (it != p->attaches.end() && !p->forgotten) a = it->second;
-    if (a && (which == "stdout" || which == "stderr"))
-      (which == "stdout" ? a->out_open : a->err_open) = true;
+    if (a && known) (which == "stdout" ? a->out_open : a->err_open) = true;
   }
-  if (!p || !a || (which != "stdout" && which != "stderr")) {
-    err = error_response("ProcessNotFoundError", "unknown process: " + pid, handle, pid);
+  if (!p || !a || !known) {
+    Response err = error_response("ProcessNotFoundError", "unknown process: " + pid, handle, pid);
     err.hijack_route = true;
     return err;
   }
-  bool is_out = which == "stdout";
   Response r;
   r.status = 200;
   r.hijack_route = true;
-  // The stream counts as served once its connection ends, or if it is never served.
-  struct StreamDone {
-    StreamDone(std::shared_ptr<Container> c_, std::shared_ptr<Process> p_,
-               std::shared_ptr<Attach> a_, bool out)
-        : c(std::move(c_)), p(std::move(p_)), a(std::move(a_)), is_out(out) {}
-    StreamDone(const StreamDone&) = delete;
-    StreamDone& operator=(const StreamDone&) = delete;
-    std::shared_ptr<Container> c;
-    std::shared_ptr<Process> p;
-    std::shared_ptr<Attach> a;
-    bool is_out;
-    std::atomic<bool> finished{false};
-    // Marks the stream served, wakes its attach loop (which sends the exit status once both
-    // streams are done) and lets the process be forgotten; once, whichever comes first.
-    void finish() {
-      if (finished.exchange(true)) return;
-      {
-        std::lock_guard<std::mutex> lk(p->mu);
-        (is_out ? a->out_done : a->err_done) = true;
-        if (a->wake) {
-          uint64_t one = 1;
-          (void)!write(a->wake.get(), &one, sizeof one);
-        }
-      }
-      settle(*c, p);
-    }
-    ~StreamDone() { finish(); }
-  };
-  auto done = std::make_shared<StreamDone>(c, p, a, is_out);
-  r.hijack = [this, c, p, a, is_out, done](int fd, std::string) {
-    ActiveGuard g(c);
-    std::string path = p->dir + (is_out ? "/stdout" : "/stderr");
-    off_t off = is_out ? a->out_start : a->err_start;
-    {
-      std::lock_guard<std::mutex> lk(p->mu);
-      (is_out ? a->out_pos : a->err_pos) = off;
-    }
-    int f = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    bool final_pass = false;
-    DirWatch watch(p->dir);
-    while (f >= 0) {
-      char buf[65536];
-      ssize_t n = pread(f, buf, sizeof buf, off);
-      if (n > 0) {
-        if (!write_all_fd(fd, buf, static_cast<size_t>(n))) break;
-        off += n;
-        off_t punch_from = 0, punch_to = 0;
-        {
-          std::lock_guard<std::mutex> lk(p->mu);
-          off_t& d = is_out ? p->out_delivered : p->err_delivered;
-          if (off > d) d = off;
-          (is_out ? a->out_pos : a->err_pos) = off;
-          // Everything below the slowest live stream of this kind can go.
-          off_t low = off;
-          for (auto& [id, other] : p->attaches) {
-            if (!other->live || (is_out ? other->out_done : other->err_done)) continue;
-            off_t pos = is_out ? (other->out_open ? other->out_pos : other->out_start)
-                               : (other->err_open ? other->err_pos : other->err_start);
-            low = std::min(low, pos);
-          }
-          off_t& punched = is_out ? p->out_punched : p->err_punched;
-          off_t target = low / kPunchChunk * kPunchChunk;
-          if (target - punched >= kPunchChunk) {
-            punch_from = punched;
-            punch_to = target;
-            punched = target;
-          }
-        }
-        if (punch_to > punch_from) {
-          crunner::UniqueFd w(open(path.c_str(), O_WRONLY | O_CLOEXEC));
-          if (w)
-            fallocate(w.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, punch_from,
-                      punch_to - punch_from);
-        }
-        continue;
-      }
-      if (final_pass) break;
-      if (exit_code(p->dir) != -1) {
-        final_pass = true;  // one more read: the supervisor drained before writing the status
-        continue;
-      }
-      if (wait_client_or_change(fd, watch, 250)) {
-        char b[256];
-        ssize_t r2 = read(fd, b, sizeof b);
-        if (r2 == 0 || (r2 < 0 && errno != EINTR && errno != EAGAIN)) break;
-      }
-    }
-    if (f >= 0) close(f);
-    ::shutdown(fd, SHUT_WR);
-    done->finish();
-  };
+  auto done = std::make_shared<StreamDone>(c, p, a, which == "stdout");
+  r.hijack = [done](int fd, std::string) { serve_stream(*done, fd); };
   return r;
 }
 

@@ -103,6 +103,16 @@ class Server {
 
   // containers.cpp
   Response create(const Request& req);
+  // create's steps, in order; each returns "" or the error (containers.cpp).
+  struct Creating;
+  std::optional<Response> claim_handle(Creating& n);
+  std::string check_container_options(Creating& n);
+  std::string make_container_dir(Creating& n);
+  std::string make_rootfs(Creating& n);
+  std::string prepare_network(Creating& n);
+  std::string write_bundle(Creating& n);
+  std::string record_meta(Creating& n);
+  std::string run_container(Creating& n);
   Response list(const Request& req);
   Response info(const std::string& handle);
   nlohmann::ordered_json info_json(Container& c);
@@ -119,6 +129,16 @@ class Server {
   // processes.cpp
   Response run(const std::string& handle, const Request& req);
   Response attach(const std::string& handle, const std::string& pid);
+  // run's steps, in order; each returns the error response or nothing (processes.cpp).
+  struct Starting;
+  std::optional<Response> check_run_spec(Starting& n);
+  std::optional<Response> resolve_process(Starting& n);
+  std::optional<Response> claim_process_id(Starting& n);
+  std::optional<Response> prepare_pea_bundle(Starting& n);
+  std::optional<Response> start_supervisor(Starting& n);
+  // The response of run (201) and attach (200): a new stream id of p, served by serve_process.
+  Response process_connection(const std::shared_ptr<Container>& c,
+                              const std::shared_ptr<Process>& p, int status);
   Response attach_stream(const std::string& handle, const std::string& pid,
                          const std::string& stream_id, const std::string& which);
   void load_processes(Container& c);

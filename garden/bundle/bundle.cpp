@@ -506,21 +506,47 @@ json container_caps(bool privileged, long long uid) {
   return caps;
 }
 
-json build_config(const json& spec, const BundleParams& p, std::string& err) {
-  bool privileged = spec.value("privileged", false);
-  json caps = container_caps(privileged);
-  // bundlerules/env.go: the container's env is the image's (from the image plugin), then the
-  // spec's, nothing added (each process gets its PATH and USER when it runs: process_spec.cpp).
+namespace {
+
+// bundlerules/env.go: the container's env is the image's (from the image plugin), then the
+// spec's, nothing added (each process gets its PATH and USER when it runs: process_spec.cpp).
+json container_env(const json& spec, const BundleParams& p) {
   json env = json::array();
   for (auto& e : p.image_env) env.push_back(e);
   if (spec.contains("env") && spec["env"].is_array())
     for (auto& e : spec["env"])
       if (e.is_string()) env.push_back(e);
+  return env;
+}
 
-  // guardiancmd/command_linux.go: defaultBindMounts + (un)privilegedMounts. No /dev tmpfs and
-  // no /dev/mqueue: /dev is the rootfs's own directory, where the runtime creates the
-  // device nodes, as runc does for Guardian. The image plugin's mounts come first (Guardian
-  // prepends them: a plugin that does not mount the rootfs itself returns its overlay there).
+// The spec's bind_mounts (bundlerules/mounts.go: "bind" plus "ro"/"rw", not recursive),
+// appended to mounts; false with err when one has no source or a relative destination.
+bool add_spec_bind_mounts(const json& spec, const BundleParams& p, json& mounts, std::string& err) {
+  if (!spec.contains("bind_mounts") || !spec["bind_mounts"].is_array()) return true;
+  for (auto& bm : spec["bind_mounts"]) {
+    std::string src = bm.value("src_path", ""), dst = bm.value("dst_path", "");
+    if (src.empty() || dst.empty() || dst[0] != '/') {
+      err = "bind mount needs an absolute dst_path and a src_path";
+      return false;
+    }
+    if (bm.value("origin", 0) == 1) src = p.rootfs + (src[0] == '/' ? "" : "/") + src;
+    if (!crunner::path_exists(src)) {
+      err = "bind mount source `" + src + "` does not exist";
+      return false;
+    }
+    mounts.push_back({{"destination", dst},
+                      {"type", "bind"},
+                      {"source", src},
+                      {"options", {"bind", bm.value("mode", 0) == 1 ? "rw" : "ro"}}});
+  }
+  return true;
+}
+
+// guardiancmd/command_linux.go: defaultBindMounts + (un)privilegedMounts. No /dev tmpfs and
+// no /dev/mqueue: /dev is the rootfs's own directory, where the runtime creates the
+// device nodes, as runc does for Guardian. The image plugin's mounts come first (Guardian
+// prepends them: a plugin that does not mount the rootfs itself returns its overlay there).
+json container_mounts(const BundleParams& p, bool privileged) {
   json mounts = p.image_mounts.is_array() ? p.image_mounts : json::array();
   json defaults = json::array({
       {{"destination", "/sys"},
@@ -551,39 +577,27 @@ json build_config(const json& spec, const BundleParams& p, std::string& err) {
                       {"options", {"ro", "nosuid", "noexec", "nodev"}}});
   mounts.push_back(bind_mount(p.hosts_file, "/etc/hosts", false));
   mounts.push_back(bind_mount(p.resolv_file, "/etc/resolv.conf", false));
-  if (spec.contains("bind_mounts") && spec["bind_mounts"].is_array()) {
-    for (auto& bm : spec["bind_mounts"]) {
-      std::string src = bm.value("src_path", ""), dst = bm.value("dst_path", "");
-      if (src.empty() || dst.empty() || dst[0] != '/') {
-        err = "bind mount needs an absolute dst_path and a src_path";
-        return nullptr;
-      }
-      if (bm.value("origin", 0) == 1) src = p.rootfs + (src[0] == '/' ? "" : "/") + src;
-      if (!crunner::path_exists(src)) {
-        err = "bind mount source `" + src + "` does not exist";
-        return nullptr;
-      }
-      // bundlerules/mounts.go: "bind" plus "ro"/"rw", not recursive.
-      mounts.push_back({{"destination", dst},
-                        {"type", "bind"},
-                        {"source", src},
-                        {"options", {"bind", bm.value("mode", 0) == 1 ? "rw" : "ro"}}});
-    }
-  }
+  return mounts;
+}
 
+// The config's "linux": namespaces, cgroup, limits; an unprivileged container gets a user
+// namespace (image/'s id maps), masked paths and the seccomp allowlist; a privileged one
+// /dev/fuse, masked and read-only /proc paths.
+json container_linux(const json& spec, const BundleParams& p, bool privileged) {
   json ns = json::array({{{"type", "network"}},
                          {{"type", "pid"}},
                          {{"type", "uts"}},
                          {{"type", "ipc"}},
                          {{"type", "mount"}}});
-  // bundlerules/hostname.go: the handle's last 49 characters.
-  std::string hostname = p.handle.size() > 49 ? p.handle.substr(p.handle.size() - 49) : p.handle;
   json linux_ = {
       {"namespaces", ns},
       {"cgroupsPath", p.cgroup_parent + "/" + p.handle},
       {"resources", resources(spec.value("limits", json::object()), privileged)},
       {"rootfsPropagation", "private"},
   };
+  const json masked = {"/proc/kcore", "/proc/latency_stats", "/proc/sched_debug",
+                       "/proc/scsi",  "/proc/timer_list",    "/proc/timer_stats",
+                       "/proc/keys",  "/sys/firmware"};
   if (!privileged) {
     linux_["namespaces"].push_back({{"type", "user"}});
     json map = json::array();
@@ -591,33 +605,41 @@ json build_config(const json& spec, const BundleParams& p, std::string& err) {
       map.push_back({{"containerID", m.container_id}, {"hostID", m.host_id}, {"size", m.size}});
     linux_["uidMappings"] = map;
     linux_["gidMappings"] = map;
-    linux_["maskedPaths"] = {"/proc/kcore", "/proc/latency_stats", "/proc/sched_debug",
-                             "/proc/scsi",  "/proc/timer_list",    "/proc/timer_stats",
-                             "/proc/keys",  "/sys/firmware"};
+    linux_["maskedPaths"] = masked;
     linux_["seccomp"] = seccomp_allowlist();
-  } else {
-    // Guardian's privileged base: /dev/fuse (0666). Its privileged bundle masks nothing;
-    // we keep the masked and read-only /proc paths there (docs/DESIGN.md §14).
-    linux_["devices"] = {{{"path", "/dev/fuse"},
-                          {"type", "c"},
-                          {"major", 10},
-                          {"minor", 229},
-                          {"fileMode", 0666},
-                          {"uid", 0},
-                          {"gid", 0}}};
-    linux_["maskedPaths"] = {"/proc/kcore", "/proc/latency_stats", "/proc/sched_debug",
-                             "/proc/scsi",  "/proc/timer_list",    "/proc/timer_stats",
-                             "/proc/keys",  "/sys/firmware"};
-    linux_["readonlyPaths"] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-                               "/proc/sysrq-trigger"};
+    return linux_;
   }
+  // Guardian's privileged base: /dev/fuse (0666). Its privileged bundle masks nothing;
+  // we keep the masked and read-only /proc paths there (docs/DESIGN.md §14).
+  linux_["devices"] = {{{"path", "/dev/fuse"},
+                        {"type", "c"},
+                        {"major", 10},
+                        {"minor", 229},
+                        {"fileMode", 0666},
+                        {"uid", 0},
+                        {"gid", 0}}};
+  linux_["maskedPaths"] = masked;
+  linux_["readonlyPaths"] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
+                             "/proc/sysrq-trigger"};
+  return linux_;
+}
+
+}  // namespace
+
+json build_config(const json& spec, const BundleParams& p, std::string& err) {
+  bool privileged = spec.value("privileged", false);
+  json caps = container_caps(privileged);
+  json mounts = container_mounts(p, privileged);
+  if (!add_spec_bind_mounts(spec, p, mounts, err)) return nullptr;
+  // bundlerules/hostname.go: the handle's last 49 characters.
+  std::string hostname = p.handle.size() > 49 ? p.handle.substr(p.handle.size() - 49) : p.handle;
   json config = {
       {"ociVersion", "1.0.2"},
       {"process",
        {{"terminal", false},
         {"user", {{"uid", 0}, {"gid", 0}}},
         {"args", {kInitPath}},
-        {"env", env},
+        {"env", container_env(spec, p)},
         {"cwd", "/"},
         {"capabilities",
          {{"bounding", caps}, {"effective", caps}, {"permitted", caps}, {"inheritable", caps}}},
@@ -625,7 +647,7 @@ json build_config(const json& spec, const BundleParams& p, std::string& err) {
       {"root", {{"path", p.rootfs}, {"readonly", false}}},
       {"hostname", hostname},
       {"mounts", mounts},
-      {"linux", linux_},
+      {"linux", container_linux(spec, p, privileged)},
       {"annotations", {{"garden.handle", p.handle}}},
   };
   if (!privileged && !p.apparmor_profile.empty())
