@@ -13,7 +13,7 @@ PKGS=(build-essential cmake ninja-build lld pkg-config git clang-format clang li
       criu libprotobuf-c-dev protobuf-c-compiler apparmor
       docker.io buildah
       containerd containernetworking-plugins python3-grpcio python3-protobuf protobuf-compiler
-      python3-websocket python3-yaml)
+      python3-websocket python3-yaml universal-ctags)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
