@@ -89,11 +89,13 @@ static int open_counter(pid_t pid, int kind, long long config, const char* filte
 }
 
 static void open_counters(pid_t pid, int fds[N_C]) {
-  fds[C_SYSCALLS] = open_counter(pid, PERF_TYPE_TRACEPOINT, tracepoint_id("raw_syscalls/sys_enter"), NULL);
+  fds[C_SYSCALLS] =
+      open_counter(pid, PERF_TYPE_TRACEPOINT, tracepoint_id("raw_syscalls/sys_enter"), NULL);
   fds[C_TASKS] = open_counter(pid, PERF_TYPE_TRACEPOINT, tracepoint_id("task/task_newtask"), NULL);
   fds[C_THREADS] = open_counter(pid, PERF_TYPE_TRACEPOINT, tracepoint_id("task/task_newtask"),
                                 "clone_flags & 0x10000" /* CLONE_THREAD */);
-  fds[C_EXECS] = open_counter(pid, PERF_TYPE_TRACEPOINT, tracepoint_id("sched/sched_process_exec"), NULL);
+  fds[C_EXECS] =
+      open_counter(pid, PERF_TYPE_TRACEPOINT, tracepoint_id("sched/sched_process_exec"), NULL);
   fds[C_MINFLT] = open_counter(pid, PERF_TYPE_SOFTWARE, PERF_COUNT_SW_PAGE_FAULTS_MIN, NULL);
   fds[C_MAJFLT] = open_counter(pid, PERF_TYPE_SOFTWARE, PERF_COUNT_SW_PAGE_FAULTS_MAJ, NULL);
   fds[C_CS] = open_counter(pid, PERF_TYPE_SOFTWARE, PERF_COUNT_SW_CONTEXT_SWITCHES, NULL);
