@@ -5,8 +5,10 @@
 
 #include <algorithm>
 
-#include "libcontainer/fd.hpp"
-#include "libcontainer/utils.hpp"
+#include "base/eintr.hpp"
+#include "base/fd.hpp"
+#include "base/file.hpp"
+#include "base/text.hpp"
 
 namespace crunner::apparmor {
 

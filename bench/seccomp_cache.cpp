@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "libcontainer/utils.hpp"
+#include "base/file.hpp"
 #include "seccomp/seccomp.hpp"
 
 using namespace crunner;

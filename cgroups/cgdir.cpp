@@ -9,7 +9,9 @@
 #include <climits>
 #include <ctime>
 
-#include "libcontainer/utils.hpp"
+#include "base/eintr.hpp"
+#include "base/file.hpp"
+#include "base/text.hpp"
 
 namespace crunner::cgroups {
 

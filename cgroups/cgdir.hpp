@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "libcontainer/error.hpp"
-#include "libcontainer/fd.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 
 namespace crunner::cgroups {
 

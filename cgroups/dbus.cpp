@@ -7,7 +7,9 @@
 
 #include <cstring>
 
-#include "libcontainer/utils.hpp"
+#include "base/eintr.hpp"
+#include "base/file.hpp"
+#include "base/text.hpp"
 
 namespace crunner::cgroups::dbus {
 

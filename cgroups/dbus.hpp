@@ -16,8 +16,8 @@
 #include <variant>
 #include <vector>
 
-#include "libcontainer/error.hpp"
-#include "libcontainer/fd.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 
 namespace crunner::cgroups::dbus {
 

@@ -1,8 +1,8 @@
 // `events`: stats once or on an interval, and OOM notifications, one JSON line each.
 #include <poll.h>
 
+#include "base/file.hpp"
 #include "cgroups/manager.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace crunner::cgroups {
 

@@ -7,10 +7,11 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include "base/file.hpp"
+#include "base/mountinfo.hpp"
+#include "base/text.hpp"
 #include "cgroups/managers_impl.hpp"
 #include "cgroups/systemd.hpp"
-#include "libcontainer/mountinfo.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace crunner::cgroups {
 

@@ -22,11 +22,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/error.hpp"
+#include "base/fd.hpp"
 #include "cgroups/cgdir.hpp"
 #include "cgroups/resources.hpp"
 #include "cgroups/stats.hpp"
-#include "libcontainer/error.hpp"
-#include "libcontainer/fd.hpp"
 
 namespace crunner::cgroups {
 

@@ -3,7 +3,8 @@
 #include <cctype>
 #include <climits>
 
-#include "libcontainer/utils.hpp"
+#include "base/error.hpp"
+#include "base/text.hpp"
 
 namespace crunner::cgroups {
 

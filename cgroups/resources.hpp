@@ -11,7 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "libcontainer/error.hpp"
+#include "base/error.hpp"
 
 namespace crunner::cgroups {
 

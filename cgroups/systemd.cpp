@@ -5,7 +5,8 @@
 #include <map>
 #include <tuple>
 
-#include "libcontainer/utils.hpp"
+#include "base/error.hpp"
+#include "base/text.hpp"
 
 namespace crunner::cgroups::systemd {
 

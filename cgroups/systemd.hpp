@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "base/error.hpp"
 #include "cgroups/dbus.hpp"
 #include "cgroups/resources.hpp"
-#include "libcontainer/error.hpp"
 
 namespace crunner::cgroups::systemd {
 

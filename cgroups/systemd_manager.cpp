@@ -4,9 +4,10 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "cgroups/managers_impl.hpp"
 #include "cgroups/systemd.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace crunner::cgroups {
 

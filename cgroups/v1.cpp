@@ -4,7 +4,8 @@
 
 #include <ctime>
 
-#include "libcontainer/utils.hpp"
+#include "base/error.hpp"
+#include "base/text.hpp"
 
 namespace crunner::cgroups::v1 {
 

@@ -4,10 +4,11 @@
 
 #include <set>
 
+#include "base/eintr.hpp"
+#include "base/file.hpp"
 #include "cgroups/managers_impl.hpp"
 #include "cgroups/v1.hpp"
 #include "cgroups/v2.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace crunner::cgroups {
 

@@ -2,7 +2,8 @@
 
 #include <ctime>
 
-#include "libcontainer/utils.hpp"
+#include "base/error.hpp"
+#include "base/text.hpp"
 
 namespace crunner::cgroups::v2 {
 

@@ -5,11 +5,13 @@
 
 #include <algorithm>
 
+#include "base/eintr.hpp"
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "cgroups/device_filter.hpp"
 #include "cgroups/managers_impl.hpp"
 #include "cgroups/v1.hpp"
 #include "cgroups/v2.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace crunner::cgroups {
 

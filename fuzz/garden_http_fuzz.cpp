@@ -8,11 +8,11 @@
 #include <string>
 #include <string_view>
 
+#include "base/text.hpp"
 #include "garden/api/decode.hpp"
 #include "garden/http/http_io.hpp"
 #include "garden/http/http_server.hpp"
 #include "garden/http/request_parser.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace {
 

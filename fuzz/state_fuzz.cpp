@@ -9,10 +9,10 @@
 #include <cstdlib>
 #include <string>
 
+#include "base/file.hpp"
 #include "libcontainer/container.hpp"
 #include "libcontainer/spec.hpp"
 #include "libcontainer/state.hpp"
-#include "libcontainer/utils.hpp"
 
 static std::string g_root;
 

@@ -5,7 +5,8 @@
 
 #include <set>
 
-#include "libcontainer/utils.hpp"
+#include "base/file.hpp"
+#include "base/text.hpp"
 
 namespace crunner::image {
 

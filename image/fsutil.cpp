@@ -1,13 +1,16 @@
 #include "image/fsutil.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <set>
 #include <utility>
 
-#include "libcontainer/utils.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
+#include "base/text.hpp"
 
 namespace crunner::image {
 

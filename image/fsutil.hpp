@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "libcontainer/error.hpp"
-#include "libcontainer/fd.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 
 namespace crunner::image {
 

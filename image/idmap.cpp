@@ -1,6 +1,7 @@
 #include "image/idmap.hpp"
 
-#include "libcontainer/utils.hpp"
+#include "base/error.hpp"
+#include "base/text.hpp"
 #include "seccomp/sha256.hpp"
 
 namespace crunner::image {

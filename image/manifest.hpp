@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "libcontainer/error.hpp"
+#include "base/error.hpp"
 
 namespace crunner::image {
 

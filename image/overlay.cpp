@@ -6,8 +6,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/eintr.hpp"
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "image/idmap.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace crunner::image {
 

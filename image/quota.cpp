@@ -14,7 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "libcontainer/utils.hpp"
+#include "base/eintr.hpp"
+#include "base/file.hpp"
+#include "base/text.hpp"
 
 extern char** environ;
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-#include "libcontainer/error.hpp"
+#include "base/error.hpp"
 
 namespace crunner::image {
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "libcontainer/error.hpp"
+#include "base/error.hpp"
 
 namespace crunner::image {
 

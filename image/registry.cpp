@@ -6,8 +6,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "image/manifest.hpp"
-#include "libcontainer/utils.hpp"
 #include "seccomp/sha256.hpp"
 
 namespace crunner::image {

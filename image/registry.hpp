@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "base/error.hpp"
 #include "image/reference.hpp"
-#include "libcontainer/error.hpp"
 
 namespace crunner::image {
 

@@ -5,8 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/eintr.hpp"
+#include "base/file.hpp"
 #include "image/fsutil.hpp"
-#include "libcontainer/utils.hpp"
 #include "seccomp/sha256.hpp"
 
 namespace crunner::image {

@@ -10,13 +10,14 @@
 #include <regex>
 #include <set>
 
+#include "base/eintr.hpp"
+#include "base/file.hpp"
 #include "image/fsutil.hpp"
 #include "image/log.hpp"
 #include "image/overlay.hpp"
 #include "image/quota.hpp"
 #include "image/source.hpp"
 #include "image/unpack.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace crunner::image {
 

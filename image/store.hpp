@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "base/error.hpp"
 #include "image/idmap.hpp"
 #include "image/registry.hpp"
-#include "libcontainer/error.hpp"
 
 namespace crunner::image {
 

@@ -2,6 +2,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -9,8 +10,10 @@
 
 #include <memory>
 
+#include "base/eintr.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 #include "image/fsutil.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace crunner::image {
 

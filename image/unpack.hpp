@@ -5,8 +5,8 @@
 // refused, symlinks are stored and never followed, hard links must name an entry inside.
 #pragma once
 
+#include "base/error.hpp"
 #include "image/idmap.hpp"
-#include "libcontainer/error.hpp"
 
 namespace crunner::image {
 

@@ -8,9 +8,11 @@
 
 #include <algorithm>
 
-#include "libcontainer/mountinfo.hpp"
-#include "libcontainer/safepath.hpp"
-#include "libcontainer/utils.hpp"
+#include "base/eintr.hpp"
+#include "base/file.hpp"
+#include "base/mountinfo.hpp"
+#include "base/safepath.hpp"
+#include "base/text.hpp"
 
 namespace crunner {
 

@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "libcontainer/error.hpp"
+#include "base/error.hpp"
 #include "libcontainer/mount.hpp"
 #include "libcontainer/mountopts.hpp"
 #include "libcontainer/spec.hpp"

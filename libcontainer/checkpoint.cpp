@@ -12,16 +12,20 @@
 #include <unistd.h>
 
 #include "apparmor/apparmor.hpp"
+#include "base/file.hpp"
+#include "base/proc.hpp"
+#include "base/text.hpp"
+#include "base/time.hpp"
 #include "cgroups/manager.hpp"
 #include "libcontainer/container.hpp"
 #include "libcontainer/criu.hpp"
+#include "libcontainer/flag_checks.hpp"
 #include "libcontainer/foreground.hpp"
 #include "libcontainer/hooks.hpp"
 #include "libcontainer/mount.hpp"
 #include "libcontainer/spec.hpp"
 #include "libcontainer/terminal.hpp"
 #include "libcontainer/undo.hpp"
-#include "libcontainer/utils.hpp"
 #include "selinux/selinux.hpp"
 
 namespace crunner {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "libcontainer/error.hpp"
+#include "base/error.hpp"
 #include "libcontainer/state.hpp"
 
 namespace crunner {

@@ -14,7 +14,12 @@
 #include <utility>
 
 #include "apparmor/apparmor.hpp"
+#include "base/file.hpp"
+#include "base/proc.hpp"
+#include "base/text.hpp"
+#include "base/time.hpp"
 #include "cgroups/manager.hpp"
+#include "libcontainer/flag_checks.hpp"
 #include "libcontainer/hooks.hpp"
 #include "libcontainer/idmap.hpp"
 #include "libcontainer/init.hpp"
@@ -28,7 +33,6 @@
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
 #include "libcontainer/undo.hpp"
-#include "libcontainer/utils.hpp"
 #include "seccomp/seccomp.hpp"
 #include "selinux/selinux.hpp"
 

@@ -9,8 +9,8 @@
 
 #include "cgroups/manager.hpp"
 
-#include "libcontainer/error.hpp"
-#include "libcontainer/fd.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 #include "libcontainer/spec.hpp"
 #include "libcontainer/state.hpp"
 

@@ -9,8 +9,8 @@
 
 #include <string>
 
-#include "libcontainer/fd.hpp"
-#include "libcontainer/utils.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 
 namespace crunner {
 

@@ -1,7 +1,7 @@
 // Recursive copy between two directory fds (tmpcopyup), never following symlinks.
 #pragma once
 
-#include "libcontainer/error.hpp"
+#include "base/error.hpp"
 
 namespace crunner {
 

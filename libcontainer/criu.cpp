@@ -10,8 +10,10 @@
 #include <deque>
 #include <memory>
 
+#include "base/eintr.hpp"
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "criu/rpc.pb-c.h"
-#include "libcontainer/utils.hpp"
 
 namespace crunner::criu {
 

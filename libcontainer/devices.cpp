@@ -6,8 +6,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "libcontainer/safepath.hpp"
-#include "libcontainer/utils.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
+#include "base/safepath.hpp"
 
 namespace crunner {
 

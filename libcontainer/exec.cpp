@@ -16,16 +16,18 @@
 #include <cstring>
 
 #include "apparmor/apparmor.hpp"
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "cgroups/cgdir.hpp"
 #include "libcontainer/container.hpp"
 #include "libcontainer/exec_cgroup.hpp"
+#include "libcontainer/flag_checks.hpp"
 #include "libcontainer/phase.hpp"
 #include "libcontainer/process_setup.hpp"
 #include "libcontainer/selfexe.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
 #include "libcontainer/undo.hpp"
-#include "libcontainer/utils.hpp"
 #include "selinux/selinux.hpp"
 
 namespace crunner {

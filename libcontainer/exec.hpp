@@ -14,8 +14,8 @@
 #include <string>
 #include <utility>
 
-#include "libcontainer/error.hpp"
-#include "libcontainer/fd.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 #include "libcontainer/spec.hpp"
 #include "libcontainer/state.hpp"
 

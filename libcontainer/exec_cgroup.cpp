@@ -4,8 +4,9 @@
 
 #include <set>
 
+#include "base/error.hpp"
+#include "base/text.hpp"
 #include "cgroups/cgdir.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace crunner {
 

@@ -10,8 +10,10 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/eintr.hpp"
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "libcontainer/process_setup.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace crunner {
 

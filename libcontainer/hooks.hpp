@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "libcontainer/error.hpp"
+#include "base/error.hpp"
 #include "libcontainer/spec.hpp"
 
 namespace crunner {

@@ -9,7 +9,8 @@
 #include <cstdio>
 #include <set>
 
-#include "libcontainer/utils.hpp"
+#include "base/file.hpp"
+#include "base/text.hpp"
 
 namespace crunner::hostcheck {
 

@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "base/file.hpp"
 #include "libcontainer/hooks.hpp"
 #include "libcontainer/process_setup.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace crunner {
 

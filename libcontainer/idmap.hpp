@@ -3,7 +3,7 @@
 
 #include <sys/types.h>
 
-#include "libcontainer/error.hpp"
+#include "base/error.hpp"
 #include "libcontainer/spec.hpp"
 
 namespace crunner {

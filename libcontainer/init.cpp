@@ -17,12 +17,13 @@
 
 #include <cstring>
 
+#include "base/error.hpp"
+#include "base/fd.hpp"
 #include "libcontainer/hooks.hpp"
 #include "libcontainer/phase.hpp"
 #include "libcontainer/rootfs.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace crunner {
 

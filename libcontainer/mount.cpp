@@ -11,10 +11,12 @@
 
 #include <optional>
 
+#include "base/eintr.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
+#include "base/safepath.hpp"
 #include "libcontainer/cgroupmount.hpp"
 #include "libcontainer/copytree.hpp"
-#include "libcontainer/safepath.hpp"
-#include "libcontainer/utils.hpp"
 #include "selinux/selinux.hpp"
 
 namespace crunner {

@@ -8,7 +8,7 @@
 #include <map>
 #include <string>
 
-#include "libcontainer/error.hpp"
+#include "base/error.hpp"
 #include "libcontainer/mountopts.hpp"
 #include "libcontainer/spec.hpp"
 

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "libcontainer/utils.hpp"
+#include "base/file.hpp"
 
 namespace crunner {
 

@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "libcontainer/error.hpp"
-#include "libcontainer/fd.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 #include "libcontainer/spec.hpp"
 
 namespace crunner {

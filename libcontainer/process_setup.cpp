@@ -16,10 +16,11 @@
 #include <set>
 
 #include "apparmor/apparmor.hpp"
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "libcontainer/phase.hpp"
 #include "libcontainer/sched.hpp"
 #include "libcontainer/sync.hpp"
-#include "libcontainer/utils.hpp"
 #include "selinux/selinux.hpp"
 
 namespace crunner {

@@ -13,11 +13,13 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "base/eintr.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
+#include "base/mountinfo.hpp"
+#include "base/safepath.hpp"
 #include "libcontainer/devices.hpp"
 #include "libcontainer/mount.hpp"
-#include "libcontainer/mountinfo.hpp"
-#include "libcontainer/safepath.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace crunner {
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "libcontainer/error.hpp"
+#include "base/error.hpp"
 #include "libcontainer/mountopts.hpp"
 #include "libcontainer/spec.hpp"
 

@@ -2,7 +2,7 @@
 // container process to itself before it drops privileges.
 #pragma once
 
-#include "libcontainer/error.hpp"
+#include "base/error.hpp"
 #include "libcontainer/spec.hpp"
 
 namespace crunner {

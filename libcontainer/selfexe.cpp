@@ -9,7 +9,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "libcontainer/fd.hpp"
+#include "base/fd.hpp"
 
 namespace crunner {
 

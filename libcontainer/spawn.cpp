@@ -9,10 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "base/error.hpp"
+#include "base/fd.hpp"
+#include "base/text.hpp"
 #include "libcontainer/mount.hpp"
 #include "libcontainer/process_setup.hpp"
 #include "libcontainer/selfexe.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace crunner {
 

@@ -5,8 +5,8 @@
 
 #include <sys/types.h>
 
-#include "libcontainer/error.hpp"
-#include "libcontainer/fd.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 #include "libcontainer/init.hpp"
 #include "libcontainer/namespaces.hpp"
 

@@ -8,7 +8,7 @@
 #include <cctype>
 #include <set>
 
-#include "libcontainer/utils.hpp"
+#include "base/file.hpp"
 
 namespace crunner::spec {
 

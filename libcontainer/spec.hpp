@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "libcontainer/error.hpp"
+#include "base/error.hpp"
 
 namespace crunner::spec {
 

@@ -10,7 +10,9 @@
 #include <regex>
 #include <stdexcept>
 
-#include "libcontainer/utils.hpp"
+#include "base/eintr.hpp"
+#include "base/file.hpp"
+#include "base/proc.hpp"
 
 namespace crunner {
 

@@ -14,8 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "libcontainer/error.hpp"
-#include "libcontainer/fd.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 
 namespace crunner {
 

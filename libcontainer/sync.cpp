@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <cstring>
 
-#include "libcontainer/utils.hpp"
+#include "base/eintr.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
+#include "base/fdpass.hpp"
 
 namespace crunner {
 
@@ -33,26 +36,6 @@ const char* sync_type_name(SyncType t) {
       return "abort";
   }
   return "unknown";
-}
-
-Result<size_t> send_with_fd(int sock, const void* data, size_t len, int fd) {
-  struct iovec iov = {const_cast<void*>(data), len};
-  struct msghdr h = {};
-  h.msg_iov = &iov;
-  h.msg_iovlen = 1;
-  alignas(struct cmsghdr) char cbuf[CMSG_SPACE(sizeof(int))] = {};
-  if (fd >= 0) {
-    h.msg_control = cbuf;
-    h.msg_controllen = sizeof(cbuf);
-    struct cmsghdr* c = CMSG_FIRSTHDR(&h);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof(int));
-  }
-  ssize_t n = CR_RETRY(sendmsg(sock, &h, MSG_NOSIGNAL));
-  if (n < 0) return sys_error("sendmsg");
-  return static_cast<size_t>(n);
 }
 
 Status sync_send(int sock, SyncType type, int err, int64_t arg, const std::string& text, int fd) {

@@ -35,8 +35,8 @@
 #include <cstdint>
 #include <string>
 
-#include "libcontainer/error.hpp"
-#include "libcontainer/fd.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 
 namespace crunner {
 
@@ -70,9 +70,6 @@ Status sync_send(int sock, SyncType type, int err = 0, int64_t arg = 0,
 Result<SyncMsg> sync_recv(int sock, UniqueFd* fd = nullptr);
 // The Error an Error message carries (the child's kind, errno and words).
 Error sync_error(const SyncMsg& m);
-// Sends `len` bytes and one fd (none when fd < 0) in SCM_RIGHTS over a unix socket, in one
-// sendmsg; returns how many bytes went (a stream socket may take fewer than len).
-Result<size_t> send_with_fd(int sock, const void* data, size_t len, int fd);
 // Receives and requires a given type; an Error message becomes the Error it
 // carries; EOF is reported as "peer closed".
 Result<SyncMsg> sync_expect(int sock, SyncType want, UniqueFd* fd = nullptr);

@@ -8,9 +8,12 @@
 
 #include <cstring>
 
+#include "base/eintr.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
+#include "base/fdpass.hpp"
 #include "libcontainer/rootfs.hpp"
 #include "libcontainer/sync.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace crunner {
 

@@ -12,8 +12,10 @@
 #include <cstring>
 #include <optional>
 
-#include "libcontainer/fd.hpp"
-#include "libcontainer/utils.hpp"
+#include "base/eintr.hpp"
+#include "base/fd.hpp"
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "seccomp/profile.hpp"
 #include "seccomp/seccomp.hpp"
 #include "seccomp/sha256.hpp"

@@ -12,8 +12,8 @@
 #include <map>
 #include <set>
 
-#include "libcontainer/fd.hpp"
-#include "libcontainer/utils.hpp"
+#include "base/fd.hpp"
+#include "base/file.hpp"
 #include "seccomp/enosys.hpp"
 #include "seccomp/names.hpp"
 #include "seccomp/profile.hpp"

@@ -3,7 +3,7 @@
 // (AUDIT_WRITE, KILL, NET_BIND_SERVICE). Everything not listed fails with EPERM.
 #include <seccomp.h>
 
-#include "libcontainer/utils.hpp"
+#include "base/text.hpp"
 #include "seccomp/seccomp.hpp"
 
 namespace crunner::seccomp {

@@ -8,9 +8,10 @@
 #include <cerrno>
 #include <cstring>
 
-#include "libcontainer/fd.hpp"
-#include "libcontainer/sync.hpp"
-#include "libcontainer/utils.hpp"
+#include "base/eintr.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
+#include "base/fdpass.hpp"
 #include "seccomp/seccomp.hpp"
 
 namespace crunner::seccomp {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "libcontainer/error.hpp"
+#include "base/error.hpp"
 
 namespace crunner::seccomp {
 

@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "libcontainer/error.hpp"
+#include "base/error.hpp"
 
 namespace crunner::seccomp {
 

@@ -4,8 +4,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "libcontainer/fd.hpp"
-#include "libcontainer/utils.hpp"
+#include "base/eintr.hpp"
+#include "base/fd.hpp"
+#include "base/file.hpp"
 
 namespace crunner::selinux {
 

@@ -10,7 +10,7 @@
 
 #include <string>
 
-#include "libcontainer/error.hpp"
+#include "base/error.hpp"
 
 namespace crunner::selinux {
 

@@ -8,7 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "libcontainer/error.hpp"
+#include "base/error.hpp"
 #include "libcontainer/state.hpp"
 
 namespace crunner::cli {

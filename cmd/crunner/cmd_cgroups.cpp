@@ -9,11 +9,12 @@
 #include <iostream>
 #include <sstream>
 
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "cgroups/manager.hpp"
 #include "cgroups/resources.hpp"
 #include "cmd/crunner/cli.hpp"
 #include "libcontainer/container.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace crunner::cli {
 

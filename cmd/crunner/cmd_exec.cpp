@@ -4,13 +4,14 @@
 
 #include <cstdio>
 
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "cmd/crunner/cli.hpp"
 #include "libcontainer/container.hpp"
 #include "libcontainer/exec.hpp"
 #include "libcontainer/exec_cgroup.hpp"
 #include "libcontainer/foreground.hpp"
 #include "libcontainer/phase.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace crunner::cli {
 

@@ -5,12 +5,13 @@
 #include <cstdio>
 
 #include "apparmor/apparmor.hpp"
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "cmd/crunner/cli.hpp"
 #include "libcontainer/container.hpp"
 #include "libcontainer/default_spec.hpp"
 #include "libcontainer/rootfs.hpp"
 #include "libcontainer/spec.hpp"
-#include "libcontainer/utils.hpp"
 #include "seccomp/seccomp.hpp"
 #include "selinux/selinux.hpp"
 

@@ -9,11 +9,13 @@
 #include <iostream>
 #include <string_view>
 
+#include "base/file.hpp"
+#include "base/text.hpp"
+#include "base/time.hpp"
 #include "cgroups/manager.hpp"
 #include "cmd/crunner/cli.hpp"
 #include "libcontainer/phase.hpp"
 #include "libcontainer/selfexe.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace crunner::cli {
 

@@ -43,10 +43,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "garden/image/pea.hpp"
 #include "garden/runtime/runtime.hpp"
 #include "libcontainer/process_setup.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace {
 

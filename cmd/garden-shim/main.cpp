@@ -12,13 +12,13 @@
 #include <string>
 #include <thread>
 
+#include "base/file.hpp"
 #include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
 #include "garden/apparmor/profile.hpp"
 #include "garden/cli/flags.hpp"
 #include "garden/debug/debug_server.hpp"
 #include "garden/http/http_server.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace {
 

@@ -12,6 +12,9 @@
 #include <iostream>
 #include <thread>
 
+#include "base/file.hpp"
+#include "base/proc.hpp"
+#include "base/text.hpp"
 #include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
 #include "garden/bundle/bundle.hpp"
@@ -19,7 +22,6 @@
 #include "garden/cgroups/memory.hpp"
 #include "garden/rootfs/rootfs_layer.hpp"
 #include "libcontainer/undo.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace garden {
 

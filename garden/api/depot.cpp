@@ -9,10 +9,10 @@
 #include <iostream>
 #include <random>
 
+#include "base/file.hpp"
 #include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
 #include "garden/rootfs/rootfs_layer.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace garden {
 

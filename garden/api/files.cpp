@@ -2,9 +2,10 @@
 // side, as the requested user: stream-in's archive is unpacked by garden-nstar (Guardian's
 // nstar: joins the init's namespaces, extracts with libarchive, extended attributes kept);
 // stream-out's is packed by the container's own tar, run with `runtime exec`.
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "garden/api/server.hpp"
 #include "garden/bundle/process_spec.hpp"
-#include "libcontainer/utils.hpp"
 
 #include <unistd.h>
 

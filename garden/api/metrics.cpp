@@ -5,11 +5,12 @@
 #include <fstream>
 #include <limits>
 
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
 #include "garden/cgroups/memory.hpp"
 #include "garden/rootfs/rootfs_layer.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace garden {
 

@@ -7,12 +7,12 @@
 
 #include <filesystem>
 
+#include "base/file.hpp"
 #include "garden/api/server.hpp"
 #include "garden/bundle/bundle.hpp"
 #include "garden/image/disk_share.hpp"
 #include "garden/image/pea.hpp"
 #include "garden/rootfs/rootfs_layer.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace garden {
 

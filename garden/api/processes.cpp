@@ -20,6 +20,9 @@
 #include <filesystem>
 #include <thread>
 
+#include "base/file.hpp"
+#include "base/proc.hpp"
+#include "base/text.hpp"
 #include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
 #include "garden/bundle/process_spec.hpp"
@@ -27,7 +30,6 @@
 #include "garden/rootfs/rootfs_layer.hpp"
 #include "libcontainer/process_setup.hpp"
 #include "libcontainer/undo.hpp"
-#include "libcontainer/utils.hpp"
 
 extern char** environ;
 

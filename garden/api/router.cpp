@@ -1,9 +1,9 @@
 // Maps method + path to a route handler, following garden's routes table.
 #include <iostream>
 
+#include "base/text.hpp"
 #include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace garden {
 

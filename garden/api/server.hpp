@@ -16,13 +16,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/fd.hpp"
 #include "garden/bundle/process_spec.hpp"
 #include "garden/http/http_io.hpp"
 #include "garden/http/request_parser.hpp"
 #include "garden/image/plugin.hpp"
 #include "garden/net/networker.hpp"
 #include "garden/runtime/runtime.hpp"
-#include "libcontainer/fd.hpp"
 
 namespace garden {
 

@@ -5,9 +5,10 @@
 #include <vector>
 
 #include "apparmor/apparmor.hpp"
+#include "base/file.hpp"
+#include "base/mountinfo.hpp"
+#include "base/text.hpp"
 #include "garden/runtime/runtime.hpp"
-#include "libcontainer/mountinfo.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace garden::apparmor {
 

@@ -8,10 +8,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/fd.hpp"
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "garden/cgroups/memory.hpp"
 #include "garden/image/plugin.hpp"
-#include "libcontainer/fd.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace garden {
 

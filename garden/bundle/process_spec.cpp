@@ -5,8 +5,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "garden/bundle/bundle.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace garden {
 

@@ -1,7 +1,8 @@
 #include "garden/cgroups/hierarchies.hpp"
 
-#include "libcontainer/mountinfo.hpp"
-#include "libcontainer/utils.hpp"
+#include "base/file.hpp"
+#include "base/mountinfo.hpp"
+#include "base/text.hpp"
 
 namespace garden::cgroups {
 

@@ -4,8 +4,9 @@
 
 #include <linux/magic.h>
 
-#include "libcontainer/mountinfo.hpp"
-#include "libcontainer/utils.hpp"
+#include "base/file.hpp"
+#include "base/mountinfo.hpp"
+#include "base/text.hpp"
 
 namespace garden::cgroups {
 

@@ -9,7 +9,9 @@
 #include <map>
 #include <sstream>
 
-#include "libcontainer/utils.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
+#include "base/text.hpp"
 
 namespace garden::cli {
 

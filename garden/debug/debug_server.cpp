@@ -9,8 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "garden/http/http_server.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace garden {
 

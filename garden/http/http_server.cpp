@@ -20,8 +20,8 @@
 #include <thread>
 #include <vector>
 
-#include "libcontainer/fd.hpp"
-#include "libcontainer/utils.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 
 namespace garden {
 

@@ -11,9 +11,9 @@
 #include <cstring>
 #include <vector>
 
-#include "libcontainer/fd.hpp"
-#include "libcontainer/mountinfo.hpp"
-#include "libcontainer/utils.hpp"
+#include "base/fd.hpp"
+#include "base/mountinfo.hpp"
+#include "base/text.hpp"
 
 namespace garden::image {
 

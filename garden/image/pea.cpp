@@ -6,7 +6,6 @@
 #include "garden/image/plugin.hpp"
 #include "garden/rootfs/rootfs_layer.hpp"
 #include "garden/runtime/runtime.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace garden::image {
 

@@ -1,10 +1,10 @@
 // cleanup_pea on its own: garden-dadoo (static, without garden-core) runs it when a pea
 // exits, so it needs only the runtime, the plugin runner and the unmounting.
+#include "base/file.hpp"
 #include "garden/image/pea.hpp"
 #include "garden/image/plugin.hpp"
 #include "garden/rootfs/rootfs_layer.hpp"
 #include "garden/runtime/runtime.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace garden::image {
 

@@ -2,8 +2,8 @@
 
 #include <sys/stat.h>
 
+#include "base/text.hpp"
 #include "garden/runtime/runtime.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace garden::image {
 

@@ -4,9 +4,9 @@
 #include <map>
 #include <sstream>
 
+#include "base/text.hpp"
 #include "garden/net/sys.hpp"
 #include "garden/runtime/runtime.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace garden::net {
 

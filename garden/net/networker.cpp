@@ -7,9 +7,10 @@
 #include <optional>
 #include <random>
 
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "garden/net/sys.hpp"
 #include "garden/runtime/runtime.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace garden::net {
 

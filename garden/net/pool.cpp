@@ -2,7 +2,7 @@
 
 #include <arpa/inet.h>
 
-#include "libcontainer/utils.hpp"
+#include "base/text.hpp"
 
 namespace garden::net {
 

@@ -21,10 +21,11 @@
 #include <thread>
 #include <vector>
 
+#include "base/fd.hpp"
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "garden/net/pool.hpp"
 #include "garden/runtime/runtime.hpp"
-#include "libcontainer/fd.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace garden::net {
 

@@ -20,9 +20,10 @@
 #include <utility>
 #include <vector>
 
+#include "base/fd.hpp"
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "garden/runtime/runtime.hpp"
-#include "libcontainer/fd.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace garden {
 

@@ -12,8 +12,9 @@
 #include <cstring>
 #include <fstream>
 
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "libcontainer/process_setup.hpp"
-#include "libcontainer/utils.hpp"
 
 extern char** environ;
 

@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "apparmor/apparmor.hpp"
-#include "libcontainer/utils.hpp"
+#include "base/file.hpp"
 #include "seccomp_test_util.hpp"
 
 using namespace crunner;

@@ -10,8 +10,9 @@
 #include <unistd.h>
 #include <catch2/catch.hpp>
 
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "cgroups/manager.hpp"
-#include "libcontainer/utils.hpp"
 
 using namespace crunner;
 using namespace crunner::cgroups;

@@ -21,10 +21,10 @@
 #include <functional>
 #include <thread>
 
+#include "base/file.hpp"
 #include "cgroups/cgdir.hpp"
 #include "cgroups/device_filter.hpp"
 #include "cgroups/manager.hpp"
-#include "libcontainer/utils.hpp"
 
 using namespace crunner;
 using namespace crunner::cgroups;

@@ -4,8 +4,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "libcontainer/error.hpp"
-#include "libcontainer/utils.hpp"
+#include "base/error.hpp"
+#include "base/text.hpp"
+#include "base/time.hpp"
 
 using namespace crunner;
 
@@ -31,7 +32,7 @@ TEST_CASE("Result carries values and errors with context", "[error]") {
   REQUIRE(e.kind == ErrorKind::Permission);
 }
 
-TEST_CASE("string helpers", "[utils]") {
+TEST_CASE("string helpers", "[text]") {
   REQUIRE(split("a,b,,c", ',') == std::vector<std::string>{"a", "b", "", "c"});
   REQUIRE(trim("  x y \n") == "x y");
   unsigned long long v;

@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include "base/mountinfo.hpp"
 #include "libcontainer/cgroupmount.hpp"
 #include "libcontainer/mount.hpp"
-#include "libcontainer/mountinfo.hpp"
 
 using namespace crunner;
 

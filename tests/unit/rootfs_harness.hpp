@@ -25,9 +25,10 @@
 #include <string>
 #include <vector>
 
+#include "base/file.hpp"
+#include "base/text.hpp"
 #include "libcontainer/rootfs.hpp"
 #include "libcontainer/spec.hpp"
-#include "libcontainer/utils.hpp"
 
 namespace rootfs_test {
 

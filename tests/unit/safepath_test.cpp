@@ -7,9 +7,9 @@
 #include <functional>
 #include <string>
 
-#include "libcontainer/fd.hpp"
-#include "libcontainer/safepath.hpp"
-#include "libcontainer/utils.hpp"
+#include "base/fd.hpp"
+#include "base/file.hpp"
+#include "base/safepath.hpp"
 
 using namespace crunner;
 

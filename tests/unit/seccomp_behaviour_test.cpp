@@ -12,7 +12,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "libcontainer/utils.hpp"
+#include "base/file.hpp"
 #include "seccomp/seccomp.hpp"
 #include "seccomp_test_util.hpp"
 

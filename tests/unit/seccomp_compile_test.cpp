@@ -6,7 +6,7 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 
-#include "libcontainer/utils.hpp"
+#include "base/file.hpp"
 #include "seccomp/seccomp.hpp"
 #include "seccomp/sha256.hpp"
 #include "seccomp_test_util.hpp"

@@ -11,8 +11,8 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 
-#include "libcontainer/fd.hpp"
-#include "libcontainer/utils.hpp"
+#include "base/fd.hpp"
+#include "base/file.hpp"
 #include "seccomp/seccomp.hpp"
 #include "seccomp_test_util.hpp"
 

@@ -1,7 +1,7 @@
 // SELinux against a fake /proc and /sys in a temp dir (this kernel has no SELinux).
 #include <catch2/catch.hpp>
 
-#include "libcontainer/utils.hpp"
+#include "base/file.hpp"
 #include "seccomp_test_util.hpp"
 #include "selinux/selinux.hpp"
 

@@ -2,8 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "base/file.hpp"
 #include "libcontainer/spec.hpp"
-#include "libcontainer/utils.hpp"
 
 using namespace crunner;
 using namespace crunner::spec;

@@ -9,8 +9,11 @@
 #include <cstdlib>
 #include <string>
 
+#include "base/file.hpp"
+#include "base/proc.hpp"
+#include "base/time.hpp"
+#include "libcontainer/flag_checks.hpp"
 #include "libcontainer/state.hpp"
-#include "libcontainer/utils.hpp"
 
 using namespace crunner;
 
@@ -28,7 +31,7 @@ struct TempDir {
 
 }  // namespace
 
-TEST_CASE("read_regular_file refuses devices, fifos and oversized files", "[utils]") {
+TEST_CASE("read_regular_file refuses devices, fifos and oversized files", "[file]") {
   auto z = read_regular_file("/dev/zero");
   REQUIRE_FALSE(z.ok());
   REQUIRE(z.error().what() == "read `/dev/zero`: not a regular file");
@@ -58,7 +61,7 @@ TEST_CASE("read_regular_file refuses devices, fifos and oversized files", "[util
   REQUIRE(r.error().what() == "read: larger than 5 bytes");
 }
 
-TEST_CASE("check_pid_file and check_preserve_fds", "[utils]") {
+TEST_CASE("check_pid_file and check_preserve_fds", "[flags]") {
   TempDir d;
   REQUIRE(check_pid_file("").ok());
   REQUIRE(check_pid_file(d.path + "/new").ok());

@@ -1,4 +1,4 @@
-#include "libcontainer/error.hpp"
+#include "base/error.hpp"
 
 #include <cctype>
 #include <cstring>

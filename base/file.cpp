@@ -1,15 +1,11 @@
-#include "libcontainer/utils.hpp"
+#include "base/file.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
+#include "base/eintr.hpp"
 
 namespace crunner {
 
@@ -38,27 +34,6 @@ Result<std::string> read_fd(int fd, size_t max) {
     out.append(buf, static_cast<size_t>(n));
   }
   return out;
-}
-
-Status check_pid_file(const std::string& path, const std::string& flag) {
-  if (path.empty()) return {};
-  struct stat st;
-  if (stat(path.c_str(), &st) < 0) {
-    if (errno == ENOENT) return {};
-    return sys_error(flag + " `" + path + "`");
-  }
-  if (!S_ISREG(st.st_mode))
-    return invalid_spec(flag + " `" + path + "`: exists and is not a regular file");
-  return {};
-}
-
-Status check_preserve_fds(long long n) {
-  if (n < 0) return invalid_spec("--preserve-fds: must not be negative, got " + std::to_string(n));
-  for (long long fd = 3; fd < 3 + n; fd++)
-    if (fcntl(static_cast<int>(fd), F_GETFD) < 0)
-      return invalid_spec("--preserve-fds " + std::to_string(n) + ": fd " + std::to_string(fd) +
-                          " is not open");
-  return {};
 }
 
 namespace {
@@ -234,116 +209,6 @@ Status mkdir_p(const std::string& path, mode_t mode) {
 bool path_exists(const std::string& path) {
   struct stat st;
   return lstat(path.c_str(), &st) == 0;
-}
-
-std::vector<std::string> split(std::string_view s, char sep) {
-  std::vector<std::string> out;
-  size_t i = 0;
-  for (;;) {
-    size_t j = s.find(sep, i);
-    if (j == std::string_view::npos) {
-      out.emplace_back(s.substr(i));
-      return out;
-    }
-    out.emplace_back(s.substr(i, j - i));
-    i = j + 1;
-  }
-}
-
-std::string trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && (s[b] == ' ' || s[b] == '\n' || s[b] == '\t' || s[b] == '\r')) b++;
-  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\n' || s[e - 1] == '\t' || s[e - 1] == '\r'))
-    e--;
-  return std::string(s.substr(b, e - b));
-}
-
-std::string join(const std::vector<std::string>& v, std::string_view sep) {
-  std::string out;
-  for (size_t i = 0; i < v.size(); i++) {
-    if (i) out += sep;
-    out += v[i];
-  }
-  return out;
-}
-
-bool parse_u64(std::string_view s, unsigned long long& out, int base) {
-  if (s.empty() || s[0] == '-' || s[0] == '+' || s[0] == ' ') return false;
-  std::string tmp(s);
-  char* end = nullptr;
-  errno = 0;
-  out = strtoull(tmp.c_str(), &end, base);
-  return errno == 0 && end && *end == '\0';
-}
-
-bool parse_i64(std::string_view s, long long& out) {
-  if (s.empty() || s[0] == ' ') return false;
-  std::string tmp(s);
-  char* end = nullptr;
-  errno = 0;
-  out = strtoll(tmp.c_str(), &end, 10);
-  return errno == 0 && end && *end == '\0';
-}
-
-std::string rfc3339_nano(long long sec, long long nsec) {
-  // The UTC calendar date by std::chrono's arithmetic: strftime, and gmtime_r too, read
-  // /etc/localtime (glibc's tzset) on their first call, 7 syscalls per create and run.
-  using namespace std::chrono;
-  const sys_seconds t{seconds{sec}};
-  const sys_days day = floor<days>(t);
-  const year_month_day ymd{day};
-  const hh_mm_ss<seconds> hms{t - day};
-  char buf[64];
-  snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(ymd.year()),
-           static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-           static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-           static_cast<int>(hms.seconds().count()));
-  std::string s = buf;
-  if (nsec > 0) {
-    char frac[32];
-    snprintf(frac, sizeof frac, ".%09lld", nsec);
-    std::string f = frac;
-    while (f.back() == '0') f.pop_back();  // Go's RFC3339Nano trims trailing zeros
-    s += f;
-  }
-  return s + "Z";
-}
-
-std::string now_rfc3339_nano() {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return rfc3339_nano(ts.tv_sec, ts.tv_nsec);
-}
-
-std::string now_rfc3339() {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return rfc3339_nano(ts.tv_sec, 0);
-}
-
-// /proc/<pid>/stat: "pid (comm) S ppid ..."; comm may contain spaces and ')'.
-static bool stat_fields(pid_t pid, std::vector<std::string>& fields) {
-  auto r = read_file("/proc/" + std::to_string(pid) + "/stat");
-  if (!r) return false;
-  const std::string& s = *r;
-  size_t close = s.rfind(')');
-  if (close == std::string::npos) return false;
-  fields = split(trim(s.substr(close + 2)), ' ');  // fields[0] is field 3 (state)
-  return true;
-}
-
-unsigned long long process_start_time(pid_t pid) {
-  std::vector<std::string> f;
-  if (!stat_fields(pid, f) || f.size() < 20) return 0;
-  unsigned long long v = 0;
-  parse_u64(f[19], v);
-  return v;
-}
-
-char process_state(pid_t pid) {
-  std::vector<std::string> f;
-  if (!stat_fields(pid, f) || f.empty() || f[0].empty()) return 0;
-  return f[0][0];
 }
 
 }  // namespace crunner

@@ -1,4 +1,4 @@
-#include "libcontainer/safepath.hpp"
+#include "base/safepath.hpp"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -10,7 +10,9 @@
 #include <deque>
 #include <vector>
 
-#include "libcontainer/utils.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
+#include "base/text.hpp"
 
 namespace crunner {
 

@@ -1,6 +1,7 @@
-#include "libcontainer/mountinfo.hpp"
+#include "base/mountinfo.hpp"
 
-#include "libcontainer/utils.hpp"
+#include "base/file.hpp"
+#include "base/text.hpp"
 
 namespace crunner {
 

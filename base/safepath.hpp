@@ -12,8 +12,8 @@
 
 #include <string>
 
-#include "libcontainer/error.hpp"
-#include "libcontainer/fd.hpp"
+#include "base/error.hpp"
+#include "base/fd.hpp"
 
 namespace crunner {
 

@@ -1,0 +1,13 @@
+// What /proc/<pid>/stat says about a process.
+#pragma once
+
+#include <sys/types.h>
+
+namespace crunner {
+
+// Field 22 of /proc/<pid>/stat (start time in clock ticks); 0 when absent.
+unsigned long long process_start_time(pid_t pid);
+// Field 3 of /proc/<pid>/stat ('R', 'S', 'Z', ...); 0 when absent.
+char process_state(pid_t pid);
+
+}  // namespace crunner
