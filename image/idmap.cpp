@@ -1,8 +1,8 @@
 #include "image/idmap.hpp"
 
 #include "base/error.hpp"
+#include "base/sha256.hpp"
 #include "base/text.hpp"
-#include "seccomp/sha256.hpp"
 
 namespace crunner::image {
 
@@ -43,7 +43,7 @@ std::string IdMap::to_json() const {
 
 std::string IdMap::key() const {
   if (empty()) return "";
-  return seccomp::Sha256::hex(to_json()).substr(0, 16);
+  return Sha256::hex(to_json()).substr(0, 16);
 }
 
 }  // namespace crunner::image

@@ -2,8 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/sha256.hpp"
 #include "image/reference.hpp"
-#include "seccomp/sha256.hpp"
 
 namespace crunner::image {
 
@@ -151,7 +151,7 @@ std::vector<std::string> chain_ids(const std::vector<std::string>& diff_ids) {
     if (out.empty())
       out.push_back(d);
     else
-      out.push_back("sha256:" + seccomp::Sha256::hex(out.back() + " " + d));
+      out.push_back("sha256:" + Sha256::hex(out.back() + " " + d));
   }
   return out;
 }

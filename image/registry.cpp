@@ -7,9 +7,9 @@
 #include <cstring>
 
 #include "base/file.hpp"
+#include "base/sha256.hpp"
 #include "base/text.hpp"
 #include "image/manifest.hpp"
-#include "seccomp/sha256.hpp"
 
 namespace crunner::image {
 
@@ -75,7 +75,7 @@ struct Registry::Transfer {
   int fd = -1;
   int64_t limit = -1;
   int64_t written = 0;
-  seccomp::Sha256 hash;
+  Sha256 hash;
   bool overflow = false;
   int write_errno = 0;
 
@@ -335,7 +335,7 @@ Result<std::pair<std::string, std::string>> Registry::manifest(const std::string
   CR_TRY(perform("/v2/" + ref_.repository + "/manifests/" + ref, {accept}, t));
   if (t.status != 200) return http_error("fetch manifest " + ref, t);
   if (valid_digest(ref)) {
-    std::string got = "sha256:" + seccomp::Sha256::hex(t.body);
+    std::string got = "sha256:" + Sha256::hex(t.body);
     if (got != ref)
       return invalid_spec("verify manifest " + ref + ": digest mismatch (got " + got + ")");
   }
@@ -370,7 +370,7 @@ Result<std::string> Registry::blob_bytes(const std::string& digest, int64_t size
   t.limit = size;
   CR_TRY(perform("/v2/" + ref_.repository + "/blobs/" + digest, {}, t));
   if (t.status != 200) return http_error("fetch blob " + digest, t);
-  std::string got = "sha256:" + seccomp::Sha256::hex(t.body);
+  std::string got = "sha256:" + Sha256::hex(t.body);
   if (got != digest)
     return invalid_spec("verify blob " + digest + ": digest mismatch (got " + got + ")");
   return std::move(t.body);

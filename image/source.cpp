@@ -7,8 +7,8 @@
 
 #include "base/eintr.hpp"
 #include "base/file.hpp"
+#include "base/sha256.hpp"
 #include "image/fsutil.hpp"
-#include "seccomp/sha256.hpp"
 
 namespace crunner::image {
 
@@ -64,7 +64,7 @@ class DockerSource : public Source {
 Status copy_verified(const std::string& path, const std::string& digest, int64_t size, int fd,
                      int64_t max) {
   CR_ASSIGN(UniqueFd in, open_path(path, O_RDONLY | O_NOFOLLOW));
-  seccomp::Sha256 h;
+  Sha256 h;
   char buf[1 << 16];
   int64_t total = 0;
   for (;;) {
@@ -97,8 +97,7 @@ class OciSource : public Source {
     if (size < 0 || static_cast<size_t>(size) > max)
       return invalid_spec("blob " + digest + " is too large");
     CR_ASSIGN(std::string body, read_file(path));
-    if (static_cast<int64_t>(body.size()) != size ||
-        "sha256:" + seccomp::Sha256::hex(body) != digest)
+    if (static_cast<int64_t>(body.size()) != size || "sha256:" + Sha256::hex(body) != digest)
       return invalid_spec("verify blob " + digest + " (`" + path + "`): digest mismatch");
     return body;
   }
@@ -158,7 +157,7 @@ class LocalSource : public Source {
     if (!S_ISREG(st.st_mode))
       return invalid_spec("invalid base image: `" + ref_.path + "` is not a tar file");
     CR_ASSIGN(UniqueFd fd, open_path(ref_.path, O_RDONLY));
-    seccomp::Sha256 h;
+    Sha256 h;
     char buf[1 << 16];
     int64_t total = 0;
     for (;;) {

@@ -15,10 +15,10 @@
 #include "base/eintr.hpp"
 #include "base/fd.hpp"
 #include "base/file.hpp"
+#include "base/sha256.hpp"
 #include "base/text.hpp"
 #include "seccomp/profile.hpp"
 #include "seccomp/seccomp.hpp"
-#include "seccomp/sha256.hpp"
 
 namespace crunner::seccomp {
 

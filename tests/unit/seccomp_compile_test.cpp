@@ -7,8 +7,8 @@
 #include <cstring>
 
 #include "base/file.hpp"
+#include "base/sha256.hpp"
 #include "seccomp/seccomp.hpp"
-#include "seccomp/sha256.hpp"
 #include "seccomp_test_util.hpp"
 
 using namespace crunner;
@@ -289,7 +289,7 @@ TEST_CASE("seccomp cache: an unwritable cache directory is only a warning", "[se
 }
 
 TEST_CASE("sha256 matches the FIPS 180-2 test vectors", "[seccomp][sha256]") {
-  using seccomp::Sha256;
+  using crunner::Sha256;
   REQUIRE(Sha256::hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   REQUIRE(Sha256::hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   REQUIRE(Sha256::hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==

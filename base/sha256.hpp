@@ -1,7 +1,7 @@
-// SHA-256 for the seccomp filter cache key (and the image store's digests): a thin streaming
-// wrapper over nettle's sha256 (Debian's nettle-dev). Not OpenSSL's libcrypto: linked into
-// the static crunner it added ~2.2 MB of text and ~340 KB of relocated data to every start
-// (peak RSS) and three glibc static-link warnings (dlopen, getaddrinfo, gethostbyname).
+// SHA-256 (the seccomp filter cache key, the image store's digests): a thin streaming wrapper
+// over nettle's sha256 (Debian's nettle-dev). Not OpenSSL's libcrypto: linked into the static
+// crunner it added ~2.2 MB of text and ~340 KB of relocated data to every start (peak RSS) and
+// three glibc static-link warnings (dlopen, getaddrinfo, gethostbyname).
 #pragma once
 
 #include <nettle/sha2.h>
@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-namespace crunner::seccomp {
+namespace crunner {
 
 class Sha256 {
  public:
@@ -28,4 +28,4 @@ class Sha256 {
   sha256_ctx ctx_;
 };
 
-}  // namespace crunner::seccomp
+}  // namespace crunner

@@ -1,6 +1,6 @@
-#include "seccomp/sha256.hpp"
+#include "base/sha256.hpp"
 
-namespace crunner::seccomp {
+namespace crunner {
 
 Sha256::Sha256() {
   sha256_init(&ctx_);
@@ -38,4 +38,4 @@ std::string Sha256::hex(std::string_view data) {
   return h.hexdigest();
 }
 
-}  // namespace crunner::seccomp
+}  // namespace crunner
