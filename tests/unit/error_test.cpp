@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "base/error.hpp"
+#include "base/file.hpp"
 #include "base/text.hpp"
 #include "base/time.hpp"
 
