@@ -16,6 +16,7 @@
 #include "base/proc.hpp"
 #include "base/text.hpp"
 #include "base/time.hpp"
+#include "base/undo.hpp"
 #include "cgroups/manager.hpp"
 #include "libcontainer/container.hpp"
 #include "libcontainer/criu.hpp"
@@ -25,7 +26,6 @@
 #include "libcontainer/mount.hpp"
 #include "libcontainer/spec.hpp"
 #include "libcontainer/terminal.hpp"
-#include "libcontainer/undo.hpp"
 #include "selinux/selinux.hpp"
 
 namespace crunner {
@@ -513,10 +513,7 @@ Status run_criu_restore(Restoring& r) {
   if (!res) return std::move(res).error().context("restore container " + r.o.id);
   if (r.st.pid <= 0)  // no post-restore notification (criu without notify scripts?)
     CR_TRY(record_restored(r, res->restored_pid));
-  if (!r.o.pid_file.empty())
-    CR_TRY_CTX(write_file_atomic(r.o.pid_file, std::to_string(r.st.pid), 0644, Durability::Rename),
-               "--pid-file");
-  return {};
+  return write_pid_file(r.o.pid_file, r.st.pid);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "base/proc.hpp"
 #include "base/text.hpp"
 #include "base/time.hpp"
+#include "base/undo.hpp"
 #include "cgroups/manager.hpp"
 #include "libcontainer/flag_checks.hpp"
 #include "libcontainer/hooks.hpp"
@@ -32,7 +33,6 @@
 #include "libcontainer/spec.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
-#include "libcontainer/undo.hpp"
 #include "seccomp/seccomp.hpp"
 #include "selinux/selinux.hpp"
 
@@ -486,10 +486,7 @@ Status record_state(Creation& c) {
   c.st.cgroup = c.cg->to_json();
   if (c.shared_cg) c.st.cgroup["shared"] = true;
   CR_TRY(c.store.save(c.st));
-  if (!c.o.pid_file.empty())
-    CR_TRY_CTX(write_file_atomic(c.o.pid_file, std::to_string(c.pid), 0644, Durability::Rename),
-               "--pid-file");
-  return {};
+  return write_pid_file(c.o.pid_file, c.pid);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "apparmor/apparmor.hpp"
 #include "base/file.hpp"
 #include "base/text.hpp"
+#include "base/undo.hpp"
 #include "cgroups/cgdir.hpp"
 #include "libcontainer/container.hpp"
 #include "libcontainer/exec_cgroup.hpp"
@@ -27,7 +28,6 @@
 #include "libcontainer/selfexe.hpp"
 #include "libcontainer/sync.hpp"
 #include "libcontainer/terminal.hpp"
-#include "libcontainer/undo.hpp"
 #include "selinux/selinux.hpp"
 
 namespace crunner {
@@ -393,9 +393,7 @@ Result<ExecLaunched> exec_process(const StateStore& store, const ExecOptions& o)
   CR_TRY(spawn_exec(e));
   CR_TRY(place_exec(e));
   CR_TRY(answer_exec(e));
-  if (!o.pid_file.empty())
-    CR_TRY_CTX(write_file_atomic(o.pid_file, std::to_string(e.pid), 0644, Durability::Rename),
-               "--pid-file");
+  CR_TRY(write_pid_file(o.pid_file, e.pid));
   e.undo.dismiss();
   return std::move(e.l);
 }

@@ -5,6 +5,8 @@
 
 #include <cerrno>
 
+#include "base/file.hpp"
+
 namespace crunner {
 
 Status check_pid_file(const std::string& path, const std::string& flag) {
@@ -16,6 +18,12 @@ Status check_pid_file(const std::string& path, const std::string& flag) {
   }
   if (!S_ISREG(st.st_mode))
     return invalid_spec(flag + " `" + path + "`: exists and is not a regular file");
+  return {};
+}
+
+Status write_pid_file(const std::string& path, pid_t pid) {
+  if (path.empty()) return {};
+  CR_TRY_CTX(write_file_atomic(path, std::to_string(pid), 0644, Durability::Rename), "--pid-file");
   return {};
 }
 
