@@ -106,19 +106,10 @@ Result<std::string> read_file_or_pipe(const std::string& path, size_t max) {
   return read_regular_fd(fd.get(), st, path, max, "regular file or pipe");
 }
 
-Result<std::string> read_file(const std::string& path) {
-  CR_ASSIGN(UniqueFd fd, open_path(path, O_RDONLY));
-  auto r = read_fd(fd.get());
-  if (!r) {
-    Error e = r.error();
-    e.message = "read `" + path + "`" + e.message.substr(4);  // after "read"
-    return e;
-  }
-  return r;
-}
+namespace {
 
-Result<std::string> read_file_at(int dirfd, const std::string& name) {
-  CR_ASSIGN(UniqueFd fd, open_at(dirfd, name, O_RDONLY));
+// read_fd's error with the file's name in it: "read `name`: ...".
+Result<std::string> read_named(const UniqueFd& fd, const std::string& name) {
   auto r = read_fd(fd.get());
   if (!r) {
     Error e = r.error();
@@ -126,6 +117,18 @@ Result<std::string> read_file_at(int dirfd, const std::string& name) {
     return e;
   }
   return r;
+}
+
+}  // namespace
+
+Result<std::string> read_file(const std::string& path) {
+  CR_ASSIGN(UniqueFd fd, open_path(path, O_RDONLY));
+  return read_named(fd, path);
+}
+
+Result<std::string> read_file_at(int dirfd, const std::string& name) {
+  CR_ASSIGN(UniqueFd fd, open_at(dirfd, name, O_RDONLY));
+  return read_named(fd, name);
 }
 
 Status write_all(int fd, const void* buf, size_t len) {
