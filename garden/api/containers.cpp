@@ -15,13 +15,13 @@
 #include "base/file.hpp"
 #include "base/proc.hpp"
 #include "base/text.hpp"
+#include "base/undo.hpp"
 #include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
 #include "garden/bundle/bundle.hpp"
 #include "garden/cgroups/hierarchies.hpp"
 #include "garden/cgroups/memory.hpp"
 #include "garden/rootfs/rootfs_layer.hpp"
-#include "libcontainer/undo.hpp"
 
 namespace garden {
 

@@ -23,13 +23,13 @@
 #include "base/file.hpp"
 #include "base/proc.hpp"
 #include "base/text.hpp"
+#include "base/undo.hpp"
 #include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
 #include "garden/bundle/process_spec.hpp"
 #include "garden/image/pea.hpp"
 #include "garden/rootfs/rootfs_layer.hpp"
 #include "libcontainer/process_setup.hpp"
-#include "libcontainer/undo.hpp"
 
 extern char** environ;
 

@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "libcontainer/undo.hpp"
+#include "base/undo.hpp"
 
 using crunner::Undo;
 
