@@ -200,11 +200,17 @@ bool reexec_t0(long long now, long long* t0) {
 bool g_reexec_tried = false;
 
 // Commands whose children enter a container run from a read-only mount of this binary
-// (see libcontainer/selfexe.hpp). Called from .preinit_array: libc is ready, the C++ static
-// initialisers have not run yet (iostream's locale with its ~30 facets, libcap's probe of the
-// bounding set, CLI11's tables), which the image that only re-executes ran for nothing: 12 of
-// the 64 page faults before its execveat, and libcap's 7 syscalls.
-void reexec_early(int argc, char** argv, char** /*envp*/) {
+// (see libcontainer/selfexe.hpp). Called from .preinit_array: libc is ready (environ aside,
+// see below), the C++ static initialisers have not run yet (iostream's locale with its ~30
+// facets, libcap's probe of the bounding set, CLI11's tables), which the image that only
+// re-executes ran for nothing: 12 of the 64 page faults before its execveat, and libcap's 7
+// syscalls.
+void reexec_early(int argc, char** argv, char** envp) {
+  // A dynamically linked crunner (the sanitizer builds) runs .preinit_array before libc's own
+  // initialiser has set environ: getenv saw nothing, and setenv made an environment of one
+  // variable, which the new image got instead of the caller's (LISTEN_FDS lost). libc sets
+  // environ to this same envp afterwards; the static-pie build has it set already.
+  environ = envp;
   long long t0;
   if (reexec_t0(crunner::phase::now_ns(), &t0)) return;  // the new image: main() goes on
   bool help = false;
