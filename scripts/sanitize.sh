@@ -32,9 +32,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # Tests that assert memory bounds print them instead (see tests/garden/test_hostile.py).
 export CRUNNER_SANITIZED=1
 SUITES='^unit:|^garden unit:|^image unit:'
-# test_process is out until its listen_fds case passes here: in this build (only) the
-# container sees no LISTEN_FDS since this stop (suspect: the re-exec in .preinit_array, 616bb71).
-SUITES+='|^integration: test_(lifecycle|exec|cleanup|reliability|hooks|seccomp)$'
+SUITES+='|^integration: test_(lifecycle|exec|cleanup|reliability|hooks|process|seccomp)$'
 SUITES+='|^garden: test_(files|hostile)$'
 cd "$BUILD"
 log=$(mktemp)
