@@ -65,7 +65,15 @@ std::string clean_path(const std::string& path) {
   return out.empty() ? "/" : out;
 }
 
-Result<UniqueFd> walk_in_root(int rootfd, const std::string& path, Create create) {
+namespace {
+
+struct Owner {
+  uid_t uid;
+  gid_t gid;
+};
+
+// walk_in_root's body; a directory it creates is given to `owner` when there is one.
+Result<UniqueFd> walk(int rootfd, const std::string& path, Create create, const Owner* owner) {
   std::deque<std::string> todo = components(path);
   std::vector<UniqueFd> stack;  // directory fds below the root, in walk order
   auto cur = [&] { return stack.empty() ? rootfd : stack.back().get(); };
@@ -87,7 +95,10 @@ Result<UniqueFd> walk_in_root(int rootfd, const std::string& path, Create create
             openat(cur(), c.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
         if (fd < 0 && errno != EEXIST) return sys_error("create `" + path + "`");
         if (fd >= 0) close(fd);
-      } else if (mkdirat(cur(), c.c_str(), 0755) < 0 && errno != EEXIST) {
+      } else if (mkdirat(cur(), c.c_str(), 0755) == 0) {
+        if (owner && fchownat(cur(), c.c_str(), owner->uid, owner->gid, AT_SYMLINK_NOFOLLOW) < 0)
+          return sys_error("chown `" + path + "`");
+      } else if (errno != EEXIST) {
         return sys_error("mkdir `" + path + "`");
       }
       if (fstatat(cur(), c.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -118,20 +129,60 @@ Result<UniqueFd> walk_in_root(int rootfd, const std::string& path, Create create
   return std::move(stack.back());
 }
 
-Result<UniqueFd> resolve_in_root(int rootfd, const std::string& path, Create create) {
+// openat2 RESOLVE_IN_ROOT with `flags`, retried while a concurrent rename makes it EAGAIN:
+// the fd, or -1 with errno set.
+int open_resolved(int rootfd, const std::string& path, int flags) {
   struct open_how how = {};
-  how.flags = O_PATH | O_CLOEXEC;
+  how.flags = static_cast<unsigned long long>(flags | O_CLOEXEC);
   how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  std::string p = path.empty() ? "." : path;
+  const char* p = path.empty() ? "." : path.c_str();
   for (;;) {
-    long fd = sys_openat2(rootfd, p.c_str(), &how);
-    if (fd >= 0) return UniqueFd(static_cast<int>(fd));
-    if (errno == EAGAIN || errno == EINTR) continue;  // a concurrent rename; retry
-    if (errno == ENOSYS || errno == EPERM) break;     // no openat2 (or seccomp): walk
-    if (errno == ENOENT && create != Create::None) break;
-    return sys_error("resolve `" + path + "`");
+    long fd = sys_openat2(rootfd, p, &how);
+    if (fd >= 0 || (errno != EAGAIN && errno != EINTR)) return static_cast<int>(fd);
   }
+}
+
+// Whether openat2 failed for want of the syscall (old kernel, or a seccomp filter): walk.
+bool no_openat2(int err) {
+  return err == ENOSYS || err == EPERM;
+}
+
+}  // namespace
+
+Result<UniqueFd> walk_in_root(int rootfd, const std::string& path, Create create) {
+  return walk(rootfd, path, create, nullptr);
+}
+
+Result<UniqueFd> resolve_in_root(int rootfd, const std::string& path, Create create) {
+  int fd = open_resolved(rootfd, path, O_PATH);
+  if (fd >= 0) return UniqueFd(fd);
+  if (!no_openat2(errno) && !(errno == ENOENT && create != Create::None))
+    return sys_error("resolve `" + path + "`");
   return walk_in_root(rootfd, path, create);
+}
+
+Result<UniqueFd> mkdir_all_in_root(int rootfd, const std::string& path, uid_t uid, gid_t gid) {
+  Owner owner{uid, gid};
+  UniqueFd dir(open_resolved(rootfd, path, O_PATH));
+  if (!dir) {
+    if (errno != ENOENT && !no_openat2(errno)) return sys_error("resolve `" + path + "`");
+    CR_ASSIGN(dir, walk(rootfd, path, Create::Dir, &owner));
+  }
+  struct stat st;
+  if (fstat(dir.get(), &st) < 0) return sys_error("stat `" + path + "`");
+  if (!S_ISDIR(st.st_mode)) return sys_error("resolve `" + path + "`", ENOTDIR);
+  return dir;
+}
+
+Result<UniqueFd> open_in_root(int rootfd, const std::string& path, int flags) {
+  if (flags & O_CREAT) return sys_error("open `" + path + "`", EINVAL);
+  int fd = open_resolved(rootfd, path, flags);
+  if (fd >= 0) return UniqueFd(fd);
+  if (!no_openat2(errno)) return sys_error("open `" + path + "`");
+  CR_ASSIGN(UniqueFd at, walk_in_root(rootfd, path, Create::None));
+  fd = open(proc_fd_path(at.get()).c_str(), flags | O_CLOEXEC);
+  if (fd < 0) return sys_error("open `" + path + "`");
+  return UniqueFd(fd);
 }
 
 Result<ParentRef> resolve_parent_in_root(int rootfd, const std::string& path, Create create) {

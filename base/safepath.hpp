@@ -31,6 +31,15 @@ Result<UniqueFd> resolve_in_root(int rootfd, const std::string& path, Create cre
 // The same resolution done only by the component walk (no openat2); exposed for tests.
 Result<UniqueFd> walk_in_root(int rootfd, const std::string& path, Create create);
 
+// Resolves `path` in the root as a directory, creating each missing component (mode 0755
+// less the umask) owned by uid:gid; existing components keep their owner. The result is an
+// O_PATH directory fd; a last component that is not a directory is ENOTDIR.
+Result<UniqueFd> mkdir_all_in_root(int rootfd, const std::string& path, uid_t uid, gid_t gid);
+
+// Opens the file at `path` in the root with `flags` (O_CLOEXEC is added; O_CREAT is refused):
+// resolution as resolve_in_root, then the open itself through the resolved fd.
+Result<UniqueFd> open_in_root(int rootfd, const std::string& path, int flags);
+
 // Resolves the parent of `path` in the root and returns it with the last
 // component's name (the last component is not followed). "/" has no parent:
 // an error. Used where the last component itself must be inspected (symlink

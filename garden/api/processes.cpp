@@ -4,14 +4,12 @@
 // restarted shim can re-attach.
 #include <fcntl.h>
 #include <linux/falloc.h>
-#include <linux/openat2.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +20,7 @@
 
 #include "base/file.hpp"
 #include "base/proc.hpp"
+#include "base/safepath.hpp"
 #include "base/text.hpp"
 #include "base/undo.hpp"
 #include "garden/api/decode.hpp"
@@ -349,34 +348,11 @@ std::string make_dir_as(const std::string& cdir, const std::string& dir, long lo
   crunner::UniqueFd root(open(rootp.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root)
     return "" + what + " `" + dir + "`: open `" + rootp + "`: " + crunner::errno_text(errno);
-  auto resolve = [&](const std::string& rel) {
-    open_how how{};
-    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC;
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    return static_cast<int>(
-        syscall(SYS_openat2, root.get(), rel.empty() ? "." : rel.c_str(), &how, sizeof how));
-  };
-  std::string prefix;
-  for (auto& comp : crunner::split(dir, '/')) {
-    if (comp.empty() || comp == ".") continue;
+  for (auto& comp : crunner::split(dir, '/'))
     if (comp == "..") return "" + what + " `" + dir + "`: `..` is not allowed";
-    std::string next = prefix.empty() ? comp : prefix + "/" + comp;
-    int fd = resolve(next);
-    if (fd >= 0) {
-      close(fd);
-      prefix = next;
-      continue;
-    }
-    if (errno != ENOENT) return "" + what + " `" + dir + "`: " + crunner::errno_text(errno);
-    crunner::UniqueFd parent(resolve(prefix));
-    if (!parent) return "" + what + " `" + dir + "`: " + crunner::errno_text(errno);
-    if (mkdirat(parent.get(), comp.c_str(), 0755) < 0 && errno != EEXIST)
-      return "" + what + " `" + dir + "`: " + crunner::errno_text(errno);
-    if (fchownat(parent.get(), comp.c_str(), static_cast<uid_t>(uid), static_cast<gid_t>(gid),
-                 AT_SYMLINK_NOFOLLOW) < 0)
-      return "" + what + " `" + dir + "`: chown: " + crunner::errno_text(errno);
-    prefix = next;
-  }
+  auto made =
+      crunner::mkdir_all_in_root(root.get(), dir, static_cast<uid_t>(uid), static_cast<gid_t>(gid));
+  if (!made) return what + ": " + made.error().what();
   return "";
 }
 

@@ -1,11 +1,10 @@
 #include "garden/bundle/process_spec.hpp"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/file.hpp"
+#include "base/safepath.hpp"
 #include "base/text.hpp"
 #include "garden/bundle/bundle.hpp"
 
@@ -17,13 +16,9 @@ using json = nlohmann::json;
 std::string read_in_root(const std::string& rootfs, const char* rel) {
   crunner::UniqueFd root(open(rootfs.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) return "";
-  open_how how{};
-  how.flags = O_RDONLY | O_CLOEXEC;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  int fd = static_cast<int>(syscall(SYS_openat2, root.get(), rel, &how, sizeof how));
-  if (fd < 0) return "";
-  crunner::UniqueFd f(fd);
-  auto r = crunner::read_fd(f.get());
+  auto f = crunner::open_in_root(root.get(), rel, O_RDONLY);
+  if (!f) return "";
+  auto r = crunner::read_fd(f->get());
   return r ? *r : "";
 }
 

@@ -185,3 +185,68 @@ TEST_CASE("resolve_parent_in_root does not follow the last component", "[safepat
   REQUIRE(S_ISLNK(st.st_mode));
   REQUIRE_FALSE(resolve_parent_in_root(t.rootfd.get(), "/", Create::None).ok());
 }
+
+TEST_CASE("mkdir_all_in_root gives only the directories it creates to the owner", "[safepath]") {
+  Tree t;
+  REQUIRE(mkdir((t.root + "/home").c_str(), 0755) == 0);
+  t.link("/home", "h");
+  struct stat before;
+  REQUIRE(stat((t.root + "/home").c_str(), &before) == 0);
+  auto fd = mkdir_all_in_root(t.rootfd.get(), "/h/u/work", 4321, 8765);
+  REQUIRE(fd.ok());
+  REQUIRE(t.where(fd->get()) == "/root/home/u/work");
+  for (const char* made : {"/home/u", "/home/u/work"}) {
+    struct stat st;
+    REQUIRE(stat((t.root + made).c_str(), &st) == 0);
+    REQUIRE(S_ISDIR(st.st_mode));
+    REQUIRE(st.st_uid == 4321);
+    REQUIRE(st.st_gid == 8765);
+  }
+  struct stat after;
+  REQUIRE(stat((t.root + "/home").c_str(), &after) == 0);
+  REQUIRE(after.st_uid == before.st_uid);
+  REQUIRE(after.st_gid == before.st_gid);
+  // Again: everything exists, nothing changes hands.
+  REQUIRE(chown((t.root + "/home/u").c_str(), 0, 0) == 0);
+  REQUIRE(mkdir_all_in_root(t.rootfd.get(), "/h/u/work", 4321, 8765).ok());
+  struct stat kept;
+  REQUIRE(stat((t.root + "/home/u").c_str(), &kept) == 0);
+  REQUIRE(kept.st_uid == 0);
+}
+
+TEST_CASE("mkdir_all_in_root stays in the root and wants a directory", "[safepath]") {
+  Tree t;
+  t.link(t.outside + "/made", "escape");
+  auto fd = mkdir_all_in_root(t.rootfd.get(), "/escape/x", 0, 0);
+  REQUIRE(fd.ok());
+  REQUIRE(t.where(fd->get()) == "/root" + t.outside + "/made/x");
+  REQUIRE_FALSE(path_exists(t.outside + "/made"));
+  auto file = mkdir_all_in_root(t.rootfd.get(), "/etc/marker", 0, 0);
+  REQUIRE_FALSE(file.ok());
+  REQUIRE(file.error().err == ENOTDIR);
+  REQUIRE(file.error().what() == "resolve `/etc/marker`: not a directory");
+}
+
+TEST_CASE("open_in_root opens inside the root with the flags asked", "[safepath]") {
+  Tree t;
+  t.link(t.outside + "/marker", "abs");
+  t.link("../../outside/marker", "rel");
+  t.link("/etc/marker", "in");
+  auto fd = open_in_root(t.rootfd.get(), "in", O_RDONLY);
+  REQUIRE(fd.ok());
+  auto text = read_fd(fd->get());
+  REQUIRE(text.ok());
+  REQUIRE(*text == "inside");
+  REQUIRE((fcntl(fd->get(), F_GETFD) & FD_CLOEXEC) != 0);
+  REQUIRE((fcntl(fd->get(), F_GETFL) & O_PATH) == 0);
+  for (const char* esc : {"abs", "rel"}) {
+    INFO(esc);
+    auto e = open_in_root(t.rootfd.get(), esc, O_RDONLY);
+    REQUIRE_FALSE(e.ok());
+    REQUIRE(e.error().err == ENOENT);
+  }
+  auto created = open_in_root(t.rootfd.get(), "new", O_WRONLY | O_CREAT);
+  REQUIRE_FALSE(created.ok());
+  REQUIRE(created.error().err == EINVAL);
+  REQUIRE_FALSE(path_exists(t.root + "/new"));
+}
