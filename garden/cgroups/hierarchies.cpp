@@ -34,9 +34,9 @@ std::string dir_in(const crunner::MountInfo& m, const std::string& path) {
 
 }  // namespace
 
-std::vector<std::string> cgroup_dirs(int pid, const std::string& proc_root,
-                                     const std::string& mountinfo) {
-  std::vector<std::string> out;
+std::vector<Hierarchy> hierarchies(int pid, const std::string& proc_root,
+                                   const std::string& mountinfo) {
+  std::vector<Hierarchy> out;
   if (pid <= 0) return out;
   auto text = crunner::read_file(proc_root + "/" + std::to_string(pid) + "/cgroup");
   auto mounts = crunner::read_mountinfo(mountinfo);
@@ -51,11 +51,18 @@ std::vector<std::string> cgroup_dirs(int pid, const std::string& proc_root,
           ctrls.empty() ? m.fstype == "cgroup2" : m.fstype == "cgroup" && selects(m, ctrls);
       if (!match) continue;
       if (std::string d = dir_in(m, path); !d.empty()) {
-        out.push_back(d);
+        out.push_back({ctrls, m.mountpoint, d});
         break;
       }
     }
   }
+  return out;
+}
+
+std::vector<std::string> cgroup_dirs(int pid, const std::string& proc_root,
+                                     const std::string& mountinfo) {
+  std::vector<std::string> out;
+  for (Hierarchy& h : hierarchies(pid, proc_root, mountinfo)) out.push_back(std::move(h.dir));
   return out;
 }
 

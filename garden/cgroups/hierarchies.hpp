@@ -9,7 +9,18 @@
 
 namespace garden::cgroups {
 
-// Each hierarchy's directory of `pid`, in /proc/<pid>/cgroup order; empty when unknown.
+// A hierarchy `pid` is in, as the host mounts it.
+struct Hierarchy {
+  std::string controllers;  // as /proc/<pid>/cgroup names them ("cpu,cpuacct"); "" for cgroup2
+  std::string mountpoint;   // the mount the directory was found through
+  std::string dir;          // the cgroup directory of `pid` in it
+};
+
+// Each mounted hierarchy of `pid`, in /proc/<pid>/cgroup order; empty when unknown.
+std::vector<Hierarchy> hierarchies(int pid, const std::string& proc_root = "/proc",
+                                   const std::string& mountinfo = "/proc/self/mountinfo");
+
+// Each hierarchy's directory of `pid` (the dirs of hierarchies()).
 std::vector<std::string> cgroup_dirs(int pid, const std::string& proc_root = "/proc",
                                      const std::string& mountinfo = "/proc/self/mountinfo");
 

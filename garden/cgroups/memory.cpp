@@ -5,8 +5,8 @@
 #include <linux/magic.h>
 
 #include "base/file.hpp"
-#include "base/mountinfo.hpp"
 #include "base/text.hpp"
+#include "garden/cgroups/hierarchies.hpp"
 
 namespace garden::cgroups {
 
@@ -83,34 +83,18 @@ void fill_from_v2(ojson& m, const json& stats, const json& raw) {
 }  // namespace
 
 std::string memory_dir(int pid, const std::string& proc_root, const std::string& mountinfo) {
-  if (pid <= 0) return "";
-  auto text = crunner::read_file(proc_root + "/" + std::to_string(pid) + "/cgroup");
-  auto mounts = crunner::read_mountinfo(mountinfo);
-  if (!text || !mounts) return "";
-  std::string v1_path, v2_path;
-  bool v2_seen = false;
-  for (auto& line : crunner::split(*text, '\n')) {
-    auto f = crunner::split(line, ':');
-    if (f.size() < 3) continue;
-    if (f[0] == "0" && f[1].empty()) {
-      v2_path = f[2];
-      v2_seen = true;
-    }
-    for (auto& ctrl : crunner::split(f[1], ','))
-      if (ctrl == "memory") v1_path = f[2];
+  const Hierarchy* v2 = nullptr;
+  auto found = hierarchies(pid, proc_root, mountinfo);
+  for (const Hierarchy& h : found) {
+    if (h.controllers.empty()) v2 = &h;
+    for (const std::string& c : crunner::split(h.controllers, ','))
+      if (c == "memory") return h.dir;
   }
-  for (auto& m : *mounts)
-    if (!v1_path.empty() && m.fstype == "cgroup")
-      for (auto& opt : crunner::split(m.super_options, ','))
-        if (opt == "memory") return m.mountpoint + v1_path;
-  if (!v1_path.empty() || !v2_seen) return "";
-  for (auto& m : *mounts) {
-    if (m.fstype != "cgroup2") continue;
-    auto controllers = crunner::read_file(m.mountpoint + "/cgroup.controllers");
-    if (!controllers) continue;
-    for (auto& c : crunner::split(crunner::trim(*controllers), ' '))
-      if (c == "memory") return m.mountpoint + (v2_path == "/" ? "" : v2_path);
-  }
+  if (!v2) return "";
+  auto controllers = crunner::read_file(v2->mountpoint + "/cgroup.controllers");
+  if (!controllers) return "";
+  for (const std::string& c : crunner::split(crunner::trim(*controllers), ' '))
+    if (c == "memory") return v2->dir;
   return "";
 }
 

@@ -10,9 +10,9 @@
 
 namespace garden::cgroups {
 
-// The memory cgroup directory of `pid`, through the real cgroup mounts (mountinfo): in the
-// v1 memory hierarchy when there is one, else in the cgroup2 hierarchy when it has the
-// memory controller (pure v2); "" when unknown.
+// The memory cgroup directory of `pid` among its hierarchies() (hierarchies.hpp): in the
+// v1 memory hierarchy when the host mounts one, else in the cgroup2 hierarchy when it has
+// the memory controller (pure v2); "" when unknown.
 std::string memory_dir(int pid, const std::string& proc_root = "/proc",
                        const std::string& mountinfo = "/proc/self/mountinfo");
 

@@ -59,6 +59,23 @@ TEST_CASE("memory cgroup of a pid: a pure v2 host uses the cgroup2 hierarchy",
   CHECK(cgroups::memory_dir(42, t.dir + "/proc", t.dir + "/mountinfo").empty());
 }
 
+TEST_CASE("memory cgroup of a pid: a hierarchy mounted from a sub-cgroup, as cgroup_dirs",
+          "[garden][cgroups]") {
+  Tree t;
+  // The memory hierarchy is mounted from /garden (a bind of a sub-cgroup): the pid's directory
+  // is below the mount without the mount's root repeated.
+  t.put("proc/42/cgroup", "4:memory:/garden/h1\n0::/garden/h1\n");
+  t.put("mountinfo", "31 25 0:27 /garden " + t.dir + "/cg/memory rw - cgroup cgroup rw,memory\n");
+  CHECK(cgroups::memory_dir(42, t.dir + "/proc", t.dir + "/mountinfo") == t.dir + "/cg/memory/h1");
+  CHECK(cgroups::cgroup_dirs(42, t.dir + "/proc", t.dir + "/mountinfo") ==
+        std::vector<std::string>{t.dir + "/cg/memory/h1"});
+  // The same on a pure v2 host whose cgroup2 mount is rooted at /garden.
+  t.put("proc/42/cgroup", "0::/garden/h1\n");
+  t.put("mountinfo", "30 25 0:26 /garden " + t.dir + "/cg rw - cgroup2 cgroup2 rw\n");
+  t.put("cg/cgroup.controllers", "memory pids\n");
+  CHECK(cgroups::memory_dir(42, t.dir + "/proc", t.dir + "/mountinfo") == t.dir + "/cg/h1");
+}
+
 TEST_CASE("OOM kills: memory.oom_control (v1) or memory.events (v2)", "[garden][cgroups]") {
   Tree t;
   t.put("v1/memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n");
