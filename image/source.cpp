@@ -8,7 +8,6 @@
 #include "base/eintr.hpp"
 #include "base/file.hpp"
 #include "base/sha256.hpp"
-#include "image/fsutil.hpp"
 
 namespace crunner::image {
 

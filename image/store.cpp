@@ -12,11 +12,11 @@
 
 #include "base/eintr.hpp"
 #include "base/file.hpp"
-#include "image/fsutil.hpp"
 #include "image/log.hpp"
 #include "image/overlay.hpp"
 #include "image/quota.hpp"
 #include "image/source.hpp"
+#include "image/tree.hpp"
 #include "image/unpack.hpp"
 
 namespace crunner::image {

@@ -13,7 +13,8 @@
 #include "base/eintr.hpp"
 #include "base/error.hpp"
 #include "base/fd.hpp"
-#include "image/fsutil.hpp"
+#include "image/layer_path.hpp"
+#include "image/tree.hpp"
 
 namespace crunner::image {
 

@@ -3,7 +3,7 @@
 
 #include "apparmor/apparmor.hpp"
 #include "base/file.hpp"
-#include "seccomp_test_util.hpp"
+#include "temp_dir.hpp"
 
 using namespace crunner;
 using namespace crunner::testing;

@@ -1,4 +1,4 @@
-// Helpers for the seccomp tests: run a function in a forked child under a filter.
+// Runs a function in a forked child under a seccomp filter, and how the child ended.
 #pragma once
 
 #include <stdlib.h>
@@ -9,7 +9,6 @@
 
 #include <cerrno>
 #include <functional>
-#include <string>
 
 #include "seccomp/seccomp.hpp"
 
@@ -58,18 +57,5 @@ inline Exit run_filtered(const seccomp::Program& p, const std::function<int()>& 
 inline int err_of(long rc) {
   return rc < 0 ? errno : 0;
 }
-
-// A temporary directory removed (recursively) at scope exit.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/crunner-test-seccomp-XXXXXX";
-    char* p = mkdtemp(tmpl);
-    path = p ? p : "";
-  }
-  ~TempDir() {
-    if (!path.empty()) (void)!system(("rm -rf '" + path + "'").c_str());
-  }
-};
 
 }  // namespace crunner::testing

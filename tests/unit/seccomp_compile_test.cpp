@@ -8,8 +8,9 @@
 
 #include "base/file.hpp"
 #include "base/sha256.hpp"
+#include "filtered_child.hpp"
 #include "seccomp/seccomp.hpp"
-#include "seccomp_test_util.hpp"
+#include "temp_dir.hpp"
 
 using namespace crunner;
 using namespace crunner::testing;

@@ -13,8 +13,9 @@
 
 #include "base/fd.hpp"
 #include "base/file.hpp"
+#include "filtered_child.hpp"
 #include "seccomp/seccomp.hpp"
-#include "seccomp_test_util.hpp"
+#include "temp_dir.hpp"
 
 using namespace crunner;
 using namespace crunner::testing;

@@ -2,8 +2,8 @@
 #include <catch2/catch.hpp>
 
 #include "base/file.hpp"
-#include "seccomp_test_util.hpp"
 #include "selinux/selinux.hpp"
+#include "temp_dir.hpp"
 
 using namespace crunner;
 using namespace crunner::testing;

@@ -9,7 +9,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "image/fsutil.hpp"
+#include "base/fd.hpp"
+#include "image/tree.hpp"
 #include "image/unpack.hpp"
 
 using namespace crunner;
