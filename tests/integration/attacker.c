@@ -1,7 +1,7 @@
-/* Static helper that test_hardening.py compiles (cc -static) into a container's rootfs: the
+/* The static program test_hardening.py compiles (cc -static) into a container's rootfs: the
  * attacker's side of the CVE checks, where busybox is not enough.
  *
- *   hardening_helper probe DIR DEV INO
+ *   attacker probe DIR DEV INO
  *     CVE-2019-5736 attacker, run as a container's process. Round r = 1, 2, ...: waits for
  *     DIR/probe<r>, then for every other pid in its /proc tries readlink and open (O_RDONLY and
  *     O_PATH) of /proc/PID/exe, lists /proc/PID/fd and opens each entry, readlinks
@@ -11,13 +11,13 @@
  *     any more, so the binary is no longer busy), reopens every kept fd for writing through
  *     /proc/self/fd/N and writes "PWNED" at offset 0, reporting to DIR/result<r>. DIR/quit ends.
  *
- *   hardening_helper flip DIR ABS REL
+ *   attacker flip DIR ABS REL
  *     CVE-2021-30465 racer: in DIR makes "d" a directory and "d.abs" / "d.rel" symlinks to ABS
  *     and REL, then exchanges "d" with them (renameat2 RENAME_EXCHANGE) so that d is, in turn,
  *     a directory and a symlink, until DIR/stop exists (or after a bounded number of swaps).
  *     Writes DIR/flipping once running and DIR/flipped (the swap count) at the end.
  *
- *   hardening_helper unmask host|userns
+ *   attacker unmask host|userns
  *     Tries to undo maskedPaths/readonlyPaths with the syscalls themselves (umount, remount rw,
  *     a non-recursive bind of /proc, a new procfs or sysfs, a bind over a mask), either as it
  *     is or after unshare(user, mount, pid namespaces) + fork, where it has every capability

@@ -11,7 +11,7 @@ defence that stops it. One case (or a small group) per class:
   d. masked/readonly paths vs. a process without CAP_SYS_ADMIN:     masks_cannot_be_undone
   e. /proc/self/status of run and exec vs. config.json:             status_matches_config
 
-The attacker's side that busybox cannot do is hardening_helper.c, compiled static into the
+The attacker's side that busybox cannot do is attacker.c, compiled static into the
 rootfs (gcc's `cc -static`). Each case's comment says which defence it guards and what
 happened when that defence was removed from crunner (the demonstration that it can fail).
 Every check passes against Debian's runc 1.1.5 too, unless marked crunner-only (with why).
@@ -27,26 +27,26 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
-HELPER_SRC = os.path.join(h.HERE, "hardening_helper.c")
+ATTACKER_SRC = os.path.join(h.HERE, "attacker.c")
 EACCES = 13
 HOST_HOSTNAME = h.read_file("/etc/hostname").strip()
 
 
-# ---- helpers ------------------------------------------------------------------------------
+# ---- building blocks ----------------------------------------------------------------------
 
-def helper_binary(t):
-    """The static helper, compiled once per file into the file's temp dir."""
-    out = os.path.join(t.suite.tmp, "hardening_helper")
+def attacker_binary(t):
+    """The static attacker, compiled once per file into the file's temp dir."""
+    out = os.path.join(t.suite.tmp, "attacker")
     if not os.path.exists(out):
-        res = subprocess.run(["cc", "-static", "-O2", "-o", out, HELPER_SRC],
+        res = subprocess.run(["cc", "-static", "-O2", "-o", out, ATTACKER_SRC],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
-        t.require("compile hardening_helper.c", res.returncode == 0, res.stdout[-2000:])
+        t.require("compile attacker.c", res.returncode == 0, res.stdout[-2000:])
     return out
 
 
-def install_helper(t, bundle):
+def install_attacker(t, bundle):
     dst = os.path.join(bundle, "rootfs", "hh")
-    shutil.copy2(helper_binary(t), dst)
+    shutil.copy2(attacker_binary(t), dst)
     os.chmod(dst, 0o755)
     return "/hh"
 
@@ -248,7 +248,7 @@ def attack_runtime_binary(t, extra_caps, strict):
             c["process"]["capabilities"][k] += extra_caps
     a_b = t.bundle("/hh", "probe", "/shared", str(st.st_dev), str(st.st_ino),
                    edit=chain(bind("/shared", shared), add_caps))
-    install_helper(t, a_b)
+    install_attacker(t, a_b)
     a = t.cid("attacker")
     with open(t.path("a.out"), "wb") as o:
         res = rtc(["create", "--bundle", a_b, a], stdout=o, stderr=o)
@@ -631,7 +631,7 @@ def destination_swap_race(t):
     os.mkdir(vol)
     a_b = t.bundle("/hh", "flip", "/vol", c, "../" * 12 + c.lstrip("/"),
                    edit=bind("/vol", vol))
-    install_helper(t, a_b)
+    install_attacker(t, a_b)
     a = t.cid("flipper")
     t.require("create flipper", t.create(a_b, a)[0] == 0, t.read(a + ".out"))
     t.require("start flipper", t.rt(["start", a])[0] == 0)
@@ -707,7 +707,7 @@ def masks_cannot_be_undone(t):
     script = "/hh unmask host; /hh unmask userns"
     for what, edit in variants:
         b0 = t.bundle("sh", "-c", script, edit=edit)
-        install_helper(t, b0)
+        install_attacker(t, b0)
         rc, out, err = t.rt(["run", "--bundle", b0, t.cid("mask")])
         t.require(f"{what}: run", rc == 0 and "mode userns done" in out, (rc, out, err))
         t.check(f"{what}: user namespace available", "userns unavailable" not in out, out)
