@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "base/eintr.hpp"
+#include "base/text.hpp"
 
 namespace crunner {
 
@@ -207,6 +208,14 @@ Status mkdir_p(const std::string& path, mode_t mode) {
   if (slash != std::string::npos && slash > 0) CR_TRY(mkdir_p(path.substr(0, slash), mode));
   if (mkdir(path.c_str(), mode) < 0 && errno != EEXIST) return sys_error("mkdir `" + path + "`");
   return {};
+}
+
+bool read_i64_file(const std::string& path, long long& out) {
+  auto text = read_file(path);
+  long long v = 0;
+  if (!text || !parse_i64(trim(*text), v)) return false;
+  out = v;
+  return true;
 }
 
 bool path_exists(const std::string& path) {

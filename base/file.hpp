@@ -26,6 +26,9 @@ inline constexpr size_t kMaxInputFile = 16u << 20;
 Result<std::string> read_file(const std::string& path);
 Result<std::string> read_file_at(int dirfd, const std::string& name);
 Result<std::string> read_fd(int fd, size_t max = kMaxReadSize);  // until EOF
+// A file holding one integer (a pid file, an exit status, a /proc/sys value), white space
+// around it allowed: false, with `out` unchanged, when it cannot be read or holds anything else.
+bool read_i64_file(const std::string& path, long long& out);
 // A file a caller named: regular files only (a fifo, device, socket or directory is
 // refused without blocking on it), at most `max` bytes. Errors name the path:
 // "read `/dev/zero`: not a regular file", "read `x`: larger than 16777216 bytes".

@@ -28,9 +28,8 @@ namespace crunner {
 int cap_last_cap() {
   static int last = -1;
   if (last < 0) {
-    auto t = read_file("/proc/sys/kernel/cap_last_cap");
     long long v = 40;
-    if (t) parse_i64(trim(*t), v);
+    read_i64_file("/proc/sys/kernel/cap_last_cap", v);
     last = static_cast<int>(v);
   }
   return last;

@@ -484,9 +484,8 @@ std::string Server::destroy_container(const std::shared_ptr<Container>& c) {
   {
     std::error_code ec;
     for (auto& e : std::filesystem::directory_iterator(c->dir + "/processes", ec)) {
-      auto t = crunner::read_file(e.path().string() + "/dadoo.pid");
       long long pid = 0;
-      if (t && crunner::parse_i64(crunner::trim(*t), pid) && pid > 1)
+      if (crunner::read_i64_file(e.path().string() + "/dadoo.pid", pid) && pid > 1)
         sups.push_back(static_cast<pid_t>(pid));
     }
   }
@@ -556,8 +555,7 @@ Response Server::stop(const std::string& handle, const Request& req) {
   // every process but the container's init gets TERM, then KILL after the timeout (at once
   // with kill:true); the init lives on, so processes can still run and files still stream.
   long long init_pid = 0;
-  if (auto t = crunner::read_file(c->dir + "/init.pid"))
-    crunner::parse_i64(crunner::trim(*t), init_pid);
+  crunner::read_i64_file(c->dir + "/init.pid", init_pid);
   auto others = [&] {
     std::vector<int> v;
     for (int pid : runtime_.pids(handle))

@@ -111,9 +111,8 @@ Response Server::stream_in(const std::string& handle, const Request& req) {
       make_dir_as(call.c->dir, call.path, host_id(u.uid, privileged), host_id(u.gid, privileged),
                   "error streaming in: create destination");
   if (!err.empty()) return error_response("", err, handle);
-  auto pid_text = crunner::read_file(call.c->dir + "/init.pid");
   long long pid = 0;
-  if (!pid_text || !crunner::parse_i64(crunner::trim(*pid_text), pid) || pid <= 0)
+  if (!crunner::read_i64_file(call.c->dir + "/init.pid", pid) || pid <= 0)
     return error_response("", "error streaming in: the container's init pid is unknown", handle);
   BodySource* body = req.body_stream;
   InputSource from_body = [body](char* buf, size_t cap, std::string& e) -> long {

@@ -36,23 +36,17 @@ namespace garden {
 
 namespace {
 
-bool file_exists(const std::string& p) {
-  return access(p.c_str(), F_OK) == 0;
-}
-
 // Exit code from DIR/exit_status; -1 while running; -2 when the supervisor died without one.
 int exit_code(const std::string& dir) {
-  auto t = crunner::read_file(dir + "/exit_status");
   long long v = 0;
-  if (t && crunner::parse_i64(crunner::trim(*t), v)) return static_cast<int>(v);
-  auto d = crunner::read_file(dir + "/dadoo.pid");
+  if (crunner::read_i64_file(dir + "/exit_status", v)) return static_cast<int>(v);
   long long pid = 0;
-  if (d && crunner::parse_i64(crunner::trim(*d), pid) && pid > 1) {
+  if (crunner::read_i64_file(dir + "/dadoo.pid", pid) && pid > 1) {
     if (kill(static_cast<pid_t>(pid), 0) == 0 && crunner::process_state(pid) != 'Z') return -1;
-    if (file_exists(dir + "/exit_status")) return exit_code(dir);
+    if (crunner::path_exists(dir + "/exit_status")) return exit_code(dir);
     return -2;
   }
-  if (!file_exists(dir)) return -2;  // destroyed underneath us
+  if (!crunner::path_exists(dir)) return -2;  // destroyed underneath us
   return -1;
 }
 
@@ -340,9 +334,8 @@ long long host_id(long long id, bool privileged) {
 // included), never following a path out of it.
 std::string make_dir_as(const std::string& cdir, const std::string& dir, long long uid,
                         long long gid, const std::string& what) {
-  auto pid_text = crunner::read_file(cdir + "/init.pid");
   long long pid = 0;
-  if (!pid_text || !crunner::parse_i64(crunner::trim(*pid_text), pid) || pid <= 0)
+  if (!crunner::read_i64_file(cdir + "/init.pid", pid) || pid <= 0)
     return "" + what + " `" + dir + "`: no container init pid";
   std::string rootp = "/proc/" + std::to_string(pid) + "/root";
   crunner::UniqueFd root(open(rootp.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));

@@ -207,8 +207,7 @@ std::string Runtime::run_detached(const std::string& id, const std::string& bund
   CmdResult r = run_cmd(argv, "", true);
   if (r.status == 0) {
     long long v = 0;
-    auto t = crunner::read_file(pid_file);
-    if (pid && t && crunner::parse_i64(crunner::trim(*t), v)) *pid = static_cast<int>(v);
+    if (pid && crunner::read_i64_file(pid_file, v)) *pid = static_cast<int>(v);
     return "";
   }
   std::string e = last_log_error(log);
