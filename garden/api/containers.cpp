@@ -443,13 +443,9 @@ Response Server::info(const std::string& handle) {
 
 Response Server::bulk_info(const Request& req) {
   nlohmann::ordered_json out = nlohmann::ordered_json::object();
-  auto it = req.query.find("handles");
-  if (it == req.query.end()) return json_response(200, out);
-  for (auto& h : crunner::split(it->second, ','))
-    if (!h.empty())
-      if (auto e = check_id("handle", h); !e.empty()) return bad_request(e);
-  for (auto& h : crunner::split(it->second, ',')) {
-    if (h.empty()) continue;
+  std::vector<std::string> handles;
+  if (auto e = decode_handles(req.query, handles); !e.empty()) return bad_request(e);
+  for (const std::string& h : handles) {
     auto c = find(h);
     if (!c) {
       // Info is the zero ContainerInfo, as Go marshals it.

@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <vector>
 
+#include "base/text.hpp"
+
 namespace garden {
 
 using json = nlohmann::json;
@@ -74,6 +76,22 @@ std::string check_id(const char* kind, std::string_view id) {
   else
     why = "only letters, digits and _ + . - are allowed";
   return std::string("invalid ") + kind + " `" + shown(id) + "`: " + why;
+}
+
+std::string decode_handles(const std::map<std::string, std::string>& query,
+                           std::vector<std::string>& out) {
+  out.clear();
+  auto it = query.find("handles");
+  if (it == query.end()) return "";
+  for (std::string& h : crunner::split(it->second, ',')) {
+    if (h.empty()) continue;
+    if (auto e = check_id("handle", h); !e.empty()) {
+      out.clear();
+      return e;
+    }
+    out.push_back(std::move(h));
+  }
+  return "";
 }
 
 std::string depot_child(const std::string& parent, std::string_view name) {

@@ -4,8 +4,10 @@
 // structs. Each check returns "" or a message naming the field; the routes answer it 400.
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +21,11 @@ constexpr size_t kMaxIdLength = 255;
 bool valid_id(std::string_view id);
 // "" or "invalid <kind> `<id>`: <why>" (kind: "handle", "process id").
 std::string check_id(const char* kind, std::string_view id);
+// The handles a bulk route is asked about: `query`'s "handles", comma-separated, empty
+// entries skipped, in order (none without it). "" or check_id's message for the first invalid
+// one, which fails the whole request.
+std::string decode_handles(const std::map<std::string, std::string>& query,
+                           std::vector<std::string>& out);
 // parent + "/" + name, for a name that valid_id accepts; throws std::invalid_argument
 // otherwise (defence in depth: a depot path never leaves its parent).
 std::string depot_child(const std::string& parent, std::string_view name);

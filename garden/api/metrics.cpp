@@ -179,13 +179,9 @@ Response Server::metrics(const std::string& handle) {
 
 Response Server::bulk_metrics(const Request& req) {
   ojson out = ojson::object();
-  auto it = req.query.find("handles");
-  if (it == req.query.end()) return json_response(200, out);
-  for (auto& h : crunner::split(it->second, ','))
-    if (!h.empty())
-      if (auto e = check_id("handle", h); !e.empty()) return bad_request(e);
-  for (auto& h : crunner::split(it->second, ',')) {
-    if (h.empty()) continue;
+  std::vector<std::string> handles;
+  if (auto e = decode_handles(req.query, handles); !e.empty()) return bad_request(e);
+  for (const std::string& h : handles) {
     auto c = find(h);
     if (!c) {
       std::string err;

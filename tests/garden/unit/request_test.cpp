@@ -57,6 +57,16 @@ TEST_CASE("handles and process ids follow runc's id rule") {
   CHECK(check_id("handle", "a\nb").find("\\x0a") != std::string::npos);
 }
 
+TEST_CASE("a bulk request's handles: in order, empty ones skipped, one invalid fails all") {
+  std::vector<std::string> hs{"stale"};
+  CHECK(decode_handles({}, hs).empty());
+  CHECK(hs.empty());
+  CHECK(decode_handles({{"handles", "b,,a,"}}, hs).empty());
+  CHECK(hs == std::vector<std::string>{"b", "a"});
+  CHECK(decode_handles({{"handles", "a,../x,b"}}, hs) == check_id("handle", "../x"));
+  CHECK(hs.empty());
+}
+
 TEST_CASE("spec fields are checked with Go's types and ranges, naming the field") {
   auto err = [](const char* s) { return check_container_spec(json::parse(s)); };
   CHECK(err(R"({"handle":"h","limits":{"memory_limits":{"limit_in_bytes":18446744073709551615}}})")
