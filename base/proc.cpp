@@ -33,4 +33,9 @@ char process_state(pid_t pid) {
   return f[0][0];
 }
 
+bool process_running(pid_t pid) {
+  char c = process_state(pid);
+  return c != 0 && c != 'Z' && c != 'X';
+}
+
 }  // namespace crunner

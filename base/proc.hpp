@@ -9,5 +9,8 @@ namespace crunner {
 unsigned long long process_start_time(pid_t pid);
 // Field 3 of /proc/<pid>/stat ('R', 'S', 'Z', ...); 0 when absent.
 char process_state(pid_t pid);
+// Whether `pid` is a process that has not exited: it has a state, and that is neither
+// zombie ('Z') nor dead ('X').
+bool process_running(pid_t pid);
 
 }  // namespace crunner

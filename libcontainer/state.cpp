@@ -221,8 +221,7 @@ bool init_alive(const ContainerState& s) {
   if (s.pid <= 0) return false;
   unsigned long long st = process_start_time(s.pid);
   if (st == 0 || st != s.start_time) return false;
-  char c = process_state(s.pid);
-  return c != 0 && c != 'Z' && c != 'X';
+  return process_running(s.pid);
 }
 
 ContainerStatus derive_status(const ContainerState& s, const StateStore& store, bool frozen) {

@@ -487,7 +487,7 @@ std::string Server::destroy_container(const std::shared_ptr<Container>& c) {
   }
   wait_exited(sups, 2000);
   for (pid_t p : sups)
-    if (::kill(p, 0) == 0 && crunner::process_state(p) != 'Z') ::kill(p, SIGKILL);
+    if (crunner::process_running(p)) ::kill(p, SIGKILL);
   cleanup_peas(*c);
   // Guardian's order: the network, then the image. The network state leaves the metadata as
   // it is released, so a destroy retried after a failed image delete does not release twice.

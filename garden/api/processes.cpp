@@ -42,7 +42,7 @@ int exit_code(const std::string& dir) {
   if (crunner::read_i64_file(dir + "/exit_status", v)) return static_cast<int>(v);
   long long pid = 0;
   if (crunner::read_i64_file(dir + "/dadoo.pid", pid) && pid > 1) {
-    if (kill(static_cast<pid_t>(pid), 0) == 0 && crunner::process_state(pid) != 'Z') return -1;
+    if (crunner::process_running(static_cast<pid_t>(pid))) return -1;
     if (crunner::path_exists(dir + "/exit_status")) return exit_code(dir);
     return -2;
   }
