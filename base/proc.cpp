@@ -33,6 +33,20 @@ char process_state(pid_t pid) {
   return f[0][0];
 }
 
+unsigned long long memory_total() {
+  auto text = read_file("/proc/meminfo");
+  if (!text) return 0;
+  for (const std::string& line : split(*text, '\n')) {
+    if (line.rfind("MemTotal:", 0) != 0) continue;
+    std::string kb = trim(line.substr(9));
+    if (kb.size() > 3 && kb.compare(kb.size() - 3, 3, " kB") == 0) kb.resize(kb.size() - 3);
+    unsigned long long v = 0;
+    if (!parse_u64(trim(kb), v) || v > ~0ULL / 1024) return 0;
+    return v * 1024;
+  }
+  return 0;
+}
+
 bool process_running(pid_t pid) {
   char c = process_state(pid);
   return c != 0 && c != 'Z' && c != 'X';

@@ -1,4 +1,4 @@
-// What /proc/<pid>/stat says about a process.
+// What /proc says: about a process (/proc/<pid>/stat) and about the host (/proc/meminfo).
 #pragma once
 
 #include <sys/types.h>
@@ -12,5 +12,8 @@ char process_state(pid_t pid);
 // Whether `pid` is a process that has not exited: it has a state, and that is neither
 // zombie ('Z') nor dead ('X').
 bool process_running(pid_t pid);
+
+// The host's memory in bytes (MemTotal of /proc/meminfo); 0 when unknown.
+unsigned long long memory_total();
 
 }  // namespace crunner

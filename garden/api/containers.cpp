@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -120,16 +119,7 @@ void wait_exited(const std::vector<pid_t>& pids, int timeout_ms) {
 }  // namespace
 
 Response Server::capacity() {
-  unsigned long long mem = 0;
-  std::ifstream f("/proc/meminfo");
-  std::string k;
-  unsigned long long v;
-  std::string unit;
-  while (f >> k >> v >> unit)
-    if (k == "MemTotal:") {
-      mem = v * 1024;
-      break;
-    }
+  unsigned long long mem = crunner::memory_total();
   long long max_containers = cfg_.max_containers;
   if (net_->capacity() < static_cast<unsigned long long>(max_containers))
     max_containers = static_cast<long long>(net_->capacity());

@@ -2,10 +2,10 @@
 // container's writable layer (disk usage); for a running pea's process id, its cgroup figures.
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <limits>
 
 #include "base/file.hpp"
+#include "base/proc.hpp"
 #include "base/text.hpp"
 #include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
@@ -18,20 +18,11 @@ using ojson = nlohmann::ordered_json;
 
 namespace {
 
-unsigned long long host_memory() {
-  std::ifstream f("/proc/meminfo");
-  std::string k, unit;
-  unsigned long long v = 0;
-  while (f >> k >> v >> unit)
-    if (k == "MemTotal:") return v * 1024;
-  return 0;
-}
-
 // Guardian's CPU entitlement: the nanoseconds of CPU a container is entitled to over its
 // life, proportional to its memory (1 GiB = one CPU): memory limit in GiB * age in ns. A
 // container without a limit is bounded by the host's memory.
 unsigned long long cpu_entitlement(unsigned long long mem_limit, long long age_ns) {
-  unsigned long long host = host_memory();
+  unsigned long long host = crunner::memory_total();
   if (mem_limit == 0 || (host && mem_limit > host)) mem_limit = host;
   if (age_ns <= 0) return 0;
   long double e = static_cast<long double>(mem_limit) / (1024.0L * 1024.0L * 1024.0L) *

@@ -1,4 +1,5 @@
 #include <signal.h>
+#include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,4 +27,10 @@ TEST_CASE("process_running: a live process yes, a zombie and a reaped one no", "
   REQUIRE_FALSE(process_running(child));
   REQUIRE(waitpid(child, nullptr, 0) == child);
   REQUIRE_FALSE(process_running(child));
+}
+
+TEST_CASE("memory_total is the kernel's total RAM, as sysinfo reports it", "[proc]") {
+  struct sysinfo si {};
+  REQUIRE(sysinfo(&si) == 0);
+  REQUIRE(memory_total() == static_cast<unsigned long long>(si.totalram) * si.mem_unit);
 }
