@@ -115,6 +115,7 @@ class V2Manager : public Manager {
   bool denied_ = false;   // rootless without permission: the container has no cgroup
   std::string threaded_;  // the level of path_ create() found or made threaded
   bool deny(const Error& e);
+  bool holds(pid_t pid) const;
   Status leave_domain_invalid(const std::string& dir);
 };
 

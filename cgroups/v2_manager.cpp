@@ -108,8 +108,19 @@ Status V2Manager::leave_domain_invalid(const std::string& dir) {
   return {};
 }
 
+// Whether /proc/<pid>/cgroup puts pid in this cgroup already (clone3 CLONE_INTO_CGROUP).
+bool V2Manager::holds(pid_t pid) const {
+  auto own = read_file("/proc/" + std::to_string(pid) + "/cgroup");
+  if (!own) return false;
+  for (const auto& line : split(*own, '\n'))
+    if (line.rfind("0::", 0) == 0) return path_join(root_, line.substr(3)) == clean_path(path_);
+  return false;
+}
+
+// An init cloned into its cgroup is not written again: the write would still take the
+// kernel's threadgroup lock for writing, one RCU grace period of every create.
 Status V2Manager::add_pid(pid_t pid) {
-  if (denied_) return {};
+  if (denied_ || holds(pid)) return {};
   auto d = open_cgdir(path_);
   Status w =
       d.ok() ? cg_write(*d, "cgroup.procs", std::to_string(pid)) : Status(std::move(d).error());

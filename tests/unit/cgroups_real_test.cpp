@@ -5,6 +5,7 @@
 #include <linux/sched.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -475,6 +476,58 @@ TEST_CASE("real v2: clone3 CLONE_INTO_CGROUP starts the child inside the cgroup"
   int st = wait_status(static_cast<pid_t>(pid));
   REQUIRE(WIFEXITED(st));
   CHECK(WEXITSTATUS(st) == 0);
+}
+
+// The write would take the kernel's threadgroup lock (one RCU grace period) for nothing.
+TEST_CASE("real v2: add_pid leaves alone a child cloned into the cgroup", "[cgroups][real][v2]") {
+  if (!can_run_real()) return;
+  RealCgroup cg;
+  if (cg.m->mode() != Mode::Unified) {
+    CHECK_FALSE(cg.m->unified_dir_fd().ok());
+    return;
+  }
+  auto fd = cg.m->unified_dir_fd();
+  REQUIRE(fd.ok());
+  std::string procs = cg.m->to_json()["unified"].get<std::string>() + "/cgroup.procs";
+  int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  REQUIRE(in >= 0);
+  REQUIRE(inotify_add_watch(in, procs.c_str(), IN_MODIFY) >= 0);
+  auto writes = [in] {
+    int n = 0;
+    alignas(struct inotify_event) char buf[4096];
+    for (ssize_t r; (r = read(in, buf, sizeof buf)) > 0;)
+      for (char* e = buf; e < buf + r;
+           e += sizeof(struct inotify_event) + reinterpret_cast<struct inotify_event*>(e)->len)
+        ++n;
+    return n;
+  };
+  struct clone_args args;
+  std::memset(&args, 0, sizeof args);
+  args.flags = CLONE_INTO_CGROUP;
+  args.exit_signal = SIGCHLD;
+  args.cgroup = static_cast<uint64_t>(fd->get());
+  long inside = syscall(SYS_clone3, &args, sizeof args);
+  REQUIRE(inside >= 0);
+  if (inside == 0) {
+    pause();
+    _exit(0);
+  }
+  REQUIRE(cg.m->add_pid(static_cast<pid_t>(inside)).ok());
+  CHECK(writes() == 0);
+  // The watch sees a write: a child outside the cgroup is written.
+  pid_t outside = cg.spawn([] {
+    pause();
+    return 0;
+  });
+  CHECK(writes() == 1);
+  auto pids = cg.m->pids();
+  REQUIRE(pids.ok());
+  CHECK(pids->size() == 2);
+  kill(static_cast<pid_t>(inside), SIGKILL);
+  kill(outside, SIGKILL);
+  wait_status(static_cast<pid_t>(inside));
+  wait_status(outside);
+  close(in);
 }
 
 TEST_CASE("real: nested cgroups made inside the container are listed, killed and removed",
