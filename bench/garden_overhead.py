@@ -8,6 +8,9 @@
    echo, `delete --force`), interleaved one shim iteration / one direct iteration; medians
    and their ratio. The shim's figure also includes what only it does: the per-container
    rootfs layer (overlay), the depot records, the dadoo process supervisor, HTTP.
+   --baseline-shim B (an A/B of two shim builds): a second shim, B (its garden-dadoo and
+   garden-init beside it), on a depot of its own, timed in the same loop: one iteration of
+   each shim, then one direct, so both ratios come from one interleaved run.
 2. --clients concurrent clients (threads, one connection per call), each doing
    create + run(echo) + destroy --per-client times: errors (must be 0), throughput
    (containers per second) and the median latency of one create+run+destroy.
@@ -26,7 +29,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "garden"))
-from harness import ShimTestCase  # noqa: E402
+from harness import Shim, ShimTestCase, cleanup_workdir  # noqa: E402
 from garden_client import Client  # noqa: E402
 
 
@@ -89,6 +92,25 @@ def direct_once(rt, bundle, root, pfile, cid):
     return t1 - t0, t2 - t1, t3 - t2
 
 
+def start_baseline(path):
+    """A second shim from another build, beside the first: its own depot and cgroup parent.
+    It is started through `sh -c` with the argv the harness gives ours, our binary swapped
+    for path (the harness's wrap)."""
+    workdir = os.path.join(ShimTestCase.workdir, "baseline")
+    os.makedirs(workdir)
+    shim = Shim(workdir, ShimTestCase.rootfs, ShimTestCase.cgroup_parent + "-b",
+                wrap=["sh", "-c", 'shift; exec "$0" "$@"', os.path.abspath(path)])
+    ShimTestCase.addClassCleanup(cleanup_workdir, workdir, shim, ShimTestCase.runtime,
+                                 shim.cgroup_parent)
+    return shim.start()
+
+
+def summary(runs):
+    """The median of the per-iteration sums, and of each of create, run, destroy (ms)."""
+    return (statistics.median(sum(x) for x in runs) * 1e3,
+            [statistics.median(x[k] for x in runs) * 1e3 for k in range(3)])
+
+
 def concurrent(port, clients, per_client):
     errors, lat = [], []
     lock = threading.Lock()
@@ -123,19 +145,25 @@ def main():
     ap.add_argument("--clients", type=int, default=20, help="concurrent clients (default 20)")
     ap.add_argument("--per-client", type=int, default=3, help="containers per client")
     ap.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    ap.add_argument("--baseline-shim", metavar="PATH",
+                    help="A/B: another garden-shim binary, timed interleaved with this one")
     args = ap.parse_args()
     result = {}
     try:
         ShimTestCase.setUpClass()
         client, rt = ShimTestCase.client, ShimTestCase.runtime
         bundle, root, pfile = direct_setup()
-        shim_s, direct_s = [], []
+        base = start_baseline(args.baseline_shim) if args.baseline_shim else None
+        shim_s, direct_s, base_s = [], [], []
         for i in range(args.warmup + args.n):
             ds = shim_once(client, f"crunner-test-bench-{i}")
+            db = shim_once(base, f"crunner-test-base-{i}") if base else None
             dd = direct_once(rt, bundle, root, pfile, f"crunner-test-direct-{i}")
             if i >= args.warmup:
                 shim_s.append(ds)
                 direct_s.append(dd)
+                if base:
+                    base_s.append(db)
         shim_ms = statistics.median(sum(x) for x in shim_s) * 1e3
         direct_ms = statistics.median(sum(x) for x in direct_s) * 1e3
         # Per call: what the shim adds to the runtime's own work (the median of each).
@@ -172,6 +200,13 @@ def main():
               f"(run -d + exec + delete): {direct_ms:.1f} ms; ratio {shim_ms / direct_ms:.2f}")
         for name, (sm, dm) in calls.items():
             print(f"  {name:8s} shim {sm:6.1f} ms, direct {dm:6.1f} ms (+{sm - dm:.1f})")
+        if base_s:
+            base_ms, base_calls = summary(base_s)
+            result["baseline_shim_ms"] = base_ms
+            result["baseline/direct"] = base_ms / direct_ms
+            print(f"baseline shim ({args.baseline_shim}): median {base_ms:.1f} ms; ratio "
+                  f"{base_ms / direct_ms:.2f} (this shim {shim_ms / direct_ms:.2f}); create "
+                  f"{base_calls[0]:.1f}, run {base_calls[1]:.1f}, destroy {base_calls[2]:.1f} ms")
         print(f"{args.clients} concurrent clients: {done} done, {len(errors)} errors, "
               f"{result['throughput_per_s']:.1f} containers/s, median latency "
               f"{result['concurrent_median_ms']:.0f} ms")
