@@ -1,6 +1,9 @@
 // The Server's bookkeeping: construction, reload from the depot, lookup, the grace-time
 // reaper, and the small helpers every route uses.
 #include <dirent.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -9,12 +12,33 @@
 #include <iostream>
 #include <random>
 
+#include "base/fd.hpp"
 #include "base/file.hpp"
 #include "garden/api/decode.hpp"
 #include "garden/api/server.hpp"
 #include "garden/rootfs/rootfs_layer.hpp"
 
 namespace garden {
+
+namespace {
+
+// Marks dir as the top of directory hierarchies (chattr +T), best effort: ext4's Orlov
+// allocator then gives each container's tree a block group of its own instead of packing
+// every tree into the group of `containers`. Without it, every inode a create, run or
+// destroy allocates (the tree, the overlay's work files, the runtime's /dev, the supervisor's
+// files) is searched for in the same group, past every inode the earlier containers freed:
+// ext4 without a journal does not reuse an inode freed in the last 30 s and skips them one
+// by one (recently_deleted()), 0.3-1 ms of CPU per allocation here once the depot churns.
+// File systems without inode flags (tmpfs, overlay) refuse the ioctl; nothing changes there.
+void mark_top_of_hierarchies(const std::string& dir) {
+  crunner::UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  int flags = 0;
+  if (!fd || ioctl(fd.get(), FS_IOC_GETFLAGS, &flags) < 0 || (flags & FS_TOPDIR_FL)) return;
+  flags |= FS_TOPDIR_FL;
+  (void)ioctl(fd.get(), FS_IOC_SETFLAGS, &flags);
+}
+
+}  // namespace
 
 std::string new_uuid() {
   static std::mutex m;
@@ -84,6 +108,7 @@ std::string Server::load() {
     if (!st) return st.error().what();
     chmod((cfg_.depot + d).c_str(), 0755);
   }
+  mark_top_of_hierarchies(cfg_.depot + "/containers");
   // Destroyed containers' trees a previous shim had not finished deleting (see destroy).
   {
     std::error_code ec;
