@@ -1,6 +1,7 @@
 #!/bin/bash
-# Builds the libFuzzer targets (fuzz/*_fuzz.cpp, clang, -DCRUNNER_FUZZ=ON) in their own
-# build directory and runs each one for SECONDS (default 60) over its committed seeds
+# Builds the libFuzzer targets (fuzz/*_fuzz.cpp, clang, -DCRUNNER_FUZZ=ON) in the clang
+# tree that scripts/sanitize.sh builds its targets in too (scripts/fuzz-tree.sh) and runs
+# each one for SECONDS (default 60) over its committed seeds
 # in fuzz/corpus/<target>/ (every seed, regression inputs included, is replayed first).
 # New inputs go to $BUILD/corpus/<target>/, never into the repository's corpus.
 # FUZZ_RUNS=N (CI, scripts/test.sh): each target runs N inputs from seed ${FUZZ_SEED:-1}
@@ -14,20 +15,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-60}
 shift || true
-BUILD=${FUZZ_BUILD_DIR:-build-fuzz}
-LAUNCHER=()
-if command -v ccache >/dev/null; then
-  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=1
-  LAUNCHER=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-fi
 if [ $# -gt 0 ]; then
   TARGETS=("$@")
 else
   TARGETS=()
   for f in fuzz/*_fuzz.cpp; do TARGETS+=("$(basename "$f" .cpp)"); done
 fi
-CC=clang CXX=clang++ cmake -S . -B "$BUILD" -G Ninja -DCRUNNER_FUZZ=ON \
-  -DCMAKE_BUILD_TYPE=RelWithDebInfo "${LAUNCHER[@]}" >/dev/null
+# The tree scripts/sanitize.sh builds its targets in too (sets BUILD).
+source scripts/fuzz-tree.sh
 cmake --build "$BUILD" -j"$(nproc)" --target "${TARGETS[@]}"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}

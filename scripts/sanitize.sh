@@ -1,26 +1,23 @@
 #!/bin/bash
-# The sanitizer job (part of scripts/test.sh): builds the tree with -DCRUNNER_SANITIZE=ON
-# (ASan+UBSan, GCC, crunner linked against a shared libstdc++) in ${ASAN_BUILD_DIR:-build-asan}
-# and runs, under the sanitizers, the unit tests (crunner, garden-shim, crunner-image), the
-# integration suites that drive crunner's parsing, lifecycle, exec, hooks and failure paths,
-# and a garden-shim pass (hostile input and stream-in/out against a sanitized shim, dadoo
-# and crunner). Suites whose containers run under small memory limits (test_cgroups,
-# spec-conformance) or that measure/compare with other runtimes stay in the plain build
-# only: ASan's shadow memory and allocator would change what they see.
+# The sanitizer job (part of scripts/test.sh): builds crunner, garden-shim and its helpers and
+# the unit tests in the fuzz job's clang tree (scripts/fuzz-tree.sh: ${FUZZ_BUILD_DIR:-build-fuzz},
+# the whole tree compiled with -fsanitize=fuzzer-no-link,address,undefined; run after
+# scripts/fuzz.sh, the library objects are already there) and runs, under ASan+UBSan, the
+# unit tests (crunner, garden-shim, crunner-image), the integration suites that drive
+# crunner's parsing, lifecycle, exec, hooks and failure paths, and a garden-shim pass
+# (hostile input and stream-in/out against a sanitized shim, dadoo and crunner). Outside
+# libFuzzer the coverage instrumentation only counts (the ASan runtime's no-op callbacks).
+# Suites whose containers run under small memory limits (test_cgroups, spec-conformance) or
+# that measure/compare with other runtimes stay in the plain build only: ASan's shadow memory
+# and allocator would change what they see.
 # Any sanitizer report aborts the process it is in, which fails the test that ran it; the
 # last line says how many tests ran and whether any failed (exit status 1 then).
 #   scripts/sanitize.sh [ctest args]    (default: the selection below)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD=${ASAN_BUILD_DIR:-build-asan}
 start=$SECONDS
-LAUNCHER=()
-if command -v ccache >/dev/null; then
-  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=1
-  LAUNCHER=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-fi
-cmake -S . -B "$BUILD" -G Ninja -DCRUNNER_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  "${LAUNCHER[@]}" >/dev/null
+# Sets BUILD.
+source scripts/fuzz-tree.sh
 # Only what the selected suites run (no crunner-image, benches or docs).
 cmake --build "$BUILD" -j"$(nproc)" --target crunner unit-tests garden-shim garden-dadoo \
   garden-init garden-unit-tests image-unit-tests

@@ -8,9 +8,10 @@
 #               inputs replayed first), then ${FUZZ_RUNS:-20000} generated inputs from a fixed
 #               seed (FUZZ_SEED, default 1), at most ${FUZZ_SECONDS:-300} s per target;
 #               CRUNNER_FUZZ_JOB=0 skips it
-#   sanitizer   scripts/sanitize.sh: an ASan+UBSan build running every unit test, the
-#               integration suites listed there and a garden-shim pass against a sanitized
-#               shim; CRUNNER_SANITIZE_JOB=0 skips it
+#   sanitizer   scripts/sanitize.sh: builds crunner, garden-shim and the unit tests in the
+#               fuzz phase's clang ASan+UBSan tree (build-fuzz: the libraries are built
+#               already) and runs every unit test, the integration suites listed there and a
+#               garden-shim pass against a sanitized shim; CRUNNER_SANITIZE_JOB=0 skips it
 # Each phase ends with a line giving its wall time, the CPU time (user+sys) of what it ran
 # and the load average; the last line sums them all up. Every phase runs even when an
 # earlier one failed (ctest needs the build: it is counted failed, not run, when the build
