@@ -449,6 +449,25 @@ TEST_CASE("real: a rejected value is an error naming file and value", "[cgroups]
   CHECK(a.error().what().find("cpuset.cpus`") != std::string::npos);
 }
 
+namespace {
+
+// A child started by clone3 CLONE_INTO_CGROUP in cg (v2), running body().
+pid_t clone_into(RealCgroup& cg, const std::function<int()>& body) {
+  auto fd = cg.m->unified_dir_fd();
+  REQUIRE(fd.ok());
+  struct clone_args args;
+  std::memset(&args, 0, sizeof args);
+  args.flags = CLONE_INTO_CGROUP;
+  args.exit_signal = SIGCHLD;
+  args.cgroup = static_cast<uint64_t>(fd->get());
+  long pid = syscall(SYS_clone3, &args, sizeof args);
+  REQUIRE(pid >= 0);
+  if (pid == 0) _exit(body());
+  return static_cast<pid_t>(pid);
+}
+
+}  // namespace
+
 TEST_CASE("real v2: clone3 CLONE_INTO_CGROUP starts the child inside the cgroup",
           "[cgroups][real][v2]") {
   if (!can_run_real()) return;
@@ -457,23 +476,14 @@ TEST_CASE("real v2: clone3 CLONE_INTO_CGROUP starts the child inside the cgroup"
     CHECK_FALSE(cg.m->unified_dir_fd().ok());
     return;
   }
-  auto fd = cg.m->unified_dir_fd();
-  REQUIRE(fd.ok());
   std::string want = "0::" + cg.path + "\n";
-  struct clone_args args;
-  std::memset(&args, 0, sizeof args);
-  args.flags = CLONE_INTO_CGROUP;
-  args.exit_signal = SIGCHLD;
-  args.cgroup = static_cast<uint64_t>(fd->get());
-  long pid = syscall(SYS_clone3, &args, sizeof args);
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
+  pid_t pid = clone_into(cg, [&want] {
     char buf[512] = {};
     int f = open("/proc/self/cgroup", O_RDONLY);
     ssize_t n = f >= 0 ? read(f, buf, sizeof buf - 1) : -1;
-    _exit(n > 0 && want == buf ? 0 : 1);
-  }
-  int st = wait_status(static_cast<pid_t>(pid));
+    return n > 0 && want == buf ? 0 : 1;
+  });
+  int st = wait_status(pid);
   REQUIRE(WIFEXITED(st));
   CHECK(WEXITSTATUS(st) == 0);
 }
@@ -486,8 +496,6 @@ TEST_CASE("real v2: add_pid leaves alone a child cloned into the cgroup", "[cgro
     CHECK_FALSE(cg.m->unified_dir_fd().ok());
     return;
   }
-  auto fd = cg.m->unified_dir_fd();
-  REQUIRE(fd.ok());
   std::string procs = cg.m->to_json()["unified"].get<std::string>() + "/cgroup.procs";
   int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   REQUIRE(in >= 0);
@@ -501,18 +509,11 @@ TEST_CASE("real v2: add_pid leaves alone a child cloned into the cgroup", "[cgro
         ++n;
     return n;
   };
-  struct clone_args args;
-  std::memset(&args, 0, sizeof args);
-  args.flags = CLONE_INTO_CGROUP;
-  args.exit_signal = SIGCHLD;
-  args.cgroup = static_cast<uint64_t>(fd->get());
-  long inside = syscall(SYS_clone3, &args, sizeof args);
-  REQUIRE(inside >= 0);
-  if (inside == 0) {
+  pid_t inside = clone_into(cg, [] {
     pause();
-    _exit(0);
-  }
-  REQUIRE(cg.m->add_pid(static_cast<pid_t>(inside)).ok());
+    return 0;
+  });
+  REQUIRE(cg.m->add_pid(inside).ok());
   CHECK(writes() == 0);
   // The watch sees a write: a child outside the cgroup is written.
   pid_t outside = cg.spawn([] {
@@ -523,9 +524,9 @@ TEST_CASE("real v2: add_pid leaves alone a child cloned into the cgroup", "[cgro
   auto pids = cg.m->pids();
   REQUIRE(pids.ok());
   CHECK(pids->size() == 2);
-  kill(static_cast<pid_t>(inside), SIGKILL);
+  kill(inside, SIGKILL);
   kill(outside, SIGKILL);
-  wait_status(static_cast<pid_t>(inside));
+  wait_status(inside);
   wait_status(outside);
   close(in);
 }
