@@ -39,6 +39,17 @@ Result<std::string> read_fd(int fd, size_t max) {
 
 namespace {
 
+// read_fd's error with the file's name in it: "read `name`: ...".
+Result<std::string> read_named(int fd, const std::string& name, size_t max = kMaxReadSize) {
+  auto r = read_fd(fd, max);
+  if (!r) {
+    Error e = r.error();
+    e.message = "read `" + name + "`" + e.message.substr(4);  // after "read"
+    return e;
+  }
+  return r;
+}
+
 // The checks and read of read_regular_file on an fd already open and stat'ed.
 Result<std::string> read_regular_fd(int fd, const struct stat& st, const std::string& path,
                                     size_t max, const char* what) {
@@ -47,13 +58,7 @@ Result<std::string> read_regular_fd(int fd, const struct stat& st, const std::st
   if (static_cast<unsigned long long>(st.st_size) > max)
     return make_error(ErrorKind::InvalidSpec,
                       "read `" + path + "`: larger than " + std::to_string(max) + " bytes");
-  auto r = read_fd(fd, max);
-  if (!r) {
-    Error e = r.error();
-    e.message = "read `" + path + "`" + e.message.substr(4);  // after "read"
-    return e;
-  }
-  return r;
+  return read_named(fd, path, max);
 }
 
 }  // namespace
@@ -107,29 +112,14 @@ Result<std::string> read_file_or_pipe(const std::string& path, size_t max) {
   return read_regular_fd(fd.get(), st, path, max, "regular file or pipe");
 }
 
-namespace {
-
-// read_fd's error with the file's name in it: "read `name`: ...".
-Result<std::string> read_named(const UniqueFd& fd, const std::string& name) {
-  auto r = read_fd(fd.get());
-  if (!r) {
-    Error e = r.error();
-    e.message = "read `" + name + "`" + e.message.substr(4);  // after "read"
-    return e;
-  }
-  return r;
-}
-
-}  // namespace
-
 Result<std::string> read_file(const std::string& path) {
   CR_ASSIGN(UniqueFd fd, open_path(path, O_RDONLY));
-  return read_named(fd, path);
+  return read_named(fd.get(), path);
 }
 
 Result<std::string> read_file_at(int dirfd, const std::string& name) {
   CR_ASSIGN(UniqueFd fd, open_at(dirfd, name, O_RDONLY));
-  return read_named(fd, name);
+  return read_named(fd.get(), name);
 }
 
 Status write_all(int fd, const void* buf, size_t len) {
