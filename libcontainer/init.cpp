@@ -51,6 +51,12 @@ Status loopback_up() {
   return {};
 }
 
+// Root of the user namespace we are in (its mapped uid/gid 0).
+void become_root(const InitPlan& p) {
+  if (setresgid(0, 0, 0) < 0) fail(p.sock, sys_error("setgid 0 in the user namespace"));
+  if (setresuid(0, 0, 0) < 0) fail(p.sock, sys_error("setuid 0 in the user namespace"));
+}
+
 // 3, two-stage: the first child joins (user first, while it still holds the caps the joins
 // need), unshares the user namespace and waits for its maps, unshares the rest and forks the
 // init, which alone goes on.
@@ -62,8 +68,7 @@ void two_stage_fork(InitPlan& p) {
     if (auto r = sync_send(p.sock, SyncType::UserNs); !r) _exit(1);
     if (!sync_expect(p.sock, SyncType::MapsDone)) _exit(1);
   }
-  if (setresgid(0, 0, 0) < 0) fail(p.sock, sys_error("setgid 0 in the user namespace"));
-  if (setresuid(0, 0, 0) < 0) fail(p.sock, sys_error("setuid 0 in the user namespace"));
+  become_root(p);
   if (unshare(p.unshare_flags & ~CLONE_NEWUSER) < 0) fail(p.sock, sys_error("create namespaces"));
   pid_t init = fork();
   if (init < 0) fail(p.sock, sys_error("fork the container init"));
@@ -91,8 +96,7 @@ void wait_for_parent(InitPlan& p) {
   if (p.two_stage) {
     two_stage_fork(p);
   } else if (p.new_userns) {
-    if (setresgid(0, 0, 0) < 0) fail(p.sock, sys_error("setgid 0 in the user namespace"));
-    if (setresuid(0, 0, 0) < 0) fail(p.sock, sys_error("setuid 0 in the user namespace"));
+    become_root(p);
   }
   phase::mark("wait-parent");
 }
